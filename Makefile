@@ -1,0 +1,47 @@
+# Two commands set everything up on a fresh machine: `make grade` and `make test`.
+# Each target creates .venv/ and installs requirements.txt into it only when that file changed.
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+SUBMISSIONS ?= examples/submissions
+OUT ?= grades
+JOBS ?= 2
+PYTEST_ARGS ?=
+
+.PHONY: install grade test test-fast lint notebooks data check-built clean
+
+$(INSTALLED): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(INSTALLED)
+
+grade: $(INSTALLED)
+	$(PY) -m grader grade $(SUBMISSIONS) --out $(OUT) --jobs $(JOBS)
+
+test: $(INSTALLED)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(INSTALLED)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: $(INSTALLED)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+notebooks: $(INSTALLED)
+	$(PY) reference/build_notebooks.py
+
+check-built: $(INSTALLED)
+	$(PY) reference/build_notebooks.py --check
+
+data: $(INSTALLED)
+	$(PY) secret/generate_data.py
+
+clean:
+	rm -rf $(OUT) dist .pytest_cache
