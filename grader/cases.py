@@ -1,0 +1,185 @@
+"""Hidden cases: turn the definitions in secret/cases.toml into concrete inputs.
+
+A case is one situation for one graded item (say `backward.relu_at_zero`); it
+holds one or more calls of the student's function and the input arrays they
+use. Arrays are float32 / int64 as the contract says; the probe in the kernel
+turns them into fresh tensors for every call.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES_FILE = ROOT / "secret" / "cases.toml"
+STUDENT_DATA = ROOT / "student_template" / "data" / "xor_pattern.csv"
+HOLDOUT_DATA = ROOT / "secret" / "data" / "holdout.csv"
+RANDOM_SEED = 10011  # the contract's split seed
+K = 2
+
+
+@dataclass(frozen=True)
+class Array:
+    """An argument that is one of the case's input arrays, passed as a fresh tensor."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call of a graded function: `function(*args, **kwargs)` after seeding with `seed`."""
+
+    key: str
+    function: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    seed: int
+
+
+@dataclass
+class Case:
+    item: str
+    name: str
+    calls: list[Call]
+    arrays: dict[str, np.ndarray]
+    spec: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.item}.{self.name}"
+
+
+def training_split() -> tuple[np.ndarray, np.ndarray]:
+    """The notebook's training split of the students' data (same seed, same sklearn call)."""
+    df = pd.read_csv(STUDENT_DATA)
+    X, y = df[["x1", "x2"]].values, df["y"].values
+    X_train, _, y_train, _ = train_test_split(X, y, test_size=0.2, random_state=RANDOM_SEED)
+    return X_train.astype(np.float32), y_train.astype(np.int64)
+
+
+def holdout() -> tuple[np.ndarray, np.ndarray]:
+    df = pd.read_csv(HOLDOUT_DATA)
+    return df[["x1", "x2"]].values.astype(np.float32), df["y"].values.astype(np.int64)
+
+
+def _labels(rng: np.random.Generator, spec: dict, n: int) -> np.ndarray:
+    if "only_class" in spec:
+        return np.full(n, spec["only_class"], dtype=np.int64)
+    return rng.integers(0, K, n).astype(np.int64)
+
+
+def _probabilities(rng: np.random.Generator, n: int, scale: float) -> np.ndarray:
+    logits = rng.normal(0, scale, (n, K))
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def _mlp_params(rng: np.random.Generator, d: int, h: int, scale: float = 1.0) -> dict[str, np.ndarray]:
+    return {
+        "W1": (rng.normal(0, scale, (d, h))).astype(np.float32),
+        "b1": (rng.normal(0, 0.5 * scale, h)).astype(np.float32),
+        "W2": (rng.normal(0, scale, (h, K))).astype(np.float32),
+        "b2": (rng.normal(0, 0.5 * scale, K)).astype(np.float32),
+    }
+
+
+def _loss_fn(name: str, spec: dict, rng: np.random.Generator, seed: int) -> Case:
+    n = spec["n"]
+    arrays = {"p_y_hat": _probabilities(rng, n, spec.get("logit_scale", 1.0)), "y": _labels(rng, spec, n)}
+    call = Call(f"loss_fn.{name}", "loss_fn", (Array("p_y_hat"), Array("y")), {}, seed)
+    return Case("loss_fn", name, [call], arrays, spec)
+
+
+def _init_params(name: str, spec: dict, rng: np.random.Generator, seed: int) -> Case:
+    call = Call(f"init_params.{name}", "init_params", (spec["d"], spec["h"], spec["k"]), {}, seed)
+    return Case("init_params", name, [call], {}, spec)
+
+
+def _forward(name: str, spec: dict, rng: np.random.Generator, seed: int) -> Case:
+    arrays = {"X": rng.normal(0, 1, (spec["n"], spec["d"])).astype(np.float32)}
+    arrays |= _mlp_params(rng, spec["d"], spec["h"], spec.get("weight_scale", 1.0))
+    args = tuple(Array(k) for k in ("X", "W1", "b1", "W2", "b2"))
+    return Case("forward", name, [Call(f"forward.{name}", "forward", args, {}, seed)], arrays, spec)
+
+
+def _backward(name: str, spec: dict, rng: np.random.Generator, seed: int) -> Case:
+    n, d, h = spec["n"], spec["d"], spec["h"]
+    X = rng.normal(0, 1, (n, d)).astype(np.float32)
+    params = _mlp_params(rng, d, h)
+    if spec.get("zero_rows"):
+        # rows of zeros with a zero bias put z1 exactly at the ReLU's kink
+        X[: spec["zero_rows"]] = 0.0
+        params["b1"][:] = 0.0
+    z1 = X @ params["W1"] + params["b1"]
+    a1 = np.maximum(z1, 0)
+    z2 = a1 @ params["W2"] + params["b2"]
+    p = np.exp(z2 - z2.max(axis=1, keepdims=True))
+    p_hat = (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+    arrays = {"X": X, "y": _labels(rng, spec, n), "z1": z1, "a1": a1, "p_hat": p_hat, "W2": params["W2"]}
+    args = tuple(Array(k) for k in ("X", "y", "z1", "a1", "p_hat", "W2"))
+    return Case("backward", name, [Call(f"backward.{name}", "backward", args, {}, seed)], arrays, spec)
+
+
+def _sgd_update(name: str, spec: dict, rng: np.random.Generator, seed: int) -> Case:
+    params = _mlp_params(rng, spec["d"], spec["h"])
+    grads = {f"d{k}": rng.normal(0, 1, v.shape).astype(np.float32) for k, v in params.items()}
+    arrays = params | grads
+    args = ([Array(k) for k in params], [Array(k) for k in grads], spec["learning_rate"])
+    return Case("sgd_update", name, [Call(f"sgd_update.{name}", "sgd_update", args, {}, seed)], arrays, spec)
+
+
+def _train_manual(name: str, spec: dict, rng: np.random.Generator, seed: int, epochs: int) -> Case:
+    X, y = training_split()
+    call = Call(f"train_manual.{name}", "train_manual", (Array("X"), Array("y")), {"epochs": epochs}, seed)
+    return Case("train_manual", name, [call], {"X": X, "y": y}, spec)
+
+
+def _optimizers(name: str, spec: dict, rng: np.random.Generator, seed: int, epochs: int) -> Case:
+    X, y = training_split()
+    calls = [
+        Call(
+            f"optimizers.{name}.{optimizer}",
+            "train_with_optimizer",
+            (optimizer, Array("X"), Array("y")),
+            {"epochs": epochs, "seed": spec["seed"]},
+            seed,
+        )
+        for optimizer in ("SGD", "Adam")
+    ]
+    return Case("optimizers", name, calls, {"X": X, "y": y}, spec)
+
+
+def generate_cases(epochs: int, path: Path = CASES_FILE) -> dict[str, list[Case]]:
+    """Every hidden case, by item, in the order of the definitions file."""
+    definitions = tomllib.loads(path.read_text())
+    base_seed = int(definitions.pop("seed"))
+    simple = {
+        "loss_fn": _loss_fn,
+        "init_params": _init_params,
+        "forward": _forward,
+        "backward": _backward,
+        "sgd_update": _sgd_update,
+    }
+    trained = {"train_manual": _train_manual, "optimizers": _optimizers}
+    cases: dict[str, list[Case]] = {}
+    for item_index, (item, entries) in enumerate(definitions.items()):
+        for index, entry in enumerate(entries):
+            spec = dict(entry)
+            name = spec.pop("name")
+            seed = base_seed + 1000 * item_index + index
+            rng = np.random.default_rng(seed)
+            if item in simple:
+                case = simple[item](name, spec, rng, seed)
+            elif item in trained:
+                case = trained[item](name, spec, rng, seed, epochs)
+            else:
+                raise ValueError(f"{path}: unknown item [[{item}]]")
+            cases.setdefault(item, []).append(case)
+    return cases

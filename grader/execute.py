@@ -1,0 +1,162 @@
+"""Run a submission's cells in its kernel: every cell gets its chance, whatever the one before did.
+
+A cell that raises does not stop the run; a cell that runs too long is
+interrupted; a kernel that dies or stops answering ends the run, and the log
+says which cell did it. What a cell printed is kept only up to a cap.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import nbformat
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+MAX_OUTPUT_CHARS = 200_000  # per notebook: enough for any honest progress log
+
+
+@dataclass
+class CellRun:
+    number: int  # the student's code cells counted from 1, as "code cell 3" in feedback
+    status: str  # ok | error | timeout | not_run
+    error: str = ""
+
+
+@dataclass
+class RunLog:
+    cells: list[CellRun] = field(default_factory=list)
+    kernel_alive: bool = True
+    stopped_because: str = ""  # why cells after some point were not run
+    seconds: float = 0.0
+    output_truncated: bool = False
+
+    @property
+    def failed_cells(self) -> list[CellRun]:
+        return [c for c in self.cells if c.status != "ok"]
+
+
+class CappedClient(NotebookClient):
+    """A NotebookClient that stops keeping outputs once a notebook has printed too much."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.kept_chars = 0
+        self.truncated = False
+
+    def output(self, outs, msg, display_id, cell_index):  # type: ignore[override]
+        size = len(str(msg.get("content", "")))
+        if self.kept_chars + size > MAX_OUTPUT_CHARS:
+            self.truncated = True
+            return None
+        self.kept_chars += size
+        return super().output(outs, msg, display_id, cell_index)
+
+
+def with_parameters(notebook: nbformat.NotebookNode, parameters: dict[str, object]) -> nbformat.NotebookNode:
+    """A copy with a cell that sets `parameters` right after the cell tagged `parameters` (papermill's way).
+
+    Without such a cell the parameters go first, where the notebook may overwrite them.
+    Injected cells carry the tag `injected-parameters` and no id of the student's.
+    """
+    copy = nbformat.from_dict(notebook)
+    source = "\n".join(f"{name} = {value!r}" for name, value in parameters.items())
+    injected = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
+    tagged = [i for i, c in enumerate(copy.cells) if "parameters" in c.get("metadata", {}).get("tags", [])]
+    copy.cells.insert(tagged[-1] + 1 if tagged else 0, injected)
+    return copy
+
+
+class NotebookRunner:
+    """Owns one nbclient session on an already started kernel; runs the notebook, then extra cells."""
+
+    def __init__(self, manager: KernelManager, notebook: nbformat.NotebookNode, cell_timeout: float) -> None:
+        self.manager = manager
+        self.notebook = notebook
+        self.cell_timeout = cell_timeout
+        self.client = CappedClient(
+            notebook, km=manager, timeout=int(cell_timeout), allow_errors=True, record_timing=False, iopub_timeout=4
+        )
+        self.client.on_cell_executed = self._remember_reply
+        self._last_reply: dict = {}
+        self.alive = True
+
+    def __enter__(self) -> NotebookRunner:
+        self._context = self.client.setup_kernel()
+        self._context.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._context.__exit__(*exc)
+
+    def _remember_reply(self, cell, cell_index, execute_reply) -> None:
+        # the kernel's own reply: a student who hides a traceback cannot hide the error
+        self._last_reply = execute_reply.get("content", {}) if execute_reply else {}
+
+    def run_cell(self, cell: nbformat.NotebookNode, index: int, timeout: float) -> CellRun:
+        """Run one code cell; afterwards `self.alive` says whether the kernel can take another."""
+        self.client.timeout = max(1, int(timeout))
+        self._last_reply = {}
+        try:
+            self.client.execute_cell(cell, index)
+        except CellTimeoutError:
+            self.alive = self._recover_after_timeout()
+            return CellRun(index, "timeout", f"ran longer than {timeout:.0f} s and was interrupted")
+        except DeadKernelError:
+            self.alive = False
+            return CellRun(index, "error", "the kernel died while running this cell")
+        if self._last_reply.get("status") == "error":
+            reply = self._last_reply
+            return CellRun(index, "error", f"{reply.get('ename', 'Error')}: {reply.get('evalue', '')}"[:500])
+        return CellRun(index, "ok")
+
+    def run_extra_cell(self, cell: nbformat.NotebookNode, timeout: float) -> CellRun:
+        """Run a cell of the grader's own after the notebook (nbclient needs it inside the notebook)."""
+        self.notebook.cells.append(cell)
+        return self.run_cell(cell, len(self.notebook.cells) - 1, timeout)
+
+    def _recover_after_timeout(self) -> bool:
+        """Interrupt the kernel and check that it answers again; kill it if it does not."""
+        try:
+            self.manager.interrupt_kernel()
+            probe = nbformat.v4.new_code_cell("pass")
+            self.notebook.cells.append(probe)
+            self.client.timeout = 10
+            self.client.execute_cell(probe, len(self.notebook.cells) - 1)
+            return True
+        except (CellTimeoutError, DeadKernelError, RuntimeError):
+            return False
+
+
+def run_notebook(runner: NotebookRunner, notebook_timeout: float) -> RunLog:
+    """Run every code cell in order, within the per-cell and whole-notebook limits."""
+    log = RunLog()
+    started = time.monotonic()
+    number = 0
+    for index, cell in enumerate(runner.notebook.cells):
+        if cell.cell_type != "code":
+            continue
+        injected = "injected-parameters" in cell.get("metadata", {}).get("tags", [])
+        number += 0 if injected else 1
+        if not cell.source.strip():
+            continue
+        remaining = notebook_timeout - (time.monotonic() - started)
+        if not runner.alive or remaining <= 0:
+            if not log.stopped_because:
+                log.stopped_because = (
+                    "the kernel died or stopped answering"
+                    if not runner.alive
+                    else f"the notebook ran out of its {notebook_timeout:.0f} s"
+                )
+            log.cells.append(CellRun(number, "not_run", log.stopped_because))
+            continue
+        run = runner.run_cell(cell, index, min(runner.cell_timeout, remaining))
+        run.number = number
+        if not injected:
+            log.cells.append(run)
+    log.kernel_alive = runner.alive
+    log.seconds = time.monotonic() - started
+    log.output_truncated = runner.client.truncated
+    return log

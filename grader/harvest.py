@@ -1,0 +1,157 @@
+"""Call the graded functions in the submission's kernel on the hidden cases and bring back plain numbers.
+
+Inputs go to the kernel as files (`.json` + `.npz`), one item at a time; the
+kernel-side code (`kernel_probe.py`) writes the returned values back the same
+way. Nothing crosses but data: arrays are read with `allow_pickle=False`, and
+every file is size-checked before it is read. A timeout or a dead kernel costs
+the items not yet harvested, never the grader.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+import numpy as np
+
+from grader.cases import Array, Case
+from grader.execute import NotebookRunner
+
+PROBE_SOURCE = (Path(__file__).with_name("kernel_probe.py")).read_text()
+MAX_ELEMENTS_PER_VALUE = 1_000_000
+MAX_RESULT_BYTES = 64 * 1024 * 1024
+MAX_META_BYTES = 2 * 1024 * 1024
+
+
+@dataclass
+class Leaf:
+    """One value the function returned (a tensor, an array, a number, a list of numbers)."""
+
+    path: str  # "0", "1.2" ... position inside the returned tuple/list; "" for a bare value
+    facts: dict
+    value: np.ndarray | None
+
+
+@dataclass
+class CallOutcome:
+    status: str  # ok | missing | not_callable | error | timeout | not_run
+    reason: str = ""
+    leaves: list[Leaf] = field(default_factory=list)
+    inputs_after: dict[int, np.ndarray] = field(default_factory=dict)
+    returned_first_arg: bool = False
+
+    def leaf(self, path: str) -> Leaf | None:
+        return next((leaf for leaf in self.leaves if leaf.path == path), None)
+
+
+def _encode_arg(arg: object) -> dict:
+    if isinstance(arg, Array):
+        return {"array": arg.name}
+    if isinstance(arg, (list, tuple)):
+        return {"list": [_encode_arg(a) for a in arg]}
+    return {"value": arg}
+
+
+def write_case_inputs(cases: list[Case], folder: Path) -> tuple[Path, Path]:
+    """The calls as JSON and all their input arrays in one `.npz`, namespaced by case."""
+    calls, arrays = [], {}
+    for case in cases:
+        for call in case.calls:
+            rename = {name: f"{case.name}/{name}" for name in case.arrays}
+
+            def scoped(arg: object, rename: dict[str, str] = rename) -> object:
+                if isinstance(arg, Array):
+                    return Array(rename[arg.name])
+                if isinstance(arg, (list, tuple)):
+                    return [scoped(a) for a in arg]
+                return arg
+
+            calls.append(
+                {
+                    "key": call.key,
+                    "function": call.function,
+                    "args": [_encode_arg(scoped(a)) for a in call.args],
+                    "kwargs": {k: _encode_arg(scoped(v)) for k, v in call.kwargs.items()},
+                    "seed": call.seed,
+                }
+            )
+        arrays |= {f"{case.name}/{name}": value for name, value in case.arrays.items()}
+    calls_file, arrays_file = folder / "calls.json", folder / "inputs.npz"
+    calls_file.write_text(json.dumps(calls))
+    np.savez(arrays_file, **arrays)
+    return calls_file, arrays_file
+
+
+def probe_cell(calls_file: Path, arrays_file: Path, out_stem: Path, call_timeout: float) -> nbformat.NotebookNode:
+    call = (
+        f"_messmaster_probe(globals(), {str(calls_file)!r}, {str(arrays_file)!r}, {str(out_stem)!r}, "
+        f"{float(call_timeout)!r}, {MAX_ELEMENTS_PER_VALUE})"
+    )
+    return nbformat.v4.new_code_cell(f"{PROBE_SOURCE}\n{call}\ndel _messmaster_probe\n")
+
+
+def read_outcomes(out_stem: Path, keys: list[str]) -> dict[str, CallOutcome]:
+    """Parse what the probe wrote, defensively: the files were within reach of student code."""
+    meta_file, arrays_file = out_stem.with_suffix(".json"), out_stem.with_suffix(".npz")
+    if not meta_file.is_file() or not arrays_file.is_file():
+        return {key: CallOutcome("not_run", "the graded function was not called (no result came back)") for key in keys}
+    if meta_file.stat().st_size > MAX_META_BYTES or arrays_file.stat().st_size > MAX_RESULT_BYTES:
+        return {key: CallOutcome("error", "the values returned were too large to grade") for key in keys}
+    try:
+        meta = json.loads(meta_file.read_text())
+        with np.load(arrays_file, allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+    except Exception:  # a file the student's code damaged is unreadable, whatever the exact error
+        return {key: CallOutcome("error", "the values returned could not be read back") for key in keys}
+    outcomes = {}
+    for key in keys:
+        record = meta.get(key) if isinstance(meta, dict) else None
+        if not isinstance(record, dict):
+            outcomes[key] = CallOutcome("not_run", "the graded function was not called (no result came back)")
+            continue
+        status = str(record.get("status", "error"))
+        outcome = CallOutcome(status, str(record.get("error", "")))
+        outcome.returned_first_arg = record.get("returned_first_arg") is True
+        for index, facts in enumerate(record.get("leaves", []) if status == "ok" else []):
+            if isinstance(facts, dict):
+                value = arrays.get(f"{key}/out/{index}")
+                outcome.leaves.append(Leaf(str(facts.get("path", "")), facts, value))
+        prefix = f"{key}/after/"
+        outcome.inputs_after = {int(n[len(prefix) :]): a for n, a in arrays.items() if n.startswith(prefix)}
+        outcomes[key] = outcome
+    return outcomes
+
+
+def harvest_outputs(
+    runner: NotebookRunner, cases: dict[str, list[Case]], folder: Path, call_timeout: float
+) -> dict[str, CallOutcome]:
+    """Every call's outcome, by call key; items after a dead or stuck kernel are `not_run`."""
+    outcomes: dict[str, CallOutcome] = {}
+    for item, item_cases in cases.items():
+        keys = [call.key for case in item_cases for call in case.calls]
+        if not runner.alive:
+            outcomes |= {key: CallOutcome("not_run", "the kernel had died before this could be graded") for key in keys}
+            continue
+        # a fresh, unguessable folder per item: nothing written earlier can pass for a result
+        item_folder = folder / f"{item}-{secrets.token_hex(8)}"
+        item_folder.mkdir(parents=True)
+        calls_file, arrays_file = write_case_inputs(item_cases, item_folder)
+        out_stem = item_folder / "outputs"
+        cell = probe_cell(calls_file, arrays_file, out_stem, call_timeout)
+        run = runner.run_extra_cell(cell, call_timeout * len(keys) + 30)
+        found = read_outcomes(out_stem, keys)
+        if run.status == "timeout":
+            found = {
+                k: o if o.status != "not_run" else CallOutcome("timeout", "the call did not finish in time")
+                for k, o in found.items()
+            }
+        elif run.status == "error" and not runner.alive:
+            found = {
+                k: o if o.status != "not_run" else CallOutcome("error", "the kernel died during this call")
+                for k, o in found.items()
+            }
+        outcomes |= found
+    return outcomes

@@ -1,0 +1,144 @@
+# ruff: noqa: B036
+"""Code the grader runs *inside the student's kernel* after the notebook: call graded functions.
+
+This file is never imported by the grader: `harvest.py` sends its text to the
+kernel as one cell. It only calls the student's functions on the inputs it is
+given and writes back plain numbers (`.npz` without pickles, `.json`). It holds
+no expected value and makes no judgement: everything it writes is judged in the
+grader's own process, so a student who patches what this code uses can at most
+spoil their own numbers.
+"""
+
+
+def _messmaster_probe(user_ns, calls_file, arrays_file, out_stem, call_timeout, max_elements):
+    import json
+    import random
+    import signal
+    import time
+
+    import numpy as np
+    import torch
+
+    class CallTimeout(BaseException):
+        pass
+
+    def on_alarm(signum, frame):
+        raise CallTimeout()
+
+    with open(calls_file) as f:
+        calls = json.load(f)
+    with np.load(arrays_file, allow_pickle=False) as f:
+        arrays = {name: f[name] for name in f.files}
+
+    def build(arg):
+        if isinstance(arg, dict) and "array" in arg:
+            return torch.tensor(arrays[arg["array"]])
+        if isinstance(arg, dict) and "list" in arg:
+            return [build(a) for a in arg["list"]]
+        return arg["value"]
+
+    def leaves_of(value, path, out, depth=0):
+        """Flatten a return value into (path, object) leaves: tensors, arrays, numbers."""
+        if isinstance(value, (list, tuple)):
+            if value and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+                out.append((path, value, "list_of_numbers"))
+            elif value and all(isinstance(v, torch.Tensor) and v.numel() == 1 for v in value) and len(value) > 16:
+                out.append((path, [float(v) for v in value], "list_of_tensors"))
+            elif depth < 3 and len(value) <= 16:
+                for i, v in enumerate(value):
+                    leaves_of(v, f"{path}.{i}" if path else str(i), out, depth + 1)
+            else:
+                out.append((path, None, f"{type(value).__name__} of {len(value)} items"))
+        else:
+            out.append((path, value, type(value).__name__))
+
+    def to_array(value):
+        """(array or None, facts about the value)."""
+        facts = {}
+        if isinstance(value, torch.Tensor):
+            facts["kind"] = "tensor"
+            facts["requires_grad"] = bool(value.requires_grad)
+            facts["has_grad_fn"] = value.grad_fn is not None
+            facts["subclass"] = type(value) is not torch.Tensor
+            if facts["subclass"]:
+                return None, facts
+            value = value.detach().cpu().numpy()
+        elif isinstance(value, np.ndarray):
+            facts["kind"] = "ndarray"
+        elif isinstance(value, (bool, int, float, np.generic, list)):
+            facts["kind"] = type(value).__name__
+        else:
+            facts["kind"] = type(value).__name__
+            return None, facts
+        array = np.asarray(value)
+        facts["dtype"] = str(array.dtype)
+        facts["shape"] = list(array.shape)
+        if array.dtype.kind not in "biuf":
+            return None, facts
+        if array.size > max_elements:
+            facts["too_large"] = True
+            return None, facts
+        return np.array(array, copy=True), facts
+
+    def flat_inputs(args):
+        out = []
+        for arg in args:
+            if isinstance(arg, list):
+                out.extend(arg)
+            else:
+                out.append(arg)
+        return out
+
+    meta = {}
+    results = {}
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        for call in calls:
+            key = call["key"]
+            record = meta[key] = {"status": "ok"}
+            function = user_ns.get(call["function"])
+            if function is None:
+                record["status"] = "missing"
+                continue
+            if not callable(function):
+                record["status"] = "not_callable"
+                continue
+            args = [build(a) for a in call["args"]]
+            kwargs = {k: build(v) for k, v in call["kwargs"].items()}
+            torch.manual_seed(call["seed"])
+            np.random.seed(call["seed"] % 2**32)
+            random.seed(call["seed"])
+            started = time.perf_counter()
+            signal.setitimer(signal.ITIMER_REAL, call_timeout)
+            try:
+                returned = function(*args, **kwargs)
+            except CallTimeout:
+                record["status"] = "timeout"
+                continue
+            except BaseException as error:  # SystemExit and KeyboardInterrupt too: none may end the probe
+                record["status"] = "error"
+                record["error"] = f"{type(error).__name__}: {error}"[:500]
+                continue
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                record["seconds"] = time.perf_counter() - started
+            record["returned_first_arg"] = bool(args) and returned is args[0]
+            found = []
+            leaves_of(returned, "", found)
+            record["leaves"] = []
+            for index, (path, value, kind) in enumerate(found):
+                array, facts = (None, {"kind": kind}) if value is None else to_array(value)
+                facts["path"] = path
+                facts["stored"] = array is not None
+                if array is not None:
+                    results[f"{key}/out/{index}"] = array
+                record["leaves"].append(facts)
+            for index, value in enumerate(flat_inputs(args)):
+                if isinstance(value, torch.Tensor) and type(value) is torch.Tensor:
+                    results[f"{key}/after/{index}"] = value.detach().cpu().numpy().copy()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        np.savez(out_stem + ".npz", **results)
+        with open(out_stem + ".json", "w") as f:
+            json.dump(meta, f)

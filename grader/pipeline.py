@@ -1,0 +1,132 @@
+"""Grade one submission, or a batch with independent workers: read -> run -> harvest -> score -> report.
+
+Every submission ends with a result and its files, whatever it did: a failure
+to read, run or harvest becomes zero for what it cost, with the reason.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import nbformat
+from tqdm import tqdm
+
+from grader.cases import ROOT, generate_cases
+from grader.execute import NotebookRunner, run_notebook, with_parameters
+from grader.harvest import CallOutcome, harvest_outputs
+from grader.kernel import start_kernel, stop_kernel
+from grader.reports import write_gradebook, write_submission_reports
+from grader.results import SubmissionResult
+from grader.rubric import Rubric, load_rubric
+from grader.scoring import score_all
+from grader.static_checks import forbidden_uses
+from grader.submission import Submission, UnreadableSubmission, find_submissions, read_notebook
+from grader.written import extract_written_answers
+
+TEMPLATE_DIR = ROOT / "student_template"
+TEMPLATE_NOTEBOOK = TEMPLATE_DIR / "messmaster_part2.ipynb"
+# what a submission's folder holds besides the notebook: only what students have too
+STUDENT_FILES = ("util.py", "data/xor_pattern.csv")
+
+
+def make_workspace(parent: Path, notebook: nbformat.NotebookNode) -> Path:
+    workspace = parent / "work"
+    (workspace / "data").mkdir(parents=True)
+    for relative in STUDENT_FILES:
+        shutil.copy(TEMPLATE_DIR / relative, workspace / relative)
+    nbformat.write(notebook, workspace / "submission.ipynb")
+    return workspace
+
+
+def _describe_problems(log) -> list[str]:
+    problems = []
+    for cell in log.failed_cells:
+        if cell.status == "not_run":
+            continue
+        problems.append(f"code cell {cell.number}: {cell.error}")
+    if log.stopped_because:
+        problems.append(f"cells after that were not run: {log.stopped_because}")
+    if log.output_truncated:
+        problems.append("the notebook printed too much; output past the limit was dropped (this costs no points)")
+    return problems
+
+
+def grade_submission(submission: Submission, rubric: Rubric) -> SubmissionResult:
+    """Read, run, harvest and score one notebook; never raises for anything the submission does."""
+    started = time.monotonic()
+    result = SubmissionResult(submission.name, rubric)
+    cases = generate_cases(rubric.grading_epochs)
+    template = nbformat.read(TEMPLATE_NOTEBOOK, as_version=4)
+    try:
+        notebook = read_notebook(submission.path)
+    except UnreadableSubmission as error:
+        result.status = "unreadable"
+        result.problems = [f"Could not grade: {error}."]
+        outcomes = {
+            call.key: CallOutcome("not_run", f"the notebook could not be read ({error})")
+            for item_cases in cases.values()
+            for case in item_cases
+            for call in case.calls
+        }
+        result.tests = score_all(cases, outcomes, rubric, {})
+        result.execution_time = time.monotonic() - started
+        return result
+
+    prepared = with_parameters(notebook, {"EPOCHS": rubric.grading_epochs})
+    with tempfile.TemporaryDirectory(prefix="messmaster-") as scratch:
+        workspace = make_workspace(Path(scratch), notebook)
+        manager = start_kernel(workspace)
+        try:
+            with NotebookRunner(manager, prepared, rubric.cell_timeout) as runner:
+                log = run_notebook(runner, rubric.notebook_timeout)
+                outcomes = harvest_outputs(runner, cases, workspace / ".grader", rubric.call_timeout)
+        finally:
+            stop_kernel(manager)
+    result.problems = _describe_problems(log)
+    result.tests = score_all(cases, outcomes, rubric, forbidden_uses(notebook, rubric.forbidden))
+    result.written = extract_written_answers(notebook, template)
+    result.execution_time = time.monotonic() - started
+    return result
+
+
+def _grade_safely(submission: Submission, rubric: Rubric) -> SubmissionResult:
+    """A grader bug on one submission is reported on that submission, and the batch goes on."""
+    try:
+        return grade_submission(submission, rubric)
+    except Exception as error:
+        traceback.print_exc()  # for the instructor's terminal; the student sees only the line below
+        result = SubmissionResult(submission.name, rubric, status="grader_error")
+        result.problems = [f"The grader failed on this submission ({type(error).__name__}: {error}); ask the staff."]
+        return result
+
+
+def grade_batch(paths: list[Path], out: Path, jobs: int = 1, rubric: Rubric | None = None) -> list[SubmissionResult]:
+    """Grade every notebook under `paths` into `out`; results are in the order of the submissions."""
+    rubric = rubric or load_rubric()
+    submissions = find_submissions(paths)
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict[str, SubmissionResult] = {}
+    progress = tqdm(total=len(submissions), unit="notebook", disable=not sys.stderr.isatty())
+    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(_grade_safely, s, rubric): s for s in submissions}
+        for future in as_completed(futures):
+            submission = futures[future]
+            try:
+                result = future.result()
+            except Exception as error:  # the worker process itself died
+                result = SubmissionResult(submission.name, rubric, status="grader_error")
+                result.problems = [f"The grader's worker died on this submission ({error}); ask the staff."]
+            write_submission_reports(result, out)
+            results[submission.name] = result
+            progress.update()
+            progress.set_postfix_str(f"{submission.name}: {result.score:g}")
+    progress.close()
+    ordered = [results[s.name] for s in submissions]
+    write_gradebook(ordered, out)
+    return ordered
