@@ -52,13 +52,17 @@ def sample_xor(rows: int, seed: int) -> pd.DataFrame:
     )
 
 
+def write_datasets(student_csv: Path = STUDENT_CSV, holdout_csv: Path = HOLDOUT_CSV) -> None:
+    for path, rows, seed in [(student_csv, STUDENT_ROWS, STUDENT_SEED), (holdout_csv, HOLDOUT_ROWS, HOLDOUT_SEED)]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sample_xor(rows, seed).to_csv(path, index=False, float_format="%.6f", lineterminator="\n")
+        print(f"wrote {path} ({rows} rows)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.parse_args()
-    for path, rows, seed in [(STUDENT_CSV, STUDENT_ROWS, STUDENT_SEED), (HOLDOUT_CSV, HOLDOUT_ROWS, HOLDOUT_SEED)]:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        sample_xor(rows, seed).to_csv(path, index=False, float_format="%.6f", lineterminator="\n")
-        print(f"wrote {path.relative_to(ROOT)} ({rows} rows)")
+    write_datasets()
 
 
 if __name__ == "__main__":
