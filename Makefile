@@ -11,7 +11,7 @@ OUT ?= grades
 JOBS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: install grade test test-fast lint notebooks data check-built clean
+.PHONY: install grade test test-fast lint notebooks examples data clean
 
 $(INSTALLED): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,8 +36,8 @@ lint: $(INSTALLED)
 notebooks: $(INSTALLED)
 	$(PY) reference/build_notebooks.py
 
-check-built: $(INSTALLED)
-	$(PY) reference/build_notebooks.py --check
+examples: $(INSTALLED)
+	$(PY) examples/build_examples.py
 
 data: $(INSTALLED)
 	$(PY) secret/generate_data.py

@@ -11,11 +11,14 @@ import time
 from dataclasses import dataclass, field
 
 import nbformat
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.exceptions import DeadKernelError
+
 
 MAX_OUTPUT_CHARS = 200_000  # per notebook: enough for any honest progress log
+TIMEOUT_ENAME = "GraderCellTimeout"
+RECOVERY_TIMEOUT = 10  # seconds an interrupted kernel has to answer again
 
 
 @dataclass
@@ -72,12 +75,18 @@ def with_parameters(notebook: nbformat.NotebookNode, parameters: dict[str, objec
 class NotebookRunner:
     """Owns one nbclient session on an already started kernel; runs the notebook, then extra cells."""
 
-    def __init__(self, manager: KernelManager, notebook: nbformat.NotebookNode, cell_timeout: float) -> None:
+    def __init__(self, manager: AsyncKernelManager, notebook: nbformat.NotebookNode, cell_timeout: float) -> None:
         self.manager = manager
         self.notebook = notebook
         self.cell_timeout = cell_timeout
         self.client = CappedClient(
-            notebook, km=manager, timeout=int(cell_timeout), allow_errors=True, record_timing=False, iopub_timeout=4
+            notebook,
+            km=manager,
+            timeout=int(cell_timeout),
+            allow_errors=True,
+            interrupt_on_timeout=True,
+            record_timing=False,
+            iopub_timeout=4,
         )
         self.client.on_cell_executed = self._remember_reply
         self._last_reply: dict = {}
@@ -97,18 +106,17 @@ class NotebookRunner:
 
     def run_cell(self, cell: nbformat.NotebookNode, index: int, timeout: float) -> CellRun:
         """Run one code cell; afterwards `self.alive` says whether the kernel can take another."""
-        self.client.timeout = max(1, int(timeout))
         self._last_reply = {}
         try:
-            self.client.execute_cell(cell, index)
-        except CellTimeoutError:
-            self.alive = self._recover_after_timeout()
-            return CellRun(index, "timeout", f"ran longer than {timeout:.0f} s and was interrupted")
+            self._execute(cell, index, timeout)
         except DeadKernelError:
             self.alive = False
             return CellRun(index, "error", "the kernel died while running this cell")
-        if self._last_reply.get("status") == "error":
-            reply = self._last_reply
+        reply = self._last_reply
+        if reply.get("ename") == TIMEOUT_ENAME:
+            self.alive = self._answers_again()
+            return CellRun(index, "timeout", f"ran longer than {timeout:.0f} s and was interrupted")
+        if reply.get("status") == "error":
             return CellRun(index, "error", f"{reply.get('ename', 'Error')}: {reply.get('evalue', '')}"[:500])
         return CellRun(index, "ok")
 
@@ -117,17 +125,23 @@ class NotebookRunner:
         self.notebook.cells.append(cell)
         return self.run_cell(cell, len(self.notebook.cells) - 1, timeout)
 
-    def _recover_after_timeout(self) -> bool:
-        """Interrupt the kernel and check that it answers again; kill it if it does not."""
+    def _execute(self, cell: nbformat.NotebookNode, index: int, timeout: float) -> None:
+        # On timeout nbclient interrupts the kernel and hands back this error as the cell's reply;
+        # letting nbclient do it (rather than catching CellTimeoutError) keeps its message pollers clean.
+        self.client.timeout = max(1, int(timeout))
+        self.client.error_on_timeout = {"ename": TIMEOUT_ENAME, "evalue": f"{timeout:.0f} s", "traceback": []}
+        self.client.execute_cell(cell, index)
+
+    def _answers_again(self) -> bool:
+        """After an interrupt: does the kernel run a trivial cell? If not, it is lost."""
+        probe = nbformat.v4.new_code_cell("pass")
+        self.notebook.cells.append(probe)
+        self._last_reply = {}
         try:
-            self.manager.interrupt_kernel()
-            probe = nbformat.v4.new_code_cell("pass")
-            self.notebook.cells.append(probe)
-            self.client.timeout = 10
-            self.client.execute_cell(probe, len(self.notebook.cells) - 1)
-            return True
-        except (CellTimeoutError, DeadKernelError, RuntimeError):
+            self._execute(probe, len(self.notebook.cells) - 1, RECOVERY_TIMEOUT)
+        except DeadKernelError:
             return False
+        return self._last_reply.get("status") == "ok"
 
 
 def run_notebook(runner: NotebookRunner, notebook_timeout: float) -> RunLog:

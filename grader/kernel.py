@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
 
 # What the student's kernel inherits: enough to run Python and nothing of ours.
 PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "TZ")
@@ -31,19 +32,23 @@ def kernel_environment(workspace: Path) -> dict[str, str]:
     return env
 
 
-def start_kernel(workspace: Path) -> KernelManager:
-    """A fresh Python kernel whose working folder is `workspace`."""
-    manager = KernelManager(kernel_name="python3")
-    manager.start_kernel(cwd=str(workspace), env=kernel_environment(workspace))
+def start_kernel(workspace: Path) -> AsyncKernelManager:
+    """A fresh Python kernel whose working folder is `workspace`.
+
+    Async, as nbclient expects: with a blocking manager a cell that never
+    answers would block the client's event loop and its timeout with it.
+    """
+    manager = AsyncKernelManager(kernel_name="python3")
+    run_sync(manager.start_kernel)(cwd=str(workspace), env=kernel_environment(workspace))
     return manager
 
 
-def stop_kernel(manager: KernelManager) -> None:
+def stop_kernel(manager: AsyncKernelManager) -> None:
     """Kill the kernel and its whole process group, whatever state it is in."""
     try:
         if manager.has_kernel:
-            manager.shutdown_kernel(now=True)
+            run_sync(manager.shutdown_kernel)(now=True)
     except Exception:
         pass  # already gone
     finally:
-        manager.cleanup_resources()
+        run_sync(manager.cleanup_resources)()

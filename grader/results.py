@@ -34,7 +34,9 @@ class SubmissionResult:
         if not self.tests:
             line += ", not graded"
         else:
-            line += f", {failed} of {len(self.tests)} automatic tests failed" if failed else ", every automatic test passed"
+            line += (
+                f", {failed} of {len(self.tests)} automatic tests failed" if failed else ", every automatic test passed"
+            )
         return f"{line}; written answers ({sum(self.rubric.written.values()):g} points) are scored by the course staff"
 
     def to_gradescope(self) -> dict:

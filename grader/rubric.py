@@ -51,7 +51,9 @@ def load_rubric(path: Path = RUBRIC_FILE) -> Rubric:
     written = {name: float(value) for name, value in data.get("written", {}).items()}
     total = float(data["total"])
     if abs(sum(points.values()) + sum(written.values()) - total) > 1e-9:
-        raise ValueError(f"{path}: points add up to {sum(points.values()) + sum(written.values())}, not total = {total}")
+        raise ValueError(
+            f"{path}: points add up to {sum(points.values()) + sum(written.values())}, not total = {total}"
+        )
     run = data["run"]
     return Rubric(
         total=total,
@@ -65,6 +67,7 @@ def load_rubric(path: Path = RUBRIC_FILE) -> Rubric:
         written=written,
         item_options={name: {k: v for k, v in items[name].items() if k != "points"} for name in AUTOMATIC_ITEMS},
         forbidden={
-            name: ForbiddenRule(tuple(rule["identifiers"]), rule["reason"]) for name, rule in data.get("forbidden", {}).items()
+            name: ForbiddenRule(tuple(rule["identifiers"]), rule["reason"])
+            for name, rule in data.get("forbidden", {}).items()
         },
     )

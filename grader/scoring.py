@@ -90,7 +90,9 @@ def compare(leaf: Leaf | None, expected: np.ndarray, what: str, rubric: Rubric) 
         return f"{what}: contains NaN or infinity", None
     error = float(np.max(np.abs(actual64 - expected))) if expected.size else 0.0
     try:
-        torch.testing.assert_close(_tensor(actual64), _tensor(expected.astype(np.float64)), rtol=rubric.rtol, atol=rubric.atol)
+        torch.testing.assert_close(
+            _tensor(actual64), _tensor(expected.astype(np.float64)), rtol=rubric.rtol, atol=rubric.atol
+        )
     except AssertionError:
         return f"{what}: wrong values (shape {tuple(expected.shape)} is right; max abs error {error:.3g})", error
     return "", None
@@ -111,9 +113,7 @@ def _mutation_note(case: Case, outcome: CallOutcome, names: list[str]) -> str:
 
 def _to_tests(item: str, checks: list[Check], points: float) -> list[TestResult]:
     each = points / len(checks) if checks else 0.0
-    return [
-        TestResult(check.name, 0.0 if check.message else each, each, check.message or "passed") for check in checks
-    ]
+    return [TestResult(check.name, 0.0 if check.message else each, each, check.message or "passed") for check in checks]
 
 
 # ---- loss_fn ---------------------------------------------------------------------------------------------
@@ -183,7 +183,10 @@ def score_init_params(cases: list[Case], outcomes: dict[str, CallOutcome], rubri
             if value.shape != shape:
                 hint = ""
                 if value.shape == shape[::-1] and len(shape) == 2:
-                    maps = {"W1": "X @ W1 maps d features to h hidden units", "W2": "a1 @ W2 maps h hidden units to k classes"}
+                    maps = {
+                        "W1": "X @ W1 maps d features to h hidden units",
+                        "W2": "a1 @ W2 maps h hidden units to k classes",
+                    }
                     hint = f" ({maps[param]}, so it must be {shape})"
                 problems.append(f"{param} has shape {value.shape}, expected {shape}{hint}")
             elif not np.all(np.isfinite(value)):
@@ -365,7 +368,9 @@ def score_train_manual(cases: list[Case], outcomes: dict[str, CallOutcome], rubr
             continue
         history, problem = _history(outcome.leaf("1"), epochs, "loss_history")
         if history is not None and not history[-1] < history[0]:
-            problem = f"loss_history: the loss did not fall ({history[0]:.4f} at the start, {history[-1]:.4f} at the end)"
+            problem = (
+                f"loss_history: the loss did not fall ({history[0]:.4f} at the start, {history[-1]:.4f} at the end)"
+            )
         checks.append(Check("train_manual.loss_history", f"{called} {problem}." if problem else ""))
         d, h = case.arrays["X"].shape[1], 10
         shapes = [(d, h), (h,), (h, 2), (2,)]
@@ -377,9 +382,13 @@ def score_train_manual(cases: list[Case], outcomes: dict[str, CallOutcome], rubr
             message = f"{called} the trained parameters contain NaN or infinity."
         else:
             accuracy = holdout_accuracy([p.value for p in params])
-            message = "" if accuracy >= bar else (
-                f"{called} the trained MLP classifies {accuracy:.1%} of the hidden holdout correctly; "
-                f"at least {bar:.0%} is needed. Check the update's sign and the gradients."
+            message = (
+                ""
+                if accuracy >= bar
+                else (
+                    f"{called} the trained MLP classifies {accuracy:.1%} of the hidden holdout correctly; "
+                    f"at least {bar:.0%} is needed. Check the update's sign and the gradients."
+                )
             )
         checks.append(Check("train_manual.holdout_accuracy", message))
     return _to_tests("train_manual", checks, rubric.points["train_manual"])

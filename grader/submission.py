@@ -50,7 +50,9 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
     if size == 0:
         raise UnreadableSubmission("the submitted file is empty")
     if size > MAX_NOTEBOOK_BYTES:
-        raise UnreadableSubmission(f"the notebook is {size / 1e6:.0f} MB; the limit is {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB")
+        raise UnreadableSubmission(
+            f"the notebook is {size / 1e6:.0f} MB; the limit is {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB"
+        )
     try:
         raw = json.loads(path.read_bytes())
     except (UnicodeDecodeError, json.JSONDecodeError) as error:

@@ -9,6 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from examples.build_examples import copy_notebook
 from grader.rubric import Rubric, load_rubric
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,34 +22,10 @@ def read(path: Path) -> nbformat.NotebookNode:
     return nbformat.read(path, as_version=4)
 
 
-def replace_code(notebook: nbformat.NotebookNode, old: str, new: str, count: int = 1) -> nbformat.NotebookNode:
-    """A copy with `old` replaced by `new` in the code cells; fails loudly if `old` is not there `count` times."""
-    copy = nbformat.from_dict(json.loads(json.dumps(notebook)))
-    found = sum(cell.source.count(old) for cell in copy.cells if cell.cell_type == "code")
-    assert found == count, f"expected {count} occurrence(s) of {old!r} in the code, found {found}"
-    for cell in copy.cells:
-        if cell.cell_type == "code":
-            cell.source = cell.source.replace(old, new)
-    return copy
-
-
 def append_code(notebook: nbformat.NotebookNode, source: str, at: int | None = None) -> nbformat.NotebookNode:
-    copy = nbformat.from_dict(json.loads(json.dumps(notebook)))
-    cell = nbformat.v4.new_code_cell(source)
-    copy.cells.insert(len(copy.cells) if at is None else at, cell)
+    copy = copy_notebook(notebook)
+    copy.cells.insert(len(copy.cells) if at is None else at, nbformat.v4.new_code_cell(source))
     return copy
-
-
-def fixed_template() -> nbformat.NotebookNode:
-    """What a student hands in after fixing the planted bugs and writing loss_fn."""
-    template = read(TEMPLATE)
-    fixed = replace_code(template, "W2 = torch.randn(k, h,", "W2 = torch.randn(h, k,")
-    fixed = replace_code(fixed, " += learning_rate * dL_d", " -= learning_rate * dL_d", count=4)
-    return replace_code(
-        fixed,
-        'raise NotImplementedError("TODO: implement loss_fn")',
-        "correct_class_prob = p_y_hat[range(y.shape[0]), y]\n    return torch.mean(-torch.log(correct_class_prob))",
-    )
 
 
 @pytest.fixture(scope="session")
@@ -70,3 +47,52 @@ def solved() -> nbformat.NotebookNode:
 @pytest.fixture(scope="session")
 def template() -> nbformat.NotebookNode:
     return read(TEMPLATE)
+
+
+INSPECT_NAMES = """
+import json as _json
+_found = {}
+for _name in ["W1", "b1", "W2", "b2", "loss_history_sgd", "loss_history_adam", "loss_fn", "init_params",
+              "forward", "backward", "sgd_update", "train_manual", "train_with_optimizer", "EPOCHS"]:
+    _value = globals().get(_name)
+    if _value is None:
+        _found[_name] = None
+    elif hasattr(_value, "shape"):
+        _found[_name] = list(_value.shape)
+    elif isinstance(_value, list):
+        _found[_name] = [len(_value), all(isinstance(v, float) for v in _value)]
+    else:
+        _found[_name] = type(_value).__name__
+with open("names.json", "w") as _f:
+    _json.dump(_found, _f)
+"""
+
+
+def execute_notebook(notebook: nbformat.NotebookNode, scratch: Path, epochs: int):
+    """Run a notebook as the grader does (fresh kernel, students' files, EPOCHS overridden).
+
+    Returns the run log and, for the names the contract promises, their shapes or types.
+    """
+    from grader.execute import NotebookRunner, run_notebook, with_parameters
+    from grader.kernel import start_kernel, stop_kernel
+    from grader.pipeline import make_workspace
+
+    workspace = make_workspace(scratch, notebook)
+    manager = start_kernel(workspace)
+    try:
+        with NotebookRunner(manager, with_parameters(notebook, {"EPOCHS": epochs}), cell_timeout=300) as runner:
+            log = run_notebook(runner, notebook_timeout=600)
+            runner.run_extra_cell(nbformat.v4.new_code_cell(INSPECT_NAMES), timeout=30)
+    finally:
+        stop_kernel(manager)
+    return log, json.loads((workspace / "names.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def executed_solved(solved, tmp_path_factory):
+    return execute_notebook(solved, tmp_path_factory.mktemp("solved"), epochs=200)
+
+
+@pytest.fixture(scope="session")
+def executed_template(template, tmp_path_factory):
+    return execute_notebook(template, tmp_path_factory.mktemp("template"), epochs=200)

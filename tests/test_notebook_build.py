@@ -97,7 +97,11 @@ def test_template_reads_the_students_data_and_nothing_secret(template):
 def test_parameters_cell_sets_seed_and_epochs(template):
     (cell,) = [c for c in template.cells if "parameters" in c.metadata.get("tags", [])]
     assert "RANDOM_SEED = 10011" in cell.source and "EPOCHS = 10000" in cell.source
-    training = [c.source for c in template.cells if "train_manual(X_train_tensor" in c.source or "train_with_optimizer(\"" in c.source]
+    training = [
+        c.source
+        for c in template.cells
+        if "train_manual(X_train_tensor" in c.source or 'train_with_optimizer("' in c.source
+    ]
     assert training and all("epochs=EPOCHS" in source for source in training)
 
 

@@ -1,0 +1,37 @@
+"""The notebooks run in a real kernel: the solution end to end, the template until its planted bug."""
+
+from __future__ import annotations
+
+
+def test_solved_notebook_runs_end_to_end(executed_solved):
+    log, _ = executed_solved
+    assert log.kernel_alive
+    assert [c for c in log.cells if c.status != "ok"] == []
+
+
+def test_solved_notebook_leaves_the_promised_names(executed_solved):
+    _, names = executed_solved
+    assert names["W1"] == [2, 10] and names["b1"] == [10] and names["W2"] == [10, 2] and names["b2"] == [2]
+    assert names["loss_history_sgd"] == [200, True]
+    assert names["loss_history_adam"] == [200, True]
+    assert names["EPOCHS"] == "int"
+    for function in (
+        "loss_fn",
+        "init_params",
+        "forward",
+        "backward",
+        "sgd_update",
+        "train_manual",
+        "train_with_optimizer",
+    ):
+        assert names[function] == "function"
+
+
+def test_template_stops_at_the_planted_w2_shape_bug(executed_template):
+    log, names = executed_template
+    errors = [c for c in log.cells if c.status == "error"]
+    first = errors[0]
+    assert first.error.startswith("RuntimeError: mat1 and mat2 shapes cannot be multiplied (800x10 and 2x10)")
+    # the run went on past it: the optimizer comparison does not depend on the manual MLP
+    assert names["loss_history_sgd"] == [200, True] and names["loss_history_adam"] == [200, True]
+    assert names["W1"] is None
