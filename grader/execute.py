@@ -15,7 +15,6 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
-
 MAX_OUTPUT_CHARS = 200_000  # per notebook: enough for any honest progress log
 TIMEOUT_ENAME = "GraderCellTimeout"
 RECOVERY_TIMEOUT = 10  # seconds an interrupted kernel has to answer again

@@ -111,7 +111,9 @@ def build_all() -> dict[Path, str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description="Build the notebooks and reference/solutions.py from reference/assignment.py.")
+    parser = argparse.ArgumentParser(
+        description="Build the notebooks and reference/solutions.py from reference/assignment.py."
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 if a committed file differs from the build")
     args = parser.parse_args()
     stale = []

@@ -47,9 +47,7 @@ def sample_xor(rows: int, seed: int) -> pd.DataFrame:
                 break
         points[i] = p
     order = rng.permutation(rows)
-    return pd.DataFrame(
-        {"x1": points[order, 0].round(6), "x2": points[order, 1].round(6), "y": LABELS[blob][order]}
-    )
+    return pd.DataFrame({"x1": points[order, 0].round(6), "x2": points[order, 1].round(6), "y": LABELS[blob][order]})
 
 
 def write_datasets(student_csv: Path = STUDENT_CSV, holdout_csv: Path = HOLDOUT_CSV) -> None:
