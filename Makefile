@@ -11,7 +11,7 @@ OUT ?= grades
 JOBS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: install grade test test-fast lint notebooks examples data clean
+.PHONY: install grade test test-fast lint notebooks examples data student-bundle clean
 
 $(INSTALLED): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ notebooks: $(INSTALLED)
 
 examples: $(INSTALLED)
 	$(PY) examples/build_examples.py
+
+student-bundle: $(INSTALLED)
+	$(PY) tools/build_student_bundle.py
 
 data: $(INSTALLED)
 	$(PY) secret/generate_data.py

@@ -1,0 +1,137 @@
+"""The students' self-check agrees with the grader, and their bundle holds everything they need and nothing more."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+
+import nbformat
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+
+from examples.build_examples import fixed_template, replace_code
+from reference.build_notebooks import SOURCE, build_notebook
+from student_template import selfcheck
+from tools.build_student_bundle import FILES, FOLDER, build_bundle
+
+from .conftest import ROOT
+from .test_grading import MUTANTS
+
+GRADER_TO_SELFCHECK = {"optimizers": "train_with_optimizer"}
+
+
+def graded_namespace(notebook: nbformat.NotebookNode) -> dict:
+    """The graded functions of a notebook (our own fixtures, so exec'd here), as the notebook defines them."""
+    namespace = {"torch": torch, "F": F, "RANDOM_SEED": 10011}
+    for cell in notebook.cells:
+        if "graded" in cell.metadata.get("tags", []):
+            exec(cell.source, namespace)
+    return namespace
+
+
+def failing_items(notebook: nbformat.NotebookNode) -> set[str]:
+    return {o.item for o in selfcheck.run_checks(graded_namespace(notebook)) if not o.passed}
+
+
+def test_reference_passes_every_check(solved):
+    outcomes = selfcheck.run_checks(graded_namespace(solved))
+    assert [o for o in outcomes if not o.passed] == []
+    assert {o.item for o in outcomes} == set(selfcheck.CHECKS)
+
+
+@pytest.mark.parametrize("mutant", MUTANTS)
+def test_every_grader_mutant_fails_the_selfcheck_on_its_item(solved, mutant):
+    item, old, new, count = MUTANTS[mutant]
+    assert item in failing_items(replace_code(solved, old, new, count))
+
+
+def test_template_fails_exactly_where_the_planted_bugs_are(template):
+    failing = failing_items(template)
+    assert {"loss_fn", "init_params", "sgd_update"} <= failing
+    assert not {"forward", "backward", "train_with_optimizer"} & failing
+
+
+def test_messages_say_what_came_back_and_hint(template):
+    messages: dict[str, str] = {}
+    for o in selfcheck.run_checks(graded_namespace(template)):
+        messages[o.item] = messages.get(o.item, "") + o.message
+    assert "W2 has shape (2, 10), expected (10, 2)" in messages["init_params"]
+    assert "moved *up* the gradient" in messages["sgd_update"]
+    assert "NotImplementedError" in messages["loss_fn"]
+
+
+def test_report_lists_each_check_and_warns_of_hidden_tests(solved):
+    text = selfcheck.report(selfcheck.run_checks(graded_namespace(solved), ["backward"]), 0.1)
+    assert text.count("PASS") == 3 and "hidden tests" in text and "backward 20" in text
+
+
+def test_points_match_the_rubric(rubric):
+    expected = {GRADER_TO_SELFCHECK.get(item, item): points for item, points in rubric.points.items()}
+    assert selfcheck.POINTS == expected
+    assert selfcheck.WRITTEN_POINTS == sum(rubric.written.values())
+
+
+# ---- the bundle --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def bundle(tmp_path_factory):
+    path = build_bundle(tmp_path_factory.mktemp("dist") / "student.zip")
+    unpacked = tmp_path_factory.mktemp("student")
+    with zipfile.ZipFile(path) as archive:
+        archive.extractall(unpacked)
+    return path, unpacked / FOLDER
+
+
+def solution_lines() -> set[str]:
+    """Lines that only the solved notebook has: model answers and fixed code."""
+    source = SOURCE.read_text()
+    template = {line.strip() for c in build_notebook(source, "template").cells for line in c.source.splitlines()}
+    solved = {line.strip() for c in build_notebook(source, "solution").cells for line in c.source.splitlines()}
+    return {line for line in solved - template if len(line) > 12 and not line.startswith("#")}
+
+
+def test_bundle_holds_exactly_the_students_files(bundle):
+    path, _ = bundle
+    with zipfile.ZipFile(path) as archive:
+        assert sorted(archive.namelist()) == sorted(f"{FOLDER}/{name}" for name in FILES)
+
+
+def test_bundle_has_no_hidden_material(bundle):
+    path, _ = bundle
+    with zipfile.ZipFile(path) as archive:
+        texts = {name: archive.read(name).decode() for name in archive.namelist()}
+    everything = "\n".join(texts.values())
+    lines = solution_lines()
+    assert len(lines) > 20
+    leaked = [line for line in lines if line in everything]
+    assert leaked == []
+    holdout = pd.read_csv(ROOT / "secret" / "data" / "holdout.csv").head(50)
+    assert not any(f"{r.x1:.6f},{r.x2:.6f}" in everything for r in holdout.itertuples())
+    for secret in ("BEGIN SOLUTION", "cases.toml", "holdout", "reference/", "import grader", "from grader"):
+        assert secret not in everything
+
+
+def run_selfcheck(folder, notebook: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "selfcheck.py", notebook], cwd=folder, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_unzipped_template_runs_until_its_bug_and_selfcheck_fails_it(bundle):
+    _, folder = bundle
+    result = run_selfcheck(folder, "messmaster_part2.ipynb")
+    assert result.returncode == 1, result.stderr
+    assert "mat1 and mat2 shapes cannot be multiplied (800x10 and 2x10)" in result.stdout
+    assert "FAIL" in result.stdout and "PASS" in result.stdout and "hidden tests" in result.stdout
+
+
+def test_unzipped_bundle_selfcheck_passes_a_finished_notebook(bundle, template):
+    _, folder = bundle
+    nbformat.write(fixed_template(template), folder / "finished.ipynb")
+    result = run_selfcheck(folder, "finished.ipynb")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "16 of 16 checks passed" in result.stdout
