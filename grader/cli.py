@@ -13,6 +13,7 @@ from pathlib import Path
 
 from grader.pipeline import grade_batch
 from grader.rubric import RUBRIC_FILE, load_rubric
+from grader.sandbox import bubblewrap_works
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +25,13 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
     grade.add_argument(
         "--timeout", type=float, default=None, help="seconds a submission's own cells may run (default: the rubric's)"
+    )
+    grade.add_argument(
+        "--sandbox",
+        choices=["auto", "required", "off"],
+        default="auto",
+        help="auto: bubblewrap when it runs here, else rlimits only (with a warning); "
+        "required: refuse to grade without bubblewrap (for CI); off: rlimits only",
     )
     grade.add_argument("--rubric", type=Path, default=RUBRIC_FILE, help="rubric file (default: grader/rubric.toml)")
     return parser
@@ -42,7 +50,16 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return 2
-    results = grade_batch(args.paths, args.out, jobs=args.jobs, rubric=rubric)
+    if args.sandbox != "off" and not bubblewrap_works():
+        if args.sandbox == "required":
+            print("error: --sandbox=required, but bubblewrap cannot run here (install `bubblewrap`)", file=sys.stderr)
+            return 2
+        print(
+            "WARNING: bubblewrap cannot run here: submissions run with resource limits only, and can see this\n"
+            "WARNING: machine's files (including secret/ and reference/) and its network. Install `bubblewrap`.",
+            file=sys.stderr,
+        )
+    results = grade_batch(args.paths, args.out, jobs=args.jobs, rubric=rubric, sandbox=args.sandbox)
     if not results:
         print("error: no .ipynb files found", file=sys.stderr)
         return 2

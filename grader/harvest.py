@@ -19,6 +19,7 @@ import numpy as np
 
 from grader.cases import Array, Case
 from grader.execute import NotebookRunner
+from grader.sandbox import hand_over
 
 PROBE_SOURCE = (Path(__file__).with_name("kernel_probe.py")).read_text()
 MAX_ELEMENTS_PER_VALUE = 1_000_000
@@ -138,6 +139,7 @@ def harvest_outputs(
         # a fresh, unguessable folder per item: nothing written earlier can pass for a result
         item_folder = folder / f"{item}-{secrets.token_hex(8)}"
         item_folder.mkdir(parents=True)
+        hand_over(item_folder)  # the kernel writes its results here
         calls_file, arrays_file = write_case_inputs(item_cases, item_folder)
         out_stem = item_folder / "outputs"
         cell = probe_cell(calls_file, arrays_file, out_stem, call_timeout)

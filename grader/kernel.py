@@ -1,15 +1,20 @@
 """Start and stop the kernel a submission runs in, apart from running anything in it.
 
 Keeping this separate lets a pool of kernels started ahead of time slot in later.
+The kernel is confined as `sandbox.py` describes and talks to the grader over
+IPC sockets in a folder of its own (no TCP: it has no network).
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
+
+from grader.sandbox import SandboxPolicy, bubblewrap_prefix, hand_over, limits_prefix, use_bubblewrap, user_prefix
 
 # What the student's kernel inherits: enough to run Python and nothing of ours.
 PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "TZ")
@@ -32,14 +37,51 @@ def kernel_environment(workspace: Path) -> dict[str, str]:
     return env
 
 
-def start_kernel(workspace: Path) -> AsyncKernelManager:
-    """A fresh Python kernel whose working folder is `workspace`.
+class ConfinedKernelManager(AsyncKernelManager):
+    """An AsyncKernelManager whose kernel command runs under rlimits, as nobody, inside bubblewrap."""
+
+    def __init__(self, workspace: Path, ipc_dir: Path, policy: SandboxPolicy, **kwargs) -> None:
+        super().__init__(
+            kernel_name="python3",
+            transport="ipc",
+            ip=str(ipc_dir / "kernel"),
+            connection_file=str(ipc_dir / "connection.json"),
+            **kwargs,
+        )
+        self.workspace = workspace
+        self.ipc_dir = ipc_dir
+        self.policy = policy
+        self.bubblewrap = use_bubblewrap(policy)
+        if self.bubblewrap:
+            # a SIGINT to the process group would reach bwrap itself, which dies and takes the kernel
+            # with it; ipykernel's interrupt_request message interrupts only the kernel
+            self.kernel_spec.interrupt_mode = "message"
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        command = super().format_kernel_cmd(extra_arguments)
+        connection = Path(self.connection_file)
+        hand_over(connection)
+        if self.bubblewrap:
+            confine = bubblewrap_prefix(self.workspace, self.ipc_dir, connection, kernel_environment(self.workspace))
+            return limits_prefix(self.policy) + confine + user_prefix() + command
+        return limits_prefix(self.policy) + user_prefix() + command
+
+
+def start_kernel(workspace: Path, policy: SandboxPolicy | None = None) -> ConfinedKernelManager:
+    """A fresh, confined Python kernel whose working folder is `workspace`.
 
     Async, as nbclient expects: with a blocking manager a cell that never
     answers would block the client's event loop and its timeout with it.
     """
-    manager = AsyncKernelManager(kernel_name="python3")
-    run_sync(manager.start_kernel)(cwd=str(workspace), env=kernel_environment(workspace))
+    ipc_dir = workspace.parent / "ipc"
+    ipc_dir.mkdir(exist_ok=True)
+    for path in (workspace, ipc_dir, *workspace.rglob("*")):
+        hand_over(path)
+    manager = ConfinedKernelManager(workspace, ipc_dir, policy or SandboxPolicy())
+    # what the kernel process writes to its own stdout/stderr is nobody's business (cell output goes over ZMQ)
+    run_sync(manager.start_kernel)(
+        cwd=str(workspace), env=kernel_environment(workspace), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     return manager
 
 

@@ -57,7 +57,7 @@ def _describe_problems(log) -> list[str]:
     return problems
 
 
-def grade_submission(submission: Submission, rubric: Rubric) -> SubmissionResult:
+def grade_submission(submission: Submission, rubric: Rubric, sandbox: str = "auto") -> SubmissionResult:
     """Read, run, harvest and score one notebook; never raises for anything the submission does."""
     started = time.monotonic()
     result = SubmissionResult(submission.name, rubric)
@@ -81,7 +81,7 @@ def grade_submission(submission: Submission, rubric: Rubric) -> SubmissionResult
     prepared = with_parameters(notebook, {"EPOCHS": rubric.grading_epochs})
     with tempfile.TemporaryDirectory(prefix="messmaster-") as scratch:
         workspace = make_workspace(Path(scratch), notebook)
-        manager = start_kernel(workspace)
+        manager = start_kernel(workspace, rubric.sandbox_policy(sandbox))
         try:
             with NotebookRunner(manager, prepared, rubric.cell_timeout) as runner:
                 log = run_notebook(runner, rubric.notebook_timeout)
@@ -95,10 +95,10 @@ def grade_submission(submission: Submission, rubric: Rubric) -> SubmissionResult
     return result
 
 
-def _grade_safely(submission: Submission, rubric: Rubric) -> SubmissionResult:
+def _grade_safely(submission: Submission, rubric: Rubric, sandbox: str) -> SubmissionResult:
     """A grader bug on one submission is reported on that submission, and the batch goes on."""
     try:
-        return grade_submission(submission, rubric)
+        return grade_submission(submission, rubric, sandbox)
     except Exception as error:
         traceback.print_exc()  # for the instructor's terminal; the student sees only the line below
         result = SubmissionResult(submission.name, rubric, status="grader_error")
@@ -106,7 +106,9 @@ def _grade_safely(submission: Submission, rubric: Rubric) -> SubmissionResult:
         return result
 
 
-def grade_batch(paths: list[Path], out: Path, jobs: int = 1, rubric: Rubric | None = None) -> list[SubmissionResult]:
+def grade_batch(
+    paths: list[Path], out: Path, jobs: int = 1, rubric: Rubric | None = None, sandbox: str = "auto"
+) -> list[SubmissionResult]:
     """Grade every notebook under `paths` into `out`; results are in the order of the submissions."""
     rubric = rubric or load_rubric()
     submissions = find_submissions(paths)
@@ -114,7 +116,7 @@ def grade_batch(paths: list[Path], out: Path, jobs: int = 1, rubric: Rubric | No
     results: dict[str, SubmissionResult] = {}
     progress = tqdm(total=len(submissions), unit="notebook", disable=not sys.stderr.isatty())
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(_grade_safely, s, rubric): s for s in submissions}
+        futures = {pool.submit(_grade_safely, s, rubric, sandbox): s for s in submissions}
         for future in as_completed(futures):
             submission = futures[future]
             try:

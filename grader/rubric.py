@@ -6,6 +6,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.sandbox import SandboxPolicy
+
 RUBRIC_FILE = Path(__file__).with_name("rubric.toml")
 
 # The order in which items are graded and reported; the contract fixes the names.
@@ -25,6 +27,9 @@ class Rubric:
     cell_timeout: float
     notebook_timeout: float
     call_timeout: float
+    memory_bytes: int
+    max_processes: int
+    max_file_bytes: int
     rtol: float
     atol: float
     points: dict[str, float]
@@ -35,6 +40,15 @@ class Rubric:
     @property
     def automatic_total(self) -> float:
         return sum(self.points.values())
+
+    def sandbox_policy(self, mode: str = "auto") -> SandboxPolicy:
+        return SandboxPolicy(
+            mode=mode,
+            memory_bytes=self.memory_bytes,
+            cpu_seconds=int(self.notebook_timeout + 600),
+            max_processes=self.max_processes,
+            max_file_bytes=self.max_file_bytes,
+        )
 
     def option(self, item: str, name: str):
         return self.item_options[item][name]
@@ -61,6 +75,9 @@ def load_rubric(path: Path = RUBRIC_FILE) -> Rubric:
         cell_timeout=float(run["cell_timeout"]),
         notebook_timeout=float(run["notebook_timeout"]),
         call_timeout=float(run["call_timeout"]),
+        memory_bytes=int(data["limits"]["memory_gib"] * 1024**3),
+        max_processes=int(data["limits"]["processes"]),
+        max_file_bytes=int(data["limits"]["file_mib"] * 1024**2),
         rtol=float(data["tolerance"]["rtol"]),
         atol=float(data["tolerance"]["atol"]),
         points=points,

@@ -311,11 +311,8 @@ def check_notebook(path: str, epochs: int = 100) -> bool:
     injected = nbformat.v4.new_code_cell(f"EPOCHS = {epochs}")
     notebook.cells.insert(at, injected)
     here = str(Path(__file__).resolve().parent)
-    notebook.cells.append(
-        nbformat.v4.new_code_cell(
-            f"import sys\nsys.path.insert(0, {here!r})\nfrom selfcheck import check\nassert check(), 'some checks failed'"
-        )
-    )
+    run_checks_cell = f"import sys\nsys.path.insert(0, {here!r})\nfrom selfcheck import check\nassert check(), 'failed'"
+    notebook.cells.append(nbformat.v4.new_code_cell(run_checks_cell))
     folder = str(Path(path).resolve().parent)
     client = NotebookClient(notebook, timeout=600, allow_errors=True, resources={"metadata": {"path": folder}})
     client.execute()
