@@ -1,0 +1,131 @@
+"""What a submission's kernel can see and do, probed from inside a real sandboxed kernel."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import nbformat
+import pytest
+
+from grader.execute import NotebookRunner
+from grader.kernel import start_kernel, stop_kernel
+from grader.sandbox import SandboxPolicy, bubblewrap_works
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.skipif(not bubblewrap_works(), reason="bubblewrap cannot run here (CI installs it)")
+
+PROBE = """
+import json, os, resource, socket
+seen = {
+    "uid": os.getuid(),
+    "env": sorted(os.environ),
+    "nproc": resource.getrlimit(resource.RLIMIT_NPROC)[0],
+    "address_space": resource.getrlimit(resource.RLIMIT_AS)[0],
+    "fsize": resource.getrlimit(resource.RLIMIT_FSIZE)[0],
+    "visible": {p: os.path.exists(p) for p in PATHS},
+    "repository": sorted(os.listdir(REPOSITORY)) if os.path.isdir(REPOSITORY) else [],
+    "writable_parent": os.access("..", os.W_OK),
+}
+try:
+    socket.create_connection(("127.0.0.1", PORT), timeout=3).close()
+    seen["network"] = "connected"
+except OSError as error:
+    seen["network"] = type(error).__name__
+try:
+    bytearray(30 * 1024**3)
+    seen["big_allocation"] = "succeeded"
+except MemoryError:
+    seen["big_allocation"] = "MemoryError"
+with open("seen.json", "w") as f:
+    json.dump(seen, f)
+"""
+
+
+@pytest.fixture(scope="module")
+def seen_from_inside(tmp_path_factory):
+    """Run the probe in a sandboxed kernel while a TCP server listens on the grader's loopback."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.5)
+    port = server.getsockname()[1]
+    out_folder = tmp_path_factory.mktemp("grades")
+    paths = [str(ROOT / "secret"), str(ROOT / "reference"), str(ROOT / "grader"), str(out_folder)]
+    scratch = tmp_path_factory.mktemp("sandbox")
+    workspace = scratch / "work"
+    workspace.mkdir()
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell(f"PATHS = {paths!r}\nPORT = {port}\nREPOSITORY = {str(ROOT)!r}\n" + PROBE)
+    ]
+    os.environ["MESSMASTER_GRADER_ONLY"] = "1"  # must not leak into the kernel
+    manager = start_kernel(workspace, SandboxPolicy(mode="required"))
+    try:
+        with NotebookRunner(manager, notebook, cell_timeout=60) as runner:
+            run = runner.run_cell(notebook.cells[0], 0, 60)
+    finally:
+        stop_kernel(manager)
+        del os.environ["MESSMASTER_GRADER_ONLY"]
+    try:
+        server.accept()
+        connected = True
+    except OSError:
+        connected = False
+    server.close()
+    assert run.status == "ok", run.error
+    return json.loads((workspace / "seen.json").read_text()), connected
+
+
+def test_repository_grader_and_output_folder_are_invisible(seen_from_inside):
+    seen, _ = seen_from_inside
+    assert seen["visible"] and not any(seen["visible"].values()), seen["visible"]
+    # of the repository only the Python environment is there (when it lives inside it)
+    assert set(seen["repository"]) <= {".venv"}
+
+
+def test_no_network_to_the_grader_machine(seen_from_inside):
+    seen, connected = seen_from_inside
+    assert seen["network"] != "connected" and not connected
+
+
+def test_kernel_runs_as_nobody_with_resource_limits(seen_from_inside, rubric):
+    seen, _ = seen_from_inside
+    if os.geteuid() == 0:
+        assert seen["uid"] == 65534
+    assert seen["nproc"] == SandboxPolicy().max_processes
+    assert seen["address_space"] == SandboxPolicy().memory_bytes
+    assert seen["fsize"] == SandboxPolicy().max_file_bytes
+    assert seen["big_allocation"] == "MemoryError"
+
+
+def test_environment_is_scrubbed_and_parent_folder_read_only(seen_from_inside):
+    seen, _ = seen_from_inside
+    assert "MESSMASTER_GRADER_ONLY" not in seen["env"]
+    # of the grader's own variables only the harmless ones pass (ipykernel adds a few of its own)
+    leaked = set(seen["env"]) & set(os.environ)
+    assert leaked <= {
+        "PATH",
+        "LANG",
+        "LC_ALL",
+        "TZ",
+        "PWD",
+        "TERM",
+        "HOME",
+        "FORCE_COLOR",
+        "CLICOLOR_FORCE",
+        "PYTHONDONTWRITEBYTECODE",
+    }
+    assert seen["writable_parent"] is False
+
+
+def test_required_sandbox_is_refused_when_bubblewrap_is_missing(monkeypatch, tmp_path):
+    from grader import sandbox
+
+    monkeypatch.setattr(sandbox, "bubblewrap_works", lambda: False)
+    with pytest.raises(sandbox.SandboxUnavailable, match="required"):
+        sandbox.use_bubblewrap(SandboxPolicy(mode="required"))
+    assert sandbox.use_bubblewrap(SandboxPolicy(mode="auto")) is False
