@@ -8,7 +8,9 @@ IPC sockets in a folder of its own (no TCP: it has no network).
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
@@ -87,6 +89,7 @@ def start_kernel(workspace: Path, policy: SandboxPolicy | None = None) -> Confin
 
 def stop_kernel(manager: AsyncKernelManager) -> None:
     """Kill the kernel and its whole process group, whatever state it is in."""
+    group = getattr(manager.provisioner, "pgid", None)
     try:
         if manager.has_kernel:
             run_sync(manager.shutdown_kernel)(now=True)
@@ -94,3 +97,17 @@ def stop_kernel(manager: AsyncKernelManager) -> None:
         pass  # already gone
     finally:
         run_sync(manager.cleanup_resources)()
+        if group:
+            kill_group(group)
+
+
+def kill_group(group: int) -> None:
+    """SIGKILL a process group until it is empty: a fork bomb forks while the first signal goes round."""
+    for _ in range(100):
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        except PermissionError:
+            return  # the group id was reused by a process that is not ours
+        time.sleep(0.05)
