@@ -42,7 +42,8 @@ def attacks(out: str, port: int) -> dict[str, str]:
         "write_output_folder": f"import os\nos.makedirs({out!r} + '/bob', exist_ok=True)\n"
         f"open({out!r} + '/gradebook.csv', 'w').write('name,total\\nbob,100\\n')",
         "write_parent_folder": "open('../results.json', 'w').write('{\"score\": 100}')",
-        "kill_parent": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nos.killpg(os.getpgid(0), signal.SIGKILL)",
+        "kill_parent": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n"
+        "os.killpg(os.getpgid(0), signal.SIGKILL)",
         "allocate_30gb": "hog = bytearray(30 * 1024**3)",
         "huge_output": "print('x' * 100_000_000)",
         "open_network": f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=3)",
