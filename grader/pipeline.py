@@ -6,6 +6,7 @@ to read, run or harvest becomes zero for what it cost, with the reason.
 
 from __future__ import annotations
 
+import multiprocessing
 import shutil
 import sys
 import tempfile
@@ -61,23 +62,15 @@ def grade_submission(submission: Submission, rubric: Rubric, sandbox: str = "aut
     """Read, run, harvest and score one notebook; never raises for anything the submission does."""
     started = time.monotonic()
     result = SubmissionResult(submission.name, rubric)
-    cases = generate_cases(rubric.grading_epochs)
     template = nbformat.read(TEMPLATE_NOTEBOOK, as_version=4)
     try:
         notebook = read_notebook(submission.path)
     except UnreadableSubmission as error:
-        result.status = "unreadable"
-        result.problems = [f"Could not grade: {error}."]
-        outcomes = {
-            call.key: CallOutcome("not_run", f"the notebook could not be read ({error})")
-            for item_cases in cases.values()
-            for case in item_cases
-            for call in case.calls
-        }
-        result.tests = score_all(cases, outcomes, rubric, {})
+        result = zero_result(submission, rubric, "unreadable", f"Could not grade: {error}.")
         result.execution_time = time.monotonic() - started
         return result
 
+    cases = generate_cases(rubric.grading_epochs)
     prepared = with_parameters(notebook, {"EPOCHS": rubric.grading_epochs})
     with tempfile.TemporaryDirectory(prefix="messmaster-") as scratch:
         workspace = make_workspace(Path(scratch), notebook)
@@ -95,15 +88,28 @@ def grade_submission(submission: Submission, rubric: Rubric, sandbox: str = "aut
     return result
 
 
+def zero_result(submission: Submission, rubric: Rubric, status: str, reason: str) -> SubmissionResult:
+    """Every automatic test at zero with `reason`: for a submission that could not be run at all."""
+    cases = generate_cases(rubric.grading_epochs)
+    outcomes = {
+        call.key: CallOutcome("not_run", reason.rstrip("."))
+        for item_cases in cases.values()
+        for case in item_cases
+        for call in case.calls
+    }
+    result = SubmissionResult(submission.name, rubric, status=status, problems=[reason])
+    result.tests = score_all(cases, outcomes, rubric, {})
+    return result
+
+
 def _grade_safely(submission: Submission, rubric: Rubric, sandbox: str) -> SubmissionResult:
     """A grader bug on one submission is reported on that submission, and the batch goes on."""
     try:
         return grade_submission(submission, rubric, sandbox)
     except Exception as error:
         traceback.print_exc()  # for the instructor's terminal; the student sees only the line below
-        result = SubmissionResult(submission.name, rubric, status="grader_error")
-        result.problems = [f"The grader failed on this submission ({type(error).__name__}: {error}); ask the staff."]
-        return result
+        reason = f"The grader failed on this submission ({type(error).__name__}: {error}); ask the staff."
+        return zero_result(submission, rubric, "grader_error", reason)
 
 
 def grade_batch(
@@ -115,15 +121,16 @@ def grade_batch(
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, SubmissionResult] = {}
     progress = tqdm(total=len(submissions), unit="notebook", disable=not sys.stderr.isatty())
-    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+    # spawn, not fork: a forked child of a process that already ran torch deadlocks in its thread pool
+    with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {pool.submit(_grade_safely, s, rubric, sandbox): s for s in submissions}
         for future in as_completed(futures):
             submission = futures[future]
             try:
                 result = future.result()
             except Exception as error:  # the worker process itself died
-                result = SubmissionResult(submission.name, rubric, status="grader_error")
-                result.problems = [f"The grader's worker died on this submission ({error}); ask the staff."]
+                reason = f"The grader's worker died on this submission ({error}); ask the staff."
+                result = zero_result(submission, rubric, "grader_error", reason)
             write_submission_reports(result, out)
             results[submission.name] = result
             progress.update()

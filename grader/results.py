@@ -96,7 +96,7 @@ class SubmissionResult:
         failing = [t for t in self.tests if not t.passed]
         if failing:
             lines += ["", "## What to fix", ""]
-            lines += [f"- **{t.name}** ({t.score:g}/{t.max_score:g}): {t.output}" for t in failing]
+            lines += [f"- **{t.name}** ({t.score:.3g}/{t.max_score:.3g}): {t.output}" for t in failing]
         lines += [
             "",
             "Hidden cases (other shapes, a single example, one class only, large logits) are part of the score:",
