@@ -71,31 +71,31 @@ def call_failure(outcome: CallOutcome, function: str) -> str:
     return reasons.get(outcome.status, "") if outcome.status != "ok" else ""
 
 
-def compare(leaf: Leaf | None, expected: np.ndarray, what: str, rubric: Rubric) -> tuple[str, float | None]:
-    """("", None) when `leaf` matches `expected`; otherwise a message and, when shapes agree, the max abs error."""
+def compare(leaf: Leaf | None, expected: np.ndarray, what: str, rubric: Rubric) -> str:
+    """ "" when `leaf` matches `expected`; otherwise what is wrong (shape, NaN, or the max abs error)."""
     if leaf is None:
-        return f"{what}: nothing was returned for it", None
+        return f"{what}: nothing was returned for it"
     if leaf.value is None:
         facts = leaf.facts
         if facts.get("too_large"):
-            return f"{what}: the value returned is far too large ({facts.get('shape')})", None
+            return f"{what}: the value returned is far too large ({facts.get('shape')})"
         if facts.get("subclass"):
-            return f"{what}: a subclass of torch.Tensor was returned; return a plain tensor", None
-        return f"{what}: a {facts.get('kind', 'value')} was returned, not numbers", None
+            return f"{what}: a subclass of torch.Tensor was returned; return a plain tensor"
+        return f"{what}: a {facts.get('kind', 'value')} was returned, not numbers"
     actual = leaf.value
     if tuple(actual.shape) != tuple(expected.shape):
-        return f"{what}: shape {tuple(actual.shape)}, expected {tuple(expected.shape)}", None
+        return f"{what}: shape {tuple(actual.shape)}, expected {tuple(expected.shape)}"
     actual64 = actual.astype(np.float64)
     if not np.all(np.isfinite(actual64)):
-        return f"{what}: contains NaN or infinity", None
+        return f"{what}: contains NaN or infinity"
     error = float(np.max(np.abs(actual64 - expected))) if expected.size else 0.0
     try:
         torch.testing.assert_close(
             _tensor(actual64), _tensor(expected.astype(np.float64)), rtol=rubric.rtol, atol=rubric.atol
         )
     except AssertionError:
-        return f"{what}: wrong values (shape {tuple(expected.shape)} is right; max abs error {error:.3g})", error
-    return "", None
+        return f"{what}: wrong values (shape {tuple(expected.shape)} is right; max abs error {error:.3g})"
+    return ""
 
 
 def _mutation_note(case: Case, outcome: CallOutcome, names: list[str]) -> str:
@@ -111,7 +111,7 @@ def _mutation_note(case: Case, outcome: CallOutcome, names: list[str]) -> str:
     return f" Note: it changed its input{'s' if len(changed) > 1 else ''} {', '.join(changed)} in place."
 
 
-def _to_tests(item: str, checks: list[Check], points: float) -> list[TestResult]:
+def _to_tests(checks: list[Check], points: float) -> list[TestResult]:
     each = points / len(checks) if checks else 0.0
     return [TestResult(check.name, 0.0 if check.message else each, each, check.message or "passed") for check in checks]
 
@@ -152,10 +152,10 @@ def score_loss_fn(cases: list[Case], outcomes: dict[str, CallOutcome], rubric: R
             continue
         expected = solutions.loss_fn(_tensor(case.arrays["p_y_hat"]), _tensor(case.arrays["y"])).numpy()
         leaf = outcome.leaf("")
-        message, _ = compare(leaf, expected.astype(np.float64), "the loss", rubric)
+        message = compare(leaf, expected.astype(np.float64), "the loss", rubric)
         note = _mutation_note(case, outcome, ["p_y_hat", "y"])
         checks.append(Check(name, f"{called} {message}.{_loss_hint(case, leaf)}{note}" if message else ""))
-    return _to_tests("loss_fn", checks, rubric.points["loss_fn"])
+    return _to_tests(checks, rubric.points["loss_fn"])
 
 
 # ---- init_params -----------------------------------------------------------------------------------------
@@ -200,7 +200,7 @@ def score_init_params(cases: list[Case], outcomes: dict[str, CallOutcome], rubri
                 elif np.all(value == 0) or np.abs(value).max() > 0.06:
                     problems.append(f"{param} is not small random numbers (randn * 0.01)")
         checks.append(Check(name, f"{called} " + "; ".join(problems) + "." if problems else ""))
-    return _to_tests("init_params", checks, rubric.points["init_params"])
+    return _to_tests(checks, rubric.points["init_params"])
 
 
 # ---- forward ---------------------------------------------------------------------------------------------
@@ -219,13 +219,13 @@ def score_forward(cases: list[Case], outcomes: dict[str, CallOutcome], rubric: R
             continue
         expected = solutions.forward(*(_tensor(case.arrays[k]) for k in ("X", "W1", "b1", "W2", "b2")))
         problems = [
-            compare(outcome.leaf(str(i)), value.numpy().astype(np.float64), label, rubric)[0]
+            compare(outcome.leaf(str(i)), value.numpy().astype(np.float64), label, rubric)
             for i, (label, value) in enumerate(zip(FORWARD_OUTPUTS, expected, strict=True))
         ]
         problems = [p for p in problems if p]
         note = _mutation_note(case, outcome, ["X", "W1", "b1", "W2", "b2"])
         checks.append(Check(name, f"{called} " + "; ".join(problems) + "." + note if problems else ""))
-    return _to_tests("forward", checks, rubric.points["forward"])
+    return _to_tests(checks, rubric.points["forward"])
 
 
 # ---- backward --------------------------------------------------------------------------------------------
@@ -281,11 +281,11 @@ def score_backward(
         for index, (gradient, value) in enumerate(zip(GRADIENTS, expected, strict=True)):
             leaf = outcome.leaf(str(index))
             wanted = value.numpy().astype(np.float64)
-            message, _ = compare(leaf, wanted, f"dL_{gradient[1:]}", rubric)
+            message = compare(leaf, wanted, f"dL_{gradient[1:]}", rubric)
             if message:
                 message = f"{called} {message}. Hint: {_backward_hint(gradient, leaf, case, wanted)}.{note}"
             checks.append(Check(f"backward.{gradient}.{case.name}", message))
-    return _to_tests("backward", checks, rubric.points["backward"])
+    return _to_tests(checks, rubric.points["backward"])
 
 
 # ---- sgd_update ------------------------------------------------------------------------------------------
@@ -312,14 +312,14 @@ def score_sgd_update(
         for index, param in enumerate(PARAMETERS):
             after = outcome.inputs_after.get(index)
             in_place = Leaf(param, {}, after) if after is not None else None
-            message, _ = compare(in_place, expected[index], f"{param} after the call", rubric)
+            message = compare(in_place, expected[index], f"{param} after the call", rubric)
             if message and after is not None and after.shape == expected[index].shape:
                 if np.allclose(after, params[index] + lr * grads[index], rtol=1e-4, atol=1e-6):
                     message = f"{param} moved *up* the gradient (p += lr * g)"
                 elif np.array_equal(after, case.arrays[param]):
                     message = f"{param} was not changed in place"
             if not message:
-                message, _ = compare(outcome.leaf(str(index)), expected[index], f"returned {param}", rubric)
+                message = compare(outcome.leaf(str(index)), expected[index], f"returned {param}", rubric)
             if message:
                 problems.append(message)
         if problems:
@@ -331,7 +331,7 @@ def score_sgd_update(
             checks.append(Check(name, f"{called} " + "; ".join(problems) + "." + hint))
         else:
             checks.append(Check(name))
-    return _to_tests("sgd_update", checks, rubric.points["sgd_update"])
+    return _to_tests(checks, rubric.points["sgd_update"])
 
 
 # ---- train_manual and optimizers -------------------------------------------------------------------------
@@ -391,7 +391,7 @@ def score_train_manual(cases: list[Case], outcomes: dict[str, CallOutcome], rubr
                 )
             )
         checks.append(Check("train_manual.holdout_accuracy", message))
-    return _to_tests("train_manual", checks, rubric.points["train_manual"])
+    return _to_tests(checks, rubric.points["train_manual"])
 
 
 def score_optimizers(cases: list[Case], outcomes: dict[str, CallOutcome], rubric: Rubric) -> list[TestResult]:
@@ -436,7 +436,7 @@ def score_optimizers(cases: list[Case], outcomes: dict[str, CallOutcome], rubric
         else:
             reason = "needs both the SGD and the Adam loss histories."
             checks += [Check("optimizers.same_start", reason), Check("optimizers.adam_beats_sgd", reason)]
-    return _to_tests("optimizers", checks, rubric.points["optimizers"])
+    return _to_tests(checks, rubric.points["optimizers"])
 
 
 def score_all(
