@@ -281,7 +281,7 @@ def score_backward(
         for index, (gradient, value) in enumerate(zip(GRADIENTS, expected, strict=True)):
             leaf = outcome.leaf(str(index))
             wanted = value.numpy().astype(np.float64)
-            message = compare(leaf, wanted, f"dL_{gradient[1:]}", rubric)
+            message = compare(leaf, wanted, f"dL_{gradient}", rubric)
             if message:
                 message = f"{called} {message}. Hint: {_backward_hint(gradient, leaf, case, wanted)}.{note}"
             checks.append(Check(f"backward.{gradient}.{case.name}", message))
@@ -377,16 +377,16 @@ def score_train_manual(cases: list[Case], outcomes: dict[str, CallOutcome], rubr
         params = [outcome.leaf(f"0.{i}") for i in range(4)]
         if any(p is None or p.value is None or p.value.shape != s for p, s in zip(params, shapes, strict=True)):
             got = [None if p is None or p.value is None else tuple(p.value.shape) for p in params]
-            message = f"{called} the trained parameters should have shapes {shapes}, got {got}."
+            message = f"{called} The trained parameters should have shapes {shapes}, got {got}."
         elif not all(np.all(np.isfinite(p.value)) for p in params):
-            message = f"{called} the trained parameters contain NaN or infinity."
+            message = f"{called} The trained parameters contain NaN or infinity."
         else:
             accuracy = holdout_accuracy([p.value for p in params])
             message = (
                 ""
                 if accuracy >= bar
                 else (
-                    f"{called} the trained MLP classifies {accuracy:.1%} of the hidden holdout correctly; "
+                    f"{called} The trained MLP classifies {accuracy:.1%} of the hidden holdout correctly; "
                     f"at least {bar:.0%} is needed. Check the update's sign and the gradients."
                 )
             )
