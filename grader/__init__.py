@@ -1,10 +1,15 @@
 """MessMaster part 2 autograder.
 
-The data flows one way: submission (`submission.py`) -> a fresh kernel
-(`kernel.py`) running the notebook (`execute.py`) -> the graded functions
-called on hidden cases (`cases.py`, `harvest.py`) -> scores judged in this
-process (`scoring.py`, `static_checks.py`, `written.py`) -> one result
-(`results.py`) written out as results.json, feedback and a gradebook
-(`reports.py`). `pipeline.py` strings the steps together; `cli.py` is a thin
+The data flows one way, one stage a subpackage:
+
+    intake.py   find and read the submitted notebooks
+    run/        a sandboxed kernel runs each notebook and calls its graded functions on the hidden cases
+    judge/      the outcomes are scored against the reference, in this process
+    result.py   one result per submission
+    views/      results.json, feedback and the gradebook, written from the result
+
+`rubric.py` (points, tolerances, limits, rules), `cases.py` (the hidden inputs)
+and `shared_with_selfcheck.py` (what the students' self-check shares) serve
+every stage; `pipeline.py` strings the stages together, `cli.py` is a thin
 command line over it.
 """

@@ -51,10 +51,6 @@ class Case:
     arrays: dict[str, np.ndarray]
     spec: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def id(self) -> str:
-        return f"{self.item}.{self.name}"
-
 
 def training_split() -> tuple[np.ndarray, np.ndarray]:
     """The notebook's training split of the students' data (same seed, same sklearn call)."""

@@ -19,16 +19,18 @@ import nbformat
 from tqdm import tqdm
 
 from grader.cases import ROOT, generate_cases
-from grader.execute import NotebookRunner, run_notebook, with_parameters
-from grader.harvest import CallOutcome, harvest_outputs
-from grader.kernel import start_kernel, stop_kernel
-from grader.reports import write_gradebook, write_submission_reports
-from grader.results import SubmissionResult
-from grader.rubric import Rubric, load_rubric
-from grader.scoring import score_all
-from grader.static_checks import forbidden_uses
-from grader.submission import Submission, UnreadableSubmission, find_submissions, read_notebook
-from grader.written import extract_written_answers
+from grader.intake import Submission, UnreadableSubmission, find_submissions, read_notebook
+from grader.judge.rules import forbidden_uses
+from grader.judge.score import score_all
+from grader.judge.written import extract_written_answers
+from grader.result import SubmissionResult, SubmissionStatus
+from grader.rubric import Rubric
+from grader.run.execute import CellStatus, NotebookRunner, RunLog, run_notebook
+from grader.run.harvest import CallOutcome, CallStatus, harvest_outputs
+from grader.run.kernel import start_kernel, stop_kernel
+from grader.run.sandbox import SandboxMode, SandboxPolicy
+from grader.shared_with_selfcheck import inject_parameters
+from grader.views.write import write_gradebook, write_submission_reports
 
 TEMPLATE_DIR = ROOT / "student_template"
 TEMPLATE_NOTEBOOK = TEMPLATE_DIR / "messmaster_part2.ipynb"
@@ -45,10 +47,10 @@ def make_workspace(parent: Path, notebook: nbformat.NotebookNode) -> Path:
     return workspace
 
 
-def _describe_problems(log) -> list[str]:
+def _describe_problems(log: RunLog) -> list[str]:
     problems = []
     for cell in log.failed_cells:
-        if cell.status == "not_run":
+        if cell.status == CellStatus.NOT_RUN:
             continue
         problems.append(f"code cell {cell.number}: {cell.error}")
     if log.stopped_because:
@@ -58,7 +60,7 @@ def _describe_problems(log) -> list[str]:
     return problems
 
 
-def grade_submission(submission: Submission, rubric: Rubric, sandbox: str = "auto") -> SubmissionResult:
+def grade_submission(submission: Submission, rubric: Rubric, sandbox: SandboxMode) -> SubmissionResult:
     """Read, run, harvest and score one notebook; never raises for anything the submission does."""
     started = time.monotonic()
     result = SubmissionResult(submission.name, rubric)
@@ -66,33 +68,33 @@ def grade_submission(submission: Submission, rubric: Rubric, sandbox: str = "aut
     try:
         notebook = read_notebook(submission.path)
     except UnreadableSubmission as error:
-        result = zero_result(submission, rubric, "unreadable", f"Could not grade: {error}.")
+        result = zero_result(submission, rubric, SubmissionStatus.UNREADABLE, f"Could not grade: {error}.")
         result.execution_time = time.monotonic() - started
         return result
 
-    cases = generate_cases(rubric.grading_epochs)
-    prepared = with_parameters(notebook, {"EPOCHS": rubric.grading_epochs})
+    cases = generate_cases(rubric.run.grading_epochs)
+    prepared = inject_parameters(notebook, {"EPOCHS": rubric.run.grading_epochs})
     with tempfile.TemporaryDirectory(prefix="messmaster-") as scratch:
         workspace = make_workspace(Path(scratch), notebook)
-        manager = start_kernel(workspace, rubric.sandbox_policy(sandbox))
+        manager = start_kernel(workspace, SandboxPolicy.from_limits(rubric.limits, sandbox))
         try:
-            with NotebookRunner(manager, prepared, rubric.cell_timeout) as runner:
-                log = run_notebook(runner, rubric.notebook_timeout)
-                outcomes = harvest_outputs(runner, cases, workspace / ".grader", rubric.call_timeout)
+            with NotebookRunner(manager, prepared, rubric.run.cell_timeout) as runner:
+                log = run_notebook(runner, rubric.run.notebook_timeout)
+                outcomes = harvest_outputs(runner, cases, workspace / ".grader", rubric.run.call_timeout)
         finally:
             stop_kernel(manager)
     result.problems = _describe_problems(log)
-    result.tests = score_all(cases, outcomes, rubric, forbidden_uses(notebook, rubric.forbidden))
+    result.tests = score_all(cases, outcomes, rubric, forbidden_uses(notebook, rubric))
     result.written = extract_written_answers(notebook, template)
     result.execution_time = time.monotonic() - started
     return result
 
 
-def zero_result(submission: Submission, rubric: Rubric, status: str, reason: str) -> SubmissionResult:
+def zero_result(submission: Submission, rubric: Rubric, status: SubmissionStatus, reason: str) -> SubmissionResult:
     """Every automatic test at zero with `reason`: for a submission that could not be run at all."""
-    cases = generate_cases(rubric.grading_epochs)
+    cases = generate_cases(rubric.run.grading_epochs)
     outcomes = {
-        call.key: CallOutcome("not_run", reason.rstrip("."))
+        call.key: CallOutcome(CallStatus.NOT_RUN, reason.rstrip("."))
         for item_cases in cases.values()
         for case in item_cases
         for call in case.calls
@@ -102,21 +104,20 @@ def zero_result(submission: Submission, rubric: Rubric, status: str, reason: str
     return result
 
 
-def _grade_safely(submission: Submission, rubric: Rubric, sandbox: str) -> SubmissionResult:
+def _grade_safely(submission: Submission, rubric: Rubric, sandbox: SandboxMode) -> SubmissionResult:
     """A grader bug on one submission is reported on that submission, and the batch goes on."""
     try:
         return grade_submission(submission, rubric, sandbox)
     except Exception as error:
         traceback.print_exc()  # for the instructor's terminal; the student sees only the line below
         reason = f"The grader failed on this submission ({type(error).__name__}: {error}); ask the staff."
-        return zero_result(submission, rubric, "grader_error", reason)
+        return zero_result(submission, rubric, SubmissionStatus.GRADER_ERROR, reason)
 
 
 def grade_batch(
-    paths: list[Path], out: Path, jobs: int = 1, rubric: Rubric | None = None, sandbox: str = "auto"
+    paths: list[Path], out: Path, rubric: Rubric, jobs: int = 1, sandbox: SandboxMode = SandboxMode.AUTO
 ) -> list[SubmissionResult]:
     """Grade every notebook under `paths` into `out`; results are in the order of the submissions."""
-    rubric = rubric or load_rubric()
     submissions = find_submissions(paths)
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, SubmissionResult] = {}
@@ -130,7 +131,7 @@ def grade_batch(
                 result = future.result()
             except Exception as error:  # the worker process itself died
                 reason = f"The grader's worker died on this submission ({error}); ask the staff."
-                result = zero_result(submission, rubric, "grader_error", reason)
+                result = zero_result(submission, rubric, SubmissionStatus.GRADER_ERROR, reason)
             write_submission_reports(result, out)
             results[submission.name] = result
             progress.update()

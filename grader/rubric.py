@@ -1,90 +1,227 @@
-"""The rubric: one typed view of `rubric.toml` (points, tolerances, time limits, rules)."""
+"""The rubric: one typed, validated view of `rubric.toml` (points, tolerances, limits, rules).
+
+Every table of the file maps onto a frozen dataclass below, and `load_rubric`
+checks the whole file against them before anything is graded: a key missing,
+unknown or of the wrong type, or a value out of range, is refused at start with
+the place in the file, never discovered halfway through a batch.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
-from dataclasses import dataclass, field
+import types
+import typing
+from dataclasses import dataclass
 from pathlib import Path
-
-from grader.sandbox import SandboxPolicy
 
 RUBRIC_FILE = Path(__file__).with_name("rubric.toml")
 
-# The order in which items are graded and reported; the contract fixes the names.
-AUTOMATIC_ITEMS = ("loss_fn", "init_params", "forward", "backward", "sgd_update", "train_manual", "optimizers")
+# The contract's graded items, in the order they are graded and reported, and the function each one calls.
+GRADED_FUNCTIONS = {
+    "loss_fn": "loss_fn",
+    "init_params": "init_params",
+    "forward": "forward",
+    "backward": "backward",
+    "sgd_update": "sgd_update",
+    "train_manual": "train_manual",
+    "optimizers": "train_with_optimizer",
+}
+AUTOMATIC_ITEMS = tuple(GRADED_FUNCTIONS)
 
 
-@dataclass(frozen=True)
-class ForbiddenRule:
-    identifiers: tuple[str, ...]
-    reason: str
+class RubricError(ValueError):
+    """The rubric file cannot be used; the message names the file and the key."""
 
 
-@dataclass(frozen=True)
-class Rubric:
-    total: float
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Run:
     grading_epochs: int
     cell_timeout: float
     notebook_timeout: float
     call_timeout: float
-    memory_bytes: int
-    max_processes: int
-    max_file_bytes: int
+
+    def __post_init__(self) -> None:
+        _require(self.grading_epochs >= 1, "grading_epochs must be at least 1")
+        _require(min(self.cell_timeout, self.notebook_timeout, self.call_timeout) > 0, "timeouts must be positive")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    memory_gib: float
+    cpu_seconds: int
+    processes: int
+    file_mib: float
+
+    def __post_init__(self) -> None:
+        _require(min(self.memory_gib, self.cpu_seconds, self.processes, self.file_mib) > 0, "limits must be positive")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tolerance:
     rtol: float
     atol: float
-    points: dict[str, float]
+
+    def __post_init__(self) -> None:
+        _require(self.rtol >= 0 and self.atol >= 0, "rtol and atol must not be negative")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rule:
+    """What a hand-written graded function may not use: identifiers in its code, autograd on what it returns."""
+
+    identifiers: tuple[str, ...]
+    reason: str
+    autograd_history: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Item:
+    points: float
+    rule: Rule | None = None
+
+    def __post_init__(self) -> None:
+        _require(self.points >= 0, "points must not be negative")
+
+
+@dataclass(frozen=True, kw_only=True)
+class InitParamsItem(Item):
+    weight_std: tuple[float, float]
+    weight_std_min_size: int
+    weight_max_abs: float
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        low, high = self.weight_std
+        _require(0 <= low < high, "weight_std must be [low, high] with 0 <= low < high")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainManualItem(Item):
+    holdout_accuracy: float
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(0 < self.holdout_accuracy <= 1, "holdout_accuracy must be a fraction in (0, 1]")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OptimizersItem(Item):
+    same_start_rtol: float
+    same_start_atol: float
+
+
+ITEM_TYPES: dict[str, type[Item]] = {
+    "init_params": InitParamsItem,
+    "train_manual": TrainManualItem,
+    "optimizers": OptimizersItem,
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rubric:
+    total: float
+    run: Run
+    limits: Limits
+    tolerance: Tolerance
+    items: dict[str, Item]
     written: dict[str, float]
-    item_options: dict[str, dict] = field(default_factory=dict)
-    forbidden: dict[str, ForbiddenRule] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        added = self.automatic_total + sum(self.written.values())
+        _require(abs(added - self.total) < 1e-9, f"points add up to {added:g}, not total = {self.total:g}")
 
     @property
     def automatic_total(self) -> float:
-        return sum(self.points.values())
+        return sum(item.points for item in self.items.values())
 
-    def sandbox_policy(self, mode: str = "auto") -> SandboxPolicy:
-        return SandboxPolicy(
-            mode=mode,
-            memory_bytes=self.memory_bytes,
-            cpu_seconds=int(self.notebook_timeout + 600),
-            max_processes=self.max_processes,
-            max_file_bytes=self.max_file_bytes,
+    @property
+    def written_total(self) -> float:
+        return sum(self.written.values())
+
+    @property
+    def points(self) -> dict[str, float]:
+        return {name: item.points for name, item in self.items.items()}
+
+
+def _convert(kind: object, value: object, where: str) -> object:
+    """`value` as the annotated `kind`, or ValueError saying what was expected at `where`."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is types.UnionType:  # `Rule | None`: the TOML table, when present
+        return _convert(next(a for a in args if a is not type(None)), value, where)
+    if dataclasses.is_dataclass(kind):
+        return _build(kind, value, where)
+    if origin is tuple:
+        many = len(args) == 2 and args[1] is Ellipsis
+        if not isinstance(value, list) or (not many and len(value) != len(args)):
+            count = "" if many else f" {len(args)}"
+            raise ValueError(f"{where} must be a list of{count} values, not {value!r}")
+        kinds = [args[0]] * len(value) if many else list(args)
+        return tuple(_convert(k, v, f"{where}[{i}]") for i, (k, v) in enumerate(zip(kinds, value, strict=True)))
+    if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if kind in (int, str, bool) and type(value) is kind:
+        return value
+    raise ValueError(f"{where} must be {getattr(kind, '__name__', kind)}, not {type(value).__name__} {value!r}")
+
+
+def _build(cls: type, table: object, where: str) -> object:
+    """An instance of the dataclass `cls` from a TOML table: every key known, every required key present."""
+    if not isinstance(table, dict):
+        raise ValueError(f"[{where}] must be a table")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(table) - set(fields))
+    if unknown:
+        raise ValueError(f"[{where}] has unknown key(s) {', '.join(unknown)}; expected {', '.join(fields)}")
+    missing = [n for n, f in fields.items() if n not in table and f.default is dataclasses.MISSING]
+    if missing:
+        raise ValueError(f"[{where}] lacks {', '.join(missing)}")
+    values = {name: _convert(hints[name], value, f"{where}.{name}") for name, value in table.items()}
+    try:
+        return cls(**values)
+    except ValueError as error:
+        raise ValueError(f"[{where}]: {error}") from None
+
+
+def parse_rubric(data: dict) -> Rubric:
+    """The rubric from a parsed TOML document; ValueError says what is wrong and where."""
+    expected = ("total", "run", "limits", "tolerance", "items", "written")
+    unknown, missing = sorted(set(data) - set(expected)), [key for key in expected if key not in data]
+    if unknown or missing:
+        raise ValueError(
+            f"the top level must have exactly {', '.join(expected)}; unknown: {unknown}, missing: {missing}"
         )
-
-    def option(self, item: str, name: str):
-        return self.item_options[item][name]
+    for table in ("items", "written"):
+        if not isinstance(data[table], dict):
+            raise ValueError(f"[{table}] must be a table")
+    if set(data["items"]) != set(AUTOMATIC_ITEMS):
+        raise ValueError(f"[items] must have exactly {', '.join(AUTOMATIC_ITEMS)}; found {', '.join(data['items'])}")
+    written = {name: _convert(float, value, f"written.{name}") for name, value in data["written"].items()}
+    if any(points < 0 for points in written.values()):
+        raise ValueError("[written]: points must not be negative")
+    return Rubric(
+        total=_convert(float, data["total"], "total"),
+        run=_build(Run, data["run"], "run"),
+        limits=_build(Limits, data["limits"], "limits"),
+        tolerance=_build(Tolerance, data["tolerance"], "tolerance"),
+        items={
+            name: _build(ITEM_TYPES.get(name, Item), data["items"][name], f"items.{name}") for name in AUTOMATIC_ITEMS
+        },
+        written=written,
+    )
 
 
 def load_rubric(path: Path = RUBRIC_FILE) -> Rubric:
-    """Read and check a rubric file; a mistake in it is the instructor's to fix, so say where."""
-    data = tomllib.loads(path.read_text())
-    items = data["items"]
-    missing = [name for name in AUTOMATIC_ITEMS if name not in items]
-    if missing:
-        raise ValueError(f"{path}: [items] lacks {', '.join(missing)}")
-    points = {name: float(items[name]["points"]) for name in AUTOMATIC_ITEMS}
-    written = {name: float(value) for name, value in data.get("written", {}).items()}
-    total = float(data["total"])
-    if abs(sum(points.values()) + sum(written.values()) - total) > 1e-9:
-        raise ValueError(
-            f"{path}: points add up to {sum(points.values()) + sum(written.values())}, not total = {total}"
-        )
-    run = data["run"]
-    return Rubric(
-        total=total,
-        grading_epochs=int(run["grading_epochs"]),
-        cell_timeout=float(run["cell_timeout"]),
-        notebook_timeout=float(run["notebook_timeout"]),
-        call_timeout=float(run["call_timeout"]),
-        memory_bytes=int(data["limits"]["memory_gib"] * 1024**3),
-        max_processes=int(data["limits"]["processes"]),
-        max_file_bytes=int(data["limits"]["file_mib"] * 1024**2),
-        rtol=float(data["tolerance"]["rtol"]),
-        atol=float(data["tolerance"]["atol"]),
-        points=points,
-        written=written,
-        item_options={name: {k: v for k, v in items[name].items() if k != "points"} for name in AUTOMATIC_ITEMS},
-        forbidden={
-            name: ForbiddenRule(tuple(rule["identifiers"]), rule["reason"])
-            for name, rule in data.get("forbidden", {}).items()
-        },
-    )
+    """Read and check a rubric file; RubricError names the file and what to fix in it."""
+    try:
+        return parse_rubric(tomllib.loads(path.read_text()))
+    except OSError as error:
+        raise RubricError(f"{path}: {error.strerror or error}") from None
+    except (tomllib.TOMLDecodeError, ValueError) as error:
+        raise RubricError(f"{path}: {error}") from None

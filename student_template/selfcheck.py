@@ -25,11 +25,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 # torch is imported when the checks run (`_import_torch`), not here: the shell entry point only drives
 # a kernel, and importing torch there too would cost seconds for nothing.
 torch = F = None
 
-# Points per item, as in the course's rubric.
+GREEN, RED, RESET = "\033[32m", "\033[31m", "\033[0m"
+SHORT_EPOCHS = 150
+
+# ---- BEGIN SHARED WITH THE GRADER: stamped by `make student-bundle` from the course's rubric; do not edit ----
 POINTS = {
     "loss_fn": 10,
     "init_params": 5,
@@ -40,8 +45,89 @@ POINTS = {
     "train_with_optimizer": 10,
 }
 WRITTEN_POINTS = 25
-GREEN, RED, RESET = "\033[32m", "\033[31m", "\033[0m"
-SHORT_EPOCHS = 150
+RTOL = 0.0001
+ATOL = 1e-06
+WEIGHT_STD = (0.008, 0.012)
+WEIGHT_STD_MIN_SIZE = 1000
+WEIGHT_MAX_ABS = 0.06
+SAME_START_RTOL = 0.0001
+SAME_START_ATOL = 1e-05
+
+
+# Where each gradient comes from in the handout's backward pass, for a student whose gradient is wrong.
+GRADIENT_HINTS = {
+    "dL_dW1": "step 5: dL_dW1 = X.T @ dL_dz1, shape (d, h) like W1",
+    "dL_db1": "step 5: dL_db1 sums dL_dz1 over the batch axis (dim=0), shape (h,)",
+    "dL_dW2": "step 2: dL_dW2 = a1.T @ dL_dz2, shape (h, k) like W2",
+    "dL_db2": "step 2: dL_db2 sums dL_dz2 over the batch axis (dim=0), shape (k,)",
+}
+LAYER_MAPS = {"W1": "X @ W1 maps d features to h hidden units", "W2": "a1 @ W2 maps h hidden units to k classes"}
+
+
+def value_mismatch(actual: object, expected: object, rtol: float, atol: float) -> str:
+    """What differs from `expected` (shape first, then each value within atol + rtol * |expected|); "" if nothing."""
+    actual, expected = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    if actual.shape != expected.shape:
+        return f"shape {actual.shape}, expected {expected.shape}"
+    if not np.all(np.isfinite(actual)):
+        return "contains NaN or infinity"
+    if not np.all(np.isclose(actual, expected, rtol=rtol, atol=atol)):
+        error = float(np.max(np.abs(actual - expected))) if expected.size else 0.0
+        return f"wrong values (shape {expected.shape} is right; max abs error {error:.3g})"
+    return ""
+
+
+def parameter_problem(
+    name: str,
+    value: object,
+    shape: tuple[int, ...],
+    weight_std: tuple[float, float],
+    weight_std_min_size: int,
+    weight_max_abs: float,
+) -> str:
+    """What is wrong with an initial parameter (shape, zeros for a bias, randn * 0.01 for a weight); "" if nothing."""
+    value = np.asarray(value, dtype=np.float64)
+    if value.shape != shape:
+        hint = ""
+        if name in LAYER_MAPS and value.shape == shape[::-1]:
+            hint = f" ({LAYER_MAPS[name]}, so it must be {shape})"
+        return f"{name} has shape {value.shape}, expected {shape}{hint}"
+    if not np.all(np.isfinite(value)):
+        return f"{name} contains NaN or infinity"
+    if name.startswith("b"):
+        return f"{name} is not all zeros" if np.any(value != 0) else ""
+    low, high = weight_std
+    if value.size >= weight_std_min_size and not low <= value.std() <= high:
+        return f"{name} has standard deviation {value.std():.4f}; randn * 0.01 gives about 0.01"
+    if np.all(value == 0) or np.abs(value).max() > weight_max_abs:
+        return f"{name} is not small random numbers (randn * 0.01)"
+    return ""
+
+
+def same_start(first_loss_a: float, first_loss_b: float, rtol: float, atol: float) -> bool:
+    """Whether two trainings started from the same weights, judged by their first losses."""
+    return bool(np.isclose(first_loss_a, first_loss_b, rtol=rtol, atol=atol))
+
+
+def inject_parameters(notebook: object, parameters: dict[str, object]) -> object:
+    """A copy of the notebook with a cell setting `parameters` right after its `parameters` cell (papermill's way).
+
+    The new cell is tagged `injected-parameters` and replaces any such cell
+    already there, so injecting twice gives the same notebook. Without a
+    `parameters` cell the parameters go first, where the notebook may overwrite them.
+    """
+    import nbformat
+
+    copy = nbformat.from_dict(notebook)
+    copy.cells = [c for c in copy.cells if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+    source = "\n".join(f"{name} = {value!r}" for name, value in parameters.items())
+    injected = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
+    tagged = [i for i, c in enumerate(copy.cells) if "parameters" in c.get("metadata", {}).get("tags", [])]
+    copy.cells.insert(tagged[-1] + 1 if tagged else 0, injected)
+    return copy
+
+
+# ---- END SHARED WITH THE GRADER ----
 
 
 class CheckFailed(Exception):
@@ -60,21 +146,21 @@ def _shape(value) -> tuple | None:
     return tuple(value.shape) if hasattr(value, "shape") else None
 
 
+def _numbers(what: str, value) -> np.ndarray:
+    """A returned value as plain numbers, or a failed check when it is not numbers."""
+    try:
+        if isinstance(value, torch.Tensor):
+            return value.detach().double().numpy()
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise CheckFailed(f"{what}: returned a {type(value).__name__}, expected a tensor") from None
+
+
 def _close(what: str, actual, expected: torch.Tensor, hint: str = "") -> None:
-    """Shape first, then values, as the grader does; NaN is always wrong."""
-    if not isinstance(actual, torch.Tensor):
-        try:
-            actual = torch.as_tensor(actual)
-        except (TypeError, ValueError, RuntimeError):
-            raise CheckFailed(f"{what}: returned a {type(actual).__name__}, expected a tensor") from None
-    if tuple(actual.shape) != tuple(expected.shape):
-        raise CheckFailed(f"{what}: shape {tuple(actual.shape)}, expected {tuple(expected.shape)}. {hint}".strip())
-    actual = actual.detach().double()
-    if not torch.isfinite(actual).all():
-        raise CheckFailed(f"{what}: contains NaN or infinity. {hint}".strip())
-    error = (actual - expected.double()).abs().max().item() if expected.numel() else 0.0
-    if not torch.allclose(actual, expected.double(), rtol=1e-4, atol=1e-6):
-        raise CheckFailed(f"{what}: wrong values (max abs error {error:.3g}). {hint}".strip())
+    """Shape first, then values, with the grader's comparison and tolerances; NaN is always wrong."""
+    mismatch = value_mismatch(_numbers(what, actual), expected.detach().double().numpy(), RTOL, ATOL)
+    if mismatch:
+        raise CheckFailed(f"{what}: {mismatch}. {hint}".strip())
 
 
 def _problem(n: int, d: int, h: int, seed: int):
@@ -119,16 +205,12 @@ def checks_init_params(init_params: Callable):
             wanted = {"W1": (d, h), "b1": (h,), "W2": (h, k), "b2": (k,)}
             if len(params) != 4:
                 raise CheckFailed(f"init_params({d}, {h}, {k}) returned {len(params)} values, expected 4")
-            for (name, shape), value in zip(wanted.items(), params, strict=True):
-                if _shape(value) != shape:
-                    raise CheckFailed(
-                        f"init_params({d}, {h}, {k}): {name} has shape {_shape(value)}, expected {shape}. "
-                        "Follow the shapes: z1 = X @ W1 + b1 and z2 = a1 @ W2 + b2."
-                    )
-            if any((b != 0).any() for b in params[1::2]):
-                raise CheckFailed(f"init_params({d}, {h}, {k}): biases must be zeros")
-            if d * h >= 1000 and not 0.008 < float(params[0].std()) < 0.012:
-                raise CheckFailed(f"init_params({d}, {h}, {k}): W1 std {float(params[0].std()):.4f}, expected ~0.01")
+            problems = [
+                parameter_problem(name, _numbers(name, value), shape, WEIGHT_STD, WEIGHT_STD_MIN_SIZE, WEIGHT_MAX_ABS)
+                for (name, shape), value in zip(wanted.items(), params, strict=True)
+            ]
+            if any(problems):
+                raise CheckFailed(f"init_params({d}, {h}, {k}): " + "; ".join(p for p in problems if p))
 
         yield f"d={d}, h={h}, k={k}", check
 
@@ -146,14 +228,6 @@ def checks_forward(forward: Callable):
             _close(f"{call} p_hat", p_hat, torch.softmax(torch.as_tensor(z2), dim=1), "p_hat = softmax(z2, dim=1).")
 
         yield f"N={n}, d={d}, h={h}", check
-
-
-GRADIENT_HINTS = {
-    "dL_dW1": "step 5: X.T @ dL_dz1, shape (d, h) like W1",
-    "dL_db1": "step 5: sum dL_dz1 over the batch axis (dim=0)",
-    "dL_dW2": "step 2: a1.T @ dL_dz2, shape (h, k) like W2",
-    "dL_db2": "step 2: sum dL_dz2 over the batch axis (dim=0)",
-}
 
 
 def checks_backward(backward: Callable):
@@ -234,7 +308,7 @@ def checks_train_with_optimizer(train_with_optimizer: Callable):
                 raise CheckFailed(f'train_with_optimizer("{name}", epochs=30): expected 30 floats, one per epoch')
             if not history[-1] < history[0]:
                 raise CheckFailed(f'train_with_optimizer("{name}", epochs=30): the loss did not fall')
-        if abs(runs["SGD"][0] - runs["Adam"][0]) > 1e-6:
+        if not same_start(runs["SGD"][0], runs["Adam"][0], SAME_START_RTOL, SAME_START_ATOL):
             raise CheckFailed("SGD and Adam must start from the same loss: seed, then initialise, in the function")
 
     yield "SGD and Adam, 30 epochs", check
@@ -313,18 +387,18 @@ def check_notebook(path: str, epochs: int = 100) -> bool:
     import nbformat
     from nbclient import NotebookClient
 
-    notebook = nbformat.read(path, as_version=4)
-    tagged = [i for i, c in enumerate(notebook.cells) if "parameters" in c.get("metadata", {}).get("tags", [])]
-    at = tagged[-1] + 1 if tagged else 0
-    injected = nbformat.v4.new_code_cell(f"EPOCHS = {epochs}")
-    notebook.cells.insert(at, injected)
+    notebook = inject_parameters(nbformat.read(path, as_version=4), {"EPOCHS": epochs})
     here = str(Path(__file__).resolve().parent)
     run_checks_cell = f"import sys\nsys.path.insert(0, {here!r})\nfrom selfcheck import check\nassert check(), 'failed'"
     notebook.cells.append(nbformat.v4.new_code_cell(run_checks_cell))
     folder = str(Path(path).resolve().parent)
     client = NotebookClient(notebook, timeout=600, allow_errors=True, resources={"metadata": {"path": folder}})
     client.execute()
-    own_cells = [c for c in notebook.cells[:-1] if c.cell_type == "code" and c is not injected]
+    own_cells = [
+        c
+        for c in notebook.cells[:-1]
+        if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])
+    ]
     for number, cell in enumerate(own_cells, start=1):
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         if errors:

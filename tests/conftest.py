@@ -1,31 +1,18 @@
-"""Shared fixtures: the built notebooks, notebook surgery, and one graded batch reused by many tests."""
+"""Fixtures shared by the test modules: the rubric, the built notebooks, the hidden cases at test size."""
 
 from __future__ import annotations
-
-import dataclasses
-import json
-from pathlib import Path
 
 import nbformat
 import pytest
 
-from examples.build_examples import copy_notebook
+from grader.cases import Case, generate_cases
 from grader.rubric import Rubric, load_rubric
 
-ROOT = Path(__file__).resolve().parent.parent
-SOLVED = ROOT / "reference" / "messmaster_part2_solution.ipynb"
-TEMPLATE = ROOT / "student_template" / "messmaster_part2.ipynb"
-FILES = Path(__file__).resolve().parent / "files"
+from .helpers import SOLVED, TEMPLATE, read, with_run
 
-
-def read(path: Path) -> nbformat.NotebookNode:
-    return nbformat.read(path, as_version=4)
-
-
-def append_code(notebook: nbformat.NotebookNode, source: str, at: int | None = None) -> nbformat.NotebookNode:
-    copy = copy_notebook(notebook)
-    copy.cells.insert(len(copy.cells) if at is None else at, nbformat.v4.new_code_cell(source))
-    return copy
+# The hidden trainings run for this many epochs in tests: the reference is past the holdout bar from 200
+# on (test_scoring checks it also is at the rubric's own epochs), and 300 cost a fifth of 1,500.
+TEST_EPOCHS = 300
 
 
 @pytest.fixture(scope="session")
@@ -34,9 +21,14 @@ def rubric() -> Rubric:
 
 
 @pytest.fixture(scope="session")
-def quick_rubric(rubric: Rubric) -> Rubric:
-    """The real rubric with short time limits, so that hanging submissions cost the suite seconds."""
-    return dataclasses.replace(rubric, cell_timeout=20, notebook_timeout=150, call_timeout=20)
+def test_rubric(rubric: Rubric) -> Rubric:
+    """The real rubric with fewer epochs and short time limits, so that hanging submissions cost seconds."""
+    return with_run(rubric, grading_epochs=TEST_EPOCHS, cell_timeout=30, notebook_timeout=150, call_timeout=10)
+
+
+@pytest.fixture(scope="session")
+def cases(test_rubric: Rubric) -> dict[str, list[Case]]:
+    return generate_cases(test_rubric.run.grading_epochs)
 
 
 @pytest.fixture(scope="session")
@@ -47,52 +39,3 @@ def solved() -> nbformat.NotebookNode:
 @pytest.fixture(scope="session")
 def template() -> nbformat.NotebookNode:
     return read(TEMPLATE)
-
-
-INSPECT_NAMES = """
-import json as _json
-_found = {}
-for _name in ["W1", "b1", "W2", "b2", "loss_history_sgd", "loss_history_adam", "loss_fn", "init_params",
-              "forward", "backward", "sgd_update", "train_manual", "train_with_optimizer", "EPOCHS"]:
-    _value = globals().get(_name)
-    if _value is None:
-        _found[_name] = None
-    elif hasattr(_value, "shape"):
-        _found[_name] = list(_value.shape)
-    elif isinstance(_value, list):
-        _found[_name] = [len(_value), all(isinstance(v, float) for v in _value)]
-    else:
-        _found[_name] = type(_value).__name__
-with open("names.json", "w") as _f:
-    _json.dump(_found, _f)
-"""
-
-
-def execute_notebook(notebook: nbformat.NotebookNode, scratch: Path, epochs: int):
-    """Run a notebook as the grader does (fresh kernel, students' files, EPOCHS overridden).
-
-    Returns the run log and, for the names the contract promises, their shapes or types.
-    """
-    from grader.execute import NotebookRunner, run_notebook, with_parameters
-    from grader.kernel import start_kernel, stop_kernel
-    from grader.pipeline import make_workspace
-
-    workspace = make_workspace(scratch, notebook)
-    manager = start_kernel(workspace)
-    try:
-        with NotebookRunner(manager, with_parameters(notebook, {"EPOCHS": epochs}), cell_timeout=300) as runner:
-            log = run_notebook(runner, notebook_timeout=600)
-            runner.run_extra_cell(nbformat.v4.new_code_cell(INSPECT_NAMES), timeout=30)
-    finally:
-        stop_kernel(manager)
-    return log, json.loads((workspace / "names.json").read_text())
-
-
-@pytest.fixture(scope="session")
-def executed_solved(solved, tmp_path_factory):
-    return execute_notebook(solved, tmp_path_factory.mktemp("solved"), epochs=200)
-
-
-@pytest.fixture(scope="session")
-def executed_template(template, tmp_path_factory):
-    return execute_notebook(template, tmp_path_factory.mktemp("template"), epochs=200)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import difflib
 
+import nbformat
 import pytest
 
+from examples.build_examples import OUT as EXAMPLES
+from examples.build_examples import example_submissions
 from reference.build_notebooks import build_all, select_variant
 
-from .conftest import ROOT
+from .helpers import ROOT
 
 # Every line that the student's template has and the solution does not: the planted bugs, the
 # loss_fn TODO and the linear-model placeholder. Nothing else may differ in the code.
@@ -49,6 +52,11 @@ HANDOUT_MATERIAL = [
     "plot_decision_boundary(W1, b1, W2, b2, X_test_tensor.numpy(), y_test_tensor.numpy())",
     "plot_loss(loss_history_sgd, loss_history_adam)",
 ]
+
+
+def test_committed_examples_equal_what_the_builder_makes(template):
+    for name, notebook in example_submissions(template).items():
+        assert (EXAMPLES / f"{name}.ipynb").read_text() == nbformat.writes(notebook) + "\n", f"{name} is stale"
 
 
 def test_committed_files_equal_the_build():

@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import pytest
+
+from grader.run.execute import CellStatus
+
+from .helpers import execute_notebook
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def executed_solved(solved, rubric, tmp_path_factory):
+    return execute_notebook(solved, tmp_path_factory.mktemp("solved"), rubric, epochs=200)
+
+
+@pytest.fixture(scope="module")
+def executed_template(template, rubric, tmp_path_factory):
+    return execute_notebook(template, tmp_path_factory.mktemp("template"), rubric, epochs=200)
+
 
 def test_solved_notebook_runs_end_to_end(executed_solved):
     log, _ = executed_solved
     assert log.kernel_alive
-    assert [c for c in log.cells if c.status != "ok"] == []
+    assert log.failed_cells == []
 
 
 def test_solved_notebook_leaves_the_promised_names(executed_solved):
@@ -29,7 +47,7 @@ def test_solved_notebook_leaves_the_promised_names(executed_solved):
 
 def test_template_stops_at_the_planted_w2_shape_bug(executed_template):
     log, names = executed_template
-    errors = [c for c in log.cells if c.status == "error"]
+    errors = [c for c in log.cells if c.status == CellStatus.ERROR]
     first = errors[0]
     assert first.error.startswith("RuntimeError: mat1 and mat2 shapes cannot be multiplied (800x10 and 2x10)")
     # the run went on past it: the optimizer comparison does not depend on the manual MLP

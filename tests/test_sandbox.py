@@ -8,11 +8,11 @@ import os
 import nbformat
 import pytest
 
-from grader.execute import NotebookRunner
-from grader.kernel import start_kernel, stop_kernel
-from grader.sandbox import SandboxPolicy, bubblewrap_works
+from grader.run.execute import CellStatus, NotebookRunner
+from grader.run.kernel import start_kernel, stop_kernel
+from grader.run.sandbox import SandboxMode, SandboxPolicy, bubblewrap_works
 
-from .conftest import ROOT
+from .helpers import ROOT
 
 pytestmark = pytest.mark.skipif(not bubblewrap_works(), reason="bubblewrap cannot run here (CI installs it)")
 
@@ -44,7 +44,7 @@ with open("seen.json", "w") as f:
 
 
 @pytest.fixture(scope="module")
-def seen_from_inside(tmp_path_factory):
+def seen_from_inside(tmp_path_factory, rubric):
     """Run the probe in a sandboxed kernel while a TCP server listens on the grader's loopback."""
     import socket
 
@@ -63,7 +63,7 @@ def seen_from_inside(tmp_path_factory):
         nbformat.v4.new_code_cell(f"PATHS = {paths!r}\nPORT = {port}\nREPOSITORY = {str(ROOT)!r}\n" + PROBE)
     ]
     os.environ["MESSMASTER_GRADER_ONLY"] = "1"  # must not leak into the kernel
-    manager = start_kernel(workspace, SandboxPolicy(mode="required"))
+    manager = start_kernel(workspace, SandboxPolicy.from_limits(rubric.limits, SandboxMode.REQUIRED))
     try:
         with NotebookRunner(manager, notebook, cell_timeout=60) as runner:
             run = runner.run_cell(notebook.cells[0], 0, 60)
@@ -76,10 +76,11 @@ def seen_from_inside(tmp_path_factory):
     except OSError:
         connected = False
     server.close()
-    assert run.status == "ok", run.error
+    assert run.status == CellStatus.OK, run.error
     return json.loads((workspace / "seen.json").read_text()), connected
 
 
+@pytest.mark.slow
 def test_repository_grader_and_output_folder_are_invisible(seen_from_inside):
     seen, _ = seen_from_inside
     assert seen["visible"] and not any(seen["visible"].values()), seen["visible"]
@@ -87,21 +88,24 @@ def test_repository_grader_and_output_folder_are_invisible(seen_from_inside):
     assert set(seen["repository"]) <= {".venv"}
 
 
+@pytest.mark.slow
 def test_no_network_to_the_grader_machine(seen_from_inside):
     seen, connected = seen_from_inside
     assert seen["network"] != "connected" and not connected
 
 
-def test_kernel_runs_as_nobody_with_resource_limits(seen_from_inside, rubric):
+@pytest.mark.slow
+def test_kernel_runs_as_nobody_with_the_rubrics_limits(seen_from_inside, rubric):
     seen, _ = seen_from_inside
     if os.geteuid() == 0:
         assert seen["uid"] == 65534
-    assert seen["nproc"] == SandboxPolicy().max_processes
-    assert seen["address_space"] == SandboxPolicy().memory_bytes
-    assert seen["fsize"] == SandboxPolicy().max_file_bytes
+    assert seen["nproc"] == rubric.limits.processes
+    assert seen["address_space"] == rubric.limits.memory_gib * 1024**3
+    assert seen["fsize"] == rubric.limits.file_mib * 1024**2
     assert seen["big_allocation"] == "MemoryError"
 
 
+@pytest.mark.slow
 def test_environment_is_scrubbed_and_parent_folder_read_only(seen_from_inside):
     seen, _ = seen_from_inside
     assert "MESSMASTER_GRADER_ONLY" not in seen["env"]
@@ -122,10 +126,18 @@ def test_environment_is_scrubbed_and_parent_folder_read_only(seen_from_inside):
     assert seen["writable_parent"] is False
 
 
-def test_required_sandbox_is_refused_when_bubblewrap_is_missing(monkeypatch, tmp_path):
-    from grader import sandbox
+def test_required_sandbox_is_refused_when_bubblewrap_is_missing(monkeypatch, rubric):
+    from grader.run import sandbox
 
     monkeypatch.setattr(sandbox, "bubblewrap_works", lambda: False)
     with pytest.raises(sandbox.SandboxUnavailable, match="required"):
-        sandbox.use_bubblewrap(SandboxPolicy(mode="required"))
-    assert sandbox.use_bubblewrap(SandboxPolicy(mode="auto")) is False
+        sandbox.use_bubblewrap(SandboxPolicy.from_limits(rubric.limits, SandboxMode.REQUIRED))
+    assert sandbox.use_bubblewrap(SandboxPolicy.from_limits(rubric.limits, SandboxMode.AUTO)) is False
+
+
+def test_the_kernels_limits_are_the_rubrics(rubric):
+    from grader.run.sandbox import limits_prefix
+
+    prefix = " ".join(limits_prefix(SandboxPolicy.from_limits(rubric.limits, SandboxMode.OFF)))
+    assert f"--nproc={rubric.limits.processes}" in prefix and f"--cpu={rubric.limits.cpu_seconds}" in prefix
+    assert f"--as={int(rubric.limits.memory_gib * 1024**3)}" in prefix

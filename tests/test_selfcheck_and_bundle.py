@@ -9,27 +9,14 @@ import zipfile
 import nbformat
 import pandas as pd
 import pytest
-import torch
-import torch.nn.functional as F
 
-from examples.build_examples import fixed_template, replace_code
+from examples.build_examples import fixed_template
+from grader.rubric import GRADED_FUNCTIONS
 from reference.build_notebooks import SOURCE, build_notebook
 from student_template import selfcheck
 from tools.build_student_bundle import FILES, FOLDER, build_bundle
 
-from .conftest import ROOT
-from .test_grading import MUTANTS
-
-GRADER_TO_SELFCHECK = {"optimizers": "train_with_optimizer"}
-
-
-def graded_namespace(notebook: nbformat.NotebookNode) -> dict:
-    """The graded functions of a notebook (our own fixtures, so exec'd here), as the notebook defines them."""
-    namespace = {"torch": torch, "F": F, "RANDOM_SEED": 10011}
-    for cell in notebook.cells:
-        if "graded" in cell.metadata.get("tags", []):
-            exec(cell.source, namespace)
-    return namespace
+from .helpers import MUTANTS, ROOT, graded_namespace, mutant
 
 
 def failing_items(notebook: nbformat.NotebookNode) -> set[str]:
@@ -42,10 +29,11 @@ def test_reference_passes_every_check(solved):
     assert {o.item for o in outcomes} == set(selfcheck.CHECKS)
 
 
-@pytest.mark.parametrize("mutant", MUTANTS)
-def test_every_grader_mutant_fails_the_selfcheck_on_its_item(solved, mutant):
-    item, old, new, count = MUTANTS[mutant]
-    assert item in failing_items(replace_code(solved, old, new, count))
+@pytest.mark.parametrize("name", MUTANTS)
+def test_every_grader_mutant_fails_the_selfcheck_on_its_item(solved, name):
+    function = GRADED_FUNCTIONS[MUTANTS[name][0]]
+    outcomes = selfcheck.run_checks(graded_namespace(mutant(solved, name)), [function])
+    assert not all(o.passed for o in outcomes)
 
 
 def test_template_fails_exactly_where_the_planted_bugs_are(template):
@@ -68,10 +56,22 @@ def test_report_lists_each_check_and_warns_of_hidden_tests(solved):
     assert text.count("PASS") == 3 and "hidden tests" in text and "backward 20" in text
 
 
-def test_points_match_the_rubric(rubric):
-    expected = {GRADER_TO_SELFCHECK.get(item, item): points for item, points in rubric.points.items()}
-    assert selfcheck.POINTS == expected
-    assert selfcheck.WRITTEN_POINTS == sum(rubric.written.values())
+def test_optimizers_that_start_apart_fail_the_same_start_check(solved):
+    namespace = graded_namespace(solved)
+    train = namespace["train_with_optimizer"]
+    namespace["train_with_optimizer"] = lambda name, *args, **kwargs: train(
+        name, *args, **{**kwargs, "seed": 1 if name == "SGD" else 2}
+    )
+    messages = [o.message for o in selfcheck.run_checks(namespace, ["train_with_optimizer"]) if not o.passed]
+    assert any("same loss" in m for m in messages)
+
+
+def test_a_w2_of_the_wrong_scale_fails_like_w1(solved):
+    from examples.build_examples import replace_code
+
+    loud = replace_code(solved, "W2 = torch.randn(h, k, requires_grad=False) * 0.01", "W2 = torch.randn(h, k) * 0.02")
+    messages = [o.message for o in selfcheck.run_checks(graded_namespace(loud), ["init_params"]) if not o.passed]
+    assert any("W2 has standard deviation" in m for m in messages)
 
 
 # ---- the bundle --------------------------------------------------------------------------------------------
@@ -116,11 +116,13 @@ def test_bundle_has_no_hidden_material(bundle):
 
 
 def run_selfcheck(folder, notebook: str) -> subprocess.CompletedProcess:
+    """The self-check from a shell, as a student runs it: a kernel, the notebook, then every check."""
     return subprocess.run(
         [sys.executable, "selfcheck.py", notebook], cwd=folder, capture_output=True, text=True, timeout=300
     )
 
 
+@pytest.mark.slow
 def test_unzipped_template_runs_until_its_bug_and_selfcheck_fails_it(bundle):
     _, folder = bundle
     result = run_selfcheck(folder, "messmaster_part2.ipynb")
@@ -129,6 +131,7 @@ def test_unzipped_template_runs_until_its_bug_and_selfcheck_fails_it(bundle):
     assert "FAIL" in result.stdout and "PASS" in result.stdout and "hidden tests" in result.stdout
 
 
+@pytest.mark.slow
 def test_unzipped_bundle_selfcheck_passes_a_finished_notebook(bundle, template):
     _, folder = bundle
     nbformat.write(fixed_template(template), folder / "finished.ipynb")

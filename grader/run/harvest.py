@@ -12,14 +12,15 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 import nbformat
 import numpy as np
 
 from grader.cases import Array, Case
-from grader.execute import NotebookRunner
-from grader.sandbox import hand_over
+from grader.run.execute import CellStatus, NotebookRunner
+from grader.run.sandbox import hand_over
 
 PROBE_SOURCE = (Path(__file__).with_name("kernel_probe.py")).read_text()
 MAX_ELEMENTS_PER_VALUE = 1_000_000
@@ -36,13 +37,23 @@ class Leaf:
     value: np.ndarray | None
 
 
+class CallStatus(StrEnum):
+    """How one call of a graded function ended; the probe in the kernel writes these values."""
+
+    OK = "ok"
+    MISSING = "missing"
+    NOT_CALLABLE = "not_callable"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    NOT_RUN = "not_run"
+
+
 @dataclass
 class CallOutcome:
-    status: str  # ok | missing | not_callable | error | timeout | not_run
+    status: CallStatus
     reason: str = ""
     leaves: list[Leaf] = field(default_factory=list)
-    inputs_after: dict[int, np.ndarray] = field(default_factory=dict)
-    returned_first_arg: bool = False
+    inputs_after: dict[int, np.ndarray] = field(default_factory=dict)  # tensor arguments after the call
 
     def leaf(self, path: str) -> Leaf | None:
         return next((leaf for leaf in self.leaves if leaf.path == path), None)
@@ -98,25 +109,30 @@ def read_outcomes(out_stem: Path, keys: list[str]) -> dict[str, CallOutcome]:
     """Parse what the probe wrote, defensively: the files were within reach of student code."""
     meta_file, arrays_file = out_stem.with_suffix(".json"), out_stem.with_suffix(".npz")
     if not meta_file.is_file() or not arrays_file.is_file():
-        return {key: CallOutcome("not_run", "the graded function was not called (no result came back)") for key in keys}
+        return {
+            key: CallOutcome(CallStatus.NOT_RUN, "the graded function was not called (no result came back)")
+            for key in keys
+        }
     if meta_file.stat().st_size > MAX_META_BYTES or arrays_file.stat().st_size > MAX_RESULT_BYTES:
-        return {key: CallOutcome("error", "the values returned were too large to grade") for key in keys}
+        return {key: CallOutcome(CallStatus.ERROR, "the values returned were too large to grade") for key in keys}
     try:
         meta = json.loads(meta_file.read_text())
         with np.load(arrays_file, allow_pickle=False) as stored:
             arrays = {name: stored[name] for name in stored.files}
     except Exception:  # a file the student's code damaged is unreadable, whatever the exact error
-        return {key: CallOutcome("error", "the values returned could not be read back") for key in keys}
+        return {key: CallOutcome(CallStatus.ERROR, "the values returned could not be read back") for key in keys}
     outcomes = {}
     for key in keys:
         record = meta.get(key) if isinstance(meta, dict) else None
         if not isinstance(record, dict):
-            outcomes[key] = CallOutcome("not_run", "the graded function was not called (no result came back)")
+            outcomes[key] = CallOutcome(CallStatus.NOT_RUN, "the graded function was not called (no result came back)")
             continue
-        status = str(record.get("status", "error"))
-        outcome = CallOutcome(status, str(record.get("error", "")))
-        outcome.returned_first_arg = record.get("returned_first_arg") is True
-        for index, facts in enumerate(record.get("leaves", []) if status == "ok" else []):
+        status = record.get("status")
+        if status not in set(CallStatus):
+            outcomes[key] = CallOutcome(CallStatus.ERROR, "the values returned could not be read back")
+            continue
+        outcome = CallOutcome(CallStatus(status), str(record.get("error", "")))
+        for index, facts in enumerate(record.get("leaves", []) if outcome.status == CallStatus.OK else []):
             if isinstance(facts, dict):
                 value = arrays.get(f"{key}/out/{index}")
                 outcome.leaves.append(Leaf(str(facts.get("path", "")), facts, value))
@@ -134,7 +150,9 @@ def harvest_outputs(
     for item, item_cases in cases.items():
         keys = [call.key for case in item_cases for call in case.calls]
         if not runner.alive:
-            outcomes |= {key: CallOutcome("not_run", "the kernel had died before this could be graded") for key in keys}
+            outcomes |= {
+                key: CallOutcome(CallStatus.NOT_RUN, "the kernel had died before this could be graded") for key in keys
+            }
             continue
         # a fresh, unguessable folder per item: nothing written earlier can pass for a result
         item_folder = folder / f"{item}-{secrets.token_hex(8)}"
@@ -145,15 +163,14 @@ def harvest_outputs(
         cell = probe_cell(calls_file, arrays_file, out_stem, call_timeout)
         run = runner.run_extra_cell(cell, call_timeout * len(keys) + 30)
         found = read_outcomes(out_stem, keys)
-        if run.status == "timeout":
-            found = {
-                k: o if o.status != "not_run" else CallOutcome("timeout", "the call did not finish in time")
-                for k, o in found.items()
-            }
-        elif run.status == "error" and not runner.alive:
-            found = {
-                k: o if o.status != "not_run" else CallOutcome("error", "the kernel died during this call")
-                for k, o in found.items()
-            }
+        # calls the probe never reported on were cut short by what happened to the cell
+        if run.status == CellStatus.TIMEOUT:
+            cut_short = CallOutcome(CallStatus.TIMEOUT, "the call did not finish in time")
+        elif run.status == CellStatus.ERROR and not runner.alive:
+            cut_short = CallOutcome(CallStatus.ERROR, "the kernel died during this call")
+        else:
+            cut_short = None
+        if cut_short is not None:
+            found = {k: cut_short if o.status == CallStatus.NOT_RUN else o for k, o in found.items()}
         outcomes |= found
     return outcomes

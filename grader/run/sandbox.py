@@ -16,8 +16,11 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
+
+from grader.rubric import Limits
 
 NOBODY = 65534
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc")
@@ -27,13 +30,31 @@ class SandboxUnavailable(RuntimeError):
     """`--sandbox=required` was asked for and bubblewrap cannot run here."""
 
 
+class SandboxMode(StrEnum):
+    AUTO = "auto"  # bubblewrap when it runs here, else limits only (the CLI warns)
+    REQUIRED = "required"  # bubblewrap or nothing
+    OFF = "off"  # limits only
+
+
 @dataclass(frozen=True)
 class SandboxPolicy:
-    mode: str = "auto"  # auto: bubblewrap when it runs, else limits only | required | off (limits only)
-    memory_bytes: int = 6 * 1024**3
-    cpu_seconds: int = 900
-    max_processes: int = 256
-    max_file_bytes: int = 200 * 1024**2
+    """How to confine one kernel; the limits are the rubric's [limits], and only there."""
+
+    mode: SandboxMode
+    memory_bytes: int
+    cpu_seconds: int
+    max_processes: int
+    max_file_bytes: int
+
+    @classmethod
+    def from_limits(cls, limits: Limits, mode: SandboxMode | str) -> SandboxPolicy:
+        return cls(
+            mode=SandboxMode(mode),
+            memory_bytes=int(limits.memory_gib * 1024**3),
+            cpu_seconds=limits.cpu_seconds,
+            max_processes=limits.processes,
+            max_file_bytes=int(limits.file_mib * 1024**2),
+        )
 
 
 @cache
@@ -50,11 +71,11 @@ def bubblewrap_works() -> bool:
 
 
 def use_bubblewrap(policy: SandboxPolicy) -> bool:
-    if policy.mode == "off":
+    if policy.mode == SandboxMode.OFF:
         return False
     if bubblewrap_works():
         return True
-    if policy.mode == "required":
+    if policy.mode == SandboxMode.REQUIRED:
         raise SandboxUnavailable(
             "--sandbox=required, but bubblewrap cannot run here (install the `bubblewrap` package; "
             "user namespaces must be enabled)"

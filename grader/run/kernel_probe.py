@@ -14,7 +14,6 @@ def _messmaster_probe(user_ns, calls_file, arrays_file, out_stem, call_timeout, 
     import json
     import random
     import signal
-    import time
 
     import numpy as np
     import torch
@@ -57,7 +56,6 @@ def _messmaster_probe(user_ns, calls_file, arrays_file, out_stem, call_timeout, 
         facts = {}
         if isinstance(value, torch.Tensor):
             facts["kind"] = "tensor"
-            facts["requires_grad"] = bool(value.requires_grad)
             facts["has_grad_fn"] = value.grad_fn is not None
             facts["subclass"] = type(value) is not torch.Tensor
             if facts["subclass"]:
@@ -71,7 +69,6 @@ def _messmaster_probe(user_ns, calls_file, arrays_file, out_stem, call_timeout, 
             facts["kind"] = type(value).__name__
             return None, facts
         array = np.asarray(value)
-        facts["dtype"] = str(array.dtype)
         facts["shape"] = list(array.shape)
         if array.dtype.kind not in "biuf":
             return None, facts
@@ -108,7 +105,6 @@ def _messmaster_probe(user_ns, calls_file, arrays_file, out_stem, call_timeout, 
             torch.manual_seed(call["seed"])
             np.random.seed(call["seed"] % 2**32)
             random.seed(call["seed"])
-            started = time.perf_counter()
             signal.setitimer(signal.ITIMER_REAL, call_timeout)
             try:
                 returned = function(*args, **kwargs)
@@ -121,15 +117,12 @@ def _messmaster_probe(user_ns, calls_file, arrays_file, out_stem, call_timeout, 
                 continue
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
-                record["seconds"] = time.perf_counter() - started
-            record["returned_first_arg"] = bool(args) and returned is args[0]
             found = []
             leaves_of(returned, "", found)
             record["leaves"] = []
             for index, (path, value, kind) in enumerate(found):
                 array, facts = (None, {"kind": kind}) if value is None else to_array(value)
                 facts["path"] = path
-                facts["stored"] = array is not None
                 if array is not None:
                     results[f"{key}/out/{index}"] = array
                 record["leaves"].append(facts)

@@ -16,7 +16,7 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
-from grader.sandbox import SandboxPolicy, bubblewrap_prefix, hand_over, limits_prefix, use_bubblewrap, user_prefix
+from grader.run.sandbox import SandboxPolicy, bubblewrap_prefix, hand_over, limits_prefix, use_bubblewrap, user_prefix
 
 # What the student's kernel inherits: enough to run Python and nothing of ours.
 PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "TZ")
@@ -69,7 +69,7 @@ class ConfinedKernelManager(AsyncKernelManager):
         return limits_prefix(self.policy) + user_prefix() + command
 
 
-def start_kernel(workspace: Path, policy: SandboxPolicy | None = None) -> ConfinedKernelManager:
+def start_kernel(workspace: Path, policy: SandboxPolicy) -> ConfinedKernelManager:
     """A fresh, confined Python kernel whose working folder is `workspace`.
 
     Async, as nbclient expects: with a blocking manager a cell that never
@@ -79,7 +79,7 @@ def start_kernel(workspace: Path, policy: SandboxPolicy | None = None) -> Confin
     ipc_dir.mkdir(exist_ok=True)
     for path in (workspace, ipc_dir, *workspace.rglob("*")):
         hand_over(path)
-    manager = ConfinedKernelManager(workspace, ipc_dir, policy or SandboxPolicy())
+    manager = ConfinedKernelManager(workspace, ipc_dir, policy)
     # what the kernel process writes to its own stdout/stderr is nobody's business (cell output goes over ZMQ)
     run_sync(manager.start_kernel)(
         cwd=str(workspace), env=kernel_environment(workspace), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import nbformat
 from jupyter_client.manager import AsyncKernelManager
@@ -20,10 +21,17 @@ TIMEOUT_ENAME = "GraderCellTimeout"
 RECOVERY_TIMEOUT = 10  # seconds an interrupted kernel has to answer again
 
 
+class CellStatus(StrEnum):
+    OK = "ok"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    NOT_RUN = "not_run"
+
+
 @dataclass
 class CellRun:
     number: int  # the student's code cells counted from 1, as "code cell 3" in feedback
-    status: str  # ok | error | timeout | not_run
+    status: CellStatus
     error: str = ""
 
 
@@ -32,12 +40,11 @@ class RunLog:
     cells: list[CellRun] = field(default_factory=list)
     kernel_alive: bool = True
     stopped_because: str = ""  # why cells after some point were not run
-    seconds: float = 0.0
     output_truncated: bool = False
 
     @property
     def failed_cells(self) -> list[CellRun]:
-        return [c for c in self.cells if c.status != "ok"]
+        return [c for c in self.cells if c.status != CellStatus.OK]
 
 
 class CappedClient(NotebookClient):
@@ -55,20 +62,6 @@ class CappedClient(NotebookClient):
             return None
         self.kept_chars += size
         return super().output(outs, msg, display_id, cell_index)
-
-
-def with_parameters(notebook: nbformat.NotebookNode, parameters: dict[str, object]) -> nbformat.NotebookNode:
-    """A copy with a cell that sets `parameters` right after the cell tagged `parameters` (papermill's way).
-
-    Without such a cell the parameters go first, where the notebook may overwrite them.
-    Injected cells carry the tag `injected-parameters` and no id of the student's.
-    """
-    copy = nbformat.from_dict(notebook)
-    source = "\n".join(f"{name} = {value!r}" for name, value in parameters.items())
-    injected = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
-    tagged = [i for i, c in enumerate(copy.cells) if "parameters" in c.get("metadata", {}).get("tags", [])]
-    copy.cells.insert(tagged[-1] + 1 if tagged else 0, injected)
-    return copy
 
 
 class NotebookRunner:
@@ -110,14 +103,14 @@ class NotebookRunner:
             self._execute(cell, index, timeout)
         except DeadKernelError:
             self.alive = False
-            return CellRun(index, "error", "the kernel died while running this cell")
+            return CellRun(index, CellStatus.ERROR, "the kernel died while running this cell")
         reply = self._last_reply
         if reply.get("ename") == TIMEOUT_ENAME:
             self.alive = self._answers_again()
-            return CellRun(index, "timeout", f"ran longer than {timeout:.0f} s and was interrupted")
+            return CellRun(index, CellStatus.TIMEOUT, f"ran longer than {timeout:.0f} s and was interrupted")
         if reply.get("status") == "error":
-            return CellRun(index, "error", f"{reply.get('ename', 'Error')}: {reply.get('evalue', '')}"[:500])
-        return CellRun(index, "ok")
+            return CellRun(index, CellStatus.ERROR, f"{reply.get('ename', 'Error')}: {reply.get('evalue', '')}"[:500])
+        return CellRun(index, CellStatus.OK)
 
     def run_extra_cell(self, cell: nbformat.NotebookNode, timeout: float) -> CellRun:
         """Run a cell of the grader's own after the notebook (nbclient needs it inside the notebook)."""
@@ -163,13 +156,12 @@ def run_notebook(runner: NotebookRunner, notebook_timeout: float) -> RunLog:
                     if not runner.alive
                     else f"the notebook ran out of its {notebook_timeout:.0f} s"
                 )
-            log.cells.append(CellRun(number, "not_run", log.stopped_because))
+            log.cells.append(CellRun(number, CellStatus.NOT_RUN, log.stopped_because))
             continue
         run = runner.run_cell(cell, index, min(runner.cell_timeout, remaining))
         run.number = number
         if not injected:
             log.cells.append(run)
     log.kernel_alive = runner.alive
-    log.seconds = time.monotonic() - started
     log.output_truncated = runner.client.truncated
     return log

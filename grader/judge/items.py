@@ -1,0 +1,254 @@
+"""Each graded item's judgement, registered in `SCORERS` under the rubric's name for it.
+
+A judge sees one hidden case whose calls all returned, and says per part what
+is wrong ("" when right); `score.py` has already said what was called and dealt
+with calls that failed and rules that were broken. Expected values come from
+the reference, computed here in the grader's process.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from grader.cases import Case, holdout
+from grader.judge.compare import as_tensor, compare
+from grader.judge.verdict import Check, ItemScorer
+from grader.rubric import InitParamsItem, OptimizersItem, Rubric, TrainManualItem
+from grader.run.harvest import CallOutcome, Leaf
+from grader.shared_with_selfcheck import GRADIENT_HINTS, parameter_problem, same_start
+from reference import solutions
+
+PARAMETERS = ("W1", "b1", "W2", "b2")
+FORWARD_OUTPUTS = ("z1", "a1", "z2", "p_hat")
+# backward's results in the order it returns them: the handout's names, and the short ones tests are named by
+GRADIENTS = tuple(GRADIENT_HINTS)  # dL_dW1, dL_db1, dL_dW2, dL_db2
+GRADIENT_TESTS = tuple(name.removeprefix("dL_") for name in GRADIENTS)  # dW1, db1, dW2, db2
+
+
+def _arrays(case: Case, names: tuple[str, ...]) -> list[torch.Tensor]:
+    return [as_tensor(case.arrays[name]) for name in names]
+
+
+# ---- loss_fn ---------------------------------------------------------------------------------------------
+
+
+def _loss_hint(case: Case, leaf: Leaf | None) -> str:
+    """The mistakes the template's comments invite, recognised from the value returned."""
+    if leaf is None or leaf.value is None:
+        return ""
+    p, y = case.arrays["p_y_hat"].astype(np.float64), case.arrays["y"]
+    n = len(y)
+    if leaf.value.shape == (n,):
+        return " Hint: step 2 takes the mean over the examples, so the loss is one number (shape ())."
+    if leaf.value.shape != ():
+        return ""
+    if n > 1 and np.isclose(float(leaf.value), -np.log(p[np.arange(n), y]).sum(), rtol=1e-4):
+        return " Hint: this is the sum of the per-example losses; the loss is their mean (step 2)."
+    if np.isclose(float(leaf.value), -np.log(p).mean(), rtol=1e-4):
+        return (
+            " Hint: p_y_hat[range(N)] picks whole rows; the probability of the true class is"
+            " p_y_hat[range(N), y] (step 1)."
+        )
+    return ""
+
+
+def judge_loss_fn(case: Case, outcomes: list[CallOutcome], rubric: Rubric) -> list[Check]:
+    expected = solutions.loss_fn(*_arrays(case, ("p_y_hat", "y"))).numpy()
+    leaf = outcomes[0].leaf("")
+    problem = compare(leaf, expected, "the loss", rubric)
+    return [Check("", f"{problem}.{_loss_hint(case, leaf)}" if problem else "")]
+
+
+# ---- init_params -----------------------------------------------------------------------------------------
+
+
+def judge_init_params(case: Case, outcomes: list[CallOutcome], rubric: Rubric) -> list[Check]:
+    item: InitParamsItem = rubric.items["init_params"]
+    d, h, k = (case.spec[x] for x in "dhk")
+    shapes = {"W1": (d, h), "b1": (h,), "W2": (h, k), "b2": (k,)}
+    problems = []
+    for index, (name, shape) in enumerate(shapes.items()):
+        leaf = outcomes[0].leaf(str(index))
+        if leaf is None or leaf.value is None:
+            problems.append(f"{name} is missing or not numbers")
+            continue
+        problem = parameter_problem(
+            name, leaf.value, shape, item.weight_std, item.weight_std_min_size, item.weight_max_abs
+        )
+        problems += [problem] if problem else []
+    return [Check("", "; ".join(problems) + "." if problems else "")]
+
+
+# ---- forward ---------------------------------------------------------------------------------------------
+
+
+def judge_forward(case: Case, outcomes: list[CallOutcome], rubric: Rubric) -> list[Check]:
+    expected = solutions.forward(*_arrays(case, ("X", *PARAMETERS)))
+    problems = [
+        compare(outcomes[0].leaf(str(i)), value.numpy(), label, rubric)
+        for i, (label, value) in enumerate(zip(FORWARD_OUTPUTS, expected, strict=True))
+    ]
+    problems = [p for p in problems if p]
+    return [Check("", "; ".join(problems) + "." if problems else "")]
+
+
+# ---- backward --------------------------------------------------------------------------------------------
+
+
+def _unmasked_first_layer(case: Case) -> tuple[np.ndarray, np.ndarray]:
+    """First-layer gradients with the ReLU mask left out, to recognise that mistake."""
+    X, p_hat, W2 = (case.arrays[k].astype(np.float64) for k in ("X", "p_hat", "W2"))
+    y = case.arrays["y"]
+    dz1 = ((p_hat - np.eye(p_hat.shape[1])[y]) / len(y)) @ W2.T
+    return X.T @ dz1, dz1.sum(axis=0)
+
+
+def _backward_hint(gradient: str, leaf: Leaf | None, case: Case, expected: np.ndarray) -> str:
+    if leaf is None or leaf.value is None or leaf.value.shape != expected.shape:
+        return GRADIENT_HINTS[gradient]
+    actual = leaf.value.astype(np.float64)
+    n = len(case.arrays["y"])
+    if n > 1 and np.allclose(actual, expected * n, rtol=1e-3, atol=1e-6):
+        return "it is N times too large: step 1 divides (p_hat - y_one_hot) by the batch size N"
+    if gradient in ("dL_dW1", "dL_db1"):
+        unmasked = _unmasked_first_layer(case)[0 if gradient == "dL_dW1" else 1]
+        if np.allclose(actual, unmasked, rtol=1e-3, atol=1e-6):
+            return "step 4: multiply by the ReLU derivative 1(z1 > 0) before going through W1"
+    return GRADIENT_HINTS[gradient]
+
+
+def judge_backward(case: Case, outcomes: list[CallOutcome], rubric: Rubric) -> list[Check]:
+    expected = solutions.backward(*_arrays(case, ("X", "y", "z1", "a1", "p_hat", "W2")))
+    checks = []
+    for index, (gradient, test, value) in enumerate(zip(GRADIENTS, GRADIENT_TESTS, expected, strict=True)):
+        leaf, wanted = outcomes[0].leaf(str(index)), value.numpy().astype(np.float64)
+        problem = compare(leaf, wanted, gradient, rubric)
+        hint = f" Hint: {_backward_hint(gradient, leaf, case, wanted)}." if problem else ""
+        checks.append(Check(test, f"{problem}.{hint}" if problem else ""))
+    return checks
+
+
+# ---- sgd_update ------------------------------------------------------------------------------------------
+
+
+def judge_sgd_update(case: Case, outcomes: list[CallOutcome], rubric: Rubric) -> list[Check]:
+    outcome, lr = outcomes[0], case.spec["learning_rate"]
+    params = [case.arrays[p].astype(np.float64) for p in PARAMETERS]
+    grads = [case.arrays[f"d{p}"].astype(np.float64) for p in PARAMETERS]
+    problems, hint = [], ""
+    for index, (name, param, grad) in enumerate(zip(PARAMETERS, params, grads, strict=True)):
+        expected, after = param - lr * grad, outcome.inputs_after.get(index)
+        problem = compare(None if after is None else Leaf(name, {}, after), expected, f"{name} after the call", rubric)
+        if problem and after is not None and after.shape == param.shape:
+            if np.allclose(after, param + lr * grad, rtol=1e-4, atol=1e-6):
+                problem = f"{name} moved *up* the gradient (p += lr * g)"
+                hint = " Hint: SGD steps against the gradient, theta <- theta - eta * grad (Q1c ii), so use -=."
+            elif np.array_equal(after, case.arrays[name]):
+                problem = f"{name} was not changed in place"
+                hint = hint or " Hint: update each tensor in place (W1 -= ...) so that the caller's list sees the step."
+        problem = problem or compare(outcome.leaf(str(index)), expected, f"returned {name}", rubric)
+        problems += [problem] if problem else []
+    return [Check("", "; ".join(problems) + "." + hint if problems else "")]
+
+
+# ---- train_manual and optimizers -------------------------------------------------------------------------
+
+
+def _history(leaf: Leaf | None, epochs: int, label: str) -> tuple[np.ndarray | None, str]:
+    """The loss history as numbers, or what is wrong with it."""
+    if leaf is None or leaf.value is None:
+        return None, f"{label}: no list of losses came back"
+    values = leaf.value.astype(np.float64).ravel()
+    if leaf.value.ndim != 1 or len(values) != epochs:
+        return None, f"{label}: {len(values)} values for {epochs} epochs; expected one float per epoch"
+    if not np.all(np.isfinite(values)):
+        return None, f"{label}: contains NaN or infinity (the training diverged)"
+    return values, ""
+
+
+def holdout_accuracy(params: list[np.ndarray]) -> float:
+    """The share of the hidden holdout that an MLP with these weights classifies right."""
+    X, y = holdout()
+    W1, b1, W2, b2 = (torch.from_numpy(p.astype(np.float32)) for p in params)
+    p_hat = solutions.forward(torch.from_numpy(X), W1, b1, W2, b2)[3]
+    return float((p_hat.argmax(dim=1).numpy() == y).mean())
+
+
+def judge_train_manual(case: Case, outcomes: list[CallOutcome], rubric: Rubric) -> list[Check]:
+    item: TrainManualItem = rubric.items["train_manual"]
+    outcome, epochs = outcomes[0], case.calls[0].kwargs["epochs"]
+    history, problem = _history(outcome.leaf("1"), epochs, "loss_history")
+    if history is not None and not history[-1] < history[0]:
+        problem = f"loss_history: the loss did not fall ({history[0]:.4f} at the start, {history[-1]:.4f} at the end)"
+    loss_check = Check("loss_history", f"{problem}." if problem else "")
+    d, h = case.arrays["X"].shape[1], case.calls[0].kwargs.get("h", 10)
+    shapes = [(d, h), (h,), (h, 2), (2,)]
+    params = [outcome.leaf(f"0.{i}") for i in range(4)]
+    if any(p is None or p.value is None or p.value.shape != s for p, s in zip(params, shapes, strict=True)):
+        got = [None if p is None or p.value is None else tuple(p.value.shape) for p in params]
+        problem = f"The trained parameters should have shapes {shapes}, got {got}."
+    elif not all(np.all(np.isfinite(p.value)) for p in params):
+        problem = "The trained parameters contain NaN or infinity."
+    else:
+        accuracy = holdout_accuracy([p.value for p in params])
+        problem = (
+            ""
+            if accuracy >= item.holdout_accuracy
+            else f"The trained MLP classifies {accuracy:.1%} of the hidden holdout correctly; at least "
+            f"{item.holdout_accuracy:.0%} is needed. Check the update's sign and the gradients."
+        )
+    return [loss_check, Check("holdout_accuracy", problem)]
+
+
+def judge_optimizers(case: Case, outcomes: list[CallOutcome], rubric: Rubric) -> list[Check]:
+    item: OptimizersItem = rubric.items["optimizers"]
+    epochs = case.calls[0].kwargs["epochs"]
+    histories, problems = {}, []
+    for call, outcome in zip(case.calls, outcomes, strict=True):
+        optimizer = call.args[0]
+        history, problem = _history(outcome.leaf("") or outcome.leaf("0"), epochs, f'loss_history for "{optimizer}"')
+        histories[optimizer] = history
+        problems += [problem] if problem else []
+    if problems:
+        return [Check("loss_history", ". ".join(problems) + ".")] + [
+            Check(part, "needs both the SGD and the Adam loss histories.") for part in ("same_start", "adam_beats_sgd")
+        ]
+    sgd, adam = histories["SGD"], histories["Adam"]
+    started_together = same_start(sgd[0], adam[0], item.same_start_rtol, item.same_start_atol)
+    return [
+        Check("loss_history"),
+        Check(
+            "same_start",
+            ""
+            if started_together
+            else f"SGD starts at loss {sgd[0]:.4f} and Adam at {adam[0]:.4f}: seed and initialise the weights "
+            "inside train_with_optimizer so both start from the same Xavier weights.",
+        ),
+        Check(
+            "adam_beats_sgd",
+            ""
+            if adam[-1] < sgd[-1]
+            else f"after {epochs} epochs Adam's loss ({adam[-1]:.4g}) is not below SGD's ({sgd[-1]:.4g}), "
+            "unlike the reference.",
+        ),
+    ]
+
+
+# The rubric's items, each with its judge: a new item is one entry here, one in rubric.toml, one in cases.toml.
+SCORERS: dict[str, ItemScorer] = {
+    "loss_fn": ItemScorer(judge_loss_fn),
+    "init_params": ItemScorer(judge_init_params),
+    "forward": ItemScorer(judge_forward),
+    "backward": ItemScorer(judge_backward, parts=GRADIENT_TESTS),
+    "sgd_update": ItemScorer(judge_sgd_update, changes_inputs=True),
+    "train_manual": ItemScorer(
+        judge_train_manual,
+        parts=("loss_history", "holdout_accuracy"),
+        case_in_name=False,
+        context=" on the training split",
+    ),
+    "optimizers": ItemScorer(
+        judge_optimizers, parts=("loss_history", "same_start", "adam_beats_sgd"), case_in_name=False
+    ),
+}

@@ -1,0 +1,71 @@
+"""The rubric's rules on what a hand-written graded function may use.
+
+Two layers: the function's source (identifiers used as names, attributes,
+keywords or imports; comments and strings aside), read from the notebook's
+text, and what it returned (no autograd history, where the rule says so).
+"""
+
+from __future__ import annotations
+
+import ast
+
+import nbformat
+
+from grader.rubric import GRADED_FUNCTIONS, Rubric, Rule
+from grader.run.harvest import CallOutcome
+
+
+def _parsable(source: str) -> str:
+    # IPython magics and shell escapes are not Python; blank them so the rest still parses
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+
+
+def function_definitions(notebook: nbformat.NotebookNode) -> dict[str, ast.FunctionDef]:
+    """Top-level `def`s of the code cells; a later definition wins, as it would when run in order."""
+    found: dict[str, ast.FunctionDef] = {}
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(_parsable(cell.source))
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef):
+                found[node.name] = node
+    return found
+
+
+def forbidden_identifiers(function: ast.FunctionDef, rule: Rule) -> list[str]:
+    """The rule's identifiers the function's code uses as a name, an attribute, a keyword or an import."""
+    used = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.Attribute) and node.attr in rule.identifiers:
+            used.add(node.attr)
+        elif isinstance(node, ast.Name) and node.id in rule.identifiers and node.id != function.name:
+            used.add(node.id)
+        elif isinstance(node, ast.keyword) and node.arg in rule.identifiers:
+            used.add(node.arg)
+        elif isinstance(node, ast.alias) and any(part in rule.identifiers for part in node.name.split(".")):
+            used.add(node.name)
+    return sorted(used)
+
+
+def forbidden_uses(notebook: nbformat.NotebookNode, rubric: Rubric) -> dict[str, str]:
+    """For each item whose function's source breaks the item's rule: what it used and why that is not allowed."""
+    definitions = function_definitions(notebook)
+    breaches = {}
+    for item, spec in rubric.items.items():
+        function = GRADED_FUNCTIONS[item]
+        if spec.rule is not None and function in definitions:
+            used = forbidden_identifiers(definitions[function], spec.rule)
+            if used:
+                breaches[item] = f"{function} uses {', '.join(used)}: {spec.rule.reason}"
+    return breaches
+
+
+def returned_autograd_history(function: str, outcomes: list[CallOutcome], rule: Rule) -> str:
+    """A breach when a returned tensor carries an autograd history (autograd ran on the way to it)."""
+    if any(leaf.facts.get("has_grad_fn") is True for outcome in outcomes for leaf in outcome.leaves):
+        return f"what {function} returned carries an autograd history: {rule.reason}"
+    return ""

@@ -1,0 +1,67 @@
+"""Score a submission: every rubric item's cases through the shared prologue, then the item's judge.
+
+The prologue is the same for every item: say what was called; when a call did
+not return, or the function broke the item's rule, every test of the case
+fails with that reason; otherwise the item's judge (`items.SCORERS`) decides,
+and a note is added when the function changed its inputs in place.
+"""
+
+from __future__ import annotations
+
+from grader.cases import Case
+from grader.judge.compare import call_failure, changed_inputs, describe_call
+from grader.judge.items import SCORERS
+from grader.judge.rules import returned_autograd_history
+from grader.judge.verdict import Check, ItemScorer, TestResult
+from grader.rubric import GRADED_FUNCTIONS, Item, Rubric
+from grader.run.harvest import CallOutcome
+
+
+def _case_checks(
+    item: str, spec: Item, scorer: ItemScorer, case: Case, outcomes: list[CallOutcome], rubric: Rubric, breach: str
+) -> list[Check]:
+    calls = " and ".join(describe_call(case, index) for index in range(len(case.calls)))
+    called = f"Called {calls}{scorer.context}."
+    failures = [call_failure(o, call.function) for call, o in zip(case.calls, outcomes, strict=True)]
+    failure = breach or "; ".join(dict.fromkeys(f for f in failures if f))
+    if not failure and spec.rule is not None and spec.rule.autograd_history:
+        failure = returned_autograd_history(GRADED_FUNCTIONS[item], outcomes, spec.rule)
+    if failure:
+        return [Check(part, f"{called} {failure}.") for part in scorer.parts]
+    changed = (
+        [] if scorer.changes_inputs else sorted({n for i, o in enumerate(outcomes) for n in changed_inputs(case, i, o)})
+    )
+    note = (
+        f" Note: it changed its input{'s' if len(changed) > 1 else ''} {', '.join(changed)} in place."
+        if changed
+        else ""
+    )
+    return [
+        Check(check.part, f"{called} {check.problem}{note}" if check.problem else "")
+        for check in scorer.judge(case, outcomes, rubric)
+    ]
+
+
+def score_item(
+    item: str, cases: list[Case], outcomes: dict[str, CallOutcome], rubric: Rubric, breach: str = ""
+) -> list[TestResult]:
+    """The tests of one item, its points shared equally among them."""
+    spec, scorer = rubric.items[item], SCORERS[item]
+    named = [
+        (scorer.test_name(item, check.part, case), check.problem)
+        for case in cases
+        for check in _case_checks(item, spec, scorer, case, [outcomes[call.key] for call in case.calls], rubric, breach)
+    ]
+    each = spec.points / len(named) if named else 0.0
+    return [TestResult(name, 0.0 if problem else each, each, problem or "passed") for name, problem in named]
+
+
+def score_all(
+    cases: dict[str, list[Case]], outcomes: dict[str, CallOutcome], rubric: Rubric, breaches: dict[str, str]
+) -> list[TestResult]:
+    """Every automatic test, in the rubric's order of items; `breaches` are the rules' verdicts by item."""
+    return [
+        test
+        for item in rubric.items
+        for test in score_item(item, cases[item], outcomes, rubric, breaches.get(item, ""))
+    ]

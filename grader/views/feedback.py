@@ -1,0 +1,31 @@
+"""The student's feedback page, in Markdown."""
+
+from __future__ import annotations
+
+from grader.result import SubmissionResult
+
+
+def feedback_markdown(result: SubmissionResult) -> str:
+    """Points per item, what to fix, and the written answers found."""
+    lines = [f"# MessMaster part 2: feedback for `{result.name}`", "", f"**{result.summary_line()}.**", ""]
+    if result.problems:
+        lines += ["## What went wrong running your notebook", ""] + [f"- {p}" for p in result.problems] + [""]
+    lines += ["## Graded functions", "", "| item | points |", "|---|---|"]
+    for item, spec in result.rubric.items.items():
+        lines.append(f"| `{item}` | {result.item_score(item):g} / {spec.points:g} |")
+    failing = [t for t in result.tests if not t.passed]
+    if failing:
+        lines += ["", "## What to fix", ""]
+        lines += [f"- **{t.name}** ({t.score:.3g}/{t.max_score:.3g}): {t.output}" for t in failing]
+    lines += [
+        "",
+        "Hidden cases (other shapes, a single example, one class only, large logits) are part of the score:",
+        "passing your own checks does not mean passing these.",
+        "",
+        "## Written answers (scored by the course staff)",
+        "",
+    ]
+    for question, points in result.rubric.written.items():
+        answer = result.written.get(question, "").strip() or "_(no answer found)_"
+        lines += [f"### {question} ({points:g} points)", "", answer, ""]
+    return "\n".join(lines)

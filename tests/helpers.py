@@ -1,0 +1,234 @@
+"""What the tests share: notebook surgery, the mutants and equivalent forms, and grading without a kernel.
+
+`outcomes_in_process` runs the grader's own kernel probe in this process on
+functions we wrote (the reference, its mutants, small hostile functions), so
+that scoring is tested in milliseconds on exactly the data a kernel would send
+back. Only tests of what a kernel does (the sandbox, timeouts, a dead kernel)
+start one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import nbformat
+import torch
+import torch.nn.functional as F
+
+from examples.build_examples import copy_notebook, replace_code
+from grader.cases import Case
+from grader.judge.rules import forbidden_uses
+from grader.judge.score import score_all
+from grader.judge.verdict import TestResult
+from grader.rubric import Rubric
+from grader.run.harvest import PROBE_SOURCE, CallOutcome, read_outcomes, write_case_inputs
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLVED = ROOT / "reference" / "messmaster_part2_solution.ipynb"
+TEMPLATE = ROOT / "student_template" / "messmaster_part2.ipynb"
+
+
+def read(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def append_code(notebook: nbformat.NotebookNode, source: str) -> nbformat.NotebookNode:
+    copy = copy_notebook(notebook)
+    copy.cells.append(nbformat.v4.new_code_cell(source))
+    return copy
+
+
+def with_run(rubric: Rubric, **run: float) -> Rubric:
+    """The rubric with some of its [run] values changed (epochs, timeouts)."""
+    return dataclasses.replace(rubric, run=dataclasses.replace(rubric.run, **run))
+
+
+def only_items(rubric: Rubric, items: list[str] | tuple[str, ...]) -> Rubric:
+    """The rubric cut down to some items (its total with them), to score a few items alone."""
+    kept = {item: rubric.items[item] for item in items}
+    total = sum(spec.points for spec in kept.values()) + rubric.written_total
+    return dataclasses.replace(rubric, items=kept, total=total)
+
+
+def minimal_notebook(notebook: nbformat.NotebookNode, *extra_cells: str) -> nbformat.NotebookNode:
+    """The `parameters` cell and the graded functions of `notebook` after torch's imports, then `extra_cells`.
+
+    The smallest notebook a kernel test needs: it defines what the grader calls, without the
+    notebook's own data loading, trainings and plots (seconds per kernel).
+    """
+    copy = copy_notebook(notebook)
+    tags = [set(cell.metadata.get("tags", [])) for cell in copy.cells]
+    parameters = [cell for cell, tag in zip(copy.cells, tags, strict=True) if "parameters" in tag]
+    graded = [cell for cell, tag in zip(copy.cells, tags, strict=True) if "graded" in tag]
+    imports = nbformat.v4.new_code_cell("import torch\nimport torch.nn.functional as F")
+    copy.cells = parameters + [imports] + graded + [nbformat.v4.new_code_cell(source) for source in extra_cells]
+    return copy
+
+
+# ---- mutants and equivalent forms of the reference -------------------------------------------------------
+
+# Each mutant breaks one item: (item, old, new, occurrences). train_manual composes all the others, so a
+# mutant that breaks training also costs train_manual; every other item must keep full marks.
+MUTANTS = {
+    "sign_flipped": ("sgd_update", " -= learning_rate * dL_d", " += learning_rate * dL_d", 4),
+    "dW1_transposed": ("backward", "dL_dW1 = X.T @ dL_dz1", "dL_dW1 = (X.T @ dL_dz1).T", 1),
+    "dW1_as_X_dz1T": ("backward", "dL_dW1 = X.T @ dL_dz1", "dL_dW1 = X @ dL_dz1.T", 1),
+    "missing_1_over_N": ("backward", "dL_dz2 = (p_hat - y_one_hot) / y.shape[0]", "dL_dz2 = (p_hat - y_one_hot)", 1),
+    "no_relu_mask": ("backward", "dL_dz1 = dL_da1 * (z1 > 0).float()", "dL_dz1 = dL_da1", 1),
+    "db1_wrong_axis": ("backward", "dL_db1 = torch.sum(dL_dz1, dim=0)", "dL_db1 = torch.sum(dL_dz1, dim=1)", 1),
+    "loss_summed": (
+        "loss_fn",
+        "nll = torch.mean(-torch.log(correct_class_prob))",
+        "nll = torch.sum(-torch.log(correct_class_prob))",
+        1,
+    ),
+    "W1_shape_hd": (
+        "init_params",
+        "W1 = torch.randn(d, h, requires_grad=False) * 0.01",
+        "W1 = torch.randn(h, d, requires_grad=False) * 0.01",
+        1,
+    ),
+}
+
+NUMPY_BACKWARD = """
+    import numpy as np
+    X, z1, a1, p_hat, W2 = (np.asarray(t, dtype=np.float64) for t in (X, z1, a1, p_hat, W2))
+    one_hot = np.eye(p_hat.shape[1])[np.asarray(y)]
+    dz2 = (p_hat - one_hot) / len(one_hot)
+    dz1 = (dz2 @ W2.T) * (z1 > 0)
+    return X.T @ dz1, dz1.sum(axis=0), a1.T @ dz2, dz2.sum(axis=0)
+"""
+
+
+def mutant(solved: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
+    _, old, new, count = MUTANTS[name]
+    return replace_code(solved, old, new, count)
+
+
+def equivalents(solved: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
+    """Right answers written differently from the reference: each must keep full marks."""
+    numpy_style = replace_code(
+        solved, "    # Step 1: Compute gradient of loss w.r.t. logits (z2)\n", NUMPY_BACKWARD + "    # unreachable\n"
+    )
+    numpy_style = replace_code(
+        numpy_style, " -= learning_rate * dL_d", " -= torch.as_tensor(learning_rate) * torch.as_tensor(dL_d", 4
+    )
+    for name in ("W1", "b1", "W2", "b2"):
+        numpy_style = replace_code(
+            numpy_style, f"torch.as_tensor(dL_d{name}\n", f"torch.as_tensor(dL_d{name}, dtype=torch.float32)\n"
+        )
+    return {
+        "mask_from_a1": replace_code(solved, "(z1 > 0).float()", "(a1 > 0).float()"),
+        "loss_via_log_softmax": replace_code(
+            solved,
+            "nll = torch.mean(-torch.log(correct_class_prob))",
+            "nll = F.nll_loss(torch.log_softmax(torch.log(p_y_hat), dim=1), y)",
+        ),
+        "loss_via_nll_loss": replace_code(
+            solved, "nll = torch.mean(-torch.log(correct_class_prob))", "nll = F.nll_loss(torch.log(p_y_hat), y)"
+        ),
+        "numpy_backward": numpy_style,
+    }
+
+
+# ---- grading our own functions in this process -----------------------------------------------------------
+
+
+def graded_namespace(notebook: nbformat.NotebookNode, *extra: str) -> dict:
+    """The functions a notebook's `graded` cells define (our own fixtures, so exec'd here), then `extra` code."""
+    namespace = {"torch": torch, "F": F, "RANDOM_SEED": 10011}
+    for cell in notebook.cells:
+        if "graded" in cell.metadata.get("tags", []):
+            exec(cell.source, namespace)
+    for source in extra:
+        exec(source, namespace)
+    return namespace
+
+
+def outcomes_in_process(
+    namespace: dict, cases: dict[str, list[Case]], folder: Path, call_timeout: float = 10
+) -> dict[str, CallOutcome]:
+    """Call the functions in `namespace` on the hidden cases with the grader's own probe, as a kernel would."""
+    probe: dict = {}
+    exec(PROBE_SOURCE, probe)
+    outcomes: dict[str, CallOutcome] = {}
+    for item, item_cases in cases.items():
+        item_folder = folder / item
+        item_folder.mkdir(parents=True, exist_ok=True)
+        calls_file, arrays_file = write_case_inputs(item_cases, item_folder)
+        probe["_messmaster_probe"](
+            namespace, str(calls_file), str(arrays_file), str(item_folder / "outputs"), call_timeout, 1_000_000
+        )
+        keys = [call.key for case in item_cases for call in case.calls]
+        outcomes |= read_outcomes(item_folder / "outputs", keys)
+    return outcomes
+
+
+def score_in_process(
+    notebook: nbformat.NotebookNode,
+    rubric: Rubric,
+    cases: dict[str, list[Case]],
+    folder: Path,
+    *extra: str,
+    call_timeout: float = 10,
+) -> list[TestResult]:
+    """Every automatic test of a notebook's graded functions (then `extra` code), scored as the grader scores."""
+    namespace = graded_namespace(notebook, *extra)
+    outcomes = outcomes_in_process(namespace, cases, folder, call_timeout)
+    with_extra = copy_notebook(notebook)
+    with_extra.cells += [nbformat.v4.new_code_cell(source) for source in extra]
+    return score_all(cases, outcomes, rubric, forbidden_uses(with_extra, rubric))
+
+
+def item_scores(tests: list[TestResult], rubric: Rubric) -> dict[str, float]:
+    return {item: round(sum(t.score for t in tests if t.name.split(".")[0] == item), 4) for item in rubric.items}
+
+
+def outputs(tests: list[TestResult]) -> str:
+    return "\n".join(f"{t.name}: {t.output}" for t in tests)
+
+
+# ---- running a whole notebook in a kernel ---------------------------------------------------------------
+
+INSPECT_NAMES = """
+import json as _json
+_found = {}
+for _name in ["W1", "b1", "W2", "b2", "loss_history_sgd", "loss_history_adam", "loss_fn", "init_params",
+              "forward", "backward", "sgd_update", "train_manual", "train_with_optimizer", "EPOCHS"]:
+    _value = globals().get(_name)
+    if _value is None:
+        _found[_name] = None
+    elif hasattr(_value, "shape"):
+        _found[_name] = list(_value.shape)
+    elif isinstance(_value, list):
+        _found[_name] = [len(_value), all(isinstance(v, float) for v in _value)]
+    else:
+        _found[_name] = type(_value).__name__
+with open("names.json", "w") as _f:
+    _json.dump(_found, _f)
+"""
+
+
+def execute_notebook(notebook: nbformat.NotebookNode, scratch: Path, rubric: Rubric, epochs: int):
+    """Run a notebook as the grader does (fresh confined kernel, students' files, EPOCHS overridden).
+
+    Returns the run log and, for the names the contract promises, their shapes or types.
+    """
+    from grader.pipeline import make_workspace
+    from grader.run.execute import NotebookRunner, run_notebook
+    from grader.run.kernel import start_kernel, stop_kernel
+    from grader.run.sandbox import SandboxPolicy
+    from grader.shared_with_selfcheck import inject_parameters
+
+    workspace = make_workspace(scratch, notebook)
+    manager = start_kernel(workspace, SandboxPolicy.from_limits(rubric.limits, "auto"))
+    try:
+        prepared = inject_parameters(notebook, {"EPOCHS": epochs})
+        with NotebookRunner(manager, prepared, cell_timeout=300) as runner:
+            log = run_notebook(runner, notebook_timeout=600)
+            runner.run_extra_cell(nbformat.v4.new_code_cell(INSPECT_NAMES), timeout=30)
+    finally:
+        stop_kernel(manager)
+    return log, json.loads((workspace / "names.json").read_text())

@@ -1,0 +1,114 @@
+"""The command line's wiring, without kernels: arguments reach the pipeline, each failure exits as promised."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from grader import cli
+from grader.judge.verdict import TestResult
+from grader.result import SubmissionResult, SubmissionStatus
+from grader.rubric import RUBRIC_FILE
+from grader.run.sandbox import SandboxMode
+
+from .helpers import ROOT
+
+
+@pytest.fixture
+def recorded(monkeypatch, rubric):
+    """Replace the pipeline by a recorder that returns one result per call, with the status asked for."""
+    calls = []
+    status = {"value": SubmissionStatus.GRADED}
+
+    def grade_batch(paths, out, rubric, jobs, sandbox):
+        calls.append({"paths": paths, "out": out, "rubric": rubric, "jobs": jobs, "sandbox": sandbox})
+        result = SubmissionResult("ada", rubric, status=status["value"])
+        result.tests = [TestResult("loss_fn.random", 2.5, 2.5, "passed")]
+        return [result]
+
+    monkeypatch.setattr(cli, "grade_batch", grade_batch)
+    monkeypatch.setattr(cli, "bubblewrap_works", lambda: True)
+    return calls, status
+
+
+def test_arguments_reach_the_pipeline(recorded, tmp_path, capsys):
+    calls, _ = recorded
+    code = cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "out"), "--jobs", "2", "--timeout", "42"])
+    assert code == 0
+    (call,) = calls
+    assert call["paths"] == [tmp_path] and call["out"] == tmp_path / "out" and call["jobs"] == 2
+    assert call["sandbox"] == SandboxMode.AUTO and call["rubric"].run.notebook_timeout == 42
+    printed = capsys.readouterr().out
+    assert "ada" in printed and "graded 1 submission(s)" in printed and "of 75 automatic points" in printed
+
+
+def test_a_grader_error_exits_1_and_names_the_submission(recorded, tmp_path, capsys):
+    _, status = recorded
+    status["value"] = SubmissionStatus.GRADER_ERROR
+    assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "out")]) == 1
+    assert "the grader failed on: ada" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "extra,says",
+    [
+        (["--jobs", "0"], "--jobs must be at least 1"),
+        (["--timeout", "-5"], "--timeout must be a positive"),
+        (["--rubric", "nowhere.toml"], "cannot use the rubric"),
+    ],
+)
+def test_bad_arguments_exit_2_before_grading(recorded, tmp_path, capsys, extra, says):
+    calls, _ = recorded
+    assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "out"), *extra]) == 2
+    assert says in capsys.readouterr().err and calls == []
+
+
+def test_a_missing_path_exits_2(recorded, tmp_path, capsys):
+    assert cli.main(["grade", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_a_rubric_that_does_not_add_up_exits_2(recorded, tmp_path, capsys):
+    bad = tmp_path / "rubric.toml"
+    bad.write_text(RUBRIC_FILE.read_text().replace("total = 100", "total = 90"))
+    assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "out"), "--rubric", str(bad)]) == 2
+    assert "add up to 100" in capsys.readouterr().err
+
+
+def test_required_sandbox_without_bubblewrap_exits_2_and_auto_warns(recorded, monkeypatch, tmp_path, capsys):
+    calls, _ = recorded
+    monkeypatch.setattr(cli, "bubblewrap_works", lambda: False)
+    assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "o"), "--sandbox", "required"]) == 2
+    assert "bubblewrap cannot run here" in capsys.readouterr().err and calls == []
+    assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "o")]) == 0
+    assert "WARNING: bubblewrap cannot run here" in capsys.readouterr().err
+
+
+def test_usage_names_every_option(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["grade", "--help"])
+    usage = capsys.readouterr().out
+    for option in ("--out DIR", "--jobs N", "--timeout SECONDS", "--sandbox", "--rubric FILE", "PATH"):
+        assert option in usage
+
+
+def test_the_module_entry_point_grades_an_unreadable_file_and_writes_every_file(tmp_path):
+    """The real `python -m grader`, end to end, on input that needs no kernel."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "broken.ipynb").write_text("{not json")
+    result = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", str(tmp_path / "in"), "--out", str(tmp_path / "out")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "out" / "broken" / "results.json").read_text())
+    assert report["score"] == 0 and "not valid JSON" in report["output"]
+    assert "1 unreadable" in result.stdout
+    assert (tmp_path / "out" / "broken" / "feedback.md").exists()
+    assert (tmp_path / "out" / "gradebook.csv").read_text().startswith("name,total,max,status,loss_fn")

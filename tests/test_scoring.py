@@ -1,0 +1,245 @@
+"""Scoring, in process: the grader's probe calls our own functions (reference, mutants, odd returns), then scores.
+
+No kernel here: what a kernel adds (the sandbox, timeouts of cells, a dead
+kernel) is tested in test_end_to_end.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from examples.build_examples import fixed_template, replace_code
+from grader.cases import generate_cases
+from grader.judge.items import SCORERS
+from grader.rubric import Rule
+from grader.run.harvest import CallStatus, read_outcomes
+
+from .helpers import MUTANTS, equivalents, item_scores, mutant, only_items, outputs, score_in_process
+
+
+def full(rubric):
+    return dict(rubric.points)
+
+
+@pytest.fixture(scope="module")
+def reference_tests(solved, test_rubric, cases, tmp_path_factory):
+    return score_in_process(solved, test_rubric, cases, tmp_path_factory.mktemp("reference"))
+
+
+def test_every_rubric_item_has_a_scorer_and_hidden_cases(rubric, cases):
+    assert list(SCORERS) == list(rubric.items) == list(cases)
+
+
+def test_reference_gets_full_marks_on_every_item(reference_tests, test_rubric):
+    assert item_scores(reference_tests, test_rubric) == full(test_rubric), outputs(reference_tests)
+
+
+def test_reference_passes_the_trained_items_at_the_rubrics_own_epochs(solved, rubric, tmp_path):
+    cases = generate_cases(rubric.run.grading_epochs)
+    trained = {item: cases[item] for item in ("train_manual", "optimizers")}
+    only_trained = only_items(rubric, list(trained))
+    tests = score_in_process(solved, only_trained, trained, tmp_path)
+    assert all(t.passed for t in tests), outputs(tests)
+
+
+def test_test_names_follow_the_contract_and_points_add_up(reference_tests, test_rubric):
+    names = [t.name for t in reference_tests]
+    assert len(names) == len(set(names))
+    assert {name.split(".")[0] for name in names} == set(test_rubric.items)
+    assert "backward.dW1.relu_at_zero" in names and "train_manual.holdout_accuracy" in names
+    for item, points in test_rubric.points.items():
+        assert sum(t.max_score for t in reference_tests if t.name.startswith(f"{item}.")) == pytest.approx(points)
+
+
+def test_template_loses_exactly_the_planted_bugs(template, test_rubric, cases, tmp_path):
+    tests = score_in_process(template, test_rubric, cases, tmp_path)
+    scores = item_scores(tests, test_rubric)
+    assert scores["loss_fn"] == scores["init_params"] == scores["sgd_update"] == scores["train_manual"] == 0
+    assert {k: scores[k] for k in ("forward", "backward", "optimizers")} == {
+        k: test_rubric.points[k] for k in ("forward", "backward", "optimizers")
+    }
+    text = outputs(tests)
+    assert "NotImplementedError: TODO: implement loss_fn" in text and "still a TODO" in text
+    assert "W2 has shape (2, 10), expected (10, 2) (a1 @ W2 maps h hidden units to k classes" in text
+    assert "moved *up* the gradient" in text and "use -=" in text
+
+
+def test_template_with_its_bugs_fixed_gets_full_marks(template, test_rubric, cases, tmp_path):
+    tests = score_in_process(fixed_template(template), test_rubric, cases, tmp_path)
+    assert item_scores(tests, test_rubric) == full(test_rubric), outputs(tests)
+
+
+@pytest.mark.parametrize("name", MUTANTS)
+def test_each_mutant_loses_points_on_its_own_item_only(solved, test_rubric, cases, tmp_path, name):
+    item = MUTANTS[name][0]
+    scores = item_scores(score_in_process(mutant(solved, name), test_rubric, cases, tmp_path), test_rubric)
+    assert scores[item] < test_rubric.points[item]
+    others = {k: v for k, v in scores.items() if k not in (item, "train_manual")}
+    assert others == {k: test_rubric.points[k] for k in others}
+
+
+@pytest.mark.parametrize(
+    "name,says",
+    [
+        ("dW1_transposed", "dL_dW1: shape (10, 2), expected (2, 10)"),
+        ("missing_1_over_N", "N times too large"),
+        ("no_relu_mask", "1(z1 > 0)"),
+        ("loss_summed", "sum of the per-example losses"),
+        ("W1_shape_hd", "W1 has shape (10, 2), expected (2, 10)"),
+        ("sign_flipped", "moved *up* the gradient"),
+    ],
+)
+def test_mutant_feedback_names_the_mistake(solved, test_rubric, cases, tmp_path, name, says):
+    item = MUTANTS[name][0]
+    item_cases = {item: cases[item]}
+    only = only_items(test_rubric, [item])
+    assert says in outputs(score_in_process(mutant(solved, name), only, item_cases, tmp_path))
+
+
+def test_indexing_slip_of_the_comments_gets_its_hint(template, test_rubric, cases, tmp_path):
+    slip = replace_code(
+        template,
+        'raise NotImplementedError("TODO: implement loss_fn")',
+        "return torch.mean(-torch.log(p_y_hat[range(y.shape[0])]))",
+    )
+    only = only_items(test_rubric, ["loss_fn"])
+    assert "picks whole rows" in outputs(score_in_process(slip, only, {"loss_fn": cases["loss_fn"]}, tmp_path))
+
+
+@pytest.mark.parametrize("name", ["mask_from_a1", "loss_via_log_softmax", "loss_via_nll_loss", "numpy_backward"])
+def test_equivalent_forms_keep_full_marks(solved, test_rubric, cases, tmp_path, name):
+    tests = score_in_process(equivalents(solved)[name], test_rubric, cases, tmp_path)
+    assert item_scores(tests, test_rubric) == full(test_rubric), outputs(tests)
+
+
+# ---- calls that give nothing to judge cost their own item only --------------------------------------------
+
+
+def _early_items(rubric, cases):
+    """The items without training: enough to see one item fail while the others pass, in milliseconds."""
+    items = ("loss_fn", "init_params", "forward", "backward", "sgd_update")
+    return only_items(rubric, items), {i: cases[i] for i in items}
+
+
+@pytest.mark.parametrize(
+    "extra,item,says",
+    [
+        ("del forward", "forward", "`forward` is not defined at the top level"),
+        ("forward = 3", "forward", "`forward` is defined but is not a function"),
+        (
+            "def backward(*args):\n    raise ValueError('not today')",
+            "backward",
+            "`backward` raised ValueError: not today",
+        ),
+        ("import time\ndef forward(*args):\n    time.sleep(10**6)", "forward", "`forward` did not return in time"),
+        ("import sys\ndef loss_fn(*args):\n    sys.exit(0)", "loss_fn", "`loss_fn` raised SystemExit"),
+        ("def loss_fn(p, y):\n    return 'low'", "loss_fn", "a str was returned, not numbers"),
+        ("def loss_fn(p, y):\n    return torch.zeros(5_000_000)", "loss_fn", "far too large"),
+        (
+            "class Always(torch.Tensor):\n    def __eq__(self, other):\n        return True\n"
+            "def loss_fn(p, y):\n    return torch.zeros(()).as_subclass(Always)",
+            "loss_fn",
+            "subclass of torch.Tensor",
+        ),
+    ],
+)
+def test_a_call_that_gives_nothing_to_judge_costs_its_own_item(solved, test_rubric, cases, tmp_path, extra, item, says):
+    rubric, early = _early_items(test_rubric, cases)
+    tests = score_in_process(solved, rubric, early, tmp_path, extra, call_timeout=0.5)
+    scores = item_scores(tests, rubric)
+    assert scores[item] == 0 and says in outputs(tests)
+    assert {k: v for k, v in scores.items() if k != item} == {k: rubric.points[k] for k in scores if k != item}
+
+
+def test_a_function_that_changes_its_inputs_is_told_so(solved, test_rubric, cases, tmp_path):
+    rubric, early = _early_items(test_rubric, cases)
+    extra = "_forward = forward\ndef forward(X, *params):\n    X.mul_(2)\n    return _forward(X, *params)"
+    tests = score_in_process(solved, rubric, early, tmp_path, extra)
+    assert item_scores(tests, rubric)["forward"] == 0
+    assert "Note: it changed its input X in place" in outputs(tests)
+
+
+# ---- the rubric's rules ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "old,new,item,says",
+    [
+        (
+            "nll = torch.mean(-torch.log(correct_class_prob))",
+            "nll = F.cross_entropy(torch.log(p_y_hat), y)",
+            "loss_fn",
+            "loss_fn uses cross_entropy",
+        ),
+        (
+            "    W1, b1, W2, b2 = params\n",
+            "    torch.optim.SGD(params, lr=learning_rate)\n    W1, b1, W2, b2 = params\n",
+            "sgd_update",
+            "sgd_update uses optim",
+        ),
+        (
+            "    y_one_hot = torch.nn",
+            "    leaves = [t.detach().requires_grad_(True) for t in (z1,)]\n    y_one_hot = torch.nn",
+            "backward",
+            "backward uses requires_grad_",
+        ),
+    ],
+)
+def test_a_function_breaking_its_rule_scores_zero_with_the_reason(
+    solved, test_rubric, cases, tmp_path, old, new, item, says
+):
+    rubric, early = _early_items(test_rubric, cases)
+    tests = score_in_process(replace_code(solved, old, new), rubric, early, tmp_path)
+    scores = item_scores(tests, rubric)
+    assert scores[item] == 0 and says in outputs(tests)
+    assert scores["forward"] == rubric.points["forward"]
+
+
+def test_autograd_reached_through_a_helper_is_caught_on_what_it_returns(solved, test_rubric, cases, tmp_path):
+    # right values, with autograd in a helper the static check does not read
+    helper = """
+def _chain(X, z1, W2, dL_dz2):
+    W1 = torch.zeros(X.shape[1], z1.shape[1], requires_grad=True)
+    b1 = torch.zeros(z1.shape[1], requires_grad=True)
+    W2 = W2.clone().requires_grad_(True)
+    b2 = torch.zeros(W2.shape[1], requires_grad=True)
+    z2 = torch.relu(X @ W1 + b1 + z1) @ W2 + b2
+    return torch.autograd.grad((z2 * dL_dz2).sum(), (W1, b1, W2, b2), create_graph=True)
+def backward(X, y, z1, a1, p_hat, W2):
+    return _chain(X, z1, W2, (p_hat - F.one_hot(y, p_hat.shape[1]).float()) / y.shape[0])
+"""
+    tests = score_in_process(
+        solved, only_items(test_rubric, ["backward"]), {"backward": cases["backward"]}, tmp_path, helper
+    )
+    backward = [t for t in tests if t.name.startswith("backward.")]
+    assert all(t.score == 0 for t in backward) and "carries an autograd history" in backward[0].output
+
+
+def test_a_rule_added_to_the_rubric_for_any_item_is_enforced(solved, test_rubric, cases, tmp_path):
+    rubric, early = _early_items(test_rubric, cases)
+    ruled = dataclasses.replace(
+        rubric.items["forward"], rule=Rule(identifiers=("relu",), reason="write the ReLU with clamp")
+    )
+    rubric = dataclasses.replace(rubric, items=rubric.items | {"forward": ruled})
+    tests = score_in_process(solved, rubric, early, tmp_path)
+    assert item_scores(tests, rubric)["forward"] == 0
+    assert "forward uses relu: write the ReLU with clamp" in outputs(tests)
+    assert item_scores(tests, rubric)["backward"] == rubric.points["backward"]
+
+
+# ---- what the probe wrote is read defensively -------------------------------------------------------------
+
+
+def test_damaged_or_forged_probe_files_never_pass_for_results(tmp_path):
+    stem = tmp_path / "outputs"
+    assert read_outcomes(stem, ["a"])["a"].status == CallStatus.NOT_RUN
+    np.savez(stem.with_suffix(".npz"))
+    stem.with_suffix(".json").write_text("{broken")
+    assert read_outcomes(stem, ["a"])["a"].status == CallStatus.ERROR
+    stem.with_suffix(".json").write_text(json.dumps({"a": {"status": "passed"}, "b": "ok"}))
+    found = read_outcomes(stem, ["a", "b", "c"])
+    assert [found[k].status for k in "abc"] == [CallStatus.ERROR, CallStatus.NOT_RUN, CallStatus.NOT_RUN]

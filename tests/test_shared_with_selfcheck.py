@@ -1,0 +1,108 @@
+"""What the self-check shares with the grader: one comparison, one parameter check, one injection, one rubric."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from grader.judge.compare import compare
+from grader.run.harvest import Leaf
+from grader.shared_with_selfcheck import inject_parameters, parameter_problem, same_start, value_mismatch
+from student_template import selfcheck
+from tools.build_student_bundle import SELFCHECK, shared_constants, stamp_selfcheck
+
+from .helpers import TEMPLATE, read
+
+
+def test_committed_selfcheck_is_stamped_from_the_current_rubric_and_shared_code(rubric):
+    assert SELFCHECK.read_text() == stamp_selfcheck(SELFCHECK.read_text(), rubric), "run `make student-bundle`"
+
+
+def test_every_stamped_constant_matches_the_rubric(rubric):
+    constants = shared_constants(rubric)
+    assert constants["POINTS"]["train_with_optimizer"] == rubric.items["optimizers"].points
+    assert constants["RTOL"] == rubric.tolerance.rtol and constants["ATOL"] == rubric.tolerance.atol
+    assert constants["WEIGHT_STD"] == rubric.items["init_params"].weight_std
+    assert constants["SAME_START_ATOL"] == rubric.items["optimizers"].same_start_atol
+    for name, value in constants.items():
+        assert getattr(selfcheck, name) == value, name
+    assert selfcheck.value_mismatch.__code__.co_code == value_mismatch.__code__.co_code
+
+
+def test_a_rubric_change_reaches_the_stamped_selfcheck(rubric):
+    import dataclasses
+
+    looser = dataclasses.replace(rubric, tolerance=dataclasses.replace(rubric.tolerance, rtol=0.5))
+    assert "RTOL = 0.5\n" in stamp_selfcheck(SELFCHECK.read_text(), looser)
+    with pytest.raises(ValueError, match="markers"):
+        stamp_selfcheck("no markers here", rubric)
+
+
+@pytest.mark.parametrize(
+    "actual,expected,says",
+    [
+        (np.ones((2, 3)), np.ones((3, 2)), "shape (2, 3), expected (3, 2)"),
+        (np.array([1.0, np.nan]), np.array([1.0, 1.0]), "contains NaN or infinity"),
+        (np.array([1.0, 2.0]), np.array([1.0, 2.1]), "wrong values (shape (2,) is right; max abs error 0.1)"),
+        (np.array([1.0 + 5e-5]), np.array([1.0]), ""),  # within rtol
+        (np.array([1e-7]), np.array([0.0]), ""),  # within atol
+        (np.array(3.0), np.array(3.0), ""),
+    ],
+)
+def test_value_mismatch_checks_shape_then_finiteness_then_tolerance(actual, expected, says):
+    assert value_mismatch(actual, expected, rtol=1e-4, atol=1e-6) == says
+
+
+def test_grader_and_selfcheck_agree_on_what_is_close(rubric):
+    """On values around the tolerance's edge, the grader's verdict and the self-check's are the same."""
+    selfcheck._import_torch()
+    expected = np.linspace(-3, 3, 7)
+    for scale in (0.0, 0.5e-4, 0.9e-4, 1.1e-4, 1e-3):
+        actual = expected * (1 + scale) + (1e-7 if scale else 0.0)
+        grader_says = compare(Leaf("", {}, actual), expected, "x", rubric)
+        try:
+            selfcheck._close("x", torch.tensor(actual), torch.tensor(expected))
+            selfcheck_says = ""
+        except selfcheck.CheckFailed as failure:
+            selfcheck_says = str(failure).rstrip(".")
+        assert bool(grader_says) == bool(selfcheck_says), scale
+        assert grader_says == selfcheck_says
+
+
+RNG = np.random.default_rng(0)
+
+
+@pytest.mark.parametrize(
+    "name,value,shape,says",
+    [
+        ("W2", np.full((2, 10), 0.01), (10, 2), "W2 has shape (2, 10), expected (10, 2) (a1 @ W2 maps"),
+        ("b1", np.ones(10), (10,), "b1 is not all zeros"),
+        ("b1", np.zeros(10), (10,), ""),
+        ("W1", np.zeros((2, 10)), (2, 10), "not small random numbers"),
+        ("W1", np.full((2, 10), 0.5), (2, 10), "not small random numbers"),
+        ("W1", RNG.normal(0, 0.02, (40, 500)), (40, 500), "W1 has standard deviation 0.0"),
+        ("W2", RNG.normal(0, 0.02, (500, 2)), (500, 2), "standard deviation"),
+        ("W1", RNG.normal(0, 0.01, (40, 500)), (40, 500), ""),
+        ("W1", RNG.normal(0, 0.01, (2, 10)), (2, 10), ""),
+    ],
+)
+def test_parameter_problem_checks_shape_zeros_and_both_weights_scale(rubric, name, value, shape, says):
+    item = rubric.items["init_params"]
+    problem = parameter_problem(name, value, shape, item.weight_std, item.weight_std_min_size, item.weight_max_abs)
+    assert (says in problem) if says else problem == ""
+
+
+def test_same_start_is_relative_to_the_loss():
+    assert same_start(0.6931, 0.6931 + 5e-6, rtol=1e-4, atol=1e-5)
+    assert not same_start(0.6931, 0.70, rtol=1e-4, atol=1e-5)
+
+
+def test_parameters_are_injected_after_the_parameters_cell_once():
+    template = read(TEMPLATE)
+    once = inject_parameters(template, {"EPOCHS": 5})
+    twice = inject_parameters(once, {"EPOCHS": 7})
+    tagged = [i for i, c in enumerate(twice.cells) if "injected-parameters" in c.metadata.get("tags", [])]
+    parameters = next(i for i, c in enumerate(twice.cells) if "parameters" in c.metadata.get("tags", []))
+    assert tagged == [parameters + 1] and twice.cells[tagged[0]].source == "EPOCHS = 7"
+    assert len(twice.cells) == len(template.cells) + 1 and len(template.cells) == len(read(TEMPLATE).cells)
