@@ -29,7 +29,7 @@ from grader.run.sandbox import SandboxMode, bubblewrap_works
 from grader.views.feedback import feedback_markdown
 from grader.views.gradescope import gradescope_results
 
-from .helpers import ROOT, minimal_notebook, mutant
+from .helpers import ROOT, minimal_notebook, mutant, with_run
 
 pytestmark = pytest.mark.slow
 SANDBOXED = bubblewrap_works()
@@ -246,6 +246,7 @@ def test_attacks_fail_for_the_reasons_expected(graded_class):
     assert "too much" in problems["attack_huge_output"]
     assert "kernel died" in problems["attack_os_exit"]
     assert "PermissionError" in problems["attack_kill_parent"]  # its parent is outside its reach
+    assert "messages the grader cannot read" in problems["attack_patch_comparisons"]
     assert not contacted, "a kernel reached a server on the grader's loopback"
     outputs = {t.name: t.output for t in results["attack_sleeping_function"].tests}
     assert "did not return in time" in outputs["forward.random"]
@@ -257,9 +258,9 @@ def test_fork_bomb_is_contained(template, solved, test_rubric, tmp_path):
     bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
     nbformat.write(minimal_notebook(template, bomb), tmp_path / "bomb.ipynb")
     nbformat.write(minimal_notebook(solved), tmp_path / "alice.ipynb")
-    results = {
-        r.name: r for r in grade_batch([tmp_path], tmp_path / "out", test_rubric, jobs=1, sandbox=SandboxMode.REQUIRED)
-    }
+    rubric = with_run(test_rubric, cell_timeout=10)  # the bomb's cell runs until this timeout
+    batch = grade_batch([tmp_path], tmp_path / "out", rubric, jobs=1, sandbox=SandboxMode.REQUIRED)
+    results = {r.name: r for r in batch}
     assert results["alice"].score == test_rubric.automatic_total
     assert results["bomb"].score <= TEMPLATE_SCORE
     if os.geteuid() == 0:  # kernels run as nobody: after grading not one of the bomb's processes is left

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import nbformat
-from grader.judge.written import extract_written_answers
 
 from examples.build_examples import copy_notebook
+from grader.judge.written import extract_written_answers
 
 
 def cell_index(notebook, tag):

@@ -47,6 +47,10 @@ class RunLog:
         return [c for c in self.cells if c.status != CellStatus.OK]
 
 
+class KernelLost(Exception):
+    """The kernel died or broke the Jupyter protocol: it can run no more cells."""
+
+
 class CappedClient(NotebookClient):
     """A NotebookClient that stops keeping outputs once a notebook has printed too much."""
 
@@ -101,9 +105,9 @@ class NotebookRunner:
         self._last_reply = {}
         try:
             self._execute(cell, index, timeout)
-        except DeadKernelError:
+        except KernelLost as lost:
             self.alive = False
-            return CellRun(index, CellStatus.ERROR, "the kernel died while running this cell")
+            return CellRun(index, CellStatus.ERROR, str(lost))
         reply = self._last_reply
         if reply.get("ename") == TIMEOUT_ENAME:
             self.alive = self._answers_again()
@@ -122,7 +126,15 @@ class NotebookRunner:
         # letting nbclient do it (rather than catching CellTimeoutError) keeps its message pollers clean.
         self.client.timeout = max(1, int(timeout))
         self.client.error_on_timeout = {"ename": TIMEOUT_ENAME, "evalue": f"{timeout:.0f} s", "traceback": []}
-        self.client.execute_cell(cell, index)
+        try:
+            self.client.execute_cell(cell, index)
+        except DeadKernelError:
+            raise KernelLost("the kernel died while running this cell") from None
+        except Exception as error:  # jupyter_client could not parse a message: student code tampered with them
+            raise KernelLost(
+                f"the kernel sent messages the grader cannot read ({type(error).__name__}); "
+                "was the kernel's json, zmq or jupyter machinery patched?"
+            ) from None
 
     def _answers_again(self) -> bool:
         """After an interrupt: does the kernel run a trivial cell? If not, it is lost."""
@@ -131,7 +143,7 @@ class NotebookRunner:
         self._last_reply = {}
         try:
             self._execute(probe, len(self.notebook.cells) - 1, RECOVERY_TIMEOUT)
-        except DeadKernelError:
+        except KernelLost:
             return False
         return self._last_reply.get("status") == "ok"
 
