@@ -229,13 +229,23 @@ def forward(
     X : inputs, shape (N, d)
     returns: z1 shape (N, h), a1 shape (N, h), z2 shape (N, k), p_hat shape (N, k)
     """
+    # BEGIN TEMPLATE
     # First layer: z1 = W1 * X + b1
+    # END TEMPLATE
+    # BEGIN SOLUTION
+    # First layer: z1 = X @ W1 + b1 (rows of X are examples, so X comes first; the handout wrote W1 * X)
+    # END SOLUTION
     z1 = X @ W1 + b1  # Shape: (N, h) [batch_size, hidden_dim]
 
     # Apply activation function: a1 = ReLU(z1)
     a1 = torch.relu(z1)  # Shape: (N, h)
 
+    # BEGIN TEMPLATE
     # Second layer: z2 = W2 * a1 + b2
+    # END TEMPLATE
+    # BEGIN SOLUTION
+    # Second layer: z2 = a1 @ W2 + b2
+    # END SOLUTION
     z2 = a1 @ W2 + b2  # Shape: (N, k) [batch_size, num_classes]
 
     # Apply softmax to get probabilities: p_hat = softmax(z2)
@@ -355,8 +365,14 @@ def train_manual(
         z1, a1, z2, p_hat = forward(X, *params)
 
         # ===== Compute Loss =====
+        # BEGIN TEMPLATE
         # PyTorch's CrossEntropyLoss automatically applies softmax inside,
         # so we should pass raw logits (z2), not softmax probabilities (p_hat)
+        # END TEMPLATE
+        # BEGIN SOLUTION
+        # Our loss_fn takes probabilities, so it gets p_hat. (PyTorch's CrossEntropyLoss
+        # applies softmax inside and would take the raw logits z2 instead.)
+        # END SOLUTION
         loss = loss_fn(p_hat, y)  # Scalar loss value
 
         # ===== Backpropagation =====

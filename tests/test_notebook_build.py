@@ -14,8 +14,13 @@ from reference.build_notebooks import build_all, select_variant
 from .helpers import ROOT
 
 # Every line that the student's template has and the solution does not: the planted bugs, the
-# loss_fn TODO and the linear-model placeholder. Nothing else may differ in the code.
+# loss_fn TODO, the linear-model placeholder, and the handout's comments that contradict the line under
+# them (the solution corrects them). Nothing else may differ in the code.
 TEMPLATE_ONLY_CODE = {
+    "# First layer: z1 = W1 * X + b1",
+    "# Second layer: z2 = W2 * a1 + b2",
+    "# PyTorch's CrossEntropyLoss automatically applies softmax inside,",
+    "# so we should pass raw logits (z2), not softmax probabilities (p_hat)",
     "# TODO: implement the loss function",
     "# step 1: find the probability of the correct class",
     "# correct_class_loc = range(y.shape[0])",

@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 from examples.build_examples import OUT as EXAMPLES  # noqa: E402
 from examples.build_examples import fixed_template  # noqa: E402
 from grader.pipeline import grade_batch  # noqa: E402
+from grader.rubric import load_rubric  # noqa: E402
 from student_template import selfcheck  # noqa: E402
 from tools.build_student_bundle import FOLDER, build_bundle  # noqa: E402
 
@@ -36,7 +37,7 @@ def main() -> None:
     namespace = {"torch": torch, "F": F, "RANDOM_SEED": 10011}
     for cell in finished.cells:
         if "graded" in cell.metadata.get("tags", []):
-            exec(cell.source, namespace)
+            exec(cell.source, namespace)  # our own fixed template, not a submission
     started = time.perf_counter()
     outcomes = selfcheck.run_checks(namespace)
     checks = time.perf_counter() - started
@@ -52,15 +53,16 @@ def main() -> None:
         shell = time.perf_counter() - started
     print(f"self-check from a shell, kernel included: {shell:.1f} s (target < 15 s: {shell / 15:.0%})")
 
+    rubric = load_rubric()
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
-        grade_batch([EXAMPLES / "alice_correct.ipynb"], Path(out), jobs=1, sandbox="required")
+        grade_batch([EXAMPLES / "alice_correct.ipynb"], Path(out), rubric, jobs=1, sandbox="required")
         one = time.perf_counter() - started
-    print(f"grading one submission (sandboxed, {1500} epochs): {one:.1f} s")
+    print(f"grading one submission (sandboxed, {rubric.run.grading_epochs} epochs): {one:.1f} s")
     count = len(list(EXAMPLES.glob("*.ipynb")))
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
-        grade_batch([EXAMPLES], Path(out), jobs=2, sandbox="required")
+        grade_batch([EXAMPLES], Path(out), rubric, jobs=2, sandbox="required")
         batch = time.perf_counter() - started
     print(
         f"grading {count} examples with --jobs 2: {batch:.1f} s, {batch / count:.1f} s per notebook; "

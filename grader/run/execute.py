@@ -38,7 +38,6 @@ class CellRun:
 @dataclass
 class RunLog:
     cells: list[CellRun] = field(default_factory=list)
-    kernel_alive: bool = True
     stopped_because: str = ""  # why cells after some point were not run
     output_truncated: bool = False
 
@@ -174,6 +173,5 @@ def run_notebook(runner: NotebookRunner, notebook_timeout: float) -> RunLog:
         run.number = number
         if not injected:
             log.cells.append(run)
-    log.kernel_alive = runner.alive
     log.output_truncated = runner.client.truncated
     return log
