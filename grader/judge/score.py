@@ -17,29 +17,39 @@ from grader.rubric import GRADED_FUNCTIONS, Item, Rubric
 from grader.run.harvest import CallOutcome
 
 
+def _why_not_judged(item: str, spec: Item, case: Case, outcomes: list[CallOutcome], breach: str) -> str:
+    """Why the case's tests all fail before any value is looked at (a broken rule, a call that did not return)."""
+    if breach:
+        return breach
+    failures = [call_failure(outcome, call.function) for call, outcome in zip(case.calls, outcomes, strict=True)]
+    if any(failures):
+        return "; ".join(dict.fromkeys(f for f in failures if f))
+    if spec.rule is not None and spec.rule.autograd_history:
+        return returned_autograd_history(GRADED_FUNCTIONS[item], outcomes, spec.rule)
+    return ""
+
+
+def _changed_inputs_note(scorer: ItemScorer, case: Case, outcomes: list[CallOutcome]) -> str:
+    if scorer.changes_inputs:
+        return ""
+    changed = sorted({name for i, outcome in enumerate(outcomes) for name in changed_inputs(case, i, outcome)})
+    if not changed:
+        return ""
+    return f" Note: it changed its input{'s' if len(changed) > 1 else ''} {', '.join(changed)} in place."
+
+
 def _case_checks(
     item: str, spec: Item, scorer: ItemScorer, case: Case, outcomes: list[CallOutcome], rubric: Rubric, breach: str
 ) -> list[Check]:
     calls = " and ".join(describe_call(case, index) for index in range(len(case.calls)))
     called = f"Called {calls}{scorer.context}."
-    failures = [call_failure(o, call.function) for call, o in zip(case.calls, outcomes, strict=True)]
-    failure = breach or "; ".join(dict.fromkeys(f for f in failures if f))
-    if not failure and spec.rule is not None and spec.rule.autograd_history:
-        failure = returned_autograd_history(GRADED_FUNCTIONS[item], outcomes, spec.rule)
-    if failure:
+    if failure := _why_not_judged(item, spec, case, outcomes, breach):
         return [Check(part, f"{called} {failure}.") for part in scorer.parts]
-    changed = (
-        [] if scorer.changes_inputs else sorted({n for i, o in enumerate(outcomes) for n in changed_inputs(case, i, o)})
-    )
-    note = (
-        f" Note: it changed its input{'s' if len(changed) > 1 else ''} {', '.join(changed)} in place."
-        if changed
-        else ""
-    )
-    return [
-        Check(check.part, f"{called} {check.problem}{note}" if check.problem else "")
-        for check in scorer.judge(case, outcomes, rubric)
-    ]
+    checks = scorer.judge(case, outcomes, rubric)
+    if [check.part for check in checks] != list(scorer.parts):  # a scorer of ours that breaks the interface
+        raise ValueError(f"the {item} scorer judged {[c.part for c in checks]}, not its parts {list(scorer.parts)}")
+    note = _changed_inputs_note(scorer, case, outcomes)
+    return [Check(check.part, f"{called} {check.problem}{note}" if check.problem else "") for check in checks]
 
 
 def score_item(
