@@ -1,7 +1,9 @@
-"""Grade one submission, or a batch with independent workers: read -> run -> harvest -> score -> report.
+"""Grade one submission, or a class with independent workers: intake -> run -> judge -> store -> views.
 
-Every submission ends with a result and its files, whatever it did: a failure
-to read, run or harvest becomes zero for what it cost, with the reason.
+Every submission ends with a result in the class store and its files, whatever
+it did: a failure to read, run or harvest becomes zero for what it cost, with
+the reason. An unchanged submission (same notebook, grader, rubric and cases)
+takes its stored result without a kernel, unless forced.
 """
 
 from __future__ import annotations
@@ -12,25 +14,30 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 from tqdm import tqdm
 
 from grader.cases import ROOT, generate_cases
-from grader.intake import Submission, UnreadableSubmission, find_submissions, read_notebook
+from grader.intake import Submission, collect_submissions
+from grader.intake.notebooks import UnreadableSubmission, read_notebook
+from grader.intake.roster import RosterEntry
 from grader.judge.rules import forbidden_uses
 from grader.judge.score import score_all
 from grader.judge.written import extract_written_answers
 from grader.result import SubmissionResult, SubmissionStatus
-from grader.rubric import Rubric
+from grader.rubric import GRADED_FUNCTIONS, Rubric
 from grader.run.execute import CellStatus, NotebookRunner, RunLog, run_notebook
 from grader.run.harvest import CallOutcome, CallStatus, harvest_outputs
 from grader.run.kernel import start_kernel, stop_kernel
 from grader.run.sandbox import SandboxMode, SandboxPolicy
 from grader.shared_with_selfcheck import inject_parameters
-from grader.views.write import write_gradebook, write_submission_reports
+from grader.store import ClassStore, content_hash, current_versions
+from grader.views.write import write_class_views, write_submission_views
 
 TEMPLATE_DIR = ROOT / "student_template"
 TEMPLATE_NOTEBOOK = TEMPLATE_DIR / "messmaster_part2.ipynb"
@@ -63,9 +70,11 @@ def _describe_problems(log: RunLog) -> list[str]:
 def grade_submission(submission: Submission, rubric: Rubric, sandbox: SandboxMode) -> SubmissionResult:
     """Read, run, harvest and score one notebook; never raises for anything the submission does."""
     started = time.monotonic()
-    result = SubmissionResult(submission.name, rubric)
+    result = SubmissionResult(submission.identity, rubric)
     template = nbformat.read(TEMPLATE_NOTEBOOK, as_version=4)
     try:
+        if submission.path is None:
+            raise UnreadableSubmission(submission.note)
         notebook = read_notebook(submission.path)
     except UnreadableSubmission as error:
         result = zero_result(submission, rubric, SubmissionStatus.UNREADABLE, f"Could not grade: {error}.")
@@ -83,7 +92,7 @@ def grade_submission(submission: Submission, rubric: Rubric, sandbox: SandboxMod
                 outcomes = harvest_outputs(runner, cases, workspace / ".grader", rubric.run.call_timeout)
         finally:
             stop_kernel(manager)
-    result.problems = _describe_problems(log)
+    result.problems = ([submission.note] if submission.note else []) + _describe_problems(log)
     result.tests = score_all(cases, outcomes, rubric, forbidden_uses(notebook, rubric))
     result.written = extract_written_answers(notebook, template)
     result.execution_time = time.monotonic() - started
@@ -99,7 +108,7 @@ def zero_result(submission: Submission, rubric: Rubric, status: SubmissionStatus
         for case in item_cases
         for call in case.calls
     }
-    result = SubmissionResult(submission.name, rubric, status=status, problems=[reason])
+    result = SubmissionResult(submission.identity, rubric, status=status, problems=[reason])
     result.tests = score_all(cases, outcomes, rubric, {})
     return result
 
@@ -114,16 +123,22 @@ def _grade_safely(submission: Submission, rubric: Rubric, sandbox: SandboxMode) 
         return zero_result(submission, rubric, SubmissionStatus.GRADER_ERROR, reason)
 
 
-def grade_batch(
-    paths: list[Path], out: Path, rubric: Rubric, jobs: int = 1, sandbox: SandboxMode = SandboxMode.AUTO
-) -> list[SubmissionResult]:
-    """Grade every notebook under `paths` into `out`; results are in the order of the submissions."""
-    submissions = find_submissions(paths)
-    out.mkdir(parents=True, exist_ok=True)
-    results: dict[str, SubmissionResult] = {}
-    progress = tqdm(total=len(submissions), unit="notebook", disable=not sys.stderr.isatty())
+@dataclass
+class ClassRun:
+    """What one grading run did: this run's results in the order found, what it reused, what it could not read."""
+
+    results: list[SubmissionResult] = field(default_factory=list)
+    reused: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _grade_in_workers(
+    submissions: list[Submission], rubric: Rubric, jobs: int, sandbox: SandboxMode
+) -> Iterator[tuple[Submission, SubmissionResult]]:
+    """Each submission's result as soon as a worker has it; a worker that dies costs only its submission."""
     # spawn, not fork: a forked child of a process that already ran torch deadlocks in its thread pool
-    with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
+    workers = max(1, min(jobs, len(submissions)))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {pool.submit(_grade_safely, s, rubric, sandbox): s for s in submissions}
         for future in as_completed(futures):
             submission = futures[future]
@@ -132,11 +147,53 @@ def grade_batch(
             except Exception as error:  # the worker process itself died
                 reason = f"The grader's worker died on this submission ({error}); ask the staff."
                 result = zero_result(submission, rubric, SubmissionStatus.GRADER_ERROR, reason)
-            write_submission_reports(result, out)
-            results[submission.name] = result
+            yield submission, result
+
+
+def grade_class(
+    paths: list[Path],
+    out: Path,
+    rubric: Rubric,
+    jobs: int = 1,
+    sandbox: SandboxMode = SandboxMode.AUTO,
+    force: bool = False,
+    roster: list[RosterEntry] | None = None,
+) -> ClassRun:
+    """Grade every submission under `paths` into the class folder `out` (its store, then its views).
+
+    Raises StoreBusy when another run holds `out`.
+    """
+    run = ClassRun()
+    versions = current_versions(rubric)
+    with ClassStore.open(out, rubric) as store, tempfile.TemporaryDirectory(prefix="messmaster-intake-") as scratch:
+        intake = collect_submissions(paths, Path(scratch), TEMPLATE_NOTEBOOK.stem, tuple(GRADED_FUNCTIONS.values()))
+        run.errors = intake.errors
+        run_id = store.begin_run(versions)
+        if roster is not None:
+            store.set_roster(roster)
+        contents = {s.identity.student: content_hash(s) for s in intake.submissions}
+        results: dict[str, SubmissionResult] = {}
+        to_grade = []
+        for submission in intake.submissions:
+            student = submission.identity.student
+            stored = None if force else store.cached(contents[student], versions)
+            if stored is None:
+                to_grade.append(submission)
+                continue
+            store.reuse(run_id, submission.identity, contents[student], versions, stored)
+            results[student] = store.current(student)
+            write_submission_views(results[student], out)
+            run.reused += 1
+        progress = tqdm(total=len(to_grade), unit="notebook", disable=not sys.stderr.isatty() or not to_grade)
+        for submission, result in _grade_in_workers(to_grade, rubric, jobs, sandbox):
+            student = submission.identity.student
+            store.record(run_id, submission.identity, contents[student], versions, result)
+            results[student] = store.current(student)
+            write_submission_views(results[student], out)
             progress.update()
-            progress.set_postfix_str(f"{submission.name}: {result.score:g}")
-    progress.close()
-    ordered = [results[s.name] for s in submissions]
-    write_gradebook(ordered, out)
-    return ordered
+            progress.set_postfix_str(f"{student}: {result.score:g}")
+        progress.close()
+        write_class_views(store, rubric, out)
+        store.finish_run(run_id)
+    run.results = [results[s.identity.student] for s in intake.submissions]
+    return run

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from grader.intake import Identity, student_folder
 from grader.judge.verdict import TestResult
 from grader.rubric import Rubric
 
@@ -13,17 +14,23 @@ class SubmissionStatus(StrEnum):
     GRADED = "graded"
     UNREADABLE = "unreadable"  # not a notebook we can run: zero, with the reason
     GRADER_ERROR = "grader_error"  # a bug of ours: zero, and the traceback on the instructor's terminal
+    MISSING = "missing"  # on the roster, nothing handed in (a gradebook row only, never a grading)
 
 
 @dataclass
 class SubmissionResult:
-    name: str
+    identity: Identity
     rubric: Rubric
     tests: list[TestResult] = field(default_factory=list)
     written: dict[str, str] = field(default_factory=dict)
     status: SubmissionStatus = SubmissionStatus.GRADED
     problems: list[str] = field(default_factory=list)  # what went wrong running the notebook
     execution_time: float = 0.0
+
+    @property
+    def folder(self) -> str:
+        """The student's folder in the class folder."""
+        return student_folder(self.identity.student)
 
     @property
     def score(self) -> float:

@@ -9,7 +9,9 @@ import sys
 import pytest
 
 from grader import cli
+from grader.intake import Identity
 from grader.judge.verdict import TestResult
+from grader.pipeline import ClassRun
 from grader.result import SubmissionResult, SubmissionStatus
 from grader.rubric import RUBRIC_FILE
 from grader.run.sandbox import SandboxMode
@@ -23,23 +25,50 @@ def recorded(monkeypatch, rubric):
     calls = []
     status = {"value": SubmissionStatus.GRADED}
 
-    def grade_batch(paths, out, rubric, jobs, sandbox):
-        calls.append({"paths": paths, "out": out, "rubric": rubric, "jobs": jobs, "sandbox": sandbox})
-        result = SubmissionResult("ada", rubric, status=status["value"])
+    def grade_class(paths, out, rubric, jobs, sandbox, force, roster):
+        calls.append(
+            {
+                "paths": paths,
+                "out": out,
+                "rubric": rubric,
+                "jobs": jobs,
+                "sandbox": sandbox,
+                "force": force,
+                "roster": roster,
+            }
+        )
+        result = SubmissionResult(Identity("ada"), rubric, status=status["value"])
         result.tests = [TestResult("loss_fn.random", 2.5, 2.5, "passed")]
-        return [result]
+        return ClassRun(results=[result], errors=status.get("errors", []))
 
-    monkeypatch.setattr(cli, "grade_batch", grade_batch)
+    monkeypatch.setattr(cli, "grade_class", grade_class)
     monkeypatch.setattr(cli, "bubblewrap_works", lambda: True)
     return calls, status
 
 
 def test_arguments_reach_the_pipeline(recorded, tmp_path, capsys):
     calls, _ = recorded
-    code = cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "out"), "--jobs", "2", "--timeout", "42"])
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student,name\nada,Ada Lovelace\n")
+    code = cli.main(
+        [
+            "grade",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "out"),
+            "--jobs",
+            "2",
+            "--timeout",
+            "42",
+            "--force",
+            "--roster",
+            str(roster),
+        ]
+    )
     assert code == 0
     (call,) = calls
     assert call["paths"] == [tmp_path] and call["out"] == tmp_path / "out" and call["jobs"] == 2
+    assert call["force"] is True and call["roster"][0].name == "Ada Lovelace"
     assert call["sandbox"] == SandboxMode.AUTO and call["rubric"].run.notebook_timeout == 42
     printed = capsys.readouterr().out
     assert "ada" in printed and "graded 1 submission(s)" in printed and "of 75 automatic points" in printed
@@ -58,12 +87,30 @@ def test_a_grader_error_exits_1_and_names_the_submission(recorded, tmp_path, cap
         (["--jobs", "0"], "--jobs must be at least 1"),
         (["--timeout", "-5"], "--timeout must be a positive"),
         (["--rubric", "nowhere.toml"], "cannot use the rubric"),
+        (["--roster", "nowhere.csv"], "cannot use the roster"),
     ],
 )
 def test_bad_arguments_exit_2_before_grading(recorded, tmp_path, capsys, extra, says):
     calls, _ = recorded
     assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "out"), *extra]) == 2
     assert says in capsys.readouterr().err and calls == []
+
+
+def test_an_unreadable_archive_exits_1_after_grading_the_rest(recorded, tmp_path, capsys):
+    _, status = recorded
+    status["errors"] = ["export.zip: cannot unpack the archive: it is not a readable zip archive"]
+    assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "out")]) == 1
+    captured = capsys.readouterr()
+    assert "export.zip: cannot unpack" in captured.err and "ada" in captured.out
+
+
+def test_a_class_folder_in_use_is_refused(rubric, tmp_path, capsys):
+    from grader.store import ClassStore
+
+    with ClassStore.open(tmp_path / "out", rubric):
+        assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "out"), "--sandbox", "off"]) == 2
+        assert "is being graded by process" in capsys.readouterr().err
+        assert cli.main(["export", "canvas", str(tmp_path / "out"), "--out", str(tmp_path / "c.csv")]) == 2
 
 
 def test_a_missing_path_exits_2(recorded, tmp_path, capsys):
@@ -91,7 +138,16 @@ def test_usage_names_every_option(capsys):
     with pytest.raises(SystemExit):
         cli.main(["grade", "--help"])
     usage = capsys.readouterr().out
-    for option in ("--out DIR", "--jobs N", "--timeout SECONDS", "--sandbox", "--rubric FILE", "PATH"):
+    for option in (
+        "--out DIR",
+        "--jobs N",
+        "--timeout SECONDS",
+        "--sandbox",
+        "--rubric FILE",
+        "PATH",
+        "--force",
+        "--roster FILE",
+    ):
         assert option in usage
 
 
@@ -111,4 +167,6 @@ def test_the_module_entry_point_grades_an_unreadable_file_and_writes_every_file(
     assert report["score"] == 0 and "not valid JSON" in report["output"]
     assert "1 unreadable" in result.stdout
     assert (tmp_path / "out" / "broken" / "feedback.md").exists()
-    assert (tmp_path / "out" / "gradebook.csv").read_text().startswith("name,total,max,status,loss_fn")
+    gradebook = (tmp_path / "out" / "gradebook.csv").read_text()
+    assert gradebook.startswith("student,name,email,source,total,max,status,loss_fn") and "\nbroken,," in gradebook
+    assert (tmp_path / "out" / "grades.sqlite").exists()

@@ -16,13 +16,15 @@ import json
 import os
 import socket
 import subprocess
+import time
+from pathlib import Path
 
 import nbformat
 import pytest
 
 from examples.build_examples import OUT as EXAMPLES
 from examples.build_examples import replace_code
-from grader.pipeline import grade_batch
+from grader.pipeline import grade_class
 from grader.result import SubmissionStatus
 from grader.rubric import AUTOMATIC_ITEMS
 from grader.run.sandbox import SandboxMode, bubblewrap_works
@@ -106,14 +108,15 @@ def graded_class(solved, template, test_rubric, tmp_path_factory):
     for name, text in BAD_FILES.items():
         (folder / f"{name}.ipynb").write_text(text)
     sandbox = SandboxMode.REQUIRED if SANDBOXED else SandboxMode.AUTO
-    results = grade_batch([folder, EXAMPLES], out, test_rubric, jobs=2, sandbox=sandbox)
+    run = grade_class([folder, EXAMPLES], out, test_rubric, jobs=2, sandbox=sandbox)
     try:
         server.accept()
         contacted = True
     except OSError:
         contacted = False
     server.close()
-    return {r.name: r for r in results}, out, contacted
+    assert run.errors == [] and run.reused == 0
+    return {r.identity.student: r for r in run.results}, out, contacted
 
 
 def item_scores(result):
@@ -132,7 +135,7 @@ def test_reference_notebook_gets_full_marks_and_runs_cleanly(graded_class, test_
 def test_examples_score_as_their_mistakes_say(graded_class, test_rubric):
     out = graded_class[1]
     with open(out / "gradebook.csv") as f:
-        rows = {row["name"]: row for row in csv.DictReader(f)}
+        rows = {row["student"]: row for row in csv.DictReader(f)}
     assert float(rows["alice_correct"]["total"]) == test_rubric.automatic_total
     assert float(rows["bob_untouched_template"]["total"]) == TEMPLATE_SCORE
     assert TEMPLATE_SCORE < float(rows["carol_forgot_sign"]["total"]) < test_rubric.automatic_total
@@ -204,8 +207,25 @@ def test_every_submission_has_its_files_and_a_gradebook_row(graded_class):
             assert test["name"].split(".")[0] in set(AUTOMATIC_ITEMS) | {"written"}
         assert (out / name / "feedback.md").read_text().startswith("# MessMaster part 2")
     gradebook = (out / "gradebook.csv").read_text().splitlines()
-    assert gradebook[0].startswith("name,total,max,status," + ",".join(AUTOMATIC_ITEMS))
+    assert gradebook[0].startswith("student,name,email,source,total,max,status," + ",".join(AUTOMATIC_ITEMS))
     assert len(gradebook) == 1 + len(results)
+
+
+def test_grading_the_class_again_reuses_every_result_without_a_kernel(graded_class, test_rubric):
+    """Run last in this module's batch tests: the whole class again, nothing changed, in seconds."""
+    results, out, _ = graded_class
+    before = (out / "gradebook.csv").read_bytes()
+    folder = Path(results["reference"].identity.source).parent
+    started = time.monotonic()
+    run = grade_class(
+        [folder, EXAMPLES],
+        out,
+        test_rubric,
+        jobs=2,
+        sandbox=SandboxMode.REQUIRED if SANDBOXED else SandboxMode.AUTO,
+    )
+    assert run.reused == len(results) and time.monotonic() - started < 60
+    assert (out / "gradebook.csv").read_bytes() == before
 
 
 # ---- hostile submissions, in the sandbox ------------------------------------------------------------------
@@ -259,8 +279,8 @@ def test_fork_bomb_is_contained(template, solved, test_rubric, tmp_path):
     nbformat.write(minimal_notebook(template, bomb), tmp_path / "bomb.ipynb")
     nbformat.write(minimal_notebook(solved), tmp_path / "alice.ipynb")
     rubric = with_run(test_rubric, cell_timeout=10)  # the bomb's cell runs until this timeout
-    batch = grade_batch([tmp_path], tmp_path / "out", rubric, jobs=1, sandbox=SandboxMode.REQUIRED)
-    results = {r.name: r for r in batch}
+    batch = grade_class([tmp_path], tmp_path / "out", rubric, jobs=1, sandbox=SandboxMode.REQUIRED)
+    results = {r.identity.student: r for r in batch.results}
     assert results["alice"].score == test_rubric.automatic_total
     assert results["bomb"].score <= TEMPLATE_SCORE
     if os.geteuid() == 0:  # kernels run as nobody: after grading not one of the bomb's processes is left

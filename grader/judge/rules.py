@@ -11,29 +11,9 @@ import ast
 
 import nbformat
 
+from grader.intake.notebooks import function_definitions
 from grader.rubric import GRADED_FUNCTIONS, Rubric, Rule
 from grader.run.harvest import CallOutcome
-
-
-def _parsable(source: str) -> str:
-    # IPython magics and shell escapes are not Python; blank them so the rest still parses
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
-
-
-def function_definitions(notebook: nbformat.NotebookNode) -> dict[str, ast.FunctionDef]:
-    """Top-level `def`s of the code cells; a later definition wins, as it would when run in order."""
-    found: dict[str, ast.FunctionDef] = {}
-    for cell in notebook.cells:
-        if cell.cell_type != "code":
-            continue
-        try:
-            tree = ast.parse(_parsable(cell.source))
-        except SyntaxError:
-            continue
-        for node in tree.body:
-            if isinstance(node, ast.FunctionDef):
-                found[node.name] = node
-    return found
 
 
 def forbidden_identifiers(function: ast.FunctionDef, rule: Rule) -> list[str]:

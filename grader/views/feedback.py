@@ -7,7 +7,8 @@ from grader.result import SubmissionResult
 
 def feedback_markdown(result: SubmissionResult) -> str:
     """Points per item, what to fix, and the written answers found."""
-    lines = [f"# MessMaster part 2: feedback for `{result.name}`", "", f"**{result.summary_line()}.**", ""]
+    who = result.identity.student + (f" ({result.identity.name})" if result.identity.name else "")
+    lines = [f"# MessMaster part 2: feedback for `{who}`", "", f"**{result.summary_line()}.**", ""]
     if result.problems:
         lines += ["## What went wrong running your notebook", ""] + [f"- {p}" for p in result.problems] + [""]
     lines += ["## Graded functions", "", "| item | points |", "|---|---|"]

@@ -1,19 +1,47 @@
-"""The class gradebook: one row per submission."""
+"""The class gradebook: one row per student, graded or on the roster, identity columns first."""
 
 from __future__ import annotations
 
-from grader.result import SubmissionResult
+from pathlib import Path
+
+from grader.result import SubmissionStatus
+from grader.rubric import Rubric
+from grader.store import StudentRow
+from grader.views.csv_cells import write_csv
+
+IDENTITY_COLUMNS = ["student", "name", "email", "source"]
 
 
-def gradebook_row(result: SubmissionResult) -> dict[str, object]:
-    """`name, total, max, status`, one column per graded item, `written_max`, `problems`."""
-    row: dict[str, object] = {
-        "name": result.name,
-        "total": result.score,
-        "max": result.rubric.automatic_total,
-        "status": str(result.status),
-    }
-    row |= {item: result.item_score(item) for item in result.rubric.items}
-    row["written_max"] = result.rubric.written_total
-    row["problems"] = " | ".join(result.problems)
-    return row
+def gradebook_header(rubric: Rubric) -> list[str]:
+    return [*IDENTITY_COLUMNS, "total", "max", "status", *rubric.items, "written_max", "late", "problems"]
+
+
+def gradebook_row(row: StudentRow, rubric: Rubric) -> list[object]:
+    identity, result = row.identity, row.result
+    who = [identity.student, identity.name, identity.email, identity.source]
+    if result is None:
+        return [
+            *who,
+            0,
+            rubric.automatic_total,
+            str(SubmissionStatus.MISSING),
+            *(0 for _ in rubric.items),
+            rubric.written_total,
+            "",
+            "no submission",
+        ]
+    maximum = round(sum(t.max_score for t in result.tests), 4)
+    return [
+        *who,
+        result.score,
+        maximum,
+        str(result.status),
+        *(result.item_score(item) for item in rubric.items),
+        rubric.written_total,
+        "late" if identity.late else "",
+        " | ".join(result.problems),
+    ]
+
+
+def write_gradebook(rows: list[StudentRow], rubric: Rubric, out: Path) -> Path:
+    return write_csv(out / "gradebook.csv", gradebook_header(rubric), [gradebook_row(r, rubric) for r in rows])

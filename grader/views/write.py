@@ -1,27 +1,33 @@
-"""Put the views on disk: DIR/NAME/results.json, DIR/NAME/feedback.md, and DIR/gradebook.csv."""
+"""Put the views on disk, each rendered from the store: DIR/STUDENT/results.json and feedback.md, DIR/gradebook.csv."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import pandas as pd
-
 from grader.result import SubmissionResult
+from grader.rubric import Rubric
+from grader.store import ClassStore
 from grader.views.feedback import feedback_markdown
-from grader.views.gradebook import gradebook_row
+from grader.views.gradebook import write_gradebook
 from grader.views.gradescope import gradescope_results
 
 
-def write_submission_reports(result: SubmissionResult, out: Path) -> Path:
-    folder = out / result.name
+def _write_whole(path: Path, text: str) -> None:
+    """Write to a temporary file and move it into place: a reader never sees half a file."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    partial.replace(path)
+
+
+def write_submission_views(result: SubmissionResult, out: Path) -> Path:
+    folder = out / result.folder
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "results.json").write_text(json.dumps(gradescope_results(result), indent=2) + "\n")
-    (folder / "feedback.md").write_text(feedback_markdown(result) + "\n")
+    _write_whole(folder / "results.json", json.dumps(gradescope_results(result), indent=2) + "\n")
+    _write_whole(folder / "feedback.md", feedback_markdown(result) + "\n")
     return folder
 
 
-def write_gradebook(results: list[SubmissionResult], out: Path) -> Path:
-    path = out / "gradebook.csv"
-    pd.DataFrame([gradebook_row(r) for r in results]).to_csv(path, index=False)
-    return path
+def write_class_views(store: ClassStore, rubric: Rubric, out: Path) -> None:
+    """The views of the whole class: the gradebook."""
+    write_gradebook(store.students(), rubric, out)

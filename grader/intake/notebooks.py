@@ -1,9 +1,9 @@
-"""Find submitted notebooks and read them, turning every way a file can be unreadable into a reason."""
+"""Read a submitted notebook, turning every way a file can be unreadable into a reason a student understands."""
 
 from __future__ import annotations
 
+import ast
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -13,35 +13,6 @@ MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
 
 class UnreadableSubmission(Exception):
     """The file is not a notebook we can run; the message says why, for the student."""
-
-
-@dataclass(frozen=True)
-class Submission:
-    name: str
-    path: Path
-
-
-def find_submissions(paths: list[Path]) -> list[Submission]:
-    """Every `.ipynb` named or inside a named folder (not checkpoints), with unique names."""
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files.extend(
-                p for p in sorted(path.rglob("*.ipynb")) if ".ipynb_checkpoints" not in p.parts and p.is_file()
-            )
-        elif path.exists():
-            files.append(path)
-        else:
-            raise FileNotFoundError(f"no such file or folder: {path}")
-    submissions: list[Submission] = []
-    taken: set[str] = set()
-    for file in files:
-        name, suffix = file.stem, 2
-        while name in taken:  # two folders may each hold a "homework.ipynb"
-            name, suffix = f"{file.stem}-{suffix}", suffix + 1
-        taken.add(name)
-        submissions.append(Submission(name, file))
-    return submissions
 
 
 def read_notebook(path: Path) -> nbformat.NotebookNode:
@@ -70,3 +41,32 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
     except Exception as error:  # nbformat raises several kinds; all mean the same to a student
         raise UnreadableSubmission(f"the notebook is damaged: {str(error).splitlines()[0]}") from None
     return notebook
+
+
+def _parsable(source: str) -> str:
+    # IPython magics and shell escapes are not Python; blank them so the rest still parses
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+
+
+def function_definitions(notebook: nbformat.NotebookNode) -> dict[str, ast.FunctionDef]:
+    """Top-level `def`s of the code cells; a later definition wins, as it would when run in order."""
+    found: dict[str, ast.FunctionDef] = {}
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(_parsable(cell.source))
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef):
+                found[node.name] = node
+    return found
+
+
+def graded_definitions(path: Path, functions: tuple[str, ...] | list[str]) -> int:
+    """How many of the graded functions the notebook at `path` defines (0 when it cannot be read)."""
+    try:
+        return len(set(function_definitions(read_notebook(path))) & set(functions))
+    except UnreadableSubmission:
+        return 0

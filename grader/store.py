@@ -1,0 +1,292 @@
+"""The class store: every grading of a class in one SQLite file, `DIR/grades.sqlite`; the one writer of results.
+
+Each run, each grading (a student's submission, its content hash, the
+grader's, rubric's and hidden cases' versions, every test) and the roster are
+kept; a student's current result is their latest grading, and their history
+stays. Every file in DIR is a view of what this store holds. Only the process
+that ran the command writes here: workers return plain results to it.
+
+A run holds an exclusive lock on `DIR/grades.lock` (released by the system
+however the process ends), so a second run on the same folder is refused.
+Each grading is committed in one transaction, so a run killed halfway leaves
+every finished grading stored and nothing half-written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.cases import CASES_FILE, HOLDOUT_DATA, ROOT
+from grader.intake import Identity, Submission
+from grader.intake.roster import RosterEntry
+from grader.judge.verdict import TestResult
+from grader.result import SubmissionResult, SubmissionStatus
+from grader.rubric import Rubric
+
+STORE_FILE = "grades.sqlite"
+LOCK_FILE = "grades.lock"
+# what decides a grade besides the rubric and the cases: the grader's code, the reference, the students' files
+GRADER_SOURCES = ("grader", "reference/solutions.py", "student_template/util.py", "student_template/data")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY, started REAL NOT NULL, finished REAL,
+    grader_version TEXT NOT NULL, rubric_hash TEXT NOT NULL, cases_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS gradings (
+    id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id), student TEXT NOT NULL,
+    name TEXT NOT NULL, email TEXT NOT NULL, source TEXT NOT NULL, late INTEGER NOT NULL,
+    content_hash TEXT NOT NULL, grader_version TEXT NOT NULL, rubric_hash TEXT NOT NULL, cases_hash TEXT NOT NULL,
+    status TEXT NOT NULL, execution_time REAL NOT NULL, problems TEXT NOT NULL, written TEXT NOT NULL,
+    reused_from INTEGER REFERENCES gradings(id)
+);
+CREATE INDEX IF NOT EXISTS gradings_by_student ON gradings (student, id);
+CREATE INDEX IF NOT EXISTS gradings_by_content ON gradings (content_hash, grader_version, rubric_hash, cases_hash);
+CREATE TABLE IF NOT EXISTS tests (
+    grading_id INTEGER NOT NULL REFERENCES gradings(id), position INTEGER NOT NULL,
+    name TEXT NOT NULL, score REAL NOT NULL, max_score REAL NOT NULL, output TEXT NOT NULL,
+    PRIMARY KEY (grading_id, position)
+);
+CREATE TABLE IF NOT EXISTS roster (
+    student TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL,
+    sis_user_id TEXT NOT NULL, sis_login_id TEXT NOT NULL, section TEXT NOT NULL
+);
+"""
+
+
+class StoreBusy(Exception):
+    """Another run holds the class folder."""
+
+
+@dataclass(frozen=True)
+class Versions:
+    """What, besides the notebook, decides a grade: equal versions and content give an equal result."""
+
+    grader: str
+    rubric: str
+    cases: str
+
+
+@dataclass(frozen=True)
+class StudentRow:
+    """A student of the class as the views show them: identity, roster details, and the current result if any."""
+
+    identity: Identity
+    roster: RosterEntry | None
+    result: SubmissionResult | None
+
+
+def _digest(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def current_versions(rubric: Rubric) -> Versions:
+    files = []
+    for name in GRADER_SOURCES:
+        path = ROOT / name
+        files += (
+            sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+            if path.is_dir()
+            else [path]
+        )
+    rubric_text = json.dumps(dataclasses.asdict(rubric), sort_keys=True, default=str)
+    return Versions(
+        grader=_digest(files),
+        rubric=hashlib.sha256(rubric_text.encode()).hexdigest()[:16],
+        cases=_digest([CASES_FILE, HOLDOUT_DATA]),
+    )
+
+
+def content_hash(submission: Submission) -> str:
+    """The submitted notebook's bytes, hashed ("none" when there is no notebook)."""
+    if submission.path is None:
+        return "none"
+    return hashlib.sha256(submission.path.read_bytes()).hexdigest()
+
+
+class ClassStore:
+    def __init__(self, connection: sqlite3.Connection, rubric: Rubric) -> None:
+        self.db = connection
+        self.rubric = rubric
+
+    @classmethod
+    @contextmanager
+    def open(cls, folder: Path, rubric: Rubric) -> Iterator[ClassStore]:
+        """The class's store, locked for this process until the block ends; StoreBusy when another run has it."""
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / LOCK_FILE, "a+") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.seek(0)
+                holder = lock.read().strip() or "another process"
+                raise StoreBusy(f"{folder} is being graded by {holder}; wait for it to finish") from None
+            lock.seek(0)
+            lock.truncate()
+            lock.write(f"process {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+            lock.flush()
+            connection = sqlite3.connect(folder / STORE_FILE, isolation_level=None)
+            try:
+                connection.execute("PRAGMA foreign_keys = ON")
+                connection.executescript(SCHEMA)
+                yield cls(connection, rubric)
+            finally:
+                connection.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # ---- runs ---------------------------------------------------------------------------------------------
+
+    def begin_run(self, versions: Versions) -> int:
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO runs (started, grader_version, rubric_hash, cases_hash) VALUES (?, ?, ?, ?)",
+                (time.time(), versions.grader, versions.rubric, versions.cases),
+            )
+        return int(cursor.lastrowid)
+
+    def finish_run(self, run_id: int) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE runs SET finished = ? WHERE id = ?", (time.time(), run_id))
+
+    # ---- gradings -----------------------------------------------------------------------------------------
+
+    def cached(self, content: str, versions: Versions) -> int | None:
+        """A stored grading of the same notebook by the same grader, rubric and cases (never a grader error)."""
+        row = self.db.execute(
+            "SELECT id FROM gradings WHERE content_hash = ? AND grader_version = ? AND rubric_hash = ? "
+            "AND cases_hash = ? AND status != ? ORDER BY id DESC LIMIT 1",
+            (content, versions.grader, versions.rubric, versions.cases, SubmissionStatus.GRADER_ERROR),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def record(
+        self,
+        run_id: int,
+        identity: Identity,
+        content: str,
+        versions: Versions,
+        result: SubmissionResult,
+        reused_from: int | None = None,
+    ) -> int:
+        """Store one grading and its tests in one transaction; returns its id."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO gradings (run_id, student, name, email, source, late, content_hash, grader_version, "
+                "rubric_hash, cases_hash, status, execution_time, problems, written, reused_from) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    identity.student,
+                    identity.name,
+                    identity.email,
+                    identity.source,
+                    int(identity.late),
+                    content,
+                    versions.grader,
+                    versions.rubric,
+                    versions.cases,
+                    str(result.status),
+                    result.execution_time,
+                    json.dumps(result.problems),
+                    json.dumps(result.written),
+                    reused_from,
+                ),
+            )
+            grading_id = int(cursor.lastrowid)
+            db.executemany(
+                "INSERT INTO tests (grading_id, position, name, score, max_score, output) VALUES (?, ?, ?, ?, ?, ?)",
+                [(grading_id, i, t.name, t.score, t.max_score, t.output) for i, t in enumerate(result.tests)],
+            )
+        return grading_id
+
+    def reuse(self, run_id: int, identity: Identity, content: str, versions: Versions, grading_id: int) -> int:
+        """Record an unchanged submission as graded again, with the stored grading's result."""
+        stored = self._result(grading_id)
+        return self.record(run_id, identity, content, versions, stored, reused_from=grading_id)
+
+    def _result(self, grading_id: int) -> SubmissionResult:
+        (student, name, email, source, late, status, seconds, problems, written) = self.db.execute(
+            "SELECT student, name, email, source, late, status, execution_time, problems, written "
+            "FROM gradings WHERE id = ?",
+            (grading_id,),
+        ).fetchone()
+        tests = [
+            TestResult(*row)
+            for row in self.db.execute(
+                "SELECT name, score, max_score, output FROM tests WHERE grading_id = ? ORDER BY position", (grading_id,)
+            )
+        ]
+        return SubmissionResult(
+            Identity(student, name, email, source, bool(late)),
+            self.rubric,
+            tests=tests,
+            written=json.loads(written),
+            status=SubmissionStatus(status),
+            problems=json.loads(problems),
+            execution_time=seconds,
+        )
+
+    def current(self, student: str) -> SubmissionResult | None:
+        row = self.db.execute("SELECT MAX(id) FROM gradings WHERE student = ?", (student,)).fetchone()
+        return None if row[0] is None else self._result(int(row[0]))
+
+    def history(self, student: str) -> list[tuple[int, str, float]]:
+        """(run, status, score) of every grading of the student, oldest first."""
+        rows = self.db.execute(
+            "SELECT g.run_id, g.status, COALESCE(SUM(t.score), 0) FROM gradings g LEFT JOIN tests t "
+            "ON t.grading_id = g.id WHERE g.student = ? GROUP BY g.id ORDER BY g.id",
+            (student,),
+        )
+        return [(int(run), status, round(score, 4)) for run, status, score in rows]
+
+    # ---- the roster and the class -------------------------------------------------------------------------
+
+    def set_roster(self, entries: list[RosterEntry]) -> None:
+        """Replace the roster with `entries`."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM roster")
+            db.executemany(
+                "INSERT INTO roster VALUES (?, ?, ?, ?, ?, ?)",
+                [(e.student, e.name, e.email, e.sis_user_id, e.sis_login_id, e.section) for e in entries],
+            )
+
+    def students(self) -> list[StudentRow]:
+        """Every student graded or on the roster, ordered by id; the roster's name and email come first."""
+        roster = {
+            row[0]: RosterEntry(*row)
+            for row in self.db.execute("SELECT student, name, email, sis_user_id, sis_login_id, section FROM roster")
+        }
+        graded = [row[0] for row in self.db.execute("SELECT DISTINCT student FROM gradings")]
+        rows = []
+        for student in sorted(set(graded) | set(roster)):
+            result = self.current(student) if student in graded else None
+            listed = roster.get(student)
+            identity = result.identity if result else Identity(student)
+            if listed is not None:
+                identity = dataclasses.replace(
+                    identity, name=listed.name or identity.name, email=listed.email or identity.email
+                )
+            rows.append(StudentRow(identity, listed, result))
+        return rows

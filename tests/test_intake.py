@@ -1,0 +1,232 @@
+"""Intake: LMS exports (folders, zips) become one submission per student with its LMS identity; archives are safe."""
+
+from __future__ import annotations
+
+import stat
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from examples.build_examples import replace_code
+from grader.intake import collect_submissions, student_folder
+from grader.intake.archives import MAX_FILE_BYTES, ArchiveError, extract_archive
+from grader.intake.roster import RosterError, read_roster
+from grader.rubric import GRADED_FUNCTIONS
+
+FUNCTIONS = tuple(GRADED_FUNCTIONS.values())
+STEM = "messmaster_part2"
+
+
+def collect(paths, scratch):
+    return collect_submissions(paths, scratch, STEM, FUNCTIONS)
+
+
+def by_student(intake):
+    return {s.identity.student: s for s in intake.submissions}
+
+
+def zip_folder(folder: Path, archive: Path) -> Path:
+    with zipfile.ZipFile(archive, "w") as z:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                z.write(path, path.relative_to(folder.parent))
+    return archive
+
+
+@pytest.fixture
+def notebook_text(template):
+    return nbformat.writes(template)
+
+
+def canvas_export(folder: Path, text: str) -> Path:
+    folder.mkdir()
+    (folder / f"doejane_1001_5001_{STEM}.ipynb").write_text(text)
+    (folder / f"smithjohn_LATE_1002_5002_{STEM}.ipynb").write_text(text)
+    (folder / "smithjohn_LATE_1002_5003_scratch.ipynb").write_text(text)
+    (folder / f"leeann_1003_5004_{STEM}-1.ipynb").write_text(text)
+    return folder
+
+
+def gradescope_export(folder: Path, text: str) -> Path:
+    for number in ("111", "222", "333"):
+        (folder / f"submission_{number}").mkdir(parents=True)
+    (folder / "submission_111" / f"{STEM}.ipynb").write_text(text)
+    (folder / "submission_222" / f"{STEM}.ipynb").write_text(text)  # the same file name in every folder
+    (folder / "submission_333" / f"{STEM}.ipynb").write_text(text)
+    (folder / "submission_metadata.yml").write_text(
+        "submission_111:\n  :submitters:\n  - :name: Ada Lovelace\n    :sid: '9001'\n    :email: ada@uni.edu\n"
+        "submission_222:\n  :submitters:\n  - :name: Alan Turing\n    :sid: '9002'\n    :email: alan@uni.edu\n"
+        "submission_333:\n  :submitters:\n  - :name: Grace Hopper\n    :email: grace@uni.edu\n"
+        "  - :name: Kathleen Booth\n    :sid: '9004'\n"
+    )
+    return folder
+
+
+def moodle_export(folder: Path, text: str) -> Path:
+    for name in ("Jane Doe_42_assignsubmission_file_", "John Smith_43_assignsubmission_file_"):
+        (folder / name).mkdir(parents=True)
+        (folder / name / f"{STEM}.ipynb").write_text(text)
+    return folder
+
+
+@pytest.mark.parametrize("zipped", [False, True])
+def test_canvas_download_gives_user_ids_late_marks_and_one_submission_each(tmp_path, notebook_text, zipped):
+    export = canvas_export(tmp_path / "canvas", notebook_text)
+    path = zip_folder(export, tmp_path / "canvas.zip") if zipped else export
+    found = by_student(collect([path], tmp_path / "scratch"))
+    assert set(found) == {"1001", "1002", "1003"}
+    assert found["1002"].identity.late and not found["1001"].identity.late
+    assert found["1002"].path.name == f"smithjohn_LATE_1002_5002_{STEM}.ipynb" and "scratch.ipynb" in found["1002"].note
+    assert found["1003"].path.name.endswith(f"{STEM}-1.ipynb")
+    assert found["1001"].identity.name == "doejane" and str(path) in found["1001"].identity.source
+
+
+@pytest.mark.parametrize("zipped", [False, True])
+def test_gradescope_export_gives_each_submitter_their_sid_name_and_email(tmp_path, notebook_text, zipped):
+    export = gradescope_export(tmp_path / "assignment_1_export", notebook_text)
+    path = zip_folder(export, tmp_path / "gradescope.zip") if zipped else export
+    found = by_student(collect([path], tmp_path / "scratch"))
+    assert set(found) == {"9001", "9002", "grace@uni.edu", "9004"}
+    assert (found["9001"].identity.name, found["9001"].identity.email) == ("Ada Lovelace", "ada@uni.edu")
+    assert found["9004"].path == found["grace@uni.edu"].path  # a group submission counts for each member
+    assert found["9001"].path != found["9002"].path
+    assert "submission_222" in found["9002"].identity.source
+
+
+@pytest.mark.parametrize("zipped", [False, True])
+def test_moodle_export_gives_ids_and_full_names(tmp_path, notebook_text, zipped):
+    export = moodle_export(tmp_path / "moodle", notebook_text)
+    path = zip_folder(export, tmp_path / "moodle.zip") if zipped else export
+    found = by_student(collect([path], tmp_path / "scratch"))
+    assert {k: v.identity.name for k, v in found.items()} == {"42": "Jane Doe", "43": "John Smith"}
+
+
+def test_plain_folders_take_the_file_or_folder_name_and_same_file_names_stay_apart(tmp_path, notebook_text):
+    (tmp_path / "class" / "ana").mkdir(parents=True)
+    (tmp_path / "class" / "ben").mkdir()
+    (tmp_path / "class" / "ana" / f"{STEM}.ipynb").write_text(notebook_text)
+    (tmp_path / "class" / "ben" / f"{STEM}.ipynb").write_text(notebook_text)
+    (tmp_path / "class" / "cleo.ipynb").write_text(notebook_text)
+    (tmp_path / "class" / ".ipynb_checkpoints").mkdir()
+    (tmp_path / "class" / ".ipynb_checkpoints" / "cleo-checkpoint.ipynb").write_text(notebook_text)
+    found = by_student(collect([tmp_path / "class"], tmp_path / "scratch"))
+    assert set(found) == {"ana", "ben", "cleo"}
+    assert found["ana"].path != found["ben"].path and found["ana"].note == ""
+
+
+def test_several_notebooks_the_template_named_else_the_one_defining_the_functions(tmp_path, solved, template):
+    folder = tmp_path / "class" / "dora"
+    folder.mkdir(parents=True)
+    nbformat.write(template, folder / "draft.ipynb")
+    nbformat.write(solved, folder / "final.ipynb")
+    no_functions = replace_code(
+        solved, "def ", "def renamed_", count=sum(c.source.count("def ") for c in solved.cells if c.cell_type == "code")
+    )
+    nbformat.write(no_functions, folder / "aaa_notes.ipynb")
+    chosen = by_student(collect([tmp_path / "class"], tmp_path / "scratch"))["dora"]
+    assert chosen.path.name in ("draft.ipynb", "final.ipynb") and "defines the most graded functions" in chosen.note
+    nbformat.write(template, folder / f"{STEM}.ipynb")
+    chosen = by_student(collect([tmp_path / "class"], tmp_path / "scratch2"))["dora"]
+    assert chosen.path.name == f"{STEM}.ipynb" and "named like the assignment" in chosen.note
+
+
+def test_a_student_with_no_notebook_is_still_a_submission(tmp_path):
+    folder = tmp_path / "Jane Doe_42_assignsubmission_file_"
+    folder.mkdir()
+    (folder / "answers.pdf").write_bytes(b"%PDF")
+    (found,) = collect([tmp_path], tmp_path / "scratch").submissions
+    assert found.path is None and "no notebook" in found.note
+
+
+def test_student_folders_are_safe_and_distinct():
+    assert student_folder("1001") == "1001" and student_folder("ada@uni.edu") == "ada@uni.edu"
+    assert "/" not in student_folder("../../etc") and student_folder("../../etc") != student_folder("etc")
+    assert student_folder("Jane Doe") != student_folder("Jane_Doe")
+
+
+# ---- archives ----------------------------------------------------------------------------------------------
+
+
+def make_zip(path: Path, entries: dict[str, bytes], link: str | None = None) -> Path:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+        if link:
+            info = zipfile.ZipInfo(link)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            z.writestr(info, "/etc/passwd")
+    return path
+
+
+@pytest.mark.parametrize(
+    "entries,link,says",
+    [
+        ({"../evil.ipynb": b"{}"}, None, "outside"),
+        ({"ok/../../evil.ipynb": b"{}"}, None, "outside"),
+        ({"/tmp/evil.ipynb": b"{}"}, None, "absolute"),
+        ({"C:/evil.ipynb": b"{}"}, None, "absolute"),
+        ({"a.ipynb": b"{}"}, "link.ipynb", "link"),
+    ],
+)
+def test_an_archive_that_would_write_outside_its_folder_is_refused_whole(tmp_path, entries, link, says):
+    archive = make_zip(tmp_path / "bad.zip", entries, link)
+    with pytest.raises(ArchiveError, match=says):
+        extract_archive(archive, tmp_path / "out")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "evil.ipynb").exists()
+
+
+def test_a_zip_bomb_stops_at_the_limit(tmp_path):
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        with z.open("big.ipynb", "w") as entry:
+            block = b"\0" * 1024**2
+            for _ in range(MAX_FILE_BYTES // len(block) + 2):
+                entry.write(block)
+    assert archive.stat().st_size < 2 * 1024**2
+    with pytest.raises(ArchiveError, match="inflates past"):
+        extract_archive(archive, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_bad_archive_is_reported_and_the_rest_collected(tmp_path, notebook_text):
+    (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04 not really")
+    (tmp_path / "eve.ipynb").write_text(notebook_text)
+    intake = collect([tmp_path / "broken.zip", tmp_path / "eve.ipynb"], tmp_path / "scratch")
+    assert [s.identity.student for s in intake.submissions] == ["eve"]
+    assert len(intake.errors) == 1 and "broken.zip" in intake.errors[0] and "not a readable zip" in intake.errors[0]
+
+
+# ---- roster ------------------------------------------------------------------------------------------------
+
+
+def test_a_plain_roster_and_a_canvas_gradebook_export_both_read(tmp_path):
+    plain = tmp_path / "roster.csv"
+    plain.write_text("student,name,email\n1001,Jane Doe,jane@uni.edu\n1004,Nobody Yet,\n")
+    assert [(e.student, e.name, e.email) for e in read_roster(plain)] == [
+        ("1001", "Jane Doe", "jane@uni.edu"),
+        ("1004", "Nobody Yet", ""),
+    ]
+    canvas = tmp_path / "canvas.csv"
+    canvas.write_text(
+        "Student,ID,SIS User ID,SIS Login ID,Section,MessMaster part 2 (77)\n"
+        "    Points Possible,,,,,100\n"
+        '"Doe, Jane",1001,S1,jdoe,Sec A,\n'
+    )
+    (entry,) = read_roster(canvas)
+    assert (entry.student, entry.name, entry.sis_user_id, entry.sis_login_id, entry.section) == (
+        "1001",
+        "Doe, Jane",
+        "S1",
+        "jdoe",
+        "Sec A",
+    )
+
+
+@pytest.mark.parametrize("text,says", [("name,email\nJane,j@x\n", "no column"), ("student\n", "lists no student")])
+def test_a_roster_without_ids_is_refused(tmp_path, text, says):
+    path = tmp_path / "roster.csv"
+    path.write_text(text)
+    with pytest.raises(RosterError, match=says):
+        read_roster(path)

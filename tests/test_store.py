@@ -1,0 +1,238 @@
+"""The class store and its views: regrades that lose nothing, a cache, a lock, a run killed halfway, safe CSVs.
+
+The grading workers are replaced by an in-process stand-in that scores a
+notebook by its bytes, so that these tests are about the store, not kernels;
+one test kills a real `python -m grader` run with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from grader import cli, pipeline
+from grader.intake.roster import RosterEntry
+from grader.judge.verdict import TestResult
+from grader.pipeline import grade_class, zero_result
+from grader.result import SubmissionStatus
+from grader.store import STORE_FILE, ClassStore
+
+from .helpers import ROOT
+
+
+class StandIn:
+    """Grades in process: every test zero, but the first, passed when the notebook's text holds "right"."""
+
+    def __init__(self, fail_after: int | None = None) -> None:
+        self.graded: list[str] = []
+        self.fail_after = fail_after
+
+    def __call__(self, submissions, rubric, jobs, sandbox):
+        for submission in submissions:
+            if self.fail_after is not None and len(self.graded) >= self.fail_after:
+                raise KeyboardInterrupt
+            self.graded.append(submission.identity.student)
+            result = zero_result(submission, rubric, SubmissionStatus.GRADED, "graded by the stand-in")
+            first = result.tests[0]
+            right = b"right" in submission.path.read_bytes()
+            result.tests[0] = TestResult(first.name, first.max_score if right else 0.0, first.max_score, "stand-in")
+            yield submission, result
+
+
+@pytest.fixture
+def stand_in(monkeypatch):
+    worker = StandIn()
+    monkeypatch.setattr(pipeline, "_grade_in_workers", worker)
+    return worker
+
+
+def write(path, text: str):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5, "pad": text}))
+    return path
+
+
+def files_of(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def gradebook_lines(files) -> dict[str, str]:
+    """The gradebook's lines as bytes on disk, by student."""
+    lines = files[Path("gradebook.csv")].decode().splitlines()[1:]
+    return {line.split(",", 1)[0]: line for line in lines}
+
+
+def rows(out):
+    with open(out / "gradebook.csv", newline="") as f:
+        return {row["student"]: row for row in csv.DictReader(f)}
+
+
+@pytest.fixture
+def a_class(tmp_path):
+    submissions = tmp_path / "submissions"
+    for name in ("ana", "ben", "cleo"):
+        write(submissions / f"{name}.ipynb", name * 3)
+    return submissions, tmp_path / "grades"
+
+
+def test_regrading_one_student_keeps_every_other_row_and_file_byte_identical(stand_in, a_class, test_rubric):
+    submissions, out = a_class
+    grade_class([submissions], out, test_rubric)
+    before = files_of(out)
+    write(submissions / "ana.ipynb", "ana, resubmitted: right this time")
+    run = grade_class([submissions / "ana.ipynb"], out, test_rubric)
+    assert [r.identity.student for r in run.results] == ["ana"]
+    after = files_of(out)
+    for name in ("ben", "cleo"):
+        assert {k: v for k, v in after.items() if k.parts[0] == name} == {
+            k: v for k, v in before.items() if k.parts[0] == name
+        }
+    old, new = gradebook_lines(before), gradebook_lines(after)
+    assert old["ben"] == new["ben"] and old["cleo"] == new["cleo"] and old["ana"] != new["ana"]
+    with ClassStore.open(out, test_rubric) as store:
+        assert [status for _, status, _ in store.history("ana")] == ["graded", "graded"]
+        assert len(store.history("ben")) == 1
+
+
+def test_an_unchanged_class_is_not_graded_again_unless_forced(stand_in, a_class, test_rubric):
+    submissions, out = a_class
+    grade_class([submissions], out, test_rubric)
+    assert sorted(stand_in.graded) == ["ana", "ben", "cleo"]
+    before = files_of(out)
+    run = grade_class([submissions], out, test_rubric)
+    assert run.reused == 3 and len(stand_in.graded) == 3, "an unchanged submission must not reach a worker"
+    assert {k: v for k, v in files_of(out).items() if k.name != "grades.sqlite"} == {
+        k: v for k, v in before.items() if k.name != "grades.sqlite"
+    }
+    run = grade_class([submissions], out, test_rubric, force=True)
+    assert run.reused == 0 and len(stand_in.graded) == 6
+
+
+def test_a_changed_rubric_grades_again(stand_in, a_class, test_rubric):
+    from .helpers import with_run
+
+    submissions, out = a_class
+    grade_class([submissions], out, test_rubric)
+    run = grade_class([submissions], out, with_run(test_rubric, call_timeout=7))
+    assert run.reused == 0 and len(stand_in.graded) == 6
+
+
+def test_a_run_interrupted_halfway_keeps_what_it_finished_and_the_next_run_finishes_the_rest(
+    monkeypatch, a_class, test_rubric
+):
+    submissions, out = a_class
+    monkeypatch.setattr(pipeline, "_grade_in_workers", StandIn(fail_after=1))
+    with pytest.raises(KeyboardInterrupt):
+        grade_class([submissions], out, test_rubric)
+    db = sqlite3.connect(out / STORE_FILE)
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert db.execute("SELECT COUNT(*) FROM gradings").fetchone() == (1,)
+    db.close()
+    finisher = StandIn()
+    monkeypatch.setattr(pipeline, "_grade_in_workers", finisher)
+    run = grade_class([submissions], out, test_rubric)  # the lock was released with the interrupted run
+    assert run.reused == 1 and len(finisher.graded) == 2
+    assert set(rows(out)) == {"ana", "ben", "cleo"}
+
+
+@pytest.mark.slow
+def test_a_run_killed_with_sigkill_leaves_a_consistent_store_and_a_rerun_finishes(tmp_path):
+    submissions = tmp_path / "submissions"
+    for index in range(8):
+        (submissions / f"s{index}").mkdir(parents=True)
+        (submissions / f"s{index}" / "nb.ipynb").write_text(f"not a notebook {index}")
+    out = tmp_path / "grades"
+    command = [sys.executable, "-m", "grader", "grade", str(submissions), "--out", str(out), "--sandbox", "off"]
+    process = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    deadline = time.monotonic() + 120
+    graded = 0
+    while time.monotonic() < deadline and graded == 0:
+        time.sleep(0.2)
+        if (out / STORE_FILE).exists():
+            try:
+                graded = sqlite3.connect(out / STORE_FILE).execute("SELECT COUNT(*) FROM gradings").fetchone()[0]
+            except sqlite3.OperationalError:
+                graded = 0
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert graded >= 1
+    db = sqlite3.connect(out / STORE_FILE)
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    stored = db.execute("SELECT COUNT(*) FROM gradings").fetchone()[0]
+    db.close()
+    rerun = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"({min(stored, 8)} unchanged, not run again)" in rerun.stdout
+    assert set(rows(out)) == {f"s{index}" for index in range(8)}
+    assert all((out / f"s{index}" / "results.json").exists() for index in range(8))
+
+
+def test_students_files_with_the_same_name_stay_apart(stand_in, tmp_path, test_rubric):
+    write(tmp_path / "in" / "ana" / "messmaster_part2.ipynb", "a")
+    write(tmp_path / "in" / "ben" / "messmaster_part2.ipynb", "bb")
+    grade_class([tmp_path / "in"], tmp_path / "out", test_rubric)
+    assert (tmp_path / "out" / "ana" / "results.json").exists() and (tmp_path / "out" / "ben" / "results.json").exists()
+    assert set(rows(tmp_path / "out")) == {"ana", "ben"}
+
+
+def test_cells_a_student_controls_cannot_become_formulas(stand_in, tmp_path, test_rubric):
+    write(tmp_path / "in" / "=HYPERLINK(evil).ipynb", "x")
+    write(tmp_path / "in" / "@SUM(A1).ipynb", "y")
+    grade_class([tmp_path / "in"], tmp_path / "out", test_rubric)
+    text = (tmp_path / "out" / "gradebook.csv").read_text()
+    assert "'=HYPERLINK(evil)" in text and "'@SUM(A1)" in text
+    assert not any(line.startswith(("=", "@", "+", "-")) for line in text.splitlines())
+    for line in text.splitlines():
+        assert not any(cell.startswith(("=", "@", "+", "\t", "\r")) for cell in next(csv.reader([line])))
+    cli.main(["export", "canvas", str(tmp_path / "out"), "--out", str(tmp_path / "canvas.csv")])
+    cells = [cell for row in csv.reader(open(tmp_path / "canvas.csv")) for cell in row]
+    assert "'=HYPERLINK(evil)" in cells and not any(c.startswith(("=", "@")) for c in cells)
+
+
+def test_the_roster_names_students_and_lists_who_did_not_submit(stand_in, a_class, test_rubric, tmp_path):
+    submissions, out = a_class
+    roster = [
+        RosterEntry("ana", "Ana Lima", "ana@uni.edu", "S-1", "alima", "Sec 1"),
+        RosterEntry("dan", "Dan Wu", "dan@uni.edu", "S-4", "dwu", "Sec 2"),
+    ]
+    grade_class([submissions], out, test_rubric, roster=roster)
+    table = rows(out)
+    assert list(next(csv.reader(open(out / "gradebook.csv"))))[:4] == ["student", "name", "email", "source"]
+    assert (table["ana"]["name"], table["ana"]["email"]) == ("Ana Lima", "ana@uni.edu")
+    assert table["dan"]["status"] == "missing" and float(table["dan"]["total"]) == 0
+    assert table["ben"]["status"] == "graded" and table["ben"]["source"].endswith("ben.ipynb")
+    assert (
+        cli.main(["export", "canvas", str(out), "--out", str(tmp_path / "canvas.csv"), "--assignment", "MM2 (77)"]) == 0
+    )
+    with open(tmp_path / "canvas.csv", newline="") as f:
+        canvas = list(csv.DictReader(f))
+    assert list(canvas[0]) == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "MM2 (77)"]
+    by_id = {row["ID"]: row for row in canvas}
+    assert by_id["ana"]["Student"] == "Ana Lima" and by_id["ana"]["SIS Login ID"] == "alima"
+    assert float(by_id["ana"]["MM2 (77)"]) == float(table["ana"]["total"]) and by_id["dan"]["MM2 (77)"] == "0"
+
+
+def test_each_run_records_the_grader_rubric_and_cases_versions(stand_in, a_class, test_rubric):
+    submissions, out = a_class
+    grade_class([submissions], out, test_rubric)
+    db = sqlite3.connect(out / STORE_FILE)
+    (run,) = db.execute("SELECT grader_version, rubric_hash, cases_hash, finished FROM runs").fetchall()
+    assert all(run) and len(run[0]) == 16
+    hashes = {row[0] for row in db.execute("SELECT content_hash FROM gradings")}
+    assert len(hashes) == 3
+
+
+def test_export_needs_a_graded_folder(tmp_path, capsys):
+    assert cli.main(["export", "canvas", str(tmp_path), "--out", str(tmp_path / "c.csv")]) == 2
+    assert "grade into it first" in capsys.readouterr().err
