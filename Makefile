@@ -9,6 +9,7 @@ INSTALLED := $(VENV)/.installed
 SUBMISSIONS ?= examples/submissions
 OUT ?= grades
 JOBS ?= 2
+ROSTER ?=
 PYTEST_ARGS ?=
 
 .PHONY: install grade test test-fast lint notebooks examples data student-bundle clean
@@ -25,7 +26,7 @@ $(INSTALLED): requirements.txt
 install: $(INSTALLED)
 
 grade: $(INSTALLED)
-	$(PY) -m grader grade $(SUBMISSIONS) --out $(OUT) --jobs $(JOBS)
+	$(PY) -m grader grade $(SUBMISSIONS) --out $(OUT) --jobs $(JOBS) $(if $(ROSTER),--roster $(ROSTER))
 
 test: $(INSTALLED)
 	$(PY) -m pytest $(PYTEST_ARGS)

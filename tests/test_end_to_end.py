@@ -211,6 +211,28 @@ def test_every_submission_has_its_files_and_a_gradebook_row(graded_class):
     assert len(gradebook) == 1 + len(results)
 
 
+def test_a_canvas_zip_of_the_same_notebooks_is_graded_under_canvas_ids_from_the_store(
+    graded_class, test_rubric, tmp_path
+):
+    """The examples handed in through Canvas: same bytes, so the store's results, under each student's user id."""
+    import zipfile
+
+    _, out, _ = graded_class
+    archive = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(EXAMPLES / "alice_correct.ipynb", "alicecorrect_2001_9001_messmaster_part2.ipynb")
+        z.write(EXAMPLES / "bob_untouched_template.ipynb", "bobtemplate_LATE_2002_9002_messmaster_part2.ipynb")
+    run = grade_class(
+        [archive], out, test_rubric, jobs=2, sandbox=SandboxMode.REQUIRED if SANDBOXED else SandboxMode.AUTO
+    )
+    assert run.reused == 2 and [r.identity.student for r in run.results] == ["2001", "2002"]
+    with open(out / "gradebook.csv") as f:
+        rows = {row["student"]: row for row in csv.DictReader(f)}
+    assert float(rows["2001"]["total"]) == test_rubric.automatic_total and rows["2002"]["late"] == "late"
+    assert rows["2001"]["name"] == "alicecorrect" and "submissions.zip" in rows["2001"]["source"]
+    assert float(rows["2002"]["total"]) == TEMPLATE_SCORE and "reference" in rows
+
+
 def test_grading_the_class_again_reuses_every_result_without_a_kernel(graded_class, test_rubric):
     """Run last in this module's batch tests: the whole class again, nothing changed, in seconds."""
     results, out, _ = graded_class
