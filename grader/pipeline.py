@@ -92,7 +92,7 @@ def grade_submission(submission: Submission, rubric: Rubric, sandbox: SandboxMod
                 outcomes = harvest_outputs(runner, cases, workspace / ".grader", rubric.run.call_timeout)
         finally:
             stop_kernel(manager)
-    result.problems = ([submission.note] if submission.note else []) + _describe_problems(log)
+    result.problems = _describe_problems(log)
     result.tests = score_all(cases, outcomes, rubric, forbidden_uses(notebook, rubric))
     result.written = extract_written_answers(notebook, template)
     result.execution_time = time.monotonic() - started
@@ -173,25 +173,36 @@ def grade_class(
             store.set_roster(roster)
         contents = {s.identity.student: content_hash(s) for s in intake.submissions}
         results: dict[str, SubmissionResult] = {}
-        to_grade = []
+
+        def keep(submission: Submission, grading: int | SubmissionResult) -> int:
+            """Store a grading (a new result, or a stored one's id to reuse) and write the student's views."""
+            student = submission.identity.student
+            if isinstance(grading, int):
+                grading_id = store.reuse(run_id, submission, contents[student], versions, grading)
+                run.reused += 1
+            else:
+                grading_id = store.record(run_id, submission, contents[student], versions, grading)
+            results[student] = store.current(student)
+            write_submission_views(results[student], out)
+            return grading_id
+
+        # identical notebooks (a group's members, a copied file) are graded once
+        to_grade: dict[str, list[Submission]] = {}
         for submission in intake.submissions:
-            student = submission.identity.student
-            stored = None if force else store.cached(contents[student], versions)
+            content = contents[submission.identity.student]
+            stored = None if force else store.cached(content, versions)
             if stored is None:
-                to_grade.append(submission)
-                continue
-            store.reuse(run_id, submission.identity, contents[student], versions, stored)
-            results[student] = store.current(student)
-            write_submission_views(results[student], out)
-            run.reused += 1
-        progress = tqdm(total=len(to_grade), unit="notebook", disable=not sys.stderr.isatty() or not to_grade)
-        for submission, result in _grade_in_workers(to_grade, rubric, jobs, sandbox):
-            student = submission.identity.student
-            store.record(run_id, submission.identity, contents[student], versions, result)
-            results[student] = store.current(student)
-            write_submission_views(results[student], out)
+                to_grade.setdefault(content, []).append(submission)
+            else:
+                keep(submission, stored)
+        firsts = [group[0] for group in to_grade.values()]
+        progress = tqdm(total=len(firsts), unit="notebook", disable=not sys.stderr.isatty() or not firsts)
+        for submission, result in _grade_in_workers(firsts, rubric, jobs, sandbox):
+            grading_id = keep(submission, result)
+            for same in to_grade[contents[submission.identity.student]][1:]:
+                keep(same, grading_id)
             progress.update()
-            progress.set_postfix_str(f"{student}: {result.score:g}")
+            progress.set_postfix_str(f"{submission.identity.student}: {result.score:g}")
         progress.close()
         write_class_views(store, rubric, out)
         store.finish_run(run_id)

@@ -25,6 +25,7 @@ class SubmissionResult:
     written: dict[str, str] = field(default_factory=dict)
     status: SubmissionStatus = SubmissionStatus.GRADED
     problems: list[str] = field(default_factory=list)  # what went wrong running the notebook
+    note: str = ""  # which of several notebooks handed in was graded (intake's, never from the cache)
     execution_time: float = 0.0
 
     @property

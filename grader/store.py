@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS gradings (
     name TEXT NOT NULL, email TEXT NOT NULL, source TEXT NOT NULL, late INTEGER NOT NULL,
     content_hash TEXT NOT NULL, grader_version TEXT NOT NULL, rubric_hash TEXT NOT NULL, cases_hash TEXT NOT NULL,
     status TEXT NOT NULL, execution_time REAL NOT NULL, problems TEXT NOT NULL, written TEXT NOT NULL,
-    reused_from INTEGER REFERENCES gradings(id)
+    note TEXT NOT NULL, reused_from INTEGER REFERENCES gradings(id)
 );
 CREATE INDEX IF NOT EXISTS gradings_by_student ON gradings (student, id);
 CREATE INDEX IF NOT EXISTS gradings_by_content ON gradings (content_hash, grader_version, rubric_hash, cases_hash);
@@ -184,18 +184,19 @@ class ClassStore:
     def record(
         self,
         run_id: int,
-        identity: Identity,
+        submission: Submission,
         content: str,
         versions: Versions,
         result: SubmissionResult,
         reused_from: int | None = None,
     ) -> int:
-        """Store one grading and its tests in one transaction; returns its id."""
+        """Store one grading of `submission` and its tests in one transaction; returns its id."""
+        identity = submission.identity
         with self._transaction() as db:
             cursor = db.execute(
                 "INSERT INTO gradings (run_id, student, name, email, source, late, content_hash, grader_version, "
-                "rubric_hash, cases_hash, status, execution_time, problems, written, reused_from) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "rubric_hash, cases_hash, status, execution_time, problems, written, note, reused_from) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     identity.student,
@@ -211,6 +212,7 @@ class ClassStore:
                     result.execution_time,
                     json.dumps(result.problems),
                     json.dumps(result.written),
+                    submission.note,
                     reused_from,
                 ),
             )
@@ -221,14 +223,14 @@ class ClassStore:
             )
         return grading_id
 
-    def reuse(self, run_id: int, identity: Identity, content: str, versions: Versions, grading_id: int) -> int:
+    def reuse(self, run_id: int, submission: Submission, content: str, versions: Versions, grading_id: int) -> int:
         """Record an unchanged submission as graded again, with the stored grading's result."""
         stored = self._result(grading_id)
-        return self.record(run_id, identity, content, versions, stored, reused_from=grading_id)
+        return self.record(run_id, submission, content, versions, stored, reused_from=grading_id)
 
     def _result(self, grading_id: int) -> SubmissionResult:
-        (student, name, email, source, late, status, seconds, problems, written) = self.db.execute(
-            "SELECT student, name, email, source, late, status, execution_time, problems, written "
+        (student, name, email, source, late, status, seconds, problems, written, note) = self.db.execute(
+            "SELECT student, name, email, source, late, status, execution_time, problems, written, note "
             "FROM gradings WHERE id = ?",
             (grading_id,),
         ).fetchone()
@@ -246,6 +248,7 @@ class ClassStore:
             status=SubmissionStatus(status),
             problems=json.loads(problems),
             execution_time=seconds,
+            note=note,
         )
 
     def current(self, student: str) -> SubmissionResult | None:

@@ -236,3 +236,15 @@ def test_each_run_records_the_grader_rubric_and_cases_versions(stand_in, a_class
 def test_export_needs_a_graded_folder(tmp_path, capsys):
     assert cli.main(["export", "canvas", str(tmp_path), "--out", str(tmp_path / "c.csv")]) == 2
     assert "grade into it first" in capsys.readouterr().err
+
+
+def test_a_result_shared_by_identical_notebooks_keeps_each_students_own_note(stand_in, tmp_path, test_rubric):
+    write(tmp_path / "in" / "ana" / "messmaster_part2.ipynb", "same right notebook")
+    write(tmp_path / "in" / "ana" / "draft.ipynb", "an older draft")
+    write(tmp_path / "in" / "ben" / "messmaster_part2.ipynb", "same right notebook")
+    run = grade_class([tmp_path / "in"], tmp_path / "out", test_rubric)
+    assert run.reused == 1 and len(stand_in.graded) == 1, "the second identical notebook takes the first one's result"
+    ana = json.loads((tmp_path / "out" / "ana" / "results.json").read_text())["output"]
+    ben = json.loads((tmp_path / "out" / "ben" / "results.json").read_text())["output"]
+    assert "also handed in: draft.ipynb" in ana and "draft" not in ben
+    assert "also handed in: draft.ipynb" in (tmp_path / "out" / "ana" / "feedback.md").read_text()

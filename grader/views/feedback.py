@@ -9,6 +9,8 @@ def feedback_markdown(result: SubmissionResult) -> str:
     """Points per item, what to fix, and the written answers found."""
     who = result.identity.student + (f" ({result.identity.name})" if result.identity.name else "")
     lines = [f"# MessMaster part 2: feedback for `{who}`", "", f"**{result.summary_line()}.**", ""]
+    if result.note:
+        lines += [result.note, ""]
     if result.problems:
         lines += ["## What went wrong running your notebook", ""] + [f"- {p}" for p in result.problems] + [""]
     lines += ["## Graded functions", "", "| item | points |", "|---|---|"]

@@ -39,7 +39,7 @@ def gradebook_row(row: StudentRow, rubric: Rubric) -> list[object]:
         *(result.item_score(item) for item in rubric.items),
         rubric.written_total,
         "late" if identity.late else "",
-        " | ".join(result.problems),
+        " | ".join([result.note] * bool(result.note) + result.problems),
     ]
 
 

@@ -34,7 +34,7 @@ def gradescope_results(result: SubmissionResult) -> dict:
     return {
         "score": result.score,
         "execution_time": round(result.execution_time, 2),
-        "output": "\n".join([result.summary_line(), *result.problems]),
+        "output": "\n".join([result.summary_line(), *([result.note] if result.note else []), *result.problems]),
         "stdout_visibility": "hidden",
         "tests": tests,
     }
