@@ -230,3 +230,28 @@ def test_a_roster_without_ids_is_refused(tmp_path, text, says):
     path.write_text(text)
     with pytest.raises(RosterError, match=says):
         read_roster(path)
+
+
+def test_one_students_file_or_folder_keeps_the_id_it_has_in_the_whole_export(tmp_path, notebook_text):
+    """Regrading one student by naming their file or folder: the same id as when the class was graded."""
+    gradescope = gradescope_export(tmp_path / "gs", notebook_text)
+    moodle = moodle_export(tmp_path / "moodle", notebook_text)
+    plain = tmp_path / "plain" / "ana"
+    plain.mkdir(parents=True)
+    (plain / f"{STEM}.ipynb").write_text(notebook_text)
+    (tmp_path / "plain" / "ben.ipynb").write_text(notebook_text)
+    cases = {
+        gradescope / "submission_222": {"9002"},
+        gradescope / "submission_222" / f"{STEM}.ipynb": {"9002"},
+        gradescope / "submission_333": {"grace@uni.edu", "9004"},
+        moodle / "Jane Doe_42_assignsubmission_file_": {"42"},
+        moodle / "Jane Doe_42_assignsubmission_file_" / f"{STEM}.ipynb": {"42"},
+        plain: {"ana"},
+        plain / f"{STEM}.ipynb": {"ana"},
+        tmp_path / "plain" / "ben.ipynb": {"ben"},
+        tmp_path / "plain": {"ana", "ben"},
+    }
+    for path, students in cases.items():
+        assert set(by_student(collect([path], tmp_path / "scratch"))) == students, path
+    whole = by_student(collect([gradescope], tmp_path / "scratch"))
+    assert by_student(collect([gradescope / "submission_222"], tmp_path / "s"))["9002"].path == whole["9002"].path

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from grader.intake.archives import ArchiveError, extract_archive
-from grader.intake.layouts import CANVAS_FILE, Handed, Identity, canvas_file, read_layout
+from grader.intake.layouts import Handed, Identity, named_like, read_layout
 from grader.intake.notebooks import graded_definitions
 
 __all__ = ["Identity", "Intake", "Submission", "collect_submissions", "student_folder"]
@@ -45,13 +45,6 @@ def student_folder(student: str) -> str:
     return f"{safe or 'student'}-{hashlib.sha256(student.encode()).hexdigest()[:8]}"
 
 
-def _named_like(path: Path, template_stem: str) -> bool:
-    """Named as the template is, allowing a Canvas prefix and a resubmission's number (`-1`, ` (2)`)."""
-    canvas = CANVAS_FILE.match(path.name)
-    stem = Path(canvas["file"] if canvas else path.name).stem
-    return stem == template_stem or re.fullmatch(rf"{re.escape(template_stem)}[-_ ]?\(?\d+\)?", stem) is not None
-
-
 def choose_notebook(
     notebooks: tuple[Path, ...], template_stem: str, functions: tuple[str, ...]
 ) -> tuple[Path | None, str]:
@@ -60,7 +53,7 @@ def choose_notebook(
         return None, "no notebook (.ipynb) was found in what was handed in"
     if len(notebooks) == 1:
         return notebooks[0], ""
-    named = [p for p in notebooks if _named_like(p, template_stem)]
+    named = [p for p in notebooks if named_like(p, template_stem)]
     candidates = named or list(notebooks)
     chosen = max(candidates, key=lambda p: graded_definitions(p, functions))
     why = "it is named like the assignment's notebook" if named else "it defines the most graded functions"
@@ -102,11 +95,9 @@ def collect_submissions(paths: list[Path], scratch: Path, template_stem: str, fu
         try:
             if path.is_file() and path.suffix.lower() == ".zip":
                 root = _single_folder(extract_archive(path, scratch / f"archive-{index}"))
-                handed += read_layout(root, shown)
-            elif path.is_dir():
-                handed += read_layout(path, shown)
-            elif path.is_file():
-                handed.append(canvas_file(path, shown) or Handed(Identity(path.stem, source=shown), (path,)))
+                handed += read_layout(root, shown, template_stem)
+            elif path.exists():
+                handed += read_layout(path, shown, template_stem)
             else:
                 intake.errors.append(f"{shown}: no such file or folder")
         except ArchiveError as error:

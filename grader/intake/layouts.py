@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -64,49 +64,51 @@ def _unsymbol(table: dict) -> dict:
     return {str(key).strip(":"): value for key, value in table.items()}
 
 
-def _gradescope(root: Path, shown: str) -> list[Handed] | None:
-    metadata_files = [root / GRADESCOPE_METADATA, *sorted(root.glob(f"*/{GRADESCOPE_METADATA}"))]
-    metadata_file = next((f for f in metadata_files if f.is_file()), None)
-    if metadata_file is None:
-        return None
-    base = metadata_file.parent
+def _gradescope_submitters(base: Path) -> list[tuple[Path, Identity]]:
+    """(submission folder, submitter) for every submitter in `base`'s metadata; ValueError when it is broken."""
     try:
-        metadata = yaml.safe_load(metadata_file.read_text())
+        metadata = yaml.safe_load((base / GRADESCOPE_METADATA).read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise ValueError(f"{GRADESCOPE_METADATA} cannot be read: {error}") from None
     if not isinstance(metadata, dict):
         raise ValueError(f"{GRADESCOPE_METADATA} does not map submission folders to their submitters")
-    handed = []
+    found = []
     for key, entry in metadata.items():
         folder_name = str(key).strip(":")  # keys are written Ruby-style, `:submitters:`, which YAML reads ":submitters"
-        folder = base / folder_name
         submitters = _unsymbol(entry).get("submitters") if isinstance(entry, dict) else None
-        if not folder.is_dir() or not isinstance(submitters, list):
+        if not (base / folder_name).is_dir() or not isinstance(submitters, list):
             continue
-        notebooks = tuple(notebooks_under(folder))
         for submitter in submitters:  # a group submission counts for each of its members
-            if not isinstance(submitter, dict):
-                continue
-            submitter = _unsymbol(submitter)
-            name, email = str(submitter.get("name") or ""), str(submitter.get("email") or "")
-            student = str(submitter.get("sid") or email or folder_name)
-            source = f"{shown}/{folder.relative_to(root)}"
-            handed.append(Handed(Identity(student, name=name, email=email, source=source), notebooks))
-    return handed
+            if isinstance(submitter, dict):
+                submitter = _unsymbol(submitter)
+                name, email = str(submitter.get("name") or ""), str(submitter.get("email") or "")
+                student = str(submitter.get("sid") or email or folder_name)
+                found.append((base / folder_name, Identity(student, name=name, email=email)))
+    return found
+
+
+def _gradescope(root: Path, shown: str) -> list[Handed] | None:
+    bases = [root, *sorted(f.parent for f in root.glob(f"*/{GRADESCOPE_METADATA}"))]
+    base = next((b for b in bases if (b / GRADESCOPE_METADATA).is_file()), None)
+    if base is None:
+        return None
+    return [
+        Handed(replace(identity, source=f"{shown}/{folder.relative_to(root)}"), tuple(notebooks_under(folder)))
+        for folder, identity in _gradescope_submitters(base)
+    ]
+
+
+def _moodle_folder(folder: Path, source: str) -> Handed | None:
+    match = MOODLE_FOLDER.match(folder.name)
+    if match is None or not folder.is_dir():
+        return None
+    return Handed(Identity(match["id"], name=match["name"], source=source), tuple(notebooks_under(folder)))
 
 
 def _moodle(root: Path, shown: str) -> list[Handed] | None:
-    folders = [
-        f for f in sorted(root.glob("*")) + sorted(root.glob("*/*")) if f.is_dir() and MOODLE_FOLDER.match(f.name)
-    ]
-    if not folders:
-        return None
-    handed = []
-    for folder in folders:
-        match = MOODLE_FOLDER.match(folder.name)
-        identity = Identity(match["id"], name=match["name"], source=f"{shown}/{folder.relative_to(root)}")
-        handed.append(Handed(identity, tuple(notebooks_under(folder))))
-    return handed
+    folders = [f for f in sorted(root.glob("*")) + sorted(root.glob("*/*")) if f.is_dir()]
+    handed = [h for f in folders if (h := _moodle_folder(f, f"{shown}/{f.relative_to(root)}")) is not None]
+    return handed or None
 
 
 def _canvas_or_plain(root: Path, shown: str) -> list[Handed]:
@@ -122,8 +124,46 @@ def _canvas_or_plain(root: Path, shown: str) -> list[Handed]:
     return handed
 
 
-def read_layout(root: Path, shown: str) -> list[Handed]:
-    """The submissions in a folder, by the first layout that fits; ValueError when its description is broken."""
+def named_like(path: Path, template_stem: str) -> bool:
+    """Named as the template is, allowing a Canvas prefix and a resubmission's number (`-1`, ` (2)`)."""
+    canvas = CANVAS_FILE.match(path.name)
+    stem = Path(canvas["file"] if canvas else path.name).stem
+    return stem == template_stem or re.fullmatch(rf"{re.escape(template_stem)}[-_ ]?\(?\d+\)?", stem) is not None
+
+
+def one_students(path: Path, shown: str, template_stem: str) -> list[Handed] | None:
+    """When `path` is one student's file or folder inside an export, that student (the same id as in the whole).
+
+    So that regrading one student by naming their file or folder keeps their identity: a Canvas file; a
+    Gradescope `submission_ID` folder (or a file in it); a Moodle student folder (or a file in it); a
+    plain `NAME/` folder holding a notebook named like the template (or that notebook).
+    """
+    if path.is_file() and (canvas := canvas_file(path, shown)) is not None:
+        return [canvas]
+    folder = path if path.is_dir() else path.parent
+    notebooks = (path,) if path.is_file() else tuple(notebooks_under(folder))
+    if (folder.parent / GRADESCOPE_METADATA).is_file():
+        members = [i for f, i in _gradescope_submitters(folder.parent) if f.name == folder.name]
+        if members:
+            return [Handed(replace(identity, source=shown), notebooks) for identity in members]
+    if (moodle := _moodle_folder(folder, shown)) is not None:
+        return [Handed(moodle.identity, notebooks)]
+    if path.is_file():
+        student = folder.name if named_like(path, template_stem) else path.stem
+        return [Handed(Identity(student, source=shown), notebooks)]
+    if any(named_like(p, template_stem) and not CANVAS_FILE.match(p.name) for p in folder.glob("*.ipynb")):
+        return [Handed(Identity(folder.name, source=shown), notebooks)]
+    return None
+
+
+def read_layout(root: Path, shown: str, template_stem: str) -> list[Handed]:
+    """The submissions in a path (one student's, or a class's by the first layout that fits).
+
+    ValueError when the export's own description (Gradescope's metadata) is broken.
+    """
+    single = one_students(root, shown, template_stem)
+    if single is not None:
+        return single
     for recognise in (_gradescope, _moodle):
         found = recognise(root, shown)
         if found is not None:
