@@ -12,7 +12,7 @@ JOBS ?= 2
 ROSTER ?=
 PYTEST_ARGS ?=
 
-.PHONY: install grade test test-fast lint notebooks examples data student-bundle clean
+.PHONY: install grade test test-fast lint notebooks examples data student-bundle gradescope clean
 
 $(INSTALLED): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ examples: $(INSTALLED)
 
 student-bundle: $(INSTALLED)
 	$(PY) tools/build_student_bundle.py
+
+gradescope: $(INSTALLED)
+	$(PY) tools/build_gradescope.py
 
 data: $(INSTALLED)
 	$(PY) secret/generate_data.py

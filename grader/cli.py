@@ -1,8 +1,9 @@
 """The command line, thin over the pipeline and the views: parse, check, call, print.
 
-    python -m grader grade PATH... --out DIR [--jobs N] [--timeout SECONDS] [--force]
-                                 [--roster FILE] [--sandbox auto|required|off] [--rubric FILE]
+    python -m grader grade PATH... --out DIR [--jobs N] [--timeout SECONDS] [--force] [--roster FILE]
+                                 [--report junit] [--summary-md FILE] [--sandbox auto|required|off] [--rubric FILE]
     python -m grader export canvas DIR --out FILE [--assignment NAME]
+    python -m grader gradescope SUBMISSION_DIR --results FILE [--sandbox auto|required|off]
 
 Exit status: 0 when every submission was graded (whatever the scores); 1 when
 the grader failed on one, or a path or an archive could not be read at all
@@ -14,16 +15,21 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+import os
 import sys
 from pathlib import Path
 
 from grader.intake.roster import RosterError, read_roster
-from grader.pipeline import ClassRun, grade_class
+from grader.pipeline import ClassRun, grade_class, grade_one_folder
 from grader.result import SubmissionStatus
 from grader.rubric import RUBRIC_FILE, Rubric, RubricError, load_rubric
-from grader.run.sandbox import SandboxMode, bubblewrap_works
+from grader.run.sandbox import SandboxMode, SandboxPolicy, bubblewrap_works, isolation_description
 from grader.store import STORE_FILE, ClassStore, StoreBusy
 from grader.views.canvas import write_canvas_csv
+from grader.views.gradescope import gradescope_results
+from grader.views.junit import write_junit
+from grader.views.summary import summary_markdown
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds a submission's own cells may run together (default: the rubric's notebook_timeout)",
     )
     grade.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
+    grade.add_argument(
+        "--report", action="append", choices=["junit"], default=[], help="also write DIR/junit.xml (CI test reporters)"
+    )
+    grade.add_argument(
+        "--summary-md",
+        type=Path,
+        metavar="FILE",
+        help="write the class summary table (Markdown); also appended to $GITHUB_STEP_SUMMARY when that is set",
+    )
     grade.add_argument(
         "--roster", type=Path, metavar="FILE", help="CSV of the class (id, name, email; Canvas's export works)"
     )
@@ -73,6 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="the assignment's column, as Canvas names it, e.g. 'MessMaster part 2 (12345)'",
     )
     canvas.add_argument("--rubric", type=Path, default=RUBRIC_FILE, metavar="FILE", help=argparse.SUPPRESS)
+    gradescope = commands.add_parser(
+        "gradescope",
+        help="grade one Gradescope submission (what run_autograder calls)",
+        description="Grade the one notebook in a Gradescope submission folder and write its results.json.",
+    )
+    gradescope.add_argument("submission", type=Path, metavar="SUBMISSION_DIR", help="the submission's folder")
+    gradescope.add_argument("--results", type=Path, required=True, metavar="FILE", help="results.json to write")
+    gradescope.add_argument("--sandbox", type=SandboxMode, choices=list(SandboxMode), default=SandboxMode.AUTO)
+    gradescope.add_argument("--rubric", type=Path, default=RUBRIC_FILE, metavar="FILE", help=argparse.SUPPRESS)
     return parser
 
 
@@ -110,6 +134,22 @@ def _load_rubric(path: Path) -> Rubric | None:
         return None
 
 
+def _write_reports(args: argparse.Namespace, rubric: Rubric) -> None:
+    """The machine-readable reports asked for, from the class store."""
+    summary_targets = [args.summary_md] if args.summary_md else []
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        summary_targets.append(Path(os.environ["GITHUB_STEP_SUMMARY"]))
+    if not args.report and not summary_targets:
+        return
+    with ClassStore.open(args.out, rubric) as store:
+        rows = store.students()
+    if "junit" in args.report:
+        write_junit(rows, args.out)
+    for index, target in enumerate(summary_targets):
+        with open(target, "w" if index == 0 and args.summary_md else "a") as f:  # the job summary is appended to
+            f.write(summary_markdown(rows, rubric))
+
+
 def grade(args: argparse.Namespace) -> int:
     rubric = _load_rubric(args.rubric)
     if rubric is None:
@@ -143,6 +183,7 @@ def grade(args: argparse.Namespace) -> int:
         return 2
     for problem in run.errors:
         print(f"error: {problem}", file=sys.stderr)
+    _write_reports(args, rubric)
     if not run.results:
         print("error: no submissions found", file=sys.stderr)
         return 1 if run.errors else 2
@@ -171,8 +212,26 @@ def export_canvas(args: argparse.Namespace) -> int:
     return 0
 
 
+def gradescope(args: argparse.Namespace) -> int:
+    rubric = _load_rubric(args.rubric)
+    if rubric is None:
+        return 2
+    if not args.submission.is_dir():
+        print(f"error: no such folder: {args.submission}", file=sys.stderr)
+        return 2
+    if refusal := _sandbox_refusal(args.sandbox):
+        print(f"error: {refusal}", file=sys.stderr)
+        return 2
+    result = grade_one_folder(args.submission, rubric, args.sandbox)
+    isolation = isolation_description(SandboxPolicy.from_limits(rubric.limits, args.sandbox))
+    report = gradescope_results(result, written_as_tests=False, isolation=isolation)
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"{result.score:g}/{rubric.automatic_total:g} automatic points ({result.status}); wrote {args.results}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "grade":
-        return grade(args)
-    return export_canvas(args)
+    verbs = {"grade": grade, "export": export_canvas, "gradescope": gradescope}
+    return verbs[args.command](args)

@@ -23,7 +23,8 @@ import nbformat
 from tqdm import tqdm
 
 from grader.cases import ROOT, generate_cases
-from grader.intake import Submission, collect_submissions
+from grader.intake import Identity, Submission, choose_notebook, collect_submissions
+from grader.intake.layouts import notebooks_under
 from grader.intake.notebooks import UnreadableSubmission, read_notebook
 from grader.intake.roster import RosterEntry
 from grader.judge.rules import forbidden_uses
@@ -121,6 +122,20 @@ def _grade_safely(submission: Submission, rubric: Rubric, sandbox: SandboxMode) 
         traceback.print_exc()  # for the instructor's terminal; the student sees only the line below
         reason = f"The grader failed on this submission ({type(error).__name__}: {error}); ask the staff."
         return zero_result(submission, rubric, SubmissionStatus.GRADER_ERROR, reason)
+
+
+def grade_one_folder(folder: Path, rubric: Rubric, sandbox: SandboxMode) -> SubmissionResult:
+    """Grade the one submission in `folder` (Gradescope's `submission/`), whatever its notebook is called.
+
+    In this process, without a class store: one submission, one kernel.
+    """
+    path, note = choose_notebook(
+        tuple(notebooks_under(folder)), TEMPLATE_NOTEBOOK.stem, tuple(GRADED_FUNCTIONS.values())
+    )
+    submission = Submission(Identity("submission", source=str(folder)), path, note)
+    result = _grade_safely(submission, rubric, sandbox)
+    result.note = note
+    return result
 
 
 @dataclass

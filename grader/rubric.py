@@ -116,6 +116,17 @@ class OptimizersItem(Item):
     same_start_atol: float
 
 
+VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Gradescope:
+    visibility: str  # of the automatic tests' results
+
+    def __post_init__(self) -> None:
+        _require(self.visibility in VISIBILITIES, f"visibility must be one of {', '.join(VISIBILITIES)}")
+
+
 ITEM_TYPES: dict[str, type[Item]] = {
     "init_params": InitParamsItem,
     "train_manual": TrainManualItem,
@@ -129,6 +140,7 @@ class Rubric:
     run: Run
     limits: Limits
     tolerance: Tolerance
+    gradescope: Gradescope
     items: dict[str, Item]
     written: dict[str, float]
 
@@ -191,7 +203,7 @@ def _build(cls: type, table: object, where: str) -> object:
 
 def parse_rubric(data: dict) -> Rubric:
     """The rubric from a parsed TOML document; ValueError says what is wrong and where."""
-    expected = ("total", "run", "limits", "tolerance", "items", "written")
+    expected = ("total", "run", "limits", "tolerance", "gradescope", "items", "written")
     unknown, missing = sorted(set(data) - set(expected)), [key for key in expected if key not in data]
     if unknown or missing:
         raise ValueError(
@@ -210,6 +222,7 @@ def parse_rubric(data: dict) -> Rubric:
         run=_build(Run, data["run"], "run"),
         limits=_build(Limits, data["limits"], "limits"),
         tolerance=_build(Tolerance, data["tolerance"], "tolerance"),
+        gradescope=_build(Gradescope, data["gradescope"], "gradescope"),
         items={
             name: _build(ITEM_TYPES.get(name, Item), data["items"][name], f"items.{name}") for name in AUTOMATIC_ITEMS
         },

@@ -17,7 +17,7 @@ from grader.intake.archives import ArchiveError, extract_archive
 from grader.intake.layouts import Handed, Identity, named_like, read_layout
 from grader.intake.notebooks import graded_definitions
 
-__all__ = ["Identity", "Intake", "Submission", "collect_submissions", "student_folder"]
+__all__ = ["Identity", "Intake", "Submission", "choose_notebook", "collect_submissions", "student_folder"]
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,8 @@ def start_kernel(workspace: Path, policy: SandboxPolicy) -> ConfinedKernelManage
     """
     ipc_dir = workspace.parent / "ipc"
     ipc_dir.mkdir(exist_ok=True)
+    # without bubblewrap the kernel, as nobody, reaches its folders through this one: let it pass, not look
+    workspace.parent.chmod(0o711)
     for path in (workspace, ipc_dir, *workspace.rglob("*")):
         hand_over(path)
     manager = ConfinedKernelManager(workspace, ipc_dir, policy)

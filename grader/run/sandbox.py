@@ -83,6 +83,18 @@ def use_bubblewrap(policy: SandboxPolicy) -> bool:
     return False
 
 
+def isolation_description(policy: SandboxPolicy) -> str:
+    """How a kernel under `policy` is isolated here, in a sentence for the results."""
+    if use_bubblewrap(policy):
+        return "Isolation: bubblewrap (no network; only the kernel's own folder visible), resource limits."
+    if drops_privileges():
+        return (
+            "Isolation: an unprivileged user (nobody) with resource limits; bubblewrap cannot run here, "
+            "so the grader's files are protected by their permissions."
+        )
+    return "Isolation: resource limits only (bubblewrap cannot run here and the grader is not root)."
+
+
 def drops_privileges() -> bool:
     return os.geteuid() == 0 and shutil.which("setpriv") is not None
 

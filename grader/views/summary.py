@@ -1,0 +1,31 @@
+"""The class summary as a Markdown table: for a CI job's summary page, or a file."""
+
+from __future__ import annotations
+
+from grader.result import SubmissionStatus
+from grader.rubric import Rubric
+from grader.store import StudentRow
+
+
+def _cell(text: str) -> str:
+    """Text a student controls, safe inside a Markdown table cell."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace("`", "'")
+
+
+def summary_markdown(rows: list[StudentRow], rubric: Rubric) -> str:
+    graded = [r.result for r in rows if r.result is not None]
+    scores = [r.score for r in graded]
+    lines = [
+        "## MessMaster part 2: class summary",
+        "",
+        f"{len(graded)} graded, {len(rows) - len(graded)} missing; "
+        + (f"mean {sum(scores) / len(scores):.1f} of {rubric.automatic_total:g} automatic points" if scores else ""),
+        "",
+        "| student | name | score | status |",
+        "|---|---|---:|---|",
+    ]
+    for row in rows:
+        score = f"{row.result.score:g}" if row.result else "-"
+        status = str(row.result.status) if row.result else str(SubmissionStatus.MISSING)
+        lines.append(f"| {_cell(row.identity.student)} | {_cell(row.identity.name)} | {score} | {status} |")
+    return "\n".join(lines) + "\n"
