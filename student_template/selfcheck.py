@@ -380,8 +380,8 @@ def check(item: str | None = None) -> bool:
     return all(o.passed for o in outcomes)
 
 
-def check_notebook(path: str, epochs: int = 100) -> bool:
-    """Run a saved notebook (with EPOCHS overridden) in a fresh kernel, then every check inside it."""
+def check_notebook(path: str, epochs: int = 100, item: str | None = None) -> bool:
+    """Run a saved notebook (with EPOCHS overridden) in a fresh kernel, then the checks (of `item`) inside it."""
     from pathlib import Path
 
     import nbformat
@@ -389,7 +389,7 @@ def check_notebook(path: str, epochs: int = 100) -> bool:
 
     notebook = inject_parameters(nbformat.read(path, as_version=4), {"EPOCHS": epochs})
     here = str(Path(__file__).resolve().parent)
-    run_checks_cell = f"import sys\nsys.path.insert(0, {here!r})\nfrom selfcheck import check\nassert check(), 'failed'"
+    run_checks_cell = f"import sys\nsys.path.insert(0, {here!r})\nfrom selfcheck import check\nassert check({item!r}), 'failed'"
     notebook.cells.append(nbformat.v4.new_code_cell(run_checks_cell))
     folder = str(Path(path).resolve().parent)
     client = NotebookClient(notebook, timeout=600, allow_errors=True, resources={"metadata": {"path": folder}})
@@ -412,10 +412,15 @@ def check_notebook(path: str, epochs: int = 100) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1 or argv[0] in ("-h", "--help"):
-        print("usage: python selfcheck.py NOTEBOOK.ipynb", file=sys.stderr)
-        return 2
-    return 0 if check_notebook(argv[0]) else 1
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python selfcheck.py", description="Run a saved notebook with few epochs, then check its functions."
+    )
+    parser.add_argument("notebook", metavar="NOTEBOOK.ipynb")
+    parser.add_argument("--item", choices=list(CHECKS), help="check one function only (default: all of them)")
+    args = parser.parse_args(argv)
+    return 0 if check_notebook(args.notebook, item=args.item) else 1
 
 
 if __name__ == "__main__":

@@ -94,17 +94,18 @@ def graded_class(solved, template, test_rubric, tmp_path_factory):
         "syntax_error": minimal_notebook(
             replace_code(solved, "nll = torch.mean(-torch.log(correct_class_prob))", "nll = torch.mean((")
         ),
-        "infinite_loop": minimal_notebook(solved, "while True:\n    pass"),
-        "kernel_dies": minimal_notebook(solved, "import os\nos._exit(1)"),
         "repeat_a": minimal_notebook(mutant(solved, "loss_summed")),
         "repeat_b": minimal_notebook(mutant(solved, "loss_summed")),
     }
     # other bytes, the same code: a repeat that the store's cache cannot answer, so it really runs twice
     notebooks["repeat_b"].metadata["repeat"] = "b"
-    if SANDBOXED:
+    if SANDBOXED:  # the attacks include an endless cell and a kernel that exits
         notebooks |= {"alice": minimal_notebook(solved), "bob": minimal_notebook(template)}
         for name, code in attacks(str(out), server.getsockname()[1]).items():
             notebooks[f"attack_{name}"] = minimal_notebook(template, code)
+    else:
+        notebooks["attack_infinite_loop"] = minimal_notebook(template, attacks("", 0)["infinite_loop"])
+        notebooks["attack_os_exit"] = minimal_notebook(template, attacks("", 0)["os_exit"])
     for name, notebook in notebooks.items():
         nbformat.write(notebook, folder / f"{name}.ipynb")
     for name, text in BAD_FILES.items():
@@ -179,14 +180,14 @@ def test_a_syntax_error_costs_only_what_depends_on_the_cell(graded_class, test_r
     assert any("SyntaxError" in p for p in result.problems)
 
 
-def test_an_endless_cell_is_interrupted_and_the_rest_is_graded(graded_class, test_rubric):
-    result = graded_class[0]["infinite_loop"]
-    assert item_scores(result) == test_rubric.points
+def test_an_endless_cell_is_interrupted_and_the_rest_is_graded(graded_class):
+    result = graded_class[0]["attack_infinite_loop"]
+    assert result.score == TEMPLATE_SCORE, "the template's functions, defined before the endless cell, are graded"
     assert any("interrupted" in p for p in result.problems)
 
 
 def test_a_dead_kernel_gives_zero_with_the_reason(graded_class):
-    result = graded_class[0]["kernel_dies"]
+    result = graded_class[0]["attack_os_exit"]
     assert result.score == 0
     assert any("kernel died" in p for p in result.problems)
     assert "kernel had died" in gradescope_results(result)["tests"][0]["output"]
@@ -297,16 +298,14 @@ def test_attacks_fail_for_the_reasons_expected(graded_class):
 
 
 @needs_sandbox
-def test_fork_bomb_is_contained(template, solved, test_rubric, tmp_path):
-    """Alone with an honest notebook (two kernels at once share two cores: a bomb would starve its neighbour)."""
+def test_fork_bomb_is_contained(test_rubric, tmp_path):
+    """Graded alone (two kernels at once share two cores: a bomb would starve its neighbour)."""
     bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
-    nbformat.write(minimal_notebook(template, bomb), tmp_path / "bomb.ipynb")
-    nbformat.write(minimal_notebook(solved), tmp_path / "alice.ipynb")
-    rubric = with_run(test_rubric, cell_timeout=10)  # the bomb's cell runs until this timeout
-    batch = grade_class([tmp_path], tmp_path / "out", rubric, jobs=1, sandbox=SandboxMode.REQUIRED)
-    results = {r.identity.student: r for r in batch.results}
-    assert results["alice"].score == test_rubric.automatic_total
-    assert results["bomb"].score <= TEMPLATE_SCORE
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(bomb)])
+    nbformat.write(notebook, tmp_path / "bomb.ipynb")
+    rubric = with_run(test_rubric, cell_timeout=5)  # the bomb's cell runs until this timeout
+    (result,) = grade_class([tmp_path], tmp_path / "out", rubric, jobs=1, sandbox=SandboxMode.REQUIRED).results
+    assert result.score == 0 and any("interrupted" in p or "kernel" in p for p in result.problems)
     if os.geteuid() == 0:  # kernels run as nobody: after grading not one of the bomb's processes is left
         leftover = subprocess.run(["pgrep", "-u", "nobody"], capture_output=True, text=True).stdout.split()
         assert leftover == []

@@ -33,7 +33,17 @@ SOURCE = ROOT / "student_template"
 SELFCHECK = SOURCE / "selfcheck.py"
 BUNDLE = ROOT / "dist" / "messmaster-part2-student.zip"
 FOLDER = "messmaster-part2"
-FILES = ("messmaster_part2.ipynb", "util.py", "selfcheck.py", "data/xor_pattern.csv", "README.md", "Makefile")
+FILES = (
+    "messmaster_part2.ipynb",
+    "util.py",
+    "selfcheck.py",
+    "data/xor_pattern.csv",
+    "README.md",
+    "Makefile",
+    "requirements.txt",
+)
+# the course's pinned packages, from the repository's root (the one list every machine installs)
+FROM_ROOT = {"requirements.txt"}
 STAMP_BEGIN = "# ---- BEGIN SHARED WITH THE GRADER"
 STAMP_END = "# ---- END SHARED WITH THE GRADER ----"
 
@@ -93,7 +103,10 @@ def build_bundle(out: Path = BUNDLE, rubric: Rubric | None = None) -> Path:
             entry = zipfile.ZipInfo(f"{FOLDER}/{name}", date_time=(2026, 1, 1, 0, 0, 0))
             entry.external_attr = 0o644 << 16
             entry.compress_type = zipfile.ZIP_DEFLATED
-            data = stamped.encode() if name == SELFCHECK.name else (SOURCE / name).read_bytes()
+            if name == SELFCHECK.name:
+                data = stamped.encode()
+            else:
+                data = ((ROOT if name in FROM_ROOT else SOURCE) / name).read_bytes()
             bundle.writestr(entry, data)
     return out
 
