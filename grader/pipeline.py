@@ -181,7 +181,8 @@ def grade_class(
     run = ClassRun()
     versions = current_versions(rubric)
     with ClassStore.open(out, rubric) as store, tempfile.TemporaryDirectory(prefix="messmaster-intake-") as scratch:
-        intake = collect_submissions(paths, Path(scratch), TEMPLATE_NOTEBOOK.stem, tuple(GRADED_FUNCTIONS.values()))
+        functions = tuple(GRADED_FUNCTIONS.values())
+        intake = collect_submissions(paths, Path(scratch), TEMPLATE_NOTEBOOK.stem, functions, exclude=out)
         run.errors = intake.errors
         run_id = store.begin_run(versions)
         if roster is not None:

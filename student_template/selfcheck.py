@@ -389,7 +389,9 @@ def check_notebook(path: str, epochs: int = 100, item: str | None = None) -> boo
 
     notebook = inject_parameters(nbformat.read(path, as_version=4), {"EPOCHS": epochs})
     here = str(Path(__file__).resolve().parent)
-    run_checks_cell = f"import sys\nsys.path.insert(0, {here!r})\nfrom selfcheck import check\nassert check({item!r}), 'failed'"
+    run_checks_cell = (
+        f"import sys\nsys.path.insert(0, {here!r})\nfrom selfcheck import check\nassert check({item!r}), 'failed'"
+    )
     notebook.cells.append(nbformat.v4.new_code_cell(run_checks_cell))
     folder = str(Path(path).resolve().parent)
     client = NotebookClient(notebook, timeout=600, allow_errors=True, resources={"metadata": {"path": folder}})

@@ -248,3 +248,11 @@ def test_a_result_shared_by_identical_notebooks_keeps_each_students_own_note(sta
     ben = json.loads((tmp_path / "out" / "ben" / "results.json").read_text())["output"]
     assert "also handed in: draft.ipynb" in ana and "draft" not in ben
     assert "also handed in: draft.ipynb" in (tmp_path / "out" / "ana" / "feedback.md").read_text()
+
+
+def test_a_class_folder_inside_the_submissions_is_not_taken_for_a_student(stand_in, a_class, test_rubric):
+    submissions, _ = a_class
+    out = submissions / "grades"
+    grade_class([submissions], out, test_rubric)
+    run = grade_class([submissions], out, test_rubric)
+    assert sorted(r.identity.student for r in run.results) == ["ana", "ben", "cleo"]

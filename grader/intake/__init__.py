@@ -87,8 +87,11 @@ def _single_folder(root: Path) -> Path:
     return children[0] if len(children) == 1 and children[0].is_dir() else root
 
 
-def collect_submissions(paths: list[Path], scratch: Path, template_stem: str, functions: tuple[str, ...]) -> Intake:
-    """Every student's submission under `paths`; archives are unpacked below `scratch`."""
+def collect_submissions(
+    paths: list[Path], scratch: Path, template_stem: str, functions: tuple[str, ...], exclude: Path | None = None
+) -> Intake:
+    """Every student's submission under `paths` (but the folder `exclude`); archives are unpacked below `scratch`."""
+    exclude = exclude.resolve() if exclude else None
     intake, handed = Intake(), []
     for index, path in enumerate(paths):
         shown = str(path)
@@ -97,7 +100,7 @@ def collect_submissions(paths: list[Path], scratch: Path, template_stem: str, fu
                 root = _single_folder(extract_archive(path, scratch / f"archive-{index}"))
                 handed += read_layout(root, shown, template_stem)
             elif path.exists():
-                handed += read_layout(path, shown, template_stem)
+                handed += read_layout(path, shown, template_stem, exclude)
             else:
                 intake.errors.append(f"{shown}: no such file or folder")
         except ArchiveError as error:

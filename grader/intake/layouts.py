@@ -111,11 +111,11 @@ def _moodle(root: Path, shown: str) -> list[Handed] | None:
     return handed or None
 
 
-def _canvas_or_plain(root: Path, shown: str) -> list[Handed]:
+def _canvas_or_plain(root: Path, shown: str, exclude: Path | None) -> list[Handed]:
     handed = []
     for path in sorted(root.iterdir()):
         source = f"{shown}/{path.name}"
-        if path.name in IGNORED_PARTS or path.name.startswith("."):
+        if path.name in IGNORED_PARTS or path.name.startswith(".") or (exclude and path.resolve() == exclude):
             continue
         if path.is_file() and path.suffix == ".ipynb":
             handed.append(canvas_file(path, source) or Handed(Identity(path.stem, source=source), (path,)))
@@ -156,8 +156,8 @@ def one_students(path: Path, shown: str, template_stem: str) -> list[Handed] | N
     return None
 
 
-def read_layout(root: Path, shown: str, template_stem: str) -> list[Handed]:
-    """The submissions in a path (one student's, or a class's by the first layout that fits).
+def read_layout(root: Path, shown: str, template_stem: str, exclude: Path | None = None) -> list[Handed]:
+    """The submissions in a path (one student's, or a class's by the first layout that fits), but `exclude`.
 
     ValueError when the export's own description (Gradescope's metadata) is broken.
     """
@@ -168,4 +168,4 @@ def read_layout(root: Path, shown: str, template_stem: str) -> list[Handed]:
         found = recognise(root, shown)
         if found is not None:
             return found
-    return _canvas_or_plain(root, shown)
+    return _canvas_or_plain(root, shown, exclude)
