@@ -256,3 +256,25 @@ def test_a_class_folder_inside_the_submissions_is_not_taken_for_a_student(stand_
     grade_class([submissions], out, test_rubric)
     run = grade_class([submissions], out, test_rubric)
     assert sorted(r.identity.student for r in run.results) == ["ana", "ben", "cleo"]
+
+
+def test_junit_and_summary_reports_hold_every_student_and_escape_what_students_control(
+    stand_in, tmp_path, test_rubric, monkeypatch, capsys
+):
+    import xml.etree.ElementTree as ET
+
+    write(tmp_path / "in" / "a|b<script>.ipynb", "right")
+    write(tmp_path / "in" / "carl.ipynb", "wrong")
+    summary, job = tmp_path / "summary.md", tmp_path / "job.md"
+    job.write_text("earlier\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(job))
+    args = ["grade", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--sandbox", "off"]
+    assert cli.main([*args, "--report", "junit", "--summary-md", str(summary)]) == 0
+    suites = ET.parse(tmp_path / "out" / "junit.xml").getroot()
+    assert [s.get("name") for s in suites] == ["a|b<script>", "carl"]
+    carl = suites[1]
+    assert int(carl.get("tests")) == len(list(carl.iter("testcase"))) and int(carl.get("failures")) > 0
+    assert all(f.text for f in carl.iter("failure"))
+    table = summary.read_text()
+    assert "| a\\|b&lt;script> |" in table and "| carl |" in table
+    assert job.read_text() == "earlier\n" + table
