@@ -23,7 +23,7 @@ def rubric() -> Rubric:
 @pytest.fixture(scope="session")
 def test_rubric(rubric: Rubric) -> Rubric:
     """The real rubric with fewer epochs and short time limits, so that hanging submissions cost seconds."""
-    return with_run(rubric, grading_epochs=TEST_EPOCHS, cell_timeout=20, notebook_timeout=150, call_timeout=5)
+    return with_run(rubric, grading_epochs=TEST_EPOCHS, cell_timeout=15, notebook_timeout=150, call_timeout=3)
 
 
 @pytest.fixture(scope="session")
