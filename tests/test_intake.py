@@ -95,9 +95,17 @@ def test_gradescope_export_gives_each_submitter_their_sid_name_and_email(tmp_pat
     assert "submission_222" in found["9002"].identity.source
 
 
+def moodle_flat_export(folder: Path, text: str) -> Path:
+    folder.mkdir(parents=True)
+    (folder / f"Jane Doe_42_assignsubmission_file_{STEM}.ipynb").write_text(text)
+    (folder / f"John Smith_43_assignsubmission_file_{STEM}.ipynb").write_text(text)
+    return folder
+
+
 @pytest.mark.parametrize("zipped", [False, True])
-def test_moodle_export_gives_ids_and_full_names(tmp_path, notebook_text, zipped):
-    export = moodle_export(tmp_path / "moodle", notebook_text)
+@pytest.mark.parametrize("make_export", [moodle_export, moodle_flat_export])
+def test_moodle_export_gives_ids_and_full_names(tmp_path, notebook_text, zipped, make_export):
+    export = make_export(tmp_path / "moodle", notebook_text)
     path = zip_folder(export, tmp_path / "moodle.zip") if zipped else export
     found = by_student(collect([path], tmp_path / "scratch"))
     assert {k: v.identity.name for k, v in found.items()} == {"42": "Jane Doe", "43": "John Smith"}

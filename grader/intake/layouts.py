@@ -4,7 +4,8 @@
   with `LATE_` (or `late_`) before the user id when the submission was late;
 - Gradescope "Export Submissions": `submission_ID/` folders described by
   `submission_metadata.yml` (`:submitters:` with `:name:`, `:sid:`, `:email:`);
-- Moodle: `{Full Name}_{id}_assignsubmission_file_/` folders;
+- Moodle: `{Full Name}_{id}_assignsubmission_file_/` folders, or (downloaded without folders)
+  flat files `{Full Name}_{id}_assignsubmission_file_{file}`;
 - a plain folder: `NAME.ipynb` or `NAME/any.ipynb` (NAME is the student).
 """
 
@@ -20,6 +21,7 @@ CANVAS_FILE = re.compile(
     r"^(?P<slug>[^_]+)_(?:(?:LATE|late)_(?P<late>))?(?P<user>\d+)_(?P<submission>\d+)_(?P<file>.+)$"
 )
 MOODLE_FOLDER = re.compile(r"^(?P<name>.+)_(?P<id>\d+)_assignsubmission_\w+?_?$")
+MOODLE_FILE = re.compile(r"^(?P<name>.+?)_(?P<id>\d+)_assignsubmission_file_(?P<file>.+\.ipynb)$")
 GRADESCOPE_METADATA = "submission_metadata.yml"
 IGNORED_PARTS = {".ipynb_checkpoints", "__MACOSX"}
 
@@ -105,9 +107,21 @@ def _moodle_folder(folder: Path, source: str) -> Handed | None:
     return Handed(Identity(match["id"], name=match["name"], source=source), tuple(notebooks_under(folder)))
 
 
+def _moodle_file(path: Path, source: str) -> Handed | None:
+    match = MOODLE_FILE.match(path.name)
+    if match is None or not path.is_file():
+        return None
+    return Handed(Identity(match["id"], name=match["name"], source=source), (path,))
+
+
 def _moodle(root: Path, shown: str) -> list[Handed] | None:
-    folders = [f for f in sorted(root.glob("*")) + sorted(root.glob("*/*")) if f.is_dir()]
-    handed = [h for f in folders if (h := _moodle_folder(f, f"{shown}/{f.relative_to(root)}")) is not None]
+    entries = sorted(root.glob("*")) + sorted(root.glob("*/*"))
+    handed = [
+        h
+        for entry in entries
+        if (h := _moodle_folder(entry, f"{shown}/{entry.relative_to(root)}"))
+        or (h := _moodle_file(entry, f"{shown}/{entry.relative_to(root)}"))
+    ]
     return handed or None
 
 
@@ -138,8 +152,8 @@ def one_students(path: Path, shown: str, template_stem: str) -> list[Handed] | N
     Gradescope `submission_ID` folder (or a file in it); a Moodle student folder (or a file in it); a
     plain `NAME/` folder holding a notebook named like the template (or that notebook).
     """
-    if path.is_file() and (canvas := canvas_file(path, shown)) is not None:
-        return [canvas]
+    if path.is_file() and (flat := canvas_file(path, shown) or _moodle_file(path, shown)) is not None:
+        return [flat]
     folder = path if path.is_dir() else path.parent
     notebooks = (path,) if path.is_file() else tuple(notebooks_under(folder))
     if (folder.parent / GRADESCOPE_METADATA).is_file():
