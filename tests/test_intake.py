@@ -263,3 +263,24 @@ def test_one_students_file_or_folder_keeps_the_id_it_has_in_the_whole_export(tmp
         assert set(by_student(collect([path], tmp_path / "scratch"))) == students, path
     whole = by_student(collect([gradescope], tmp_path / "scratch"))
     assert by_student(collect([gradescope / "submission_222"], tmp_path / "s"))["9002"].path == whole["9002"].path
+
+
+def test_a_zip_bomb_that_lies_about_its_sizes_still_stops_at_the_limit(tmp_path):
+    """Sizes in the headers say 10 bytes; the bytes inflated are counted instead."""
+    honest = tmp_path / "honest.zip"
+    with zipfile.ZipFile(honest, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        with z.open("big.ipynb", "w", force_zip64=True) as entry:
+            for _ in range(MAX_FILE_BYTES // 1024**2 + 2):
+                entry.write(b"\0" * 1024**2)
+    data = bytearray(honest.read_bytes())
+    # rewrite the declared uncompressed size (zip64 extra field in both headers) to 10 bytes
+    with zipfile.ZipFile(honest) as z:
+        real = z.infolist()[0].file_size
+    needle = real.to_bytes(8, "little")
+    assert data.count(needle) >= 1
+    data = data.replace(needle, (10).to_bytes(8, "little"))
+    liar = tmp_path / "liar.zip"
+    liar.write_bytes(bytes(data))
+    with pytest.raises(ArchiveError, match="inflates past|not a readable zip"):
+        extract_archive(liar, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

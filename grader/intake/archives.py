@@ -47,6 +47,13 @@ def extract_archive(archive: Path, into: Path) -> Path:
             if len(entries) > MAX_ENTRIES:
                 raise ArchiveError(f"it has {len(entries)} entries; the limit is {MAX_ENTRIES}")
             names = [(info, _safe_name(info)) for info in entries]
+            # what the archive declares is refused before a byte is written; what it hides, while inflating
+            declared = sum(info.file_size for info in entries)
+            too_big = [info.filename for info in entries if info.file_size > MAX_FILE_BYTES]
+            if too_big:
+                raise ArchiveError(f"entry {too_big[0]!r} inflates past {MAX_FILE_BYTES // 1024**2} MiB")
+            if declared > MAX_TOTAL_BYTES:
+                raise ArchiveError(f"it inflates past {MAX_TOTAL_BYTES // 1024**3} GiB in all")
             files = [str(relative) for _, relative in names if relative is not None]
             if len(files) != len(set(files)):
                 raise ArchiveError("an entry appears twice in it")
