@@ -8,7 +8,8 @@
 Exit status: 0 when every submission was graded (whatever the scores); 1 when
 the grader failed on one, or a path or an archive could not be read at all
 (the rest is graded); 2 when it could not start (bad arguments, rubric,
-roster or sandbox, or the class folder is busy with another run).
+roster or sandbox, or the class folder is busy with another run); 130 when
+interrupted (Ctrl-C: what was graded is stored).
 """
 
 from __future__ import annotations
@@ -181,6 +182,13 @@ def grade(args: argparse.Namespace) -> int:
     except StoreBusy as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            f"interrupted: every submission graded so far is stored in {args.out}; run the same command again "
+            "to grade the rest",
+            file=sys.stderr,
+        )
+        return 130
     for problem in run.errors:
         print(f"error: {problem}", file=sys.stderr)
     _write_reports(args, rubric)

@@ -153,7 +153,8 @@ def _grade_in_workers(
     """Each submission's result as soon as a worker has it; a worker that dies costs only its submission."""
     # spawn, not fork: a forked child of a process that already ran torch deadlocks in its thread pool
     workers = max(1, min(jobs, len(submissions)))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
         futures = {pool.submit(_grade_safely, s, rubric, sandbox): s for s in submissions}
         for future in as_completed(futures):
             submission = futures[future]
@@ -163,6 +164,9 @@ def _grade_in_workers(
                 reason = f"The grader's worker died on this submission ({error}); ask the staff."
                 result = zero_result(submission, rubric, SubmissionStatus.GRADER_ERROR, reason)
             yield submission, result
+    finally:
+        # on Ctrl-C (or any way out) nothing more is started; what is stored stays, the next run does the rest
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def grade_class(

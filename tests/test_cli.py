@@ -170,3 +170,13 @@ def test_the_module_entry_point_grades_an_unreadable_file_and_writes_every_file(
     gradebook = (tmp_path / "out" / "gradebook.csv").read_text()
     assert gradebook.startswith("student,name,email,source,total,max,status,loss_fn") and "\nbroken,," in gradebook
     assert (tmp_path / "out" / "grades.sqlite").exists()
+
+
+def test_ctrl_c_says_what_was_kept_and_exits_130(monkeypatch, tmp_path, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "grade_class", interrupted)
+    monkeypatch.setattr(cli, "bubblewrap_works", lambda: True)
+    assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "out")]) == 130
+    assert "run the same command again" in capsys.readouterr().err
