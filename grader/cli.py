@@ -1,7 +1,8 @@
 """The command line, thin over the pipeline and the views: parse, check, call, print.
 
     python -m grader grade PATH... --out DIR [--jobs N] [--timeout SECONDS] [--force] [--roster FILE]
-                                 [--report junit] [--summary-md FILE] [--sandbox auto|required|off] [--rubric FILE]
+                                 [--cluster ADDRESS] [--report junit] [--summary-md FILE]
+                                 [--sandbox auto|required|off] [--rubric FILE]
     python -m grader export canvas DIR --out FILE [--assignment NAME]
     python -m grader gradescope SUBMISSION_DIR --results FILE [--sandbox auto|required|off]
 
@@ -15,10 +16,12 @@ interrupted (Ctrl-C: what was graded is stored).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from grader.intake.roster import RosterError, read_roster
@@ -54,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds a submission's own cells may run together (default: the rubric's notebook_timeout)",
     )
     grade.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
+    grade.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="grade on the Dask scheduler at ADDRESS (tcp://HOST:PORT) instead of local workers",
+    )
     grade.add_argument(
         "--report", action="append", choices=["junit"], default=[], help="also write DIR/junit.xml (CI test reporters)"
     )
@@ -113,6 +121,25 @@ def _sandbox_refusal(mode: SandboxMode) -> str:
         file=sys.stderr,
     )
     return ""
+
+
+class ClusterError(Exception):
+    """The cluster asked for cannot grade (no answer, or a worker without its sandbox)."""
+
+
+@contextlib.contextmanager
+def _cluster(address: str | None, sandbox: SandboxMode) -> Iterator[object | None]:
+    """A connected Dask client for `--cluster` (Dask imported only then), or None for local workers."""
+    if address is None:
+        yield None
+        return
+    from grader.cluster import ClusterUnavailable, open_cluster
+
+    try:
+        with open_cluster(address, sandbox) as client:
+            yield client
+    except ClusterUnavailable as error:
+        raise ClusterError(str(error)) from None
 
 
 def _print_summary(run: ClassRun, rubric: Rubric, out: Path) -> None:
@@ -176,9 +203,20 @@ def grade(args: argparse.Namespace) -> int:
         print(f"error: {refusal}", file=sys.stderr)
         return 2
     try:
-        run = grade_class(
-            args.paths, args.out, rubric, jobs=args.jobs, sandbox=args.sandbox, force=args.force, roster=roster
-        )
+        with _cluster(args.cluster, args.sandbox) as cluster:
+            run = grade_class(
+                args.paths,
+                args.out,
+                rubric,
+                jobs=args.jobs,
+                sandbox=args.sandbox,
+                force=args.force,
+                roster=roster,
+                cluster=cluster,
+            )
+    except ClusterError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except StoreBusy as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

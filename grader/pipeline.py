@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 from tqdm import tqdm
@@ -39,6 +40,9 @@ from grader.run.sandbox import SandboxMode, SandboxPolicy
 from grader.shared_with_selfcheck import inject_parameters
 from grader.store import ClassStore, content_hash, current_versions
 from grader.views.write import write_class_views, write_submission_views
+
+if TYPE_CHECKING:  # Dask is imported only for a cluster
+    from distributed import Client
 
 TEMPLATE_DIR = ROOT / "student_template"
 TEMPLATE_NOTEBOOK = TEMPLATE_DIR / "messmaster_part2.ipynb"
@@ -114,8 +118,8 @@ def zero_result(submission: Submission, rubric: Rubric, status: SubmissionStatus
     return result
 
 
-def _grade_safely(submission: Submission, rubric: Rubric, sandbox: SandboxMode) -> SubmissionResult:
-    """A grader bug on one submission is reported on that submission, and the batch goes on."""
+def grade_in_this_process(submission: Submission, rubric: Rubric, sandbox: SandboxMode) -> SubmissionResult:
+    """Grade one submission here (a local worker, a Dask worker, Gradescope); a grader bug becomes its result."""
     try:
         return grade_submission(submission, rubric, sandbox)
     except Exception as error:
@@ -133,7 +137,7 @@ def grade_one_folder(folder: Path, rubric: Rubric, sandbox: SandboxMode) -> Subm
         tuple(notebooks_under(folder)), TEMPLATE_NOTEBOOK.stem, tuple(GRADED_FUNCTIONS.values())
     )
     submission = Submission(Identity("submission", source=str(folder)), path, note)
-    result = _grade_safely(submission, rubric, sandbox)
+    result = grade_in_this_process(submission, rubric, sandbox)
     result.note = note
     return result
 
@@ -155,7 +159,7 @@ def _grade_in_workers(
     workers = max(1, min(jobs, len(submissions)))
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     try:
-        futures = {pool.submit(_grade_safely, s, rubric, sandbox): s for s in submissions}
+        futures = {pool.submit(grade_in_this_process, s, rubric, sandbox): s for s in submissions}
         for future in as_completed(futures):
             submission = futures[future]
             try:
@@ -177,10 +181,12 @@ def grade_class(
     sandbox: SandboxMode = SandboxMode.AUTO,
     force: bool = False,
     roster: list[RosterEntry] | None = None,
+    cluster: Client | None = None,
 ) -> ClassRun:
     """Grade every submission under `paths` into the class folder `out` (its store, then its views).
 
-    Raises StoreBusy when another run holds `out`.
+    On local worker processes, or on the Dask cluster of `cluster` (a connected client). Raises StoreBusy
+    when another run holds `out`.
     """
     run = ClassRun()
     versions = current_versions(rubric)
@@ -217,7 +223,13 @@ def grade_class(
                 keep(submission, stored)
         firsts = [group[0] for group in to_grade.values()]
         progress = tqdm(total=len(firsts), unit="notebook", disable=not sys.stderr.isatty() or not firsts)
-        for submission, result in _grade_in_workers(firsts, rubric, jobs, sandbox):
+        if cluster is None:
+            graded = _grade_in_workers(firsts, rubric, jobs, sandbox)
+        else:
+            from grader.cluster import grade_on_cluster  # Dask is imported only for a cluster
+
+            graded = grade_on_cluster(cluster, firsts, rubric, sandbox, zero_result)
+        for submission, result in graded:
             grading_id = keep(submission, result)
             for same in to_grade[contents[submission.identity.student]][1:]:
                 keep(same, grading_id)

@@ -1,0 +1,149 @@
+"""Grading on a Dask distributed cluster: one task per submission, plain data there and back.
+
+Imported only for `--cluster`: a local run needs no scheduler and never imports Dask.
+A task carries the notebook's bytes and the student's identity; the worker
+writes the notebook into a scratch folder and grades it exactly as a local
+worker does (its own kernel, sandbox and limits), then returns the result as
+plain JSON-like data, which this process checks before it stores anything.
+A task lost with its worker is run again on another; a submission that keeps
+killing workers ends as a grader error with the reason. Only the process that
+ran the command writes the class store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from distributed import Client, WorkerPlugin, as_completed
+from distributed.client import FutureCancelledError
+from distributed.scheduler import KilledWorker
+
+from grader.intake import Identity, Submission
+from grader.judge.verdict import TestResult
+from grader.result import SubmissionResult, SubmissionStatus
+from grader.rubric import Rubric
+from grader.run.sandbox import SandboxMode, SandboxUnavailable, bubblewrap_works
+
+CONNECT_TIMEOUT = "5s"  # a scheduler that does not answer by then is reported, not waited for
+
+
+class ClusterUnavailable(Exception):
+    """The scheduler does not answer, or its workers cannot grade; the message says which."""
+
+
+class SandboxCheck(WorkerPlugin):
+    """Refuse a worker (and so the run, at start) whose sandbox cannot run under `--sandbox required`."""
+
+    name = "messmaster-sandbox-check"
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+
+    def setup(self, worker) -> None:  # noqa: ANN001 (Dask's Worker)
+        if self.mode == SandboxMode.REQUIRED and not bubblewrap_works():
+            raise SandboxUnavailable(f"worker {worker.address}: --sandbox=required, but bubblewrap cannot run there")
+
+
+@contextmanager
+def open_cluster(address: str, sandbox: SandboxMode) -> Iterator[Client]:
+    """A client of the scheduler at `address` whose every worker can sandbox; ClusterUnavailable otherwise."""
+    try:
+        client = Client(address, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as error:
+        raise ClusterUnavailable(f"the Dask scheduler at {address} does not answer ({error})") from None
+    try:
+        try:
+            client.register_plugin(SandboxCheck(str(sandbox)))
+        except SandboxUnavailable as error:
+            raise ClusterUnavailable(str(error)) from None
+        yield client
+    finally:
+        client.close()
+
+
+def grade_task(notebook: bytes | None, name: str, rubric: Rubric, sandbox: str, note: str) -> dict:
+    """Run on a worker: grade one notebook from its bytes; the result as plain data."""
+    from grader.pipeline import grade_in_this_process
+
+    with tempfile.TemporaryDirectory(prefix="messmaster-task-") as scratch:
+        path = None
+        if notebook is not None:
+            path = Path(scratch) / name
+            path.write_bytes(notebook)
+        result = grade_in_this_process(Submission(Identity("task"), path, note), rubric, SandboxMode(sandbox))
+    return result_to_data(result)
+
+
+def result_to_data(result: SubmissionResult) -> dict:
+    return {
+        "tests": [dataclasses.astuple(t) for t in result.tests],
+        "written": dict(result.written),
+        "status": str(result.status),
+        "problems": list(result.problems),
+        "execution_time": float(result.execution_time),
+    }
+
+
+def result_from_data(data: object, submission: Submission, rubric: Rubric) -> SubmissionResult:
+    """The worker's answer as a result, checked field by field (it crossed a network); ValueError if malformed."""
+    if not isinstance(data, dict):
+        raise ValueError("the worker's answer is not a mapping")
+    data = json.loads(json.dumps(data))  # plain JSON values only, whatever the wire carried
+    tests = []
+    for entry in data["tests"]:
+        name, score, max_score, output = entry
+        if not (isinstance(name, str) and isinstance(output, str)):
+            raise ValueError("a test's name or output is not text")
+        tests.append(TestResult(name, float(score), float(max_score), output))
+    written = data["written"]
+    if not isinstance(written, dict) or not all(isinstance(v, str) for v in written.values()):
+        raise ValueError("the written answers are not text")
+    problems = data["problems"]
+    if not isinstance(problems, list) or not all(isinstance(p, str) for p in problems):
+        raise ValueError("the problems are not text")
+    return SubmissionResult(
+        submission.identity,
+        rubric,
+        tests=tests,
+        written=written,
+        status=SubmissionStatus(data["status"]),
+        problems=problems,
+        execution_time=float(data["execution_time"]),
+        note=submission.note,
+    )
+
+
+def grade_on_cluster(
+    client: Client, submissions: list[Submission], rubric: Rubric, sandbox: SandboxMode, zero_result
+) -> Iterator[tuple[Submission, SubmissionResult]]:
+    """Each submission's result as the cluster finishes it; every submission ends with a result."""
+    futures = {}
+    for submission in submissions:
+        notebook = submission.path.read_bytes() if submission.path is not None else None
+        name = submission.path.name if submission.path is not None else "none.ipynb"
+        future = client.submit(grade_task, notebook, name, rubric, str(sandbox), submission.note, pure=False, retries=1)
+        futures[future] = submission
+    try:
+        for future in as_completed(futures):
+            submission = futures[future]
+            try:
+                result = result_from_data(future.result(), submission, rubric)
+            except KilledWorker:
+                reason = "Grading this submission killed Dask workers again and again; it was not tried again."
+                result = zero_result(submission, rubric, SubmissionStatus.GRADER_ERROR, reason)
+            except (FutureCancelledError, ValueError, KeyError, TypeError) as error:
+                reason = (
+                    f"The cluster could not grade this submission ({type(error).__name__}: {error}); ask the staff."
+                )
+                result = zero_result(submission, rubric, SubmissionStatus.GRADER_ERROR, reason)
+            except Exception as error:  # the task raised on the worker: a grader bug there
+                reason = f"The grader failed on a worker ({type(error).__name__}: {error}); ask the staff."
+                result = zero_result(submission, rubric, SubmissionStatus.GRADER_ERROR, reason)
+            yield submission, result
+    finally:
+        client.cancel(list(futures))
