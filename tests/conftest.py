@@ -1,14 +1,20 @@
-"""Fixtures shared by the test modules: the rubric, the built notebooks, the hidden cases at test size."""
+"""Fixtures shared by the test modules: the rubric, the built notebooks, hidden cases at test size, one graded batch."""
 
 from __future__ import annotations
+
+import socket
 
 import nbformat
 import pytest
 
+from examples.build_examples import OUT as EXAMPLES
+from examples.build_examples import replace_code
 from grader.cases import Case, generate_cases
+from grader.pipeline import grade_class
 from grader.rubric import Rubric, load_rubric
+from grader.run.sandbox import SandboxMode
 
-from .helpers import SOLVED, TEMPLATE, read, with_run
+from .helpers import BAD_FILES, SANDBOXED, SOLVED, TEMPLATE, attacks, minimal_notebook, mutant, read, with_run
 
 # The hidden trainings run for this many epochs in tests: the reference is past the holdout bar from 200
 # on (test_scoring checks it also is at the rubric's own epochs), and 300 cost a fifth of 1,500.
@@ -39,3 +45,50 @@ def solved() -> nbformat.NotebookNode:
 @pytest.fixture(scope="session")
 def template() -> nbformat.NotebookNode:
     return read(TEMPLATE)
+
+
+@pytest.fixture(scope="session")
+def graded_class(solved, template, test_rubric, tmp_path_factory):
+    """Grade every notebook the kernel tests need in one batch, two at a time, as an instructor would.
+
+    The examples and the solved notebook in full; minimal notebooks (the reference's or the template's
+    graded functions and one more cell) for the rest. Returns results by student, the class folder, and
+    whether any kernel reached a server on the grader's loopback.
+    """
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.2)
+    folder = tmp_path_factory.mktemp("submissions")
+    out = tmp_path_factory.mktemp("grades")
+    notebooks = {
+        "reference": solved,
+        "syntax_error": minimal_notebook(
+            replace_code(solved, "nll = torch.mean(-torch.log(correct_class_prob))", "nll = torch.mean((")
+        ),
+        "repeat_a": minimal_notebook(mutant(solved, "loss_summed")),
+        "repeat_b": minimal_notebook(mutant(solved, "loss_summed")),
+    }
+    # other bytes, the same code: a repeat that the store's cache cannot answer, so it really runs twice
+    notebooks["repeat_b"].metadata["repeat"] = "b"
+    notebooks |= {"alice": minimal_notebook(solved), "bob": minimal_notebook(template)}
+    if SANDBOXED:  # the attacks include an endless cell and a kernel that exits
+        for name, code in attacks(str(out), server.getsockname()[1]).items():
+            notebooks[f"attack_{name}"] = minimal_notebook(template, code)
+    else:
+        notebooks["attack_infinite_loop"] = minimal_notebook(template, attacks("", 0)["infinite_loop"])
+        notebooks["attack_os_exit"] = minimal_notebook(template, attacks("", 0)["os_exit"])
+    for name, notebook in notebooks.items():
+        nbformat.write(notebook, folder / f"{name}.ipynb")
+    for name, text in BAD_FILES.items():
+        (folder / f"{name}.ipynb").write_text(text)
+    sandbox = SandboxMode.REQUIRED if SANDBOXED else SandboxMode.AUTO
+    run = grade_class([folder, EXAMPLES], out, test_rubric, jobs=2, sandbox=sandbox)
+    try:
+        server.accept()
+        contacted = True
+    except OSError:
+        contacted = False
+    server.close()
+    assert run.errors == [] and run.reused == 0
+    return {r.identity.student: r for r in run.results}, out, contacted

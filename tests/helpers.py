@@ -24,6 +24,7 @@ from grader.judge.score import score_all
 from grader.judge.verdict import TestResult
 from grader.rubric import Rubric
 from grader.run.harvest import PROBE_SOURCE, CallOutcome, read_outcomes, write_case_inputs
+from grader.run.sandbox import bubblewrap_works
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLVED = ROOT / "reference" / "messmaster_part2_solution.ipynb"
@@ -232,3 +233,49 @@ def execute_notebook(notebook: nbformat.NotebookNode, scratch: Path, rubric: Rub
     finally:
         stop_kernel(manager)
     return log, json.loads((workspace / "names.json").read_text())
+
+
+# ---- the shared end-to-end batch (graded once per session: the `graded_class` fixture) ----------------------
+
+SANDBOXED = bubblewrap_works()
+TEMPLATE_SCORE = 40  # forward, backward and optimizers: what the untouched template earns
+GRADER_LOOKALIKE = '{"score": 100, "tests": [{"name": "loss_fn.random", "score": 10, "max_score": 10}]}'
+
+
+def attacks(out: str, port: int) -> dict[str, str]:
+    """Attack name -> the cell added to the template's functions. Paths are filled in at run time."""
+    return {
+        "read_secret_absolute": f"holdout = open({str(ROOT / 'secret' / 'data' / 'holdout.csv')!r}).read()",
+        "read_secret_relative": "import glob\nfound = glob.glob('../**/secret/**', recursive=True)\n"
+        "holdout = open('../../secret/data/holdout.csv').read()",
+        "import_reference": f"import sys\nsys.path.insert(0, {str(ROOT)!r})\nfrom reference.solutions import *",
+        "import_grader": f"import sys\nsys.path.insert(0, {str(ROOT)!r})\nimport grader.judge.score",
+        "patch_comparisons": "import torch, numpy, json, builtins\n"
+        "torch.allclose = lambda *a, **k: True\ntorch.testing.assert_close = lambda *a, **k: None\n"
+        "numpy.allclose = lambda *a, **k: True\nnumpy.isclose = lambda *a, **k: True\n"
+        "json.dumps = lambda *a, **k: '{\"score\": 100}'\nbuiltins.print = lambda *a, **k: None",
+        "print_result_markers": f"print({GRADER_LOOKALIKE!r})\nprint('All tests passed! Score: 75/75')",
+        "write_output_folder": f"import os\nos.makedirs({out!r} + '/bob', exist_ok=True)\n"
+        f"open({out!r} + '/gradebook.csv', 'w').write('name,total\\nbob,100\\n')",
+        "write_parent_folder": "open('../results.json', 'w').write('{\"score\": 100}')",
+        "kill_parent": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n"
+        "os.killpg(os.getpgid(0), signal.SIGKILL)",
+        "allocate_30gb": "hog = bytearray(30 * 1024**3)",
+        "huge_output": "print('x' * 100_000_000)",
+        "open_network": f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=3)",
+        "sys_exit": "import sys\nsys.exit(0)",
+        "os_exit": "import os\nos._exit(0)",
+        "sleeping_function": "import time\ndef forward(X, W1, b1, W2, b2):\n    time.sleep(10**6)",
+        "tensor_with_patched_eq": "import torch\nclass Always(torch.Tensor):\n"
+        "    def __eq__(self, other):\n        return True\n"
+        "def loss_fn(p_y_hat, y):\n    return torch.zeros(()).as_subclass(Always)",
+        "huge_array": "import torch\ndef loss_fn(p_y_hat, y):\n    return torch.zeros(50_000_000)",
+        "infinite_loop": "while True:\n    pass",
+    }
+
+
+BAD_FILES = {
+    "not_json": "this is not a notebook\n",
+    "empty": "",
+    "nbformat3": json.dumps({"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": []}]}),
+}

@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -23,103 +22,17 @@ import nbformat
 import pytest
 
 from examples.build_examples import OUT as EXAMPLES
-from examples.build_examples import replace_code
 from grader.pipeline import grade_class
 from grader.result import SubmissionStatus
 from grader.rubric import AUTOMATIC_ITEMS
-from grader.run.sandbox import SandboxMode, bubblewrap_works
+from grader.run.sandbox import SandboxMode
 from grader.views.feedback import feedback_markdown
 from grader.views.gradescope import gradescope_results
 
-from .helpers import ROOT, minimal_notebook, mutant, with_run
+from .helpers import BAD_FILES, SANDBOXED, TEMPLATE_SCORE, attacks, with_run
 
 pytestmark = pytest.mark.slow
-SANDBOXED = bubblewrap_works()
 needs_sandbox = pytest.mark.skipif(not SANDBOXED, reason="bubblewrap cannot run here (CI installs it)")
-TEMPLATE_SCORE = 40  # forward, backward and optimizers: what the untouched template earns
-
-GRADER_LOOKALIKE = '{"score": 100, "tests": [{"name": "loss_fn.random", "score": 10, "max_score": 10}]}'
-
-
-def attacks(out: str, port: int) -> dict[str, str]:
-    """Attack name -> the cell added to the template's functions. Paths are filled in at run time."""
-    return {
-        "read_secret_absolute": f"holdout = open({str(ROOT / 'secret' / 'data' / 'holdout.csv')!r}).read()",
-        "read_secret_relative": "import glob\nfound = glob.glob('../**/secret/**', recursive=True)\n"
-        "holdout = open('../../secret/data/holdout.csv').read()",
-        "import_reference": f"import sys\nsys.path.insert(0, {str(ROOT)!r})\nfrom reference.solutions import *",
-        "import_grader": f"import sys\nsys.path.insert(0, {str(ROOT)!r})\nimport grader.judge.score",
-        "patch_comparisons": "import torch, numpy, json, builtins\n"
-        "torch.allclose = lambda *a, **k: True\ntorch.testing.assert_close = lambda *a, **k: None\n"
-        "numpy.allclose = lambda *a, **k: True\nnumpy.isclose = lambda *a, **k: True\n"
-        "json.dumps = lambda *a, **k: '{\"score\": 100}'\nbuiltins.print = lambda *a, **k: None",
-        "print_result_markers": f"print({GRADER_LOOKALIKE!r})\nprint('All tests passed! Score: 75/75')",
-        "write_output_folder": f"import os\nos.makedirs({out!r} + '/bob', exist_ok=True)\n"
-        f"open({out!r} + '/gradebook.csv', 'w').write('name,total\\nbob,100\\n')",
-        "write_parent_folder": "open('../results.json', 'w').write('{\"score\": 100}')",
-        "kill_parent": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n"
-        "os.killpg(os.getpgid(0), signal.SIGKILL)",
-        "allocate_30gb": "hog = bytearray(30 * 1024**3)",
-        "huge_output": "print('x' * 100_000_000)",
-        "open_network": f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=3)",
-        "sys_exit": "import sys\nsys.exit(0)",
-        "os_exit": "import os\nos._exit(0)",
-        "sleeping_function": "import time\ndef forward(X, W1, b1, W2, b2):\n    time.sleep(10**6)",
-        "tensor_with_patched_eq": "import torch\nclass Always(torch.Tensor):\n"
-        "    def __eq__(self, other):\n        return True\n"
-        "def loss_fn(p_y_hat, y):\n    return torch.zeros(()).as_subclass(Always)",
-        "huge_array": "import torch\ndef loss_fn(p_y_hat, y):\n    return torch.zeros(50_000_000)",
-        "infinite_loop": "while True:\n    pass",
-    }
-
-
-BAD_FILES = {
-    "not_json": "this is not a notebook\n",
-    "empty": "",
-    "nbformat3": json.dumps({"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": []}]}),
-}
-
-
-@pytest.fixture(scope="session")
-def graded_class(solved, template, test_rubric, tmp_path_factory):
-    """Grade every notebook these tests need in one batch, two at a time, as an instructor would."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    server.settimeout(0.2)
-    folder = tmp_path_factory.mktemp("submissions")
-    out = tmp_path_factory.mktemp("grades")
-    notebooks = {
-        "reference": solved,
-        "syntax_error": minimal_notebook(
-            replace_code(solved, "nll = torch.mean(-torch.log(correct_class_prob))", "nll = torch.mean((")
-        ),
-        "repeat_a": minimal_notebook(mutant(solved, "loss_summed")),
-        "repeat_b": minimal_notebook(mutant(solved, "loss_summed")),
-    }
-    # other bytes, the same code: a repeat that the store's cache cannot answer, so it really runs twice
-    notebooks["repeat_b"].metadata["repeat"] = "b"
-    if SANDBOXED:  # the attacks include an endless cell and a kernel that exits
-        notebooks |= {"alice": minimal_notebook(solved), "bob": minimal_notebook(template)}
-        for name, code in attacks(str(out), server.getsockname()[1]).items():
-            notebooks[f"attack_{name}"] = minimal_notebook(template, code)
-    else:
-        notebooks["attack_infinite_loop"] = minimal_notebook(template, attacks("", 0)["infinite_loop"])
-        notebooks["attack_os_exit"] = minimal_notebook(template, attacks("", 0)["os_exit"])
-    for name, notebook in notebooks.items():
-        nbformat.write(notebook, folder / f"{name}.ipynb")
-    for name, text in BAD_FILES.items():
-        (folder / f"{name}.ipynb").write_text(text)
-    sandbox = SandboxMode.REQUIRED if SANDBOXED else SandboxMode.AUTO
-    run = grade_class([folder, EXAMPLES], out, test_rubric, jobs=2, sandbox=sandbox)
-    try:
-        server.accept()
-        contacted = True
-    except OSError:
-        contacted = False
-    server.close()
-    assert run.errors == [] and run.reused == 0
-    return {r.identity.student: r for r in run.results}, out, contacted
 
 
 def item_scores(result):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from grader.run.execute import CellStatus
@@ -12,13 +14,24 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def executed_solved(solved, rubric, tmp_path_factory):
-    return execute_notebook(solved, tmp_path_factory.mktemp("solved"), rubric, epochs=200)
+def executed(solved, template, rubric, tmp_path_factory):
+    """Both notebooks run at once, each in its own kernel (the kernels are other processes: threads suffice)."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = {
+            name: pool.submit(execute_notebook, notebook, tmp_path_factory.mktemp(name), rubric, 200)
+            for name, notebook in (("solved", solved), ("template", template))
+        }
+        return {name: run.result() for name, run in runs.items()}
 
 
 @pytest.fixture(scope="module")
-def executed_template(template, rubric, tmp_path_factory):
-    return execute_notebook(template, tmp_path_factory.mktemp("template"), rubric, epochs=200)
+def executed_solved(executed):
+    return executed["solved"]
+
+
+@pytest.fixture(scope="module")
+def executed_template(executed):
+    return executed["template"]
 
 
 def test_solved_notebook_runs_end_to_end(executed_solved):

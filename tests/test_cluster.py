@@ -1,0 +1,128 @@
+"""Grading on a Dask cluster: a LocalCluster (processes, loopback) grades as a local run does, and loses nothing.
+
+The notebooks are minimal ones (a kernel start each); one cluster serves every test, with the
+scheduler told that a task may be lost with its worker once (`allowed-failures = 1`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+
+import nbformat
+import pytest
+
+from grader import cli
+from grader.pipeline import grade_class
+from grader.result import SubmissionStatus
+from grader.run.sandbox import SandboxMode, bubblewrap_works
+
+from .helpers import BAD_FILES, TEMPLATE_SCORE, minimal_notebook
+
+pytestmark = pytest.mark.slow
+SANDBOX = SandboxMode.REQUIRED if bubblewrap_works() else SandboxMode.AUTO
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    import dask
+    from distributed import Client, LocalCluster
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        with LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as local:
+            with Client(local.scheduler_address) as client:
+                yield local, client
+
+
+@pytest.fixture(scope="module")
+def class_folder(tmp_path_factory, solved, template):
+    """Three submissions of the shared batch, byte for byte: the local run to compare with is already done."""
+    folder = tmp_path_factory.mktemp("cluster-class")
+    nbformat.write(minimal_notebook(solved), folder / "alice.ipynb")
+    nbformat.write(minimal_notebook(template), folder / "bob.ipynb")
+    (folder / "not_json.ipynb").write_text(BAD_FILES["not_json"])
+    return folder
+
+
+def results_of(out, student):
+    report = json.loads((out / student / "results.json").read_text())
+    return report["score"], [(t["name"], t["score"], t["output"]) for t in report["tests"]]
+
+
+def test_a_cluster_grades_as_a_local_run_does(cluster, class_folder, graded_class, test_rubric, tmp_path):
+    _, client = cluster
+    _, local, _ = graded_class
+    remote = grade_class([class_folder], tmp_path / "remote", test_rubric, sandbox=SANDBOX, cluster=client)
+    assert [r.identity.student for r in remote.results] == ["alice", "bob", "not_json"]
+    for student in ("alice", "bob", "not_json"):
+        assert results_of(tmp_path / "remote", student) == results_of(local, student)
+    assert results_of(tmp_path / "remote", "alice")[0] == test_rubric.automatic_total
+    again = grade_class([class_folder], tmp_path / "remote", test_rubric, sandbox=SANDBOX, cluster=client)
+    assert again.reused == 3, "an unchanged class is not sent to the cluster again"
+
+
+def _kill_workers_running(client, times: int) -> threading.Thread:
+    """In the background: `times` times, SIGKILL a worker as soon as it is running a task."""
+
+    def kill() -> None:
+        for _ in range(times):
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                busy = [worker for worker, tasks in client.processing().items() if tasks]
+                if busy:
+                    pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
+                    time.sleep(2)  # let it start the kernel
+                    os.kill(pid, signal.SIGKILL)
+                    time.sleep(3)
+                    break
+                time.sleep(0.2)
+
+    thread = threading.Thread(target=kill, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_worker_killed_in_the_middle_of_the_batch_loses_nothing(cluster, class_folder, test_rubric, tmp_path):
+    _, client = cluster
+    killer = _kill_workers_running(client, times=1)
+    run = grade_class([class_folder], tmp_path / "out", test_rubric, sandbox=SANDBOX, cluster=client, force=True)
+    killer.join()
+    scores = {r.identity.student: r.score for r in run.results}
+    assert scores == {"alice": test_rubric.automatic_total, "bob": TEMPLATE_SCORE, "not_json": 0}
+    assert all(r.status != SubmissionStatus.GRADER_ERROR for r in run.results)
+
+
+def test_a_submission_that_kills_workers_twice_ends_with_a_clear_reason(cluster, solved, test_rubric, tmp_path):
+    _, client = cluster
+    nbformat.write(minimal_notebook(solved, "import time\ntime.sleep(30)"), tmp_path / "slow.ipynb")
+    killer = _kill_workers_running(client, times=2)
+    (result,) = grade_class(
+        [tmp_path / "slow.ipynb"], tmp_path / "out", test_rubric, sandbox=SANDBOX, cluster=client
+    ).results
+    killer.join()
+    assert result.status == SubmissionStatus.GRADER_ERROR and result.score == 0
+    assert "killed Dask workers" in result.problems[0]
+
+
+def test_a_scheduler_that_does_not_answer_is_an_error_at_start(tmp_path, capsys):
+    started = time.monotonic()
+    code = cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "out"), "--cluster", "tcp://127.0.0.1:9"])
+    assert code == 2 and time.monotonic() - started < 60
+    assert "does not answer" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_local_run_does_not_import_dask():
+    import subprocess
+    import sys
+
+    from .helpers import ROOT
+
+    probe = "import sys\nfrom grader import cli, pipeline\nprint('distributed' in sys.modules, 'dask' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
