@@ -73,11 +73,11 @@ def graded_class(solved, template, test_rubric, tmp_path_factory):
     notebooks["repeat_b"].metadata["repeat"] = "b"
     notebooks |= {"alice": minimal_notebook(solved), "bob": minimal_notebook(template)}
     if SANDBOXED:  # the attacks include an endless cell and a kernel that exits
-        for name, code in attacks(str(out), server.getsockname()[1]).items():
-            notebooks[f"attack_{name}"] = minimal_notebook(template, code)
+        for name, cells in attacks(str(out), server.getsockname()[1]).items():
+            notebooks[f"attack_{name}"] = minimal_notebook(template, *cells)
     else:
-        notebooks["attack_infinite_loop"] = minimal_notebook(template, attacks("", 0)["infinite_loop"])
-        notebooks["attack_os_exit"] = minimal_notebook(template, attacks("", 0)["os_exit"])
+        notebooks["attack_infinite_loop"] = minimal_notebook(template, *attacks("", 0)["infinite_loop"])
+        notebooks["attack_os_exit"] = minimal_notebook(template, *attacks("", 0)["os_exit"])
     for name, notebook in notebooks.items():
         nbformat.write(notebook, folder / f"{name}.ipynb")
     for name, text in BAD_FILES.items():

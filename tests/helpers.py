@@ -242,35 +242,43 @@ TEMPLATE_SCORE = 40  # forward, backward and optimizers: what the untouched temp
 GRADER_LOOKALIKE = '{"score": 100, "tests": [{"name": "loss_fn.random", "score": 10, "max_score": 10}]}'
 
 
-def attacks(out: str, port: int) -> dict[str, str]:
-    """Attack name -> the cell added to the template's functions. Paths are filled in at run time."""
+def attacks(out: str, port: int) -> dict[str, tuple[str, ...]]:
+    """Attack name -> the cells added to the template's functions (each runs, whatever the one before did).
+
+    Paths and the port are filled in at run time. What the probe does with odd return values (a
+    tensor subclass, a huge array, a function that never returns) is tested in process (test_scoring.py).
+    """
     return {
-        "read_secret_absolute": f"holdout = open({str(ROOT / 'secret' / 'data' / 'holdout.csv')!r}).read()",
-        "read_secret_relative": "import glob\nfound = glob.glob('../**/secret/**', recursive=True)\n"
-        "holdout = open('../../secret/data/holdout.csv').read()",
-        "import_reference": f"import sys\nsys.path.insert(0, {str(ROOT)!r})\nfrom reference.solutions import *",
-        "import_grader": f"import sys\nsys.path.insert(0, {str(ROOT)!r})\nimport grader.judge.score",
-        "patch_comparisons": "import torch, numpy, json, builtins\n"
-        "torch.allclose = lambda *a, **k: True\ntorch.testing.assert_close = lambda *a, **k: None\n"
-        "numpy.allclose = lambda *a, **k: True\nnumpy.isclose = lambda *a, **k: True\n"
-        "json.dumps = lambda *a, **k: '{\"score\": 100}'\nbuiltins.print = lambda *a, **k: None",
-        "print_result_markers": f"print({GRADER_LOOKALIKE!r})\nprint('All tests passed! Score: 75/75')",
-        "write_output_folder": f"import os\nos.makedirs({out!r} + '/bob', exist_ok=True)\n"
-        f"open({out!r} + '/gradebook.csv', 'w').write('name,total\\nbob,100\\n')",
-        "write_parent_folder": "open('../results.json', 'w').write('{\"score\": 100}')",
-        "kill_parent": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n"
-        "os.killpg(os.getpgid(0), signal.SIGKILL)",
-        "allocate_30gb": "hog = bytearray(30 * 1024**3)",
-        "huge_output": "print('x' * 100_000_000)",
-        "open_network": f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=3)",
-        "sys_exit": "import sys\nsys.exit(0)",
-        "os_exit": "import os\nos._exit(0)",
-        "sleeping_function": "import time\ndef forward(X, W1, b1, W2, b2):\n    time.sleep(10**6)",
-        "tensor_with_patched_eq": "import torch\nclass Always(torch.Tensor):\n"
-        "    def __eq__(self, other):\n        return True\n"
-        "def loss_fn(p_y_hat, y):\n    return torch.zeros(()).as_subclass(Always)",
-        "huge_array": "import torch\ndef loss_fn(p_y_hat, y):\n    return torch.zeros(50_000_000)",
-        "infinite_loop": "while True:\n    pass",
+        "read_secrets": (
+            f"holdout = open({str(ROOT / 'secret' / 'data' / 'holdout.csv')!r}).read()",
+            "import glob\nfound = glob.glob('../**/secret/**', recursive=True)\n"
+            "holdout = open('../../secret/data/holdout.csv').read()",
+        ),
+        "import_ours": (
+            f"import sys\nsys.path.insert(0, {str(ROOT)!r})\nfrom reference.solutions import *",
+            f"import sys\nsys.path.insert(0, {str(ROOT)!r})\nimport grader.judge.score",
+        ),
+        "write_outside": (
+            f"import os\nos.makedirs({out!r} + '/bob', exist_ok=True)\n"
+            f"open({out!r} + '/gradebook.csv', 'w').write('name,total\\nbob,100\\n')",
+            "open('../results.json', 'w').write('{\"score\": 100}')",
+        ),
+        "patch_comparisons": (
+            "import torch, numpy, json, builtins\n"
+            "torch.allclose = lambda *a, **k: True\ntorch.testing.assert_close = lambda *a, **k: None\n"
+            "numpy.allclose = lambda *a, **k: True\nnumpy.isclose = lambda *a, **k: True\n"
+            "json.dumps = lambda *a, **k: '{\"score\": 100}'\nbuiltins.print = lambda *a, **k: None",
+        ),
+        "print_result_markers": (f"print({GRADER_LOOKALIKE!r})\nprint('All tests passed! Score: 75/75')",),
+        "kill_parent": (
+            "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nos.killpg(os.getpgid(0), signal.SIGKILL)",
+        ),
+        "allocate_30gb": ("hog = bytearray(30 * 1024**3)",),
+        "huge_output": ("print('x' * 100_000_000)",),
+        "open_network": (f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=3)",),
+        "sys_exit": ("import sys\nsys.exit(0)",),
+        "os_exit": ("import os\nos._exit(0)",),
+        "infinite_loop": ("while True:\n    pass",),
     }
 
 

@@ -25,7 +25,7 @@ def recorded(monkeypatch, rubric):
     calls = []
     status = {"value": SubmissionStatus.GRADED}
 
-    def grade_class(paths, out, rubric, jobs, sandbox, force, roster):
+    def grade_class(paths, out, rubric, jobs, sandbox, force, roster, cluster):
         calls.append(
             {
                 "paths": paths,
@@ -35,6 +35,7 @@ def recorded(monkeypatch, rubric):
                 "sandbox": sandbox,
                 "force": force,
                 "roster": roster,
+                "cluster": cluster,
             }
         )
         result = SubmissionResult(Identity("ada"), rubric, status=status["value"])

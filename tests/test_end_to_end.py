@@ -190,24 +190,18 @@ def test_no_attack_earns_a_point(graded_class, attack):
 def test_attacks_fail_for_the_reasons_expected(graded_class):
     results, _, contacted = graded_class
     problems = {name: " ".join(r.problems) for name, r in results.items()}
-    assert "FileNotFoundError" in problems["attack_read_secret_absolute"]
-    assert "FileNotFoundError" in problems["attack_read_secret_relative"]
-    assert "ModuleNotFoundError" in problems["attack_import_reference"]
-    assert "ModuleNotFoundError" in problems["attack_import_grader"]
+    secrets = problems["attack_read_secrets"]
+    assert secrets.count("FileNotFoundError") == 2, secrets  # the absolute and the relative path
+    assert problems["attack_import_ours"].count("ModuleNotFoundError") == 2
     assert "MemoryError" in problems["attack_allocate_30gb"]
-    assert "PermissionError" in problems["attack_write_parent_folder"]
-    assert (
-        "PermissionError" in problems["attack_write_output_folder"]
-        or "FileNotFound" in problems["attack_write_output_folder"]
-    )
+    outside = problems["attack_write_outside"]
+    assert ("PermissionError" in outside or "FileNotFound" in outside) and outside.count("Error") >= 2
     assert "interrupted" in problems["attack_infinite_loop"]
     assert "too much" in problems["attack_huge_output"]
     assert "kernel died" in problems["attack_os_exit"]
     assert "PermissionError" in problems["attack_kill_parent"]  # its parent is outside its reach
     assert "messages the grader cannot read" in problems["attack_patch_comparisons"]
     assert not contacted, "a kernel reached a server on the grader's loopback"
-    outputs = {t.name: t.output for t in results["attack_sleeping_function"].tests}
-    assert "did not return in time" in outputs["forward.random"]
 
 
 @needs_sandbox
