@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -44,9 +44,10 @@ class SandboxCheck(WorkerPlugin):
     def __init__(self, mode: str) -> None:
         self.mode = mode
 
-    def setup(self, worker) -> None:  # noqa: ANN001 (Dask's Worker)
+    def setup(self, worker: object) -> None:
         if self.mode == SandboxMode.REQUIRED and not bubblewrap_works():
-            raise SandboxUnavailable(f"worker {worker.address}: --sandbox=required, but bubblewrap cannot run there")
+            address = getattr(worker, "address", "a worker")
+            raise SandboxUnavailable(f"{address}: --sandbox=required, but bubblewrap cannot run there")
 
 
 @contextmanager
@@ -118,10 +119,16 @@ def result_from_data(data: object, submission: Submission, rubric: Rubric) -> Su
     )
 
 
+ZeroResult = Callable[[Submission, Rubric, SubmissionStatus, str], SubmissionResult]
+
+
 def grade_on_cluster(
-    client: Client, submissions: list[Submission], rubric: Rubric, sandbox: SandboxMode, zero_result
+    client: Client, submissions: list[Submission], rubric: Rubric, sandbox: SandboxMode, zero_result: ZeroResult
 ) -> Iterator[tuple[Submission, SubmissionResult]]:
-    """Each submission's result as the cluster finishes it; every submission ends with a result."""
+    """Each submission's result as the cluster finishes it; every submission ends with a result.
+
+    `zero_result` is the pipeline's (passed in, so that this module never imports the pipeline at load).
+    """
     futures = {}
     for submission in submissions:
         notebook = submission.path.read_bytes() if submission.path is not None else None
