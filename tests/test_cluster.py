@@ -126,3 +126,27 @@ def test_a_local_run_does_not_import_dask():
     probe = "import sys\nfrom grader import cli, pipeline\nprint('distributed' in sys.modules, 'dask' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "not a mapping",
+        {
+            "tests": [["loss_fn.random", 1, 1, {"not": "text"}]],
+            "written": {},
+            "status": "graded",
+            "problems": [],
+            "execution_time": 1,
+        },
+        {"tests": [], "written": {"q1a": 3}, "status": "graded", "problems": [], "execution_time": 1},
+        {"tests": [], "written": {}, "status": "perfect", "problems": [], "execution_time": 1},
+        {"tests": [], "written": {}, "status": "graded", "problems": "none", "execution_time": 1},
+    ],
+)
+def test_a_malformed_answer_from_a_worker_is_refused(answer, test_rubric):
+    from grader.cluster import result_from_data
+    from grader.intake import Identity, Submission
+
+    with pytest.raises((ValueError, KeyError, TypeError)):
+        result_from_data(answer, Submission(Identity("ada"), None), test_rubric)
