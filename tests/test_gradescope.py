@@ -69,8 +69,9 @@ def autograder(tmp_path_factory, solved, template):
     base = Path(tempfile.mkdtemp(prefix="autograder-", dir="/tmp"))
     base.chmod(0o755)
     submissions = {
-        "reference": (minimal_notebook(solved), "auto"),  # the reference's functions; the template runs in full
-        "template": (template, "auto"),
+        # the reference's and the template's graded functions (their own trainings add nothing here)
+        "reference": (minimal_notebook(solved), "auto"),
+        "template": (minimal_notebook(template), "auto"),
         "hunter": (None, "auto"),
         "hunter_without_bubblewrap": (None, "off"),
     }

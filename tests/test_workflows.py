@@ -85,9 +85,8 @@ def test_the_unzipped_bundle_runs_the_classroom_steps_and_passes_a_finished_note
     def step(command: str) -> subprocess.CompletedProcess:
         return subprocess.run(command, shell=True, cwd=repository, env=env, capture_output=True, text=True, timeout=300)
 
-    for item, expected in (("loss_fn", 1), ("forward", 0)):
-        run = step(commands[item])
-        assert run.returncode == expected, run.stdout + run.stderr
+    run = step(commands["loss_fn"])  # the template's loss_fn is a TODO: the step fails, and says why
+    assert run.returncode == 1 and "NotImplementedError" in run.stdout, run.stdout + run.stderr
     run = step("python selfcheck.py finished.ipynb")  # every check at once, as a student runs it
     assert run.returncode == 0, run.stdout + run.stderr
     assert "16 of 16 checks passed" in run.stdout
