@@ -243,3 +243,15 @@ def test_damaged_or_forged_probe_files_never_pass_for_results(tmp_path):
     stem.with_suffix(".json").write_text(json.dumps({"a": {"status": "passed"}, "b": "ok"}))
     found = read_outcomes(stem, ["a", "b", "c"])
     assert [found[k].status for k in "abc"] == [CallStatus.ERROR, CallStatus.NOT_RUN, CallStatus.NOT_RUN]
+
+
+def test_optimizers_that_ignore_their_seed_do_not_start_together(solved, test_rubric, cases, tmp_path):
+    """The handout's slip: seeding outside train_with_optimizer, or not at all."""
+    ignores_seed = replace_code(solved, "    torch.manual_seed(seed)\n", "")
+    only = only_items(test_rubric, ["optimizers"])
+    tests = score_in_process(ignores_seed, only, {"optimizers": cases["optimizers"]}, tmp_path)
+    outcome = {t.name: t for t in tests}
+    assert (
+        not outcome["optimizers.same_start"].passed and "same Xavier weights" in outcome["optimizers.same_start"].output
+    )
+    assert outcome["optimizers.loss_history"].passed
