@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import stat
 import zipfile
 from pathlib import Path
@@ -284,3 +285,23 @@ def test_a_zip_bomb_that_lies_about_its_sizes_still_stops_at_the_limit(tmp_path)
     with pytest.raises(ArchiveError, match="inflates past|not a readable zip"):
         extract_archive(liar, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_saved_outputs_are_dropped_and_do_not_count_against_the_size_limit(tmp_path, solved):
+    from grader.intake.notebooks import MAX_NOTEBOOK_BYTES, UnreadableSubmission, read_notebook
+
+    heavy = nbformat.from_dict(json.loads(nbformat.writes(solved)))
+    plot = {"output_type": "display_data", "metadata": {}, "data": {"image/png": "A" * (MAX_NOTEBOOK_BYTES + 10)}}
+    next(c for c in heavy.cells if c.cell_type == "code").outputs = [plot]
+    path = tmp_path / "heavy.ipynb"
+    path.write_text(json.dumps(heavy))
+    assert path.stat().st_size > MAX_NOTEBOOK_BYTES
+    notebook = read_notebook(path)
+    assert all(not c.get("outputs") for c in notebook.cells if c.cell_type == "code")
+    assert [c.source for c in notebook.cells] == [c.source for c in solved.cells]
+    code = next(c for c in heavy.cells if c.cell_type == "code")
+    code.outputs = []
+    code.source = "x = 1\n" + "#" * (MAX_NOTEBOOK_BYTES + 10)  # code itself past the limit: refused
+    path.write_text(json.dumps(heavy))
+    with pytest.raises(UnreadableSubmission, match="code and text"):
+        read_notebook(path)

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import nbformat
 
+# Saved outputs (plots, printed logs) are never graded and are dropped as the notebook is read: the
+# limit applies to what is left; the raw file, outputs included, may be larger, up to its own cap.
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
+MAX_RAW_NOTEBOOK_BYTES = 500 * 1024 * 1024
 
 
 class UnreadableSubmission(Exception):
@@ -20,9 +23,10 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
     size = path.stat().st_size
     if size == 0:
         raise UnreadableSubmission("the submitted file is empty")
-    if size > MAX_NOTEBOOK_BYTES:
+    if size > MAX_RAW_NOTEBOOK_BYTES:
         raise UnreadableSubmission(
-            f"the notebook is {size / 1e6:.0f} MB; the limit is {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB"
+            f"the file is {size / 1e6:.0f} MB; the limit is {MAX_RAW_NOTEBOOK_BYTES / 1e6:.0f} MB "
+            "(clear the notebook's outputs and resubmit)"
         )
     try:
         raw = json.loads(path.read_bytes())
@@ -35,12 +39,28 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
         raise UnreadableSubmission(
             f"the notebook is in format version {major}; save it from a current Jupyter (format 4) and resubmit"
         )
+    text = json.dumps(_without_outputs(raw))
+    if len(text) > MAX_NOTEBOOK_BYTES:
+        raise UnreadableSubmission(
+            f"the notebook's code and text are {len(text) / 1e6:.0f} MB; the limit is {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB"
+        )
     try:
-        notebook = nbformat.reads(json.dumps(raw), as_version=4)
+        notebook = nbformat.reads(text, as_version=4)
         nbformat.validate(notebook)
     except Exception as error:  # nbformat raises several kinds; all mean the same to a student
         raise UnreadableSubmission(f"the notebook is damaged: {str(error).splitlines()[0]}") from None
     return notebook
+
+
+def _without_outputs(raw: dict) -> dict:
+    """The notebook's JSON without what running it produced (outputs, counts) or pasted images (attachments)."""
+    cells = raw.get("cells")
+    for cell in cells if isinstance(cells, list) else []:
+        if isinstance(cell, dict):
+            if cell.get("cell_type") == "code":
+                cell["outputs"], cell["execution_count"] = [], None
+            cell.pop("attachments", None)
+    return raw
 
 
 def _parsable(source: str) -> str:
