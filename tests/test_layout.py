@@ -1,0 +1,62 @@
+"""The layout keeps the data flowing one way: no module imports from a stage after its own."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from .helpers import ROOT
+
+GRADER = ROOT / "grader"
+# intake -> run -> judge -> result -> store -> views; what serves every stage comes first, the wiring last
+STAGES = {
+    "rubric": 0,
+    "cases": 0,
+    "shared_with_selfcheck": 0,
+    "intake": 1,
+    "run": 2,
+    "judge": 3,
+    "result": 4,
+    "store": 5,
+    "views": 6,
+    "cluster": 7,
+    "pipeline": 7,
+    "cli": 8,
+    "__main__": 8,
+    "__init__": 8,
+}
+
+
+def stage_of(module: str) -> int:
+    return STAGES[module.split(".")[1]]
+
+
+def grader_imports(path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("grader"):
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.startswith("grader.")}
+    return {name for name in found if name != "grader"}
+
+
+MODULES = sorted(p for p in GRADER.rglob("*.py") if p.name != "kernel_probe.py")
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(GRADER)))
+def test_no_module_imports_a_later_stage(path):
+    module = "grader." + ".".join(path.relative_to(GRADER).with_suffix("").parts)
+    late = [name for name in grader_imports(path) if stage_of(name) > stage_of(module)]
+    assert late == [], f"{module} reaches down the flow into {late}"
+
+
+def test_only_the_run_stage_and_the_pipeline_start_kernels():
+    starters = {str(p.relative_to(GRADER)) for p in MODULES if "grader.run.kernel" in grader_imports(p)}
+    assert starters <= {"pipeline.py"}, starters
+
+
+def test_every_module_of_the_grader_belongs_to_a_stage():
+    for path in MODULES:
+        stage_of("grader." + ".".join(path.relative_to(GRADER).with_suffix("").parts))
