@@ -92,7 +92,7 @@ def grade_submission(submission: Submission, rubric: Rubric, sandbox: SandboxMod
         workspace = make_workspace(Path(scratch), notebook)
         manager = start_kernel(workspace, SandboxPolicy.from_limits(rubric.limits, sandbox))
         try:
-            with NotebookRunner(manager, prepared, rubric.run.cell_timeout) as runner:
+            with NotebookRunner(manager, prepared, rubric.run.cell_timeout, rubric.run.recovery_timeout) as runner:
                 log = run_notebook(runner, rubric.run.notebook_timeout)
                 outcomes = harvest_outputs(runner, cases, workspace / ".grader", rubric.run.call_timeout)
         finally:

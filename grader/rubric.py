@@ -45,10 +45,12 @@ class Run:
     cell_timeout: float
     notebook_timeout: float
     call_timeout: float
+    recovery_timeout: float
 
     def __post_init__(self) -> None:
         _require(self.grading_epochs >= 1, "grading_epochs must be at least 1")
-        _require(min(self.cell_timeout, self.notebook_timeout, self.call_timeout) > 0, "timeouts must be positive")
+        timeouts = (self.cell_timeout, self.notebook_timeout, self.call_timeout, self.recovery_timeout)
+        _require(min(timeouts) > 0, "timeouts must be positive")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -29,7 +29,9 @@ def rubric() -> Rubric:
 @pytest.fixture(scope="session")
 def test_rubric(rubric: Rubric) -> Rubric:
     """The real rubric with fewer epochs and short time limits, so that hanging submissions cost seconds."""
-    return with_run(rubric, grading_epochs=TEST_EPOCHS, cell_timeout=15, notebook_timeout=150, call_timeout=3)
+    return with_run(
+        rubric, grading_epochs=TEST_EPOCHS, cell_timeout=15, notebook_timeout=150, call_timeout=3, recovery_timeout=4
+    )
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,6 @@ from nbclient.exceptions import DeadKernelError
 
 MAX_OUTPUT_CHARS = 200_000  # per notebook: enough for any honest progress log
 TIMEOUT_ENAME = "GraderCellTimeout"
-RECOVERY_TIMEOUT = 10  # seconds an interrupted kernel has to answer again
 
 
 class CellStatus(StrEnum):
@@ -70,10 +69,17 @@ class CappedClient(NotebookClient):
 class NotebookRunner:
     """Owns one nbclient session on an already started kernel; runs the notebook, then extra cells."""
 
-    def __init__(self, manager: AsyncKernelManager, notebook: nbformat.NotebookNode, cell_timeout: float) -> None:
+    def __init__(
+        self,
+        manager: AsyncKernelManager,
+        notebook: nbformat.NotebookNode,
+        cell_timeout: float,
+        recovery_timeout: float = 10,
+    ) -> None:
         self.manager = manager
         self.notebook = notebook
         self.cell_timeout = cell_timeout
+        self.recovery_timeout = recovery_timeout  # seconds an interrupted kernel has to answer again
         self.client = CappedClient(
             notebook,
             km=manager,
@@ -141,7 +147,7 @@ class NotebookRunner:
         self.notebook.cells.append(probe)
         self._last_reply = {}
         try:
-            self._execute(probe, len(self.notebook.cells) - 1, RECOVERY_TIMEOUT)
+            self._execute(probe, len(self.notebook.cells) - 1, self.recovery_timeout)
         except KernelLost:
             return False
         return self._last_reply.get("status") == "ok"
