@@ -8,6 +8,7 @@ takes its stored result without a kernel, unless forced.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import shutil
 import sys
@@ -77,14 +78,10 @@ def grade_submission(submission: Submission, rubric: Rubric, sandbox: SandboxMod
     started = time.monotonic()
     result = SubmissionResult(submission.identity, rubric)
     template = nbformat.read(TEMPLATE_NOTEBOOK, as_version=4)
-    try:
-        if submission.path is None:
-            raise UnreadableSubmission(submission.note)
-        notebook = read_notebook(submission.path)
-    except UnreadableSubmission as error:
-        result = zero_result(submission, rubric, SubmissionStatus.UNREADABLE, f"Could not grade: {error}.")
-        result.execution_time = time.monotonic() - started
-        return result
+    notebook = read_submission(submission, rubric)
+    if isinstance(notebook, SubmissionResult):
+        notebook.execution_time = time.monotonic() - started
+        return notebook
 
     cases = generate_cases(rubric.run.grading_epochs)
     prepared = inject_parameters(notebook, {"EPOCHS": rubric.run.grading_epochs})
@@ -102,6 +99,16 @@ def grade_submission(submission: Submission, rubric: Rubric, sandbox: SandboxMod
     result.written = extract_written_answers(notebook, template)
     result.execution_time = time.monotonic() - started
     return result
+
+
+def read_submission(submission: Submission, rubric: Rubric) -> nbformat.NotebookNode | SubmissionResult:
+    """The submission's notebook, or its zero result with the reason when it holds none that can run."""
+    try:
+        if submission.path is None:
+            raise UnreadableSubmission(submission.note)
+        return read_notebook(submission.path)
+    except UnreadableSubmission as error:
+        return zero_result(submission, rubric, SubmissionStatus.UNREADABLE, f"Could not grade: {error}.")
 
 
 def zero_result(submission: Submission, rubric: Rubric, status: SubmissionStatus, reason: str) -> SubmissionResult:
@@ -222,14 +229,18 @@ def grade_class(
             else:
                 keep(submission, stored)
         firsts = [group[0] for group in to_grade.values()]
+        # a file that is no notebook needs no kernel, and so no worker: it is answered here
+        unreadable = {id(s): r for s in firsts if isinstance(r := read_submission(s, rubric), SubmissionResult)}
+        runnable = [s for s in firsts if id(s) not in unreadable]
         progress = tqdm(total=len(firsts), unit="notebook", disable=not sys.stderr.isatty() or not firsts)
         if cluster is None:
-            graded = _grade_in_workers(firsts, rubric, jobs, sandbox)
+            graded = _grade_in_workers(runnable, rubric, jobs, sandbox) if runnable else iter(())
         else:
             from grader.cluster import grade_on_cluster  # Dask is imported only for a cluster
 
-            graded = grade_on_cluster(cluster, firsts, rubric, sandbox, zero_result)
-        for submission, result in graded:
+            graded = grade_on_cluster(cluster, runnable, rubric, sandbox, zero_result)
+        answered_here = ((s, unreadable[id(s)]) for s in firsts if id(s) in unreadable)
+        for submission, result in itertools.chain(answered_here, graded):
             grading_id = keep(submission, result)
             for same in to_grade[contents[submission.identity.student]][1:]:
                 keep(same, grading_id)

@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from grader import cli, pipeline
@@ -57,7 +58,7 @@ def stand_in(monkeypatch):
 
 def write(path, text: str):
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5, "pad": text}))
+    path.write_text(nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text, id="text")])))
     return path
 
 
