@@ -60,3 +60,11 @@ def test_only_the_run_stage_and_the_pipeline_start_kernels():
 def test_every_module_of_the_grader_belongs_to_a_stage():
     for path in MODULES:
         stage_of("grader." + ".".join(path.relative_to(GRADER).with_suffix("").parts))
+
+
+def test_the_tools_import_what_exists():
+    """The scripts beside the grader (benchmark, bundles, demo) name only functions that exist."""
+    import importlib
+
+    for name in ("benchmark", "build_student_bundle", "build_gradescope", "cluster_demo"):
+        importlib.import_module(f"tools.{name}")

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from examples.build_examples import OUT as EXAMPLES  # noqa: E402
 from examples.build_examples import fixed_template  # noqa: E402
-from grader.pipeline import grade_batch  # noqa: E402
+from grader.pipeline import grade_class  # noqa: E402
 from grader.rubric import load_rubric  # noqa: E402
 from student_template import selfcheck  # noqa: E402
 from tools.build_student_bundle import FOLDER, build_bundle  # noqa: E402
@@ -56,13 +56,13 @@ def main() -> None:
     rubric = load_rubric()
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
-        grade_batch([EXAMPLES / "alice_correct.ipynb"], Path(out), rubric, jobs=1, sandbox="required")
+        grade_class([EXAMPLES / "alice_correct.ipynb"], Path(out), rubric, jobs=1, sandbox="required")
         one = time.perf_counter() - started
     print(f"grading one submission (sandboxed, {rubric.run.grading_epochs} epochs): {one:.1f} s")
     count = len(list(EXAMPLES.glob("*.ipynb")))
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
-        grade_batch([EXAMPLES], Path(out), rubric, jobs=2, sandbox="required")
+        grade_class([EXAMPLES], Path(out), rubric, jobs=2, sandbox="required")
         batch = time.perf_counter() - started
     print(
         f"grading {count} examples with --jobs 2: {batch:.1f} s, {batch / count:.1f} s per notebook; "
