@@ -305,3 +305,13 @@ def test_saved_outputs_are_dropped_and_do_not_count_against_the_size_limit(tmp_p
     path.write_text(json.dumps(heavy))
     with pytest.raises(UnreadableSubmission, match="code and text"):
         read_notebook(path)
+
+
+def test_a_broken_gradescope_description_is_reported_and_the_rest_collected(tmp_path, notebook_text):
+    export = tmp_path / "gs"
+    export.mkdir()
+    (export / "submission_metadata.yml").write_text("submission_1: [unclosed\n")
+    (tmp_path / "eve.ipynb").write_text(notebook_text)
+    intake = collect([export, tmp_path / "eve.ipynb"], tmp_path / "scratch")
+    assert [s.identity.student for s in intake.submissions] == ["eve"]
+    assert len(intake.errors) == 1 and "submission_metadata.yml cannot be read" in intake.errors[0]
