@@ -37,7 +37,7 @@ from grader.rubric import GRADED_FUNCTIONS, Rubric
 from grader.run.execute import CellStatus, NotebookRunner, RunLog, run_notebook
 from grader.run.harvest import CallOutcome, CallStatus, harvest_outputs
 from grader.run.kernel import start_kernel, stop_kernel
-from grader.run.sandbox import SandboxMode, SandboxPolicy
+from grader.run.sandbox import SandboxMode, SandboxPolicy, bounded_scratch
 from grader.shared_with_selfcheck import inject_parameters
 from grader.store import ClassStore, content_hash, current_versions
 from grader.views.write import write_class_views, write_submission_views
@@ -85,13 +85,16 @@ def grade_submission(submission: Submission, rubric: Rubric, sandbox: SandboxMod
 
     cases = generate_cases(rubric.run.grading_epochs)
     prepared = inject_parameters(notebook, {"EPOCHS": rubric.run.grading_epochs})
-    with tempfile.TemporaryDirectory(prefix="messmaster-") as scratch:
-        workspace = make_workspace(Path(scratch), notebook)
-        manager = start_kernel(workspace, SandboxPolicy.from_limits(rubric.limits, sandbox))
+    policy = SandboxPolicy.from_limits(rubric.limits, sandbox)
+    with bounded_scratch(policy) as scratch:
+        workspace = make_workspace(scratch, notebook)
+        manager = start_kernel(workspace, policy)
         try:
             with NotebookRunner(manager, prepared, rubric.run.cell_timeout, rubric.run.recovery_timeout) as runner:
                 log = run_notebook(runner, rubric.run.notebook_timeout)
-                outcomes = harvest_outputs(runner, cases, workspace / ".grader", rubric.run.call_timeout)
+                outcomes = harvest_outputs(
+                    runner, cases, workspace / ".grader", rubric.run.call_timeout, rubric.watched
+                )
         finally:
             stop_kernel(manager)
     result.problems = _describe_problems(log)

@@ -59,9 +59,11 @@ class Limits:
     cpu_seconds: int
     processes: int
     file_mib: float
+    disk_mib: float
 
     def __post_init__(self) -> None:
-        _require(min(self.memory_gib, self.cpu_seconds, self.processes, self.file_mib) > 0, "limits must be positive")
+        values = (self.memory_gib, self.cpu_seconds, self.processes, self.file_mib, self.disk_mib)
+        _require(min(values) > 0, "limits must be positive")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,13 +75,23 @@ class Tolerance:
         _require(self.rtol >= 0 and self.atol >= 0, "rtol and atol must not be negative")
 
 
+# What the kernel probe can watch for while a graded function runs (recognised in kernel_probe.py)
+WATCHABLE = ("autograd", "cross_entropy", "optimizer")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Rule:
-    """What a hand-written graded function may not use: identifiers in its code, autograd on what it returns."""
+    """What a hand-written graded function may not use: identifiers in its code, machinery it runs
+    (`watch`, recorded while the grader calls it), autograd history on what it returns."""
 
     identifiers: tuple[str, ...]
     reason: str
+    watch: tuple[str, ...] = ()
     autograd_history: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.watch) - set(WATCHABLE))
+        _require(not unknown, f"watch may hold {', '.join(WATCHABLE)}; not {', '.join(unknown)}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,6 +169,11 @@ class Rubric:
     @property
     def written_total(self) -> float:
         return sum(self.written.values())
+
+    @property
+    def watched(self) -> dict[str, tuple[str, ...]]:
+        """By item, the machinery its rule has the probe record while the function runs."""
+        return {name: item.rule.watch for name, item in self.items.items() if item.rule is not None}
 
     @property
     def points(self) -> dict[str, float]:

@@ -149,7 +149,11 @@ def graded_namespace(notebook: nbformat.NotebookNode, *extra: str) -> dict:
 
 
 def outcomes_in_process(
-    namespace: dict, cases: dict[str, list[Case]], folder: Path, call_timeout: float = 10
+    namespace: dict,
+    cases: dict[str, list[Case]],
+    folder: Path,
+    watch: dict[str, tuple[str, ...]],
+    call_timeout: float = 10,
 ) -> dict[str, CallOutcome]:
     """Call the functions in `namespace` on the hidden cases with the grader's own probe, as a kernel would."""
     probe: dict = {}
@@ -158,7 +162,7 @@ def outcomes_in_process(
     for item, item_cases in cases.items():
         item_folder = folder / item
         item_folder.mkdir(parents=True, exist_ok=True)
-        calls_file, arrays_file = write_case_inputs(item_cases, item_folder)
+        calls_file, arrays_file = write_case_inputs(item_cases, item_folder, watch.get(item, ()))
         probe["_messmaster_probe"](
             namespace, str(calls_file), str(arrays_file), str(item_folder / "outputs"), call_timeout, 1_000_000
         )
@@ -177,7 +181,7 @@ def score_in_process(
 ) -> list[TestResult]:
     """Every automatic test of a notebook's graded functions (then `extra` code), scored as the grader scores."""
     namespace = graded_namespace(notebook, *extra)
-    outcomes = outcomes_in_process(namespace, cases, folder, call_timeout)
+    outcomes = outcomes_in_process(namespace, cases, folder, rubric.watched, call_timeout)
     with_extra = copy_notebook(notebook)
     with_extra.cells += [nbformat.v4.new_code_cell(source) for source in extra]
     return score_all(cases, outcomes, rubric, forbidden_uses(with_extra, rubric))
@@ -212,7 +216,7 @@ with open("names.json", "w") as _f:
 """
 
 
-def execute_notebook(notebook: nbformat.NotebookNode, scratch: Path, rubric: Rubric, epochs: int):
+def execute_notebook(notebook: nbformat.NotebookNode, rubric: Rubric, epochs: int):
     """Run a notebook as the grader does (fresh confined kernel, students' files, EPOCHS overridden).
 
     Returns the run log and, for the names the contract promises, their shapes or types.
@@ -220,19 +224,21 @@ def execute_notebook(notebook: nbformat.NotebookNode, scratch: Path, rubric: Rub
     from grader.pipeline import make_workspace
     from grader.run.execute import NotebookRunner, run_notebook
     from grader.run.kernel import start_kernel, stop_kernel
-    from grader.run.sandbox import SandboxPolicy
+    from grader.run.sandbox import SandboxPolicy, bounded_scratch
     from grader.shared_with_selfcheck import inject_parameters
 
-    workspace = make_workspace(scratch, notebook)
-    manager = start_kernel(workspace, SandboxPolicy.from_limits(rubric.limits, "auto"))
-    try:
-        prepared = inject_parameters(notebook, {"EPOCHS": epochs})
-        with NotebookRunner(manager, prepared, cell_timeout=300) as runner:
-            log = run_notebook(runner, notebook_timeout=600)
-            runner.run_extra_cell(nbformat.v4.new_code_cell(INSPECT_NAMES), timeout=30)
-    finally:
-        stop_kernel(manager)
-    return log, json.loads((workspace / "names.json").read_text())
+    policy = SandboxPolicy.from_limits(rubric.limits, "auto")
+    with bounded_scratch(policy) as scratch:
+        workspace = make_workspace(scratch, notebook)
+        manager = start_kernel(workspace, policy)
+        try:
+            prepared = inject_parameters(notebook, {"EPOCHS": epochs})
+            with NotebookRunner(manager, prepared, cell_timeout=300) as runner:
+                log = run_notebook(runner, notebook_timeout=600)
+                runner.run_extra_cell(nbformat.v4.new_code_cell(INSPECT_NAMES), timeout=30)
+        finally:
+            stop_kernel(manager)
+        return log, json.loads((workspace / "names.json").read_text())
 
 
 # ---- the shared end-to-end batch (graded once per session: the `graded_class` fixture) ----------------------
@@ -287,3 +293,19 @@ BAD_FILES = {
     "empty": "",
     "nbformat3": json.dumps({"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": []}]}),
 }
+
+
+def processes_of_kernel_users() -> list[int]:
+    """The live processes of any job slot's kernel user (the grader, as root, runs kernels as those)."""
+    from grader.run.sandbox import MAX_JOB_SLOTS, SLOT_UID_BASE
+
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            status = (entry / "status").read_text() if entry.name.isdigit() else ""
+        except OSError:
+            continue  # ended meanwhile
+        uid = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("Uid:")), None)
+        if uid is not None and SLOT_UID_BASE <= uid < SLOT_UID_BASE + MAX_JOB_SLOTS:
+            found.append(int(entry.name))
+    return found

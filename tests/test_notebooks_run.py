@@ -18,7 +18,7 @@ def executed(solved, template, rubric, tmp_path_factory):
     """Both notebooks run at once, each in its own kernel (the kernels are other processes: threads suffice)."""
     with ThreadPoolExecutor(max_workers=2) as pool:
         runs = {
-            name: pool.submit(execute_notebook, notebook, tmp_path_factory.mktemp(name), rubric, 200)
+            name: pool.submit(execute_notebook, notebook, rubric, 200)
             for name, notebook in (("solved", solved), ("template", template))
         }
         return {name: run.result() for name, run in runs.items()}

@@ -9,7 +9,9 @@ import pytest
 from grader.rubric import RUBRIC_FILE, RubricError, load_rubric
 
 DEFAULT = tomllib.loads(RUBRIC_FILE.read_text())
-OPTIONAL = {"items.backward.rule.autograd_history"}
+OPTIONAL = {"items.backward.rule.autograd_history"} | {
+    f"items.{item}.rule.watch" for item in ("loss_fn", "backward", "sgd_update")
+}
 
 
 def leaf_keys(table: dict, prefix: str = "") -> list[str]:
@@ -87,3 +89,8 @@ def test_a_mistake_in_the_rubric_is_refused_with_where_it_is(tmp_path, old, new,
 def test_a_missing_rubric_file_is_refused(tmp_path):
     with pytest.raises(RubricError, match="nowhere.toml"):
         load_rubric(tmp_path / "nowhere.toml")
+
+
+def test_a_rule_watching_what_the_probe_cannot_recognise_is_refused(tmp_path):
+    with pytest.raises(RubricError, match="watch may hold autograd, cross_entropy, optimizer; not numpy"):
+        load_rubric(edited(tmp_path, 'watch = ["autograd"]', 'watch = ["autograd", "numpy"]'))

@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import signal
+import subprocess
+import sys
 
 import nbformat
 import pytest
 
+from grader.rubric import load_rubric
 from grader.run.execute import CellStatus, NotebookRunner
 from grader.run.kernel import start_kernel, stop_kernel
-from grader.run.sandbox import SandboxMode, SandboxPolicy, bubblewrap_works
+from grader.run.sandbox import (
+    SLOT_UID_BASE,
+    SandboxMode,
+    SandboxPolicy,
+    bounded_scratch,
+    bubblewrap_works,
+    job_slot,
+    private_mounts,
+)
 
-from .helpers import ROOT
+from .helpers import ROOT, processes_of_kernel_users
 
 pytestmark = pytest.mark.skipif(not bubblewrap_works(), reason="bubblewrap cannot run here (CI installs it)")
 
 PROBE = """
-import json, os, resource, socket
+import errno, json, os, resource, signal, socket, subprocess, sys, time
 seen = {
     "uid": os.getuid(),
     "env": sorted(os.environ),
@@ -27,25 +40,79 @@ seen = {
     "visible": {p: os.path.exists(p) for p in PATHS},
     "repository": sorted(os.listdir(REPOSITORY)) if os.path.isdir(REPOSITORY) else [],
     "writable_parent": os.access("..", os.W_OK),
+    "writable_dev_shm": os.access("/dev/shm", os.W_OK),
 }
 try:
     socket.create_connection(("127.0.0.1", PORT), timeout=3).close()
     seen["network"] = "connected"
 except OSError as error:
     seen["network"] = type(error).__name__
+
+def allocates(gib):
+    try:
+        block = bytearray(int(gib * 1024**3))
+        del block
+        return True
+    except MemoryError:
+        return False
+seen["allocates"] = {str(gib): allocates(gib) for gib in ALLOCATE_GIB}
+
+def writes_one_file(mib):
+    try:
+        with open("one_file", "wb") as f:
+            f.write(b"x" * int(mib * 1024**2))
+        return True
+    except OSError as error:
+        return errno.errorcode[error.errno]
+    finally:
+        os.remove("one_file")
+seen["one_file"] = {str(mib): writes_one_file(mib) for mib in FILE_MIB}
+
+# fill every place the kernel may write, 1 MiB a file, until the space runs out
+written, why = 0, "never ran out"
 try:
-    bytearray(30 * 1024**3)
-    seen["big_allocation"] = "succeeded"
-except MemoryError:
-    seen["big_allocation"] = "MemoryError"
+    for n in range(10_000):
+        with open(f"{'/tmp' if n % 2 else '.'}/fill{n}", "wb") as f:
+            f.write(b"x" * 1024**2)
+        written += 1
+except OSError as error:
+    why = errno.errorcode[error.errno]
+seen["filled_mib"], seen["filled_stopped_by"] = written, why
+for n in range(written + 1):
+    for folder in (".", "/tmp"):
+        if os.path.exists(f"{folder}/fill{n}"):
+            os.remove(f"{folder}/fill{n}")
+
+children, why = [], "never refused"
+try:
+    for _ in range(10_000):
+        children.append(subprocess.Popen(["sleep", "60"]))
+except OSError as error:
+    why = errno.errorcode[error.errno]
+seen["processes_started"], seen["processes_stopped_by"] = len(children), why
+for child in children:
+    child.kill()
+    child.wait()
+
+started = time.monotonic()
+spin = subprocess.run([sys.executable, "-c", "while True: pass"], timeout=120)
+seen["spin_signal"], seen["spin_seconds"] = -spin.returncode, time.monotonic() - started
+
+# a daemon that leaves the kernel's process group: the sweep after the kernel must still end it
+subprocess.Popen(["setsid", "sleep", "1000"], start_new_session=True)
 with open("seen.json", "w") as f:
     json.dump(seen, f)
 """
 
+# Limits unlike the rubric's own, each small enough to reach in a second or two: every one must hold as set.
+LIMITS = dataclasses.replace(
+    load_rubric().limits, memory_gib=2.0, processes=40, file_mib=8.0, disk_mib=32.0, cpu_seconds=5
+)
+
 
 @pytest.fixture(scope="module")
-def seen_from_inside(tmp_path_factory, rubric):
-    """Run the probe in a sandboxed kernel while a TCP server listens on the grader's loopback."""
+def seen_from_inside(tmp_path_factory):
+    """Run the probe in a sandboxed kernel (the limits above) while a TCP server listens on the loopback."""
     import socket
 
     server = socket.socket()
@@ -55,29 +122,33 @@ def seen_from_inside(tmp_path_factory, rubric):
     port = server.getsockname()[1]
     out_folder = tmp_path_factory.mktemp("grades")
     paths = [str(ROOT / "secret"), str(ROOT / "reference"), str(ROOT / "grader"), str(out_folder)]
-    scratch = tmp_path_factory.mktemp("sandbox")
-    workspace = scratch / "work"
-    workspace.mkdir()
     notebook = nbformat.v4.new_notebook()
-    notebook.cells = [
-        nbformat.v4.new_code_cell(f"PATHS = {paths!r}\nPORT = {port}\nREPOSITORY = {str(ROOT)!r}\n" + PROBE)
-    ]
+    setup = (
+        f"PATHS = {paths!r}\nPORT = {port}\nREPOSITORY = {str(ROOT)!r}\n"
+        f"ALLOCATE_GIB = (0.25, {LIMITS.memory_gib + 0.5})\nFILE_MIB = ({LIMITS.file_mib - 2}, {LIMITS.file_mib + 1})\n"
+    )
+    notebook.cells = [nbformat.v4.new_code_cell(setup + PROBE)]
     os.environ["MESSMASTER_GRADER_ONLY"] = "1"  # must not leak into the kernel
-    manager = start_kernel(workspace, SandboxPolicy.from_limits(rubric.limits, SandboxMode.REQUIRED))
-    try:
-        with NotebookRunner(manager, notebook, cell_timeout=60) as runner:
-            run = runner.run_cell(notebook.cells[0], 0, 60)
-    finally:
-        stop_kernel(manager)
-        del os.environ["MESSMASTER_GRADER_ONLY"]
+    policy = SandboxPolicy.from_limits(LIMITS, SandboxMode.REQUIRED)
+    with bounded_scratch(policy) as scratch:
+        workspace = scratch / "work"
+        workspace.mkdir()
+        manager = start_kernel(workspace, policy)
+        try:
+            with NotebookRunner(manager, notebook, cell_timeout=120) as runner:
+                run = runner.run_cell(notebook.cells[0], 0, 120)
+        finally:
+            stop_kernel(manager)
+            del os.environ["MESSMASTER_GRADER_ONLY"]
+        assert run.status == CellStatus.OK, run.error
+        seen = json.loads((workspace / "seen.json").read_text())
     try:
         server.accept()
         connected = True
     except OSError:
         connected = False
     server.close()
-    assert run.status == CellStatus.OK, run.error
-    return json.loads((workspace / "seen.json").read_text()), connected
+    return seen, connected
 
 
 @pytest.mark.slow
@@ -95,14 +166,46 @@ def test_no_network_to_the_grader_machine(seen_from_inside):
 
 
 @pytest.mark.slow
-def test_kernel_runs_as_nobody_with_the_rubrics_limits(seen_from_inside, rubric):
+def test_every_configured_limit_holds(seen_from_inside):
     seen, _ = seen_from_inside
-    if os.geteuid() == 0:
-        assert seen["uid"] == 65534
-    assert seen["nproc"] == rubric.limits.processes
-    assert seen["address_space"] == rubric.limits.memory_gib * 1024**3
-    assert seen["fsize"] == rubric.limits.file_mib * 1024**2
-    assert seen["big_allocation"] == "MemoryError"
+    assert seen["nproc"] == LIMITS.processes
+    assert seen["address_space"] == LIMITS.memory_gib * 1024**3
+    assert seen["fsize"] == LIMITS.file_mib * 1024**2
+    # memory: a small block fits, one past the limit (and far below the rubric's own 6 GiB) does not
+    assert seen["allocates"] == {"0.25": True, str(LIMITS.memory_gib + 0.5): False}
+    # file size: one file just under the limit is written, one just over is refused
+    assert seen["one_file"] == {str(LIMITS.file_mib - 2): True, str(LIMITS.file_mib + 1): "EFBIG"}
+    # processes: the kernel's own threads count too, so fewer than the limit start, and then no more
+    assert 5 < seen["processes_started"] < LIMITS.processes and seen["processes_stopped_by"] == "EAGAIN"
+    # CPU time: a spinning child is stopped by SIGXCPU once it has used its seconds
+    assert seen["spin_signal"] in (signal.SIGXCPU, signal.SIGKILL)
+    assert LIMITS.cpu_seconds - 1 < seen["spin_seconds"] < LIMITS.cpu_seconds + 10
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0, reason="the grader bounds writable space and switches users as root")
+def test_workspace_and_tmp_share_one_bounded_space_and_a_user_of_the_slots_own(seen_from_inside):
+    seen, _ = seen_from_inside
+    assert private_mounts()
+    # the workspace and /tmp together, 1 MiB at a time: the space runs out at the configured size
+    assert seen["filled_stopped_by"] == "ENOSPC"
+    assert LIMITS.disk_mib - 4 <= seen["filled_mib"] <= LIMITS.disk_mib
+    assert seen["writable_dev_shm"] is False
+    assert seen["uid"] == SLOT_UID_BASE + job_slot()
+    # the daemon that left the kernel's process group was swept with the kernel
+    assert processes_of_kernel_users() == []
+
+
+def test_concurrent_grader_processes_hold_distinct_job_slots():
+    hold = "from grader.run.sandbox import job_slot; import time; print(job_slot(), flush=True); time.sleep(3)"
+    others = [
+        subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE, text=True, cwd=ROOT) for _ in range(2)
+    ]
+    slots = {job_slot(), *(int(process.stdout.readline()) for process in others)}
+    for process in others:
+        process.kill()
+        process.wait()
+    assert len(slots) == 3
 
 
 @pytest.mark.slow
@@ -115,7 +218,7 @@ def test_environment_is_scrubbed_and_parent_folder_read_only(seen_from_inside):
 
     from grader.run.kernel import kernel_environment
 
-    ours = set(kernel_environment(Path("/workspace")))
+    ours = set(kernel_environment(Path("/workspace"), "/tmp"))
     leaked = set(seen["env"]) & set(os.environ) - ours
     assert leaked <= {"PATH", "LANG", "LC_ALL", "TZ", "PWD", "TERM", "FORCE_COLOR", "CLICOLOR_FORCE"}
     assert seen["writable_parent"] is False

@@ -199,8 +199,9 @@ def test_a_function_breaking_its_rule_scores_zero_with_the_reason(
     assert scores["forward"] == rubric.points["forward"]
 
 
-def test_autograd_reached_through_a_helper_is_caught_on_what_it_returns(solved, test_rubric, cases, tmp_path):
-    # right values, with autograd in a helper the static check does not read
+def test_autograd_history_on_what_is_returned_is_a_layer_of_its_own(solved, test_rubric, cases, tmp_path):
+    # right values, with autograd in a helper the static check does not read; with the run-time recording
+    # off in the rubric, the returned history still gives it away
     helper = """
 def _chain(X, z1, W2, dL_dz2):
     W1 = torch.zeros(X.shape[1], z1.shape[1], requires_grad=True)
@@ -212,11 +213,107 @@ def _chain(X, z1, W2, dL_dz2):
 def backward(X, y, z1, a1, p_hat, W2):
     return _chain(X, z1, W2, (p_hat - F.one_hot(y, p_hat.shape[1]).float()) / y.shape[0])
 """
-    tests = score_in_process(
-        solved, only_items(test_rubric, ["backward"]), {"backward": cases["backward"]}, tmp_path, helper
-    )
-    backward = [t for t in tests if t.name.startswith("backward.")]
-    assert all(t.score == 0 for t in backward) and "carries an autograd history" in backward[0].output
+    rubric = only_items(test_rubric, ["backward"])
+    for watch, expected in ((("autograd",), "it ran torch.zeros(requires_grad=True)"), ((), "autograd history")):
+        rule = dataclasses.replace(rubric.items["backward"].rule, watch=watch)
+        ruled = dataclasses.replace(
+            rubric, items={"backward": dataclasses.replace(rubric.items["backward"], rule=rule)}
+        )
+        tests = score_in_process(solved, ruled, {"backward": cases["backward"]}, tmp_path / str(watch), helper)
+        assert all(t.score == 0 for t in tests) and expected in tests[0].output, outputs(tests)
+
+
+# Each dodges the static check (the forbidden names never appear in the function's code) and returns
+# detached, right values: only the recording of what runs can tell. (item, code, what the feedback names)
+_ONE_HOT_GRADIENT = "(p_hat - F.one_hot(y, p_hat.shape[1]).float()) / y.shape[0]"
+RUN_TIME_DODGES = {
+    "autograd_by_built_name": (
+        "backward",
+        f"""
+def backward(X, y, z1, a1, p_hat, W2):
+    leaves = [X.new_zeros(X.shape[1], z1.shape[1]), X.new_zeros(z1.shape[1]), W2.clone(), X.new_zeros(W2.shape[1])]
+    for leaf in leaves:
+        setattr(leaf, "requires" + "_grad", True)
+    z2 = torch.relu(X @ leaves[0] + leaves[1] + z1) @ leaves[2] + leaves[3]
+    engine = getattr(torch, "auto" + "grad")
+    grads = getattr(engine, "gr" + "ad")((z2 * {_ONE_HOT_GRADIENT}).sum(), leaves)
+    return tuple(g.detach() for g in grads)
+""",
+        "torch.Tensor.requires_grad.__set__",
+    ),
+    "autograd_in_a_thread": (
+        "backward",
+        f"""
+import threading
+def backward(X, y, z1, a1, p_hat, W2):
+    found = {{}}
+    def work():
+        leaves = [X.new_zeros(X.shape[1], z1.shape[1]), X.new_zeros(z1.shape[1]), W2.clone(),
+                  X.new_zeros(W2.shape[1])]
+        z2 = X @ leaves[0]
+        for leaf in leaves:
+            getattr(leaf, "requires_grad" + "_")()
+        z2 = torch.relu(X @ leaves[0] + leaves[1] + z1) @ leaves[2] + leaves[3]
+        getattr((z2 * {_ONE_HOT_GRADIENT}).sum(), "back" + "ward")()
+        found["grads"] = tuple(leaf.grad.detach() for leaf in leaves)
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    return found["grads"]
+""",
+        "requires_grad_",
+    ),
+    "recording_switched_off": (
+        "backward",
+        """
+import sys
+def backward(X, y, z1, a1, p_hat, W2):
+    sys.setprofile(None)
+    return _reference_backward(X, y, z1, a1, p_hat, W2)
+""",
+        "switched off the grader's record",
+    ),
+    "cross_entropy_by_built_name": (
+        "loss_fn",
+        """
+def loss_fn(p_y_hat, y):
+    return getattr(F, "cross_" + "entropy")(torch.log(p_y_hat), y)
+""",
+        "cross_entropy",
+    ),
+    "optimizer_by_built_name": (
+        "sgd_update",
+        """
+def sgd_update(params, grads, learning_rate):
+    step = getattr(torch, "op" + "tim").SGD(params, lr=learning_rate)
+    for weight, gradient in zip(params, grads):
+        weight.grad = gradient
+    step.step()
+    return params
+""",
+        "(torch)",
+    ),
+}
+
+
+@pytest.mark.parametrize("dodge", RUN_TIME_DODGES)
+def test_machinery_reached_at_run_time_costs_its_item_and_only_it(dodge, solved, test_rubric, cases, tmp_path):
+    item, code, named = RUN_TIME_DODGES[dodge]
+    rubric, early = _early_items(test_rubric, cases)
+    keep_reference = "_reference_backward = backward\n"
+    tests = score_in_process(solved, rubric, early, tmp_path, keep_reference, code)
+    scores = item_scores(tests, rubric)
+    assert scores[item] == 0, outputs(tests)
+    assert named in next(t.output for t in tests if t.name.startswith(f"{item}.")), outputs(tests)
+    assert {i: s for i, s in scores.items() if i != item} == {i: p for i, p in rubric.points.items() if i != item}
+    # right values, dodging the other layers: without the recording the item would keep its points
+    unwatched = {
+        name: dataclasses.replace(spec, rule=dataclasses.replace(spec.rule, watch=())) if spec.rule else spec
+        for name, spec in rubric.items.items()
+    }
+    blind = dataclasses.replace(rubric, items=unwatched)
+    tests = score_in_process(solved, blind, early, tmp_path / "blind", keep_reference, code)
+    assert item_scores(tests, blind)[item] == blind.points[item], outputs(tests)
 
 
 def test_a_rule_added_to_the_rubric_for_any_item_is_enforced(solved, test_rubric, cases, tmp_path):

@@ -1,8 +1,10 @@
 """The rubric's rules on what a hand-written graded function may use.
 
-Two layers: the function's source (identifiers used as names, attributes,
+Three layers: the function's source (identifiers used as names, attributes,
 keywords or imports; comments and strings aside), read from the notebook's
-text, and what it returned (no autograd history, where the rule says so).
+text; the machinery the probe saw run while the grader called it (however it
+was reached), with the recording left on; and what it returned (no autograd
+history, where the rule says so).
 """
 
 from __future__ import annotations
@@ -48,4 +50,16 @@ def returned_autograd_history(function: str, outcomes: list[CallOutcome], rule: 
     """A breach when a returned tensor carries an autograd history (autograd ran on the way to it)."""
     if any(leaf.facts.get("has_grad_fn") is True for outcome in outcomes for leaf in outcome.leaves):
         return f"what {function} returned carries an autograd history: {rule.reason}"
+    return ""
+
+
+def watched_at_run_time(function: str, outcomes: list[CallOutcome], rule: Rule) -> str:
+    """A breach when watched machinery ran during a call, or the call switched the recording off."""
+    for outcome in outcomes:
+        seen = [what for category, what in outcome.watched.items() if category in rule.watch]
+        if seen:
+            return f"while the grader called {function}, it ran {', '.join(seen)}: {rule.reason}"
+        if outcome.recording != "intact":
+            how = outcome.recording or "no record came back"
+            return f"{function} switched off the grader's record of what it runs ({how}): {rule.reason}"
     return ""

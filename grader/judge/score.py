@@ -11,7 +11,7 @@ from __future__ import annotations
 from grader.cases import Case
 from grader.judge.compare import call_failure, changed_inputs, describe_call
 from grader.judge.items import SCORERS
-from grader.judge.rules import returned_autograd_history
+from grader.judge.rules import returned_autograd_history, watched_at_run_time
 from grader.judge.verdict import Check, ItemScorer, TestResult
 from grader.rubric import GRADED_FUNCTIONS, Item, Rubric
 from grader.run.harvest import CallOutcome
@@ -24,6 +24,9 @@ def _why_not_judged(item: str, spec: Item, case: Case, outcomes: list[CallOutcom
     failures = [call_failure(outcome, call.function) for call, outcome in zip(case.calls, outcomes, strict=True)]
     if any(failures):
         return "; ".join(dict.fromkeys(f for f in failures if f))
+    if spec.rule is not None and spec.rule.watch:
+        if ran := watched_at_run_time(GRADED_FUNCTIONS[item], outcomes, spec.rule):
+            return ran
     if spec.rule is not None and spec.rule.autograd_history:
         return returned_autograd_history(GRADED_FUNCTIONS[item], outcomes, spec.rule)
     return ""

@@ -54,6 +54,10 @@ class CallOutcome:
     reason: str = ""
     leaves: list[Leaf] = field(default_factory=list)
     inputs_after: dict[int, np.ndarray] = field(default_factory=dict)  # tensor arguments after the call
+    # for a call whose rule watches machinery at run time: what of it ran (category -> what was seen),
+    # and whether the recording stayed on ("intact") or how it was switched off
+    watched: dict[str, str] = field(default_factory=dict)
+    recording: str = ""
 
     def leaf(self, path: str) -> Leaf | None:
         return next((leaf for leaf in self.leaves if leaf.path == path), None)
@@ -67,8 +71,11 @@ def _encode_arg(arg: object) -> dict:
     return {"value": arg}
 
 
-def write_case_inputs(cases: list[Case], folder: Path) -> tuple[Path, Path]:
-    """The calls as JSON and all their input arrays in one `.npz`, namespaced by case."""
+def write_case_inputs(cases: list[Case], folder: Path, watch: tuple[str, ...] = ()) -> tuple[Path, Path]:
+    """The calls as JSON and all their input arrays in one `.npz`, namespaced by case.
+
+    `watch`: the machinery the probe records while each call runs (the item's rule).
+    """
     calls, arrays = [], {}
     for case in cases:
         for call in case.calls:
@@ -88,6 +95,7 @@ def write_case_inputs(cases: list[Case], folder: Path) -> tuple[Path, Path]:
                     "args": [_encode_arg(scoped(a)) for a in call.args],
                     "kwargs": {k: _encode_arg(scoped(v)) for k, v in call.kwargs.items()},
                     "seed": call.seed,
+                    "watch": list(watch),
                 }
             )
         arrays |= {f"{case.name}/{name}": value for name, value in case.arrays.items()}
@@ -132,6 +140,10 @@ def read_outcomes(out_stem: Path, keys: list[str]) -> dict[str, CallOutcome]:
             outcomes[key] = CallOutcome(CallStatus.ERROR, "the values returned could not be read back")
             continue
         outcome = CallOutcome(CallStatus(status), str(record.get("error", "")))
+        watched = record.get("watched", {})
+        if isinstance(watched, dict):
+            outcome.watched = {str(k)[:100]: str(v)[:200] for k, v in watched.items()}
+        outcome.recording = str(record.get("recording", ""))[:200]
         for index, facts in enumerate(record.get("leaves", []) if outcome.status == CallStatus.OK else []):
             if isinstance(facts, dict):
                 value = arrays.get(f"{key}/out/{index}")
@@ -143,9 +155,16 @@ def read_outcomes(out_stem: Path, keys: list[str]) -> dict[str, CallOutcome]:
 
 
 def harvest_outputs(
-    runner: NotebookRunner, cases: dict[str, list[Case]], folder: Path, call_timeout: float
+    runner: NotebookRunner,
+    cases: dict[str, list[Case]],
+    folder: Path,
+    call_timeout: float,
+    watch: dict[str, tuple[str, ...]],
 ) -> dict[str, CallOutcome]:
-    """Every call's outcome, by call key; items after a dead or stuck kernel are `not_run`."""
+    """Every call's outcome, by call key; items after a dead or stuck kernel are `not_run`.
+
+    `watch`: by item, the machinery to record while its function runs (the rubric's rules).
+    """
     outcomes: dict[str, CallOutcome] = {}
     for item, item_cases in cases.items():
         keys = [call.key for case in item_cases for call in case.calls]
@@ -158,7 +177,7 @@ def harvest_outputs(
         item_folder = folder / f"{item}-{secrets.token_hex(8)}"
         item_folder.mkdir(parents=True)
         hand_over(item_folder)  # the kernel writes its results here
-        calls_file, arrays_file = write_case_inputs(item_cases, item_folder)
+        calls_file, arrays_file = write_case_inputs(item_cases, item_folder, watch.get(item, ()))
         out_stem = item_folder / "outputs"
         cell = probe_cell(calls_file, arrays_file, out_stem, call_timeout)
         run = runner.run_extra_cell(cell, call_timeout * len(keys) + 30)

@@ -16,16 +16,25 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
-from grader.run.sandbox import SandboxPolicy, bubblewrap_prefix, hand_over, limits_prefix, use_bubblewrap, user_prefix
+from grader.run.sandbox import (
+    SandboxPolicy,
+    bubblewrap_prefix,
+    hand_over,
+    limits_prefix,
+    sweep_processes,
+    use_bubblewrap,
+    user_prefix,
+)
 
 # What the student's kernel inherits: enough to run Python and nothing of ours.
 PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "TZ")
 
 
-def kernel_environment(workspace: Path) -> dict[str, str]:
+def kernel_environment(workspace: Path, tmp_dir: str) -> dict[str, str]:
     env = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
     env.update(
         HOME=str(workspace),
+        TMPDIR=tmp_dir,
         MPLBACKEND="agg",
         MPLCONFIGDIR=str(workspace / ".matplotlib"),
         # one thread, so that the same notebook gives the same numbers on every machine
@@ -52,6 +61,7 @@ class ConfinedKernelManager(AsyncKernelManager):
         )
         self.workspace = workspace
         self.ipc_dir = ipc_dir
+        self.tmp_dir = workspace.parent / "tmp"  # made by bounded_scratch beside the workspace
         self.policy = policy
         self.bubblewrap = use_bubblewrap(policy)
         if self.bubblewrap:
@@ -64,13 +74,14 @@ class ConfinedKernelManager(AsyncKernelManager):
         connection = Path(self.connection_file)
         hand_over(connection)
         if self.bubblewrap:
-            confine = bubblewrap_prefix(self.workspace, self.ipc_dir, connection, kernel_environment(self.workspace))
+            env = kernel_environment(self.workspace, "/tmp")
+            confine = bubblewrap_prefix(self.workspace, self.ipc_dir, self.tmp_dir, connection, env)
             return limits_prefix(self.policy) + confine + user_prefix() + command
         return limits_prefix(self.policy) + user_prefix() + command
 
 
 def start_kernel(workspace: Path, policy: SandboxPolicy) -> ConfinedKernelManager:
-    """A fresh, confined Python kernel whose working folder is `workspace`.
+    """A fresh, confined Python kernel whose working folder is `workspace` (in a `bounded_scratch`).
 
     Async, as nbclient expects: with a blocking manager a cell that never
     answers would block the client's event loop and its timeout with it.
@@ -84,13 +95,16 @@ def start_kernel(workspace: Path, policy: SandboxPolicy) -> ConfinedKernelManage
     manager = ConfinedKernelManager(workspace, ipc_dir, policy)
     # what the kernel process writes to its own stdout/stderr is nobody's business (cell output goes over ZMQ)
     run_sync(manager.start_kernel)(
-        cwd=str(workspace), env=kernel_environment(workspace), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        cwd=str(workspace),
+        env=kernel_environment(workspace, str(manager.tmp_dir)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     return manager
 
 
 def stop_kernel(manager: AsyncKernelManager) -> None:
-    """Kill the kernel and its whole process group, whatever state it is in."""
+    """Kill the kernel, its whole process group and anything else its user still runs."""
     group = getattr(manager.provisioner, "pgid", None)
     try:
         if manager.has_kernel:
@@ -101,6 +115,7 @@ def stop_kernel(manager: AsyncKernelManager) -> None:
         run_sync(manager.cleanup_resources)()
         if group:
             kill_group(group)
+        sweep_processes()
 
 
 def kill_group(group: int) -> None:

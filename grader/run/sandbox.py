@@ -1,20 +1,31 @@
-"""How a submission's kernel is confined: bubblewrap, resource limits, another user, a scrubbed environment.
+"""How a submission's kernel is confined: bubblewrap, resource limits, a user of its own, bounded space.
 
 The kernel sees a read-only system and Python environment, its own workspace
-(read-write) and the folder of its ZMQ sockets, and nothing else: not the
-repository (so not secret/, reference/ or the grader), not the output folder,
-not the network (its channels use IPC sockets instead of TCP). Resource limits
-(address space, CPU time, processes, file size) apply in every mode; when the
-grader runs as root the kernel also runs as `nobody`, so that the process
-limit binds.
+(read-write), a /tmp and the folder of its ZMQ sockets, and nothing else: not
+the repository (so not secret/, reference/ or the grader), not the output
+folder, not the network (its channels use IPC sockets instead of TCP). Resource
+limits (address space, CPU time, processes, file size) apply in every mode.
+When the grader runs as root:
+
+- the kernel runs as a user of its job slot's own (one uid per worker), so the
+  process limit binds each kernel alone and every process left behind can be
+  swept after it;
+- everything it can write (workspace, /tmp, sockets) lies in one tmpfs of the
+  rubric's `disk_mib`, mounted in the worker's private mount namespace, so a
+  submission cannot fill the machine's disk and the mount dies with the worker.
 """
 
 from __future__ import annotations
 
+import ctypes
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
@@ -22,7 +33,10 @@ from pathlib import Path
 
 from grader.rubric import Limits
 
-NOBODY = 65534
+# Kernels run as SLOT_UID_BASE + the worker's job slot: uids far above any system's or person's, and
+# outside systemd's dynamic range (61184-65519) and the usual subuid ranges (100000 + 65536 * n, n small).
+SLOT_UID_BASE = 1_860_000_000
+MAX_JOB_SLOTS = 1000
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc")
 
 
@@ -45,6 +59,7 @@ class SandboxPolicy:
     cpu_seconds: int
     max_processes: int
     max_file_bytes: int
+    max_disk_bytes: int
 
     @classmethod
     def from_limits(cls, limits: Limits, mode: SandboxMode | str) -> SandboxPolicy:
@@ -54,6 +69,7 @@ class SandboxPolicy:
             cpu_seconds=limits.cpu_seconds,
             max_processes=limits.processes,
             max_file_bytes=int(limits.file_mib * 1024**2),
+            max_disk_bytes=int(limits.disk_mib * 1024**2),
         )
 
 
@@ -85,12 +101,17 @@ def use_bubblewrap(policy: SandboxPolicy) -> bool:
 
 def isolation_description(policy: SandboxPolicy) -> str:
     """How a kernel under `policy` is isolated here, in a sentence for the results."""
+    space = (
+        f" and {policy.max_disk_bytes / 1024**2:g} MiB of writable space"
+        if private_mounts()
+        else "; its writable space is not bounded here (the grader cannot mount a tmpfs)"
+    )
     if use_bubblewrap(policy):
-        return "Isolation: bubblewrap (no network; only the kernel's own folder visible), resource limits."
+        return f"Isolation: bubblewrap (no network; only the kernel's own folder visible), resource limits{space}."
     if drops_privileges():
         return (
-            "Isolation: an unprivileged user (nobody) with resource limits; bubblewrap cannot run here, "
-            "so the grader's files are protected by their permissions."
+            f"Isolation: an unprivileged user of its own with resource limits{space}; bubblewrap cannot run "
+            "here, so the grader's files are protected by their permissions."
         )
     return "Isolation: resource limits only (bubblewrap cannot run here and the grader is not root)."
 
@@ -99,10 +120,85 @@ def drops_privileges() -> bool:
     return os.geteuid() == 0 and shutil.which("setpriv") is not None
 
 
+_slot_lock: int | None = None  # the open, locked file that holds this process's job slot while it lives
+
+
+@cache
+def job_slot() -> int:
+    """This process's job slot: the first slot no other live grader process on the machine holds.
+
+    A slot is held by an exclusive lock on its file, released by the kernel when the process ends however
+    it ends; so local workers, Dask workers and Gradescope runs on one machine never share a slot.
+    """
+    global _slot_lock
+    folder = Path(tempfile.gettempdir()) / "messmaster-job-slots"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    for slot in range(MAX_JOB_SLOTS):
+        handle = os.open(folder / f"{slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(handle)
+            continue
+        _slot_lock = handle
+        return slot
+    raise RuntimeError(f"all {MAX_JOB_SLOTS} job slots are taken by other grader processes")
+
+
+def kernel_uid() -> int:
+    """The user this process's kernels run as when the grader is root: its job slot's own."""
+    return SLOT_UID_BASE + job_slot()
+
+
 def hand_over(path: Path) -> None:
-    """Let the kernel's user write `path` (when it will run as nobody)."""
+    """Let the kernel's user write `path` (when it will run as its own user)."""
     if drops_privileges():
-        os.chown(path, NOBODY, NOBODY)
+        os.chown(path, kernel_uid(), kernel_uid())
+
+
+def sweep_processes() -> None:
+    """Kill every process of this slot's kernel user: whatever the last kernel left behind (a daemon that
+    escaped its process group), before the next submission's kernel starts as the same user."""
+    if drops_privileges():
+        subprocess.run([*user_prefix(), "kill", "-s", "KILL", "--", "-1"], capture_output=True, timeout=30)
+
+
+_CLONE_NEWNS, _MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE, _MNT_DETACH = 0x20000, 2, 4, 1 << 14, 1 << 18, 2
+
+
+def _libc_call(name: str, *args: object) -> bool:
+    libc = ctypes.CDLL(None, use_errno=True)
+    return getattr(libc, name)(*args) == 0
+
+
+@cache
+def private_mounts() -> bool:
+    """Move this process into a mount namespace of its own (once): its tmpfs mounts then die with it.
+
+    False where the grader may not mount (not root, or a container without CAP_SYS_ADMIN).
+    """
+    if os.geteuid() != 0:
+        return False
+    return _libc_call("unshare", _CLONE_NEWNS) and _libc_call("mount", b"none", b"/", None, _MS_REC | _MS_PRIVATE, None)
+
+
+@contextmanager
+def bounded_scratch(policy: SandboxPolicy) -> Iterator[Path]:
+    """A scratch folder for one submission: everything its kernel may write goes here (workspace, /tmp,
+    sockets), in a tmpfs of `policy.max_disk_bytes` where this process may mount one."""
+    with tempfile.TemporaryDirectory(prefix="messmaster-") as scratch:
+        path = Path(scratch)
+        options = f"size={policy.max_disk_bytes},mode=0711".encode()
+        mounted = private_mounts() and _libc_call(
+            "mount", b"tmpfs", bytes(path), b"tmpfs", _MS_NOSUID | _MS_NODEV, options
+        )
+        try:
+            (path / "tmp").mkdir()
+            hand_over(path / "tmp")
+            yield path
+        finally:
+            if mounted:
+                _libc_call("umount2", bytes(path), _MNT_DETACH)
 
 
 def limits_prefix(policy: SandboxPolicy) -> list[str]:
@@ -121,13 +217,15 @@ def limits_prefix(policy: SandboxPolicy) -> list[str]:
 
 
 def user_prefix() -> list[str]:
-    """Run as nobody when we are root: root is exempt from the process limit, nobody is not."""
+    """Run as the slot's user when we are root: root is exempt from the process limit, that user is not."""
     if not drops_privileges():
         return []
-    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
+    return ["setpriv", f"--reuid={kernel_uid()}", f"--regid={kernel_uid()}", "--clear-groups", "--"]
 
 
-def bubblewrap_prefix(workspace: Path, ipc_dir: Path, connection_file: Path, env: dict[str, str]) -> list[str]:
+def bubblewrap_prefix(
+    workspace: Path, ipc_dir: Path, tmp_dir: Path, connection_file: Path, env: dict[str, str]
+) -> list[str]:
     """bwrap's arguments: an empty root with only what the kernel needs bound into it.
 
     As root, bwrap needs no user namespace (and one would map the kernel back to
@@ -140,7 +238,8 @@ def bubblewrap_prefix(workspace: Path, ipc_dir: Path, connection_file: Path, env
     read_only += sorted({sys.prefix, sys.base_prefix})  # the Python environment and the interpreter it points to
     writable = [str(workspace), str(ipc_dir)]
     args = ["bwrap", *namespaces, "--die-with-parent", "--clearenv", "--tmpfs", "/"]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    # /dev's own tmpfs is root's and not writable by the kernel's user; its /tmp is the scratch's, and bounded
+    args += ["--proc", "/proc", "--dev", "/dev", "--bind", str(tmp_dir), "/tmp"]
     # bwrap makes missing parent folders private (0700); the kernel, as nobody, must pass through them
     parents = {str(p) for path in read_only + writable for p in Path(path).parents if str(p) != "/"}
     for parent in sorted(parents, key=lambda p: p.count("/")):
