@@ -65,12 +65,68 @@ def _describe_problems(log: RunLog) -> list[str]:
     for cell in log.failed_cells:
         if cell.status == CellStatus.NOT_RUN:
             continue
-        problems.append(f"code cell {cell.number}: {cell.error}")
+        where = f"code cell {cell.number}" + (f" (`{cell.first_line}`)" if cell.first_line else "")
+        if cell.status == CellStatus.SKIPPED:
+            problems.append(f"{where} was skipped on a fresh kernel; on the first run: {cell.error}")
+        else:
+            problems.append(f"{where}: {cell.error}")
     if log.stopped_because:
         problems.append(f"cells after that were not run: {log.stopped_because}")
     if log.output_truncated:
         problems.append("the notebook printed too much; output past the limit was dropped (this costs no points)")
     return problems
+
+
+@dataclass
+class Harvest:
+    """What the kernels gave: the last run's log, every call's outcome, how many fresh kernels it took."""
+
+    log: RunLog
+    outcomes: dict[str, CallOutcome]
+    kernels: int
+
+
+def run_and_harvest(notebook: nbformat.NotebookNode, cases: dict, rubric: Rubric, policy: SandboxPolicy) -> Harvest:
+    """Run the notebook and harvest every item; a lost kernel costs only what it was running.
+
+    When a cell loses the kernel, a fresh kernel runs the notebook again without it; when a graded call
+    loses it, that item keeps its outcome and a fresh kernel (the notebook again) harvests the items
+    after it. At most 1 + kernel_restarts kernels.
+    """
+    skip: dict[int, str] = {}
+    outcomes: dict[str, CallOutcome] = {}
+    pending = dict(cases)
+    for attempt in range(1 + rubric.run.kernel_restarts):
+        last_chance = attempt == rubric.run.kernel_restarts
+        with bounded_scratch(policy) as scratch:
+            workspace = make_workspace(scratch, notebook)
+            manager = start_kernel(workspace, policy)
+            try:
+                with NotebookRunner(manager, notebook, rubric.run.cell_timeout, rubric.run.recovery_timeout) as runner:
+                    log = run_notebook(runner, rubric.run.notebook_timeout, skip)
+                    if log.lost_at is not None and not last_chance:
+                        skip[log.lost_at.index] = log.lost_at.error
+                        continue
+                    folder = workspace / ".grader"
+                    found = harvest_outputs(runner, pending, folder, rubric.run.call_timeout, rubric.watched)
+            finally:
+                stop_kernel(manager)
+        outcomes |= found
+        pending = {item: item_cases for item, item_cases in pending.items() if not _harvested(item_cases, found)}
+        if not pending:
+            break
+    lost = "the kernel was lost before this could be graded"
+    outcomes |= {
+        call.key: CallOutcome(CallStatus.NOT_RUN, lost)
+        for item_cases in pending.values()
+        for case in item_cases
+        for call in case.calls
+    }
+    return Harvest(log, outcomes, attempt + 1)
+
+
+def _harvested(item_cases: list, found: dict[str, CallOutcome]) -> bool:
+    return all(call.key in found for case in item_cases for call in case.calls)
 
 
 def grade_submission(submission: Submission, rubric: Rubric, sandbox: SandboxMode) -> SubmissionResult:
@@ -85,20 +141,13 @@ def grade_submission(submission: Submission, rubric: Rubric, sandbox: SandboxMod
 
     cases = generate_cases(rubric.run.grading_epochs)
     prepared = inject_parameters(notebook, {"EPOCHS": rubric.run.grading_epochs})
-    policy = SandboxPolicy.from_limits(rubric.limits, sandbox)
-    with bounded_scratch(policy) as scratch:
-        workspace = make_workspace(scratch, notebook)
-        manager = start_kernel(workspace, policy)
-        try:
-            with NotebookRunner(manager, prepared, rubric.run.cell_timeout, rubric.run.recovery_timeout) as runner:
-                log = run_notebook(runner, rubric.run.notebook_timeout)
-                outcomes = harvest_outputs(
-                    runner, cases, workspace / ".grader", rubric.run.call_timeout, rubric.watched
-                )
-        finally:
-            stop_kernel(manager)
-    result.problems = _describe_problems(log)
-    result.tests = score_all(cases, outcomes, rubric, forbidden_uses(notebook, rubric))
+    harvest = run_and_harvest(prepared, cases, rubric, SandboxPolicy.from_limits(rubric.limits, sandbox))
+    result.problems = _describe_problems(harvest.log)
+    if harvest.kernels > 1:
+        result.problems.append(
+            f"the kernel was lost, so the notebook was run on {harvest.kernels} kernels in all to grade what it could"
+        )
+    result.tests = score_all(cases, harvest.outcomes, rubric, forbidden_uses(notebook, rubric))
     result.written = extract_written_answers(notebook, template)
     result.execution_time = time.monotonic() - started
     return result

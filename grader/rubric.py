@@ -46,9 +46,11 @@ class Run:
     notebook_timeout: float
     call_timeout: float
     recovery_timeout: float
+    kernel_restarts: int
 
     def __post_init__(self) -> None:
         _require(self.grading_epochs >= 1, "grading_epochs must be at least 1")
+        _require(self.kernel_restarts >= 0, "kernel_restarts must not be negative")
         timeouts = (self.cell_timeout, self.notebook_timeout, self.call_timeout, self.recovery_timeout)
         _require(min(timeouts) > 0, "timeouts must be positive")
 

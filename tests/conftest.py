@@ -15,7 +15,19 @@ from grader.pipeline import grade_class
 from grader.rubric import Rubric, load_rubric
 from grader.run.sandbox import SandboxMode
 
-from .helpers import BAD_FILES, SANDBOXED, SOLVED, TEMPLATE, attacks, minimal_notebook, mutant, read, with_run
+from .helpers import (
+    BAD_FILES,
+    HANGING_LOSS_FN,
+    SANDBOXED,
+    SOLVED,
+    TEMPLATE,
+    UNINTERRUPTIBLE_CELL,
+    attacks,
+    minimal_notebook,
+    mutant,
+    read,
+    with_run,
+)
 
 # The hidden trainings run for this many epochs in tests: the reference is past the holdout bar from 200
 # on (test_scoring checks it also is at the rubric's own epochs), and 300 cost a fifth of 1,500.
@@ -76,6 +88,10 @@ def graded_class(solved, template, test_rubric, tmp_path_factory):
     # other bytes, the same code: a repeat that the store's cache cannot answer, so it really runs twice
     notebooks["repeat_b"].metadata["repeat"] = "b"
     notebooks |= {"alice": minimal_notebook(solved), "bob": minimal_notebook(template)}
+    # correct functions, then a cell no interrupt stops; correct functions but one graded call that hangs so
+    notebooks["lost_in_a_cell"] = minimal_notebook(solved, UNINTERRUPTIBLE_CELL, "after_the_lost_cell = 1")
+    notebooks["lost_in_a_call"] = minimal_notebook(solved, HANGING_LOSS_FN)
+    notebooks["lost_every_kernel"] = minimal_notebook(solved, *["import os\nos._exit(0)"] * 3)
     if SANDBOXED:  # the attacks include an endless cell and a kernel that exits
         for name, cells in attacks(str(out), server.getsockname()[1]).items():
             notebooks[f"attack_{name}"] = minimal_notebook(template, *cells)

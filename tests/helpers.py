@@ -288,6 +288,21 @@ def attacks(out: str, port: int) -> dict[str, tuple[str, ...]]:
     }
 
 
+# Cells and graded functions that no interrupt stops: each loses its kernel (test_end_to_end.py)
+UNINTERRUPTIBLE_CELL = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
+# the reference's loss, except on a single example (a hidden case; training never has one)
+HANGING_LOSS_FN = """
+import signal
+_loss_fn = loss_fn
+def loss_fn(p_y_hat, y):
+    if len(y) == 1:
+        signal.signal(signal.SIGALRM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        while True:
+            pass
+    return _loss_fn(p_y_hat, y)
+"""
+
 BAD_FILES = {
     "not_json": "this is not a notebook\n",
     "empty": "",

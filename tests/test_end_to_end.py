@@ -100,11 +100,34 @@ def test_an_endless_cell_is_interrupted_and_the_rest_is_graded(graded_class):
     assert any("interrupted" in p for p in result.problems)
 
 
-def test_a_dead_kernel_gives_zero_with_the_reason(graded_class):
+def test_a_cell_that_kills_the_kernel_is_skipped_on_a_fresh_one(graded_class):
     result = graded_class[0]["attack_os_exit"]
+    assert result.score == TEMPLATE_SCORE, "the template's functions, defined before the exit, are graded"
+    assert any("(`import os`) was skipped on a fresh kernel" in p and "kernel died" in p for p in result.problems)
+
+
+def test_a_cell_no_interrupt_stops_costs_no_item(graded_class, test_rubric):
+    result = graded_class[0]["lost_in_a_cell"]
+    assert result.score == test_rubric.automatic_total, feedback_markdown(result)
+    skipped = [p for p in result.problems if "was skipped on a fresh kernel" in p]
+    assert len(skipped) == 1 and "(`import signal`)" in skipped[0] and "did not stop when interrupted" in skipped[0]
+    assert any("run on 2 kernels in all" in p for p in result.problems)
+
+
+def test_a_graded_call_that_hangs_past_every_signal_costs_its_item_only(graded_class, test_rubric):
+    result = graded_class[0]["lost_in_a_call"]
+    scores = {item: sum(t.score for t in result.tests if t.name.startswith(f"{item}.")) for item in AUTOMATIC_ITEMS}
+    assert scores == test_rubric.points | {"loss_fn": 0}, feedback_markdown(result)
+    assert all("did not finish in time" in t.output for t in result.tests if t.name.startswith("loss_fn."))
+    assert any("run on 2 kernels in all" in p for p in result.problems)
+
+
+def test_when_every_kernel_is_lost_the_items_left_score_zero_with_the_reason(graded_class, test_rubric):
+    result = graded_class[0]["lost_every_kernel"]
+    assert test_rubric.run.kernel_restarts == 2  # three kernels, each lost on the next exit
     assert result.score == 0
-    assert any("kernel died" in p for p in result.problems)
-    assert "kernel had died" in gradescope_results(result)["tests"][0]["output"]
+    assert sum("was skipped on a fresh kernel" in p for p in result.problems) == 2
+    assert "kernel was lost before this could be graded" in gradescope_results(result)["tests"][0]["output"]
 
 
 def test_grading_the_same_notebook_twice_gives_the_same_results(graded_class):

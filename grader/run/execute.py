@@ -2,7 +2,8 @@
 
 A cell that raises does not stop the run; a cell that runs too long is
 interrupted; a kernel that dies or stops answering ends the run, and the log
-says which cell did it. What a cell printed is kept only up to a cap.
+says which cell did it (the pipeline then runs the notebook again on a fresh
+kernel, skipping that cell). What a cell printed is kept only up to a cap.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class CellStatus(StrEnum):
     ERROR = "error"
     TIMEOUT = "timeout"
     NOT_RUN = "not_run"
+    SKIPPED = "skipped"  # lost the kernel on an earlier run, so left out of this one
 
 
 @dataclass
@@ -32,6 +34,8 @@ class CellRun:
     number: int  # the student's code cells counted from 1, as "code cell 3" in feedback
     status: CellStatus
     error: str = ""
+    index: int = -1  # the cell's place in the notebook
+    first_line: str = ""  # how a student finds the cell in Jupyter
 
 
 @dataclass
@@ -39,6 +43,7 @@ class RunLog:
     cells: list[CellRun] = field(default_factory=list)
     stopped_because: str = ""  # why cells after some point were not run
     output_truncated: bool = False
+    lost_at: CellRun | None = None  # the cell during which the kernel was lost
 
     @property
     def failed_cells(self) -> list[CellRun]:
@@ -116,6 +121,9 @@ class NotebookRunner:
         reply = self._last_reply
         if reply.get("ename") == TIMEOUT_ENAME:
             self.alive = self._answers_again()
+            if not self.alive:
+                why = f"ran longer than {timeout:.0f} s and did not stop when interrupted (the kernel was lost)"
+                return CellRun(index, CellStatus.TIMEOUT, why)
             return CellRun(index, CellStatus.TIMEOUT, f"ran longer than {timeout:.0f} s and was interrupted")
         if reply.get("status") == "error":
             return CellRun(index, CellStatus.ERROR, f"{reply.get('ename', 'Error')}: {reply.get('evalue', '')}"[:500])
@@ -153,8 +161,17 @@ class NotebookRunner:
         return self._last_reply.get("status") == "ok"
 
 
-def run_notebook(runner: NotebookRunner, notebook_timeout: float) -> RunLog:
-    """Run every code cell in order, within the per-cell and whole-notebook limits."""
+def first_line(source: str) -> str:
+    line = next((line.strip() for line in source.splitlines() if line.strip()), "")
+    return line if len(line) <= 60 else line[:57] + "..."
+
+
+def run_notebook(runner: NotebookRunner, notebook_timeout: float, skip: dict[int, str] | None = None) -> RunLog:
+    """Run every code cell in order, within the per-cell and whole-notebook limits.
+
+    `skip`: cells (by index) left out, with the reason: they lost the kernel on an earlier run.
+    """
+    skip = skip or {}
     log = RunLog()
     started = time.monotonic()
     number = 0
@@ -165,6 +182,9 @@ def run_notebook(runner: NotebookRunner, notebook_timeout: float) -> RunLog:
         number += 0 if injected else 1
         if not cell.source.strip():
             continue
+        if index in skip:
+            log.cells.append(CellRun(number, CellStatus.SKIPPED, skip[index], index, first_line(cell.source)))
+            continue
         remaining = notebook_timeout - (time.monotonic() - started)
         if not runner.alive or remaining <= 0:
             if not log.stopped_because:
@@ -173,10 +193,12 @@ def run_notebook(runner: NotebookRunner, notebook_timeout: float) -> RunLog:
                     if not runner.alive
                     else f"the notebook ran out of its {notebook_timeout:.0f} s"
                 )
-            log.cells.append(CellRun(number, CellStatus.NOT_RUN, log.stopped_because))
+            log.cells.append(CellRun(number, CellStatus.NOT_RUN, log.stopped_because, index))
             continue
         run = runner.run_cell(cell, index, min(runner.cell_timeout, remaining))
-        run.number = number
+        run.number, run.index, run.first_line = number, index, first_line(cell.source)
+        if not runner.alive and log.lost_at is None:
+            log.lost_at = run
         if not injected:
             log.cells.append(run)
     log.output_truncated = runner.client.truncated

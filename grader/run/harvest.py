@@ -161,18 +161,17 @@ def harvest_outputs(
     call_timeout: float,
     watch: dict[str, tuple[str, ...]],
 ) -> dict[str, CallOutcome]:
-    """Every call's outcome, by call key; items after a dead or stuck kernel are `not_run`.
+    """The outcome of every call of the items harvested, by call key, item by item in order.
 
-    `watch`: by item, the machinery to record while its function runs (the rubric's rules).
+    Stops when the kernel is lost (the item it was lost on has its calls' outcomes); the items
+    after it are left out, for a fresh kernel to harvest. `watch`: by item, the machinery to
+    record while its function runs (the rubric's rules).
     """
     outcomes: dict[str, CallOutcome] = {}
     for item, item_cases in cases.items():
         keys = [call.key for case in item_cases for call in case.calls]
         if not runner.alive:
-            outcomes |= {
-                key: CallOutcome(CallStatus.NOT_RUN, "the kernel had died before this could be graded") for key in keys
-            }
-            continue
+            break
         # a fresh, unguessable folder per item: nothing written earlier can pass for a result
         item_folder = folder / f"{item}-{secrets.token_hex(8)}"
         item_folder.mkdir(parents=True)
@@ -180,13 +179,14 @@ def harvest_outputs(
         calls_file, arrays_file = write_case_inputs(item_cases, item_folder, watch.get(item, ()))
         out_stem = item_folder / "outputs"
         cell = probe_cell(calls_file, arrays_file, out_stem, call_timeout)
-        run = runner.run_extra_cell(cell, call_timeout * len(keys) + 30)
+        # the calls' own time, and a little for the probe's files (it writes them even after a timeout)
+        run = runner.run_extra_cell(cell, call_timeout * len(keys) + 10)
         found = read_outcomes(out_stem, keys)
         # calls the probe never reported on were cut short by what happened to the cell
         if run.status == CellStatus.TIMEOUT:
             cut_short = CallOutcome(CallStatus.TIMEOUT, "the call did not finish in time")
         elif run.status == CellStatus.ERROR and not runner.alive:
-            cut_short = CallOutcome(CallStatus.ERROR, "the kernel died during this call")
+            cut_short = CallOutcome(CallStatus.ERROR, "the kernel was lost during this call")
         else:
             cut_short = None
         if cut_short is not None:

@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -120,17 +121,18 @@ def drops_privileges() -> bool:
     return os.geteuid() == 0 and shutil.which("setpriv") is not None
 
 
-_slot_lock: int | None = None  # the open, locked file that holds this process's job slot while it lives
+_slots = threading.local()  # each thread that grades holds a slot: a Dask worker may grade in several
 
 
-@cache
 def job_slot() -> int:
-    """This process's job slot: the first slot no other live grader process on the machine holds.
+    """This thread's job slot: the first slot no other grading thread or process on the machine holds.
 
-    A slot is held by an exclusive lock on its file, released by the kernel when the process ends however
-    it ends; so local workers, Dask workers and Gradescope runs on one machine never share a slot.
+    A slot is held by an exclusive lock on its file (kept open for the thread's process's life, and
+    released by the kernel when that process ends however it ends); so local workers, Dask workers
+    and Gradescope runs on one machine never share a slot, nor a kernel user.
     """
-    global _slot_lock
+    if hasattr(_slots, "slot"):
+        return _slots.slot
     folder = Path(tempfile.gettempdir()) / "messmaster-job-slots"
     folder.mkdir(mode=0o700, exist_ok=True)
     for slot in range(MAX_JOB_SLOTS):
@@ -140,9 +142,9 @@ def job_slot() -> int:
         except BlockingIOError:
             os.close(handle)
             continue
-        _slot_lock = handle
+        _slots.slot, _slots.lock = slot, handle
         return slot
-    raise RuntimeError(f"all {MAX_JOB_SLOTS} job slots are taken by other grader processes")
+    raise RuntimeError(f"all {MAX_JOB_SLOTS} job slots are taken by other graders")
 
 
 def kernel_uid() -> int:
