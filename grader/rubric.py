@@ -120,6 +120,8 @@ class InitParamsItem(Item):
 @dataclass(frozen=True, kw_only=True)
 class TrainManualItem(Item):
     holdout_accuracy: float
+    history_rtol: float
+    history_atol: float
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -130,6 +132,8 @@ class TrainManualItem(Item):
 class OptimizersItem(Item):
     same_start_rtol: float
     same_start_atol: float
+    history_rtol: float
+    history_atol: float
 
 
 VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")

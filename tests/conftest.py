@@ -17,7 +17,7 @@ from grader.run.sandbox import SandboxMode
 
 from .helpers import (
     BAD_FILES,
-    HANGING_LOSS_FN,
+    HANGING_TRAIN_MANUAL,
     SANDBOXED,
     SOLVED,
     TEMPLATE,
@@ -90,8 +90,7 @@ def graded_class(solved, template, test_rubric, tmp_path_factory):
     notebooks |= {"alice": minimal_notebook(solved), "bob": minimal_notebook(template)}
     # correct functions, then a cell no interrupt stops; correct functions but one graded call that hangs so
     notebooks["lost_in_a_cell"] = minimal_notebook(solved, UNINTERRUPTIBLE_CELL, "after_the_lost_cell = 1")
-    notebooks["lost_in_a_call"] = minimal_notebook(solved, HANGING_LOSS_FN)
-    notebooks["lost_every_kernel"] = minimal_notebook(solved, *["import os\nos._exit(0)"] * 3)
+    notebooks["lost_in_a_call"] = minimal_notebook(solved, HANGING_TRAIN_MANUAL)
     if SANDBOXED:  # the attacks include an endless cell and a kernel that exits
         for name, cells in attacks(str(out), server.getsockname()[1]).items():
             notebooks[f"attack_{name}"] = minimal_notebook(template, *cells)

@@ -1,6 +1,6 @@
 """What the tests share: notebook surgery, the mutants and equivalent forms, and grading without a kernel.
 
-`outcomes_in_process` runs the grader's own kernel probe in this process on
+`outcomes_in_process` (tools/in_process.py) runs the grader's own kernel probe in this process on
 functions we wrote (the reference, its mutants, small hostile functions), so
 that scoring is tested in milliseconds on exactly the data a kernel would send
 back. Only tests of what a kernel does (the sandbox, timeouts, a dead kernel)
@@ -23,8 +23,8 @@ from grader.judge.rules import forbidden_uses
 from grader.judge.score import score_all
 from grader.judge.verdict import TestResult
 from grader.rubric import Rubric
-from grader.run.harvest import PROBE_SOURCE, CallOutcome, read_outcomes, write_case_inputs
 from grader.run.sandbox import bubblewrap_works
+from tools.in_process import outcomes_in_process
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLVED = ROOT / "reference" / "messmaster_part2_solution.ipynb"
@@ -148,29 +148,6 @@ def graded_namespace(notebook: nbformat.NotebookNode, *extra: str) -> dict:
     return namespace
 
 
-def outcomes_in_process(
-    namespace: dict,
-    cases: dict[str, list[Case]],
-    folder: Path,
-    watch: dict[str, tuple[str, ...]],
-    call_timeout: float = 10,
-) -> dict[str, CallOutcome]:
-    """Call the functions in `namespace` on the hidden cases with the grader's own probe, as a kernel would."""
-    probe: dict = {}
-    exec(PROBE_SOURCE, probe)
-    outcomes: dict[str, CallOutcome] = {}
-    for item, item_cases in cases.items():
-        item_folder = folder / item
-        item_folder.mkdir(parents=True, exist_ok=True)
-        calls_file, arrays_file = write_case_inputs(item_cases, item_folder, watch.get(item, ()))
-        probe["_messmaster_probe"](
-            namespace, str(calls_file), str(arrays_file), str(item_folder / "outputs"), call_timeout, 1_000_000
-        )
-        keys = [call.key for case in item_cases for call in case.calls]
-        outcomes |= read_outcomes(item_folder / "outputs", keys)
-    return outcomes
-
-
 def score_in_process(
     notebook: nbformat.NotebookNode,
     rubric: Rubric,
@@ -283,24 +260,21 @@ def attacks(out: str, port: int) -> dict[str, tuple[str, ...]]:
         "huge_output": ("print('x' * 100_000_000)",),
         "open_network": (f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=3)",),
         "sys_exit": ("import sys\nsys.exit(0)",),
-        "os_exit": ("import os\nos._exit(0)",),
+        # each exit loses a kernel: three use up the fresh kernels (kernel_restarts = 2)
+        "os_exit": ("import os\nos._exit(0)",) * 3,
         "infinite_loop": ("while True:\n    pass",),
     }
 
 
 # Cells and graded functions that no interrupt stops: each loses its kernel (test_end_to_end.py)
 UNINTERRUPTIBLE_CELL = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
-# the reference's loss, except on a single example (a hidden case; training never has one)
-HANGING_LOSS_FN = """
+HANGING_TRAIN_MANUAL = """
 import signal
-_loss_fn = loss_fn
-def loss_fn(p_y_hat, y):
-    if len(y) == 1:
-        signal.signal(signal.SIGALRM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        while True:
-            pass
-    return _loss_fn(p_y_hat, y)
+def train_manual(*args, **kwargs):
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        pass
 """
 
 BAD_FILES = {

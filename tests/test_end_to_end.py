@@ -13,6 +13,7 @@ Scoring itself is tested in process (test_scoring.py).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import time
@@ -100,12 +101,6 @@ def test_an_endless_cell_is_interrupted_and_the_rest_is_graded(graded_class):
     assert any("interrupted" in p for p in result.problems)
 
 
-def test_a_cell_that_kills_the_kernel_is_skipped_on_a_fresh_one(graded_class):
-    result = graded_class[0]["attack_os_exit"]
-    assert result.score == TEMPLATE_SCORE, "the template's functions, defined before the exit, are graded"
-    assert any("(`import os`) was skipped on a fresh kernel" in p and "kernel died" in p for p in result.problems)
-
-
 def test_a_cell_no_interrupt_stops_costs_no_item(graded_class, test_rubric):
     result = graded_class[0]["lost_in_a_cell"]
     assert result.score == test_rubric.automatic_total, feedback_markdown(result)
@@ -117,16 +112,18 @@ def test_a_cell_no_interrupt_stops_costs_no_item(graded_class, test_rubric):
 def test_a_graded_call_that_hangs_past_every_signal_costs_its_item_only(graded_class, test_rubric):
     result = graded_class[0]["lost_in_a_call"]
     scores = {item: sum(t.score for t in result.tests if t.name.startswith(f"{item}.")) for item in AUTOMATIC_ITEMS}
-    assert scores == test_rubric.points | {"loss_fn": 0}, feedback_markdown(result)
-    assert all("did not finish in time" in t.output for t in result.tests if t.name.startswith("loss_fn."))
+    # optimizers, graded after train_manual, is harvested by a fresh kernel
+    assert scores == test_rubric.points | {"train_manual": 0}, feedback_markdown(result)
+    assert all("did not finish in time" in t.output for t in result.tests if t.name.startswith("train_manual."))
     assert any("run on 2 kernels in all" in p for p in result.problems)
 
 
 def test_when_every_kernel_is_lost_the_items_left_score_zero_with_the_reason(graded_class, test_rubric):
-    result = graded_class[0]["lost_every_kernel"]
+    result = graded_class[0]["attack_os_exit"]
     assert test_rubric.run.kernel_restarts == 2  # three kernels, each lost on the next exit
     assert result.score == 0
-    assert sum("was skipped on a fresh kernel" in p for p in result.problems) == 2
+    skipped = [p for p in result.problems if "(`import os`) was skipped on a fresh kernel" in p]
+    assert len(skipped) == 2 and all("kernel died" in p for p in skipped)
     assert "kernel was lost before this could be graded" in gradescope_results(result)["tests"][0]["output"]
 
 
@@ -236,6 +233,8 @@ def test_fork_bomb_is_contained(test_rubric, tmp_path):
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(bomb)])
     nbformat.write(notebook, tmp_path / "bomb.ipynb")
     rubric = with_run(test_rubric, cell_timeout=3)  # the bomb's cell runs until this timeout
+    # fewer processes, fewer of them spinning until the kernel is stopped (every limit holds: test_sandbox.py)
+    rubric = dataclasses.replace(rubric, limits=dataclasses.replace(rubric.limits, processes=48))
     (result,) = grade_class([tmp_path], tmp_path / "out", rubric, jobs=1, sandbox=SandboxMode.REQUIRED).results
     assert result.score == 0 and any("interrupted" in p or "kernel" in p for p in result.problems)
     if os.geteuid() == 0:  # kernels run as their slot's user: after grading not one of the bomb's processes is left

@@ -8,10 +8,15 @@ the reference, computed here in the grader's process.
 
 from __future__ import annotations
 
+import contextlib
+import inspect
+import io
+from functools import cache
+
 import numpy as np
 import torch
 
-from grader.cases import Case, holdout
+from grader.cases import Case, holdout, training_split
 from grader.judge.compare import as_tensor, compare
 from grader.judge.verdict import Check, ItemScorer
 from grader.rubric import InitParamsItem, OptimizersItem, Rubric, TrainManualItem
@@ -175,14 +180,60 @@ def holdout_accuracy(params: list[np.ndarray]) -> float:
     return float((p_hat.argmax(dim=1).numpy() == y).mean())
 
 
+def _history_mismatch(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float, label: str) -> str:
+    """Where a loss history first leaves the expected one, or ""."""
+    off = np.flatnonzero(~np.isclose(got, expected, rtol=rtol, atol=atol))
+    if off.size == 0:
+        return ""
+    epoch = int(off[0])
+    return f"{label}: at epoch {epoch} the loss is {got[epoch]:.5f}, where {expected[epoch]:.5f} was expected"
+
+
+# the contract's defaults for the trainings (the reference's signature holds them)
+TRAINING_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(solutions.train_manual).parameters.items()
+    if parameter.default is not inspect.Parameter.empty
+}
+
+
+def reference_training_from(start: list[np.ndarray], epochs: int) -> np.ndarray:
+    """The handout's full-batch loop with the reference's functions, from the weights `start`: its losses."""
+    X, y = (torch.from_numpy(a) for a in training_split())
+    params = [torch.from_numpy(np.array(p, dtype=np.float32)) for p in start]
+    history = []
+    for _ in range(epochs):
+        z1, a1, _, p_hat = solutions.forward(X, *params)
+        history.append(solutions.loss_fn(p_hat, y).item())
+        solutions.sgd_update(
+            params, solutions.backward(X, y, z1, a1, p_hat, params[2]), TRAINING_DEFAULTS["learning_rate"]
+        )
+    return np.array(history)
+
+
 def judge_train_manual(case: Case, outcomes: list[CallOutcome], rubric: Rubric) -> list[Check]:
     item: TrainManualItem = rubric.items["train_manual"]
     outcome, epochs = outcomes[0], case.calls[0].kwargs["epochs"]
+    d, h = case.arrays["X"].shape[1], case.calls[0].kwargs.get("h", TRAINING_DEFAULTS["h"])
     history, problem = _history(outcome.leaf("1"), epochs, "loss_history")
     if history is not None and not history[-1] < history[0]:
         problem = f"loss_history: the loss did not fall ({history[0]:.4f} at the start, {history[-1]:.4f} at the end)"
+    start = [outcome.leaf(f"captured.init_params.{i}") for i in range(4)]
+    starts_right = all(
+        leaf is not None and leaf.value is not None and leaf.value.shape == shape
+        for leaf, shape in zip(start, [(d, h), (h,), (h, 2), (2,)], strict=True)
+    )
+    if history is not None and not problem and starts_right:
+        # the same run as the handout's loop from the student's own first weights: the defaults, the order of
+        # the steps and what is recorded all show in the losses
+        expected = reference_training_from([leaf.value for leaf in start], epochs)
+        problem = _history_mismatch(history, expected, item.history_rtol, item.history_atol, "loss_history")
+        if problem:
+            problem += (
+                " by the handout's full-batch loop (h=10, learning_rate=0.1, each epoch: forward, loss, backward, "
+                "sgd_update, then record the loss) from the weights your init_params gave"
+            )
     loss_check = Check("loss_history", f"{problem}." if problem else "")
-    d, h = case.arrays["X"].shape[1], case.calls[0].kwargs.get("h", 10)
     shapes = [(d, h), (h,), (h, 2), (2,)]
     params = [outcome.leaf(f"0.{i}") for i in range(4)]
     if any(p is None or p.value is None or p.value.shape != s for p, s in zip(params, shapes, strict=True)):
@@ -216,8 +267,26 @@ def judge_optimizers(case: Case, outcomes: list[CallOutcome], rubric: Rubric) ->
         ]
     sgd, adam = histories["SGD"], histories["Adam"]
     started_together = same_start(sgd[0], adam[0], item.same_start_rtol, item.same_start_atol)
+    # from the same start, both runs must be the reference's (from different starts, same_start says why)
+    mismatches = [
+        _history_mismatch(
+            histories[name],
+            reference_optimizer_history(name, epochs, call.kwargs["seed"]),
+            item.history_rtol,
+            item.history_atol,
+            f'loss_history for "{name}"',
+        )
+        for name, call in zip(histories, case.calls, strict=True)
+        if started_together
+    ]
+    history_problem = ". ".join(m for m in mismatches if m)
+    if history_problem:
+        history_problem += (
+            ": train as the handout does (Xavier-uniform weights seeded by `seed`, zero biases, h=10, "
+            "learning_rate=0.1, the MLP of Q1, F.cross_entropy on the logits, one full-batch step per epoch)."
+        )
     return [
-        Check("loss_history"),
+        Check("loss_history", history_problem),
         Check(
             "same_start",
             ""
@@ -233,6 +302,14 @@ def judge_optimizers(case: Case, outcomes: list[CallOutcome], rubric: Rubric) ->
             "unlike the reference.",
         ),
     ]
+
+
+@cache
+def reference_optimizer_history(optimizer: str, epochs: int, seed: int) -> np.ndarray:
+    """The reference's loss history for one optimizer (the same for every submission: computed once)."""
+    X, y = (torch.from_numpy(a) for a in training_split())
+    with contextlib.redirect_stdout(io.StringIO()):  # it reports its progress
+        return np.array(solutions.train_with_optimizer(optimizer, X, y, epochs=epochs, seed=seed))
 
 
 # The rubric's items, each with its judge: a new item is one entry here, one in rubric.toml, one in cases.toml.

@@ -154,10 +154,13 @@ class NotebookRunner:
         probe = nbformat.v4.new_code_cell("pass")
         self.notebook.cells.append(probe)
         self._last_reply = {}
+        waits_for_output, self.client.iopub_timeout = self.client.iopub_timeout, 1  # `pass` prints nothing
         try:
             self._execute(probe, len(self.notebook.cells) - 1, self.recovery_timeout)
         except KernelLost:
             return False
+        finally:
+            self.client.iopub_timeout = waits_for_output
         return self._last_reply.get("status") == "ok"
 
 

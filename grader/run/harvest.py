@@ -96,6 +96,7 @@ def write_case_inputs(cases: list[Case], folder: Path, watch: tuple[str, ...] = 
                     "kwargs": {k: _encode_arg(scoped(v)) for k, v in call.kwargs.items()},
                     "seed": call.seed,
                     "watch": list(watch),
+                    "capture": list(call.capture),
                 }
             )
         arrays |= {f"{case.name}/{name}": value for name, value in case.arrays.items()}

@@ -200,6 +200,25 @@ def _messmaster_probe(user_ns, calls_file, arrays_file, out_stem, call_timeout, 
         def facts(self):
             return {"watched": dict(self.seen), "recording": self.switched_off or "intact"}
 
+    def capturing(names, captured):
+        """Wrap the submission's functions `names` so that their first result is kept (copied: training
+        updates the weights in place); returns a function that puts the originals back."""
+        originals = {name: user_ns.get(name) for name in names if callable(user_ns.get(name))}
+
+        def wrap(name, original):
+            def recorder(*args, **kwargs):
+                value = original(*args, **kwargs)
+                if name not in captured:
+                    items = value if isinstance(value, (list, tuple)) else [value]
+                    captured[name] = [v.detach().clone() if isinstance(v, torch.Tensor) else v for v in items]
+                return value
+
+            return recorder
+
+        for name, original in originals.items():
+            user_ns[name] = wrap(name, original)
+        return lambda: user_ns.update(originals)
+
     def flat_inputs(args):
         out = []
         for arg in args:
@@ -229,6 +248,8 @@ def _messmaster_probe(user_ns, calls_file, arrays_file, out_stem, call_timeout, 
             np.random.seed(call["seed"] % 2**32)
             random.seed(call["seed"])
             recording = Recording(call.get("watch", ()))
+            captured = {}
+            restore = capturing(call.get("capture", ()), captured)
             signal.setitimer(signal.ITIMER_REAL, call_timeout)
             try:
                 if recording.watch:
@@ -245,10 +266,13 @@ def _messmaster_probe(user_ns, calls_file, arrays_file, out_stem, call_timeout, 
                 continue
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
+                restore()
                 if recording.watch:
                     record |= recording.facts()
             found = []
             leaves_of(returned, "", found)
+            for name, value in captured.items():
+                leaves_of(list(value), f"captured.{name}", found)
             record["leaves"] = []
             for index, (path, value, kind) in enumerate(found):
                 array, facts = (None, {"kind": kind}) if value is None else to_array(value)
