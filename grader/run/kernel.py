@@ -49,7 +49,7 @@ def kernel_environment(workspace: Path, tmp_dir: str) -> dict[str, str]:
 
 
 class ConfinedKernelManager(AsyncKernelManager):
-    """An AsyncKernelManager whose kernel command runs under rlimits, as nobody, inside bubblewrap."""
+    """An AsyncKernelManager whose kernel command runs under rlimits, as its slot's user, inside bubblewrap."""
 
     def __init__(self, workspace: Path, ipc_dir: Path, policy: SandboxPolicy, **kwargs) -> None:
         super().__init__(
@@ -88,7 +88,7 @@ def start_kernel(workspace: Path, policy: SandboxPolicy) -> ConfinedKernelManage
     """
     ipc_dir = workspace.parent / "ipc"
     ipc_dir.mkdir(exist_ok=True)
-    # without bubblewrap the kernel, as nobody, reaches its folders through this one: let it pass, not look
+    # without bubblewrap the kernel, as its own user, reaches its folders through this one: let it pass, not look
     workspace.parent.chmod(0o711)
     for path in (workspace, ipc_dir, *workspace.rglob("*")):
         hand_over(path)

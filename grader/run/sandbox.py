@@ -231,7 +231,7 @@ def bubblewrap_prefix(
     """bwrap's arguments: an empty root with only what the kernel needs bound into it.
 
     As root, bwrap needs no user namespace (and one would map the kernel back to
-    root); the drop to nobody then happens inside, after the binds are made.
+    root); the drop to the slot's user then happens inside, after the binds are made.
     """
     namespaces = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
     if not drops_privileges():
@@ -242,7 +242,7 @@ def bubblewrap_prefix(
     args = ["bwrap", *namespaces, "--die-with-parent", "--clearenv", "--tmpfs", "/"]
     # /dev's own tmpfs is root's and not writable by the kernel's user; its /tmp is the scratch's, and bounded
     args += ["--proc", "/proc", "--dev", "/dev", "--bind", str(tmp_dir), "/tmp"]
-    # bwrap makes missing parent folders private (0700); the kernel, as nobody, must pass through them
+    # bwrap makes missing parent folders private (0700); the kernel, as its own user, must pass through them
     parents = {str(p) for path in read_only + writable for p in Path(path).parents if str(p) != "/"}
     for parent in sorted(parents, key=lambda p: p.count("/")):
         args += ["--perms", "0755", "--dir", parent]
