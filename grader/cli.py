@@ -5,6 +5,8 @@
                                  [--sandbox auto|required|off] [--rubric FILE]
     python -m grader export canvas DIR --out FILE [--assignment NAME]
     python -m grader gradescope SUBMISSION_DIR --results FILE [--sandbox auto|required|off]
+    python -m grader written export DIR [--anonymise]
+    python -m grader written import DIR FILE
 
 Exit status: 0 when every submission was graded (whatever the scores); 1 when
 the grader failed on one, or a path or an archive could not be read at all
@@ -24,8 +26,12 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import nbformat
+
 from grader.intake.roster import RosterError, read_roster
-from grader.pipeline import ClassRun, grade_class, grade_one_folder
+from grader.intake.written_scores import WrittenScoresError, read_written_scores
+from grader.judge.written import question_texts
+from grader.pipeline import TEMPLATE_NOTEBOOK, ClassRun, grade_class, grade_one_folder
 from grader.result import SubmissionStatus
 from grader.rubric import RUBRIC_FILE, Rubric, RubricError, load_rubric
 from grader.run.sandbox import SandboxMode, SandboxPolicy, bubblewrap_works, isolation_description
@@ -34,6 +40,8 @@ from grader.views.canvas import write_canvas_csv
 from grader.views.gradescope import gradescope_results
 from grader.views.junit import write_junit
 from grader.views.summary import summary_markdown
+from grader.views.write import write_class_views, write_submission_views
+from grader.views.written_pages import write_written_pages
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,6 +114,28 @@ def build_parser() -> argparse.ArgumentParser:
     gradescope.add_argument("--results", type=Path, required=True, metavar="FILE", help="results.json to write")
     gradescope.add_argument("--sandbox", type=SandboxMode, choices=list(SandboxMode), default=SandboxMode.AUTO)
     gradescope.add_argument("--rubric", type=Path, default=RUBRIC_FILE, metavar="FILE", help=argparse.SUPPRESS)
+    written = commands.add_parser(
+        "written",
+        help="written answers: pages and a scores sheet for TAs, and their scores back",
+        description=("Export every written answer for the TAs, or import their scores into the class results."),
+    )
+    steps = written.add_subparsers(dest="step", required=True, metavar="STEP")
+    written_export = steps.add_parser(
+        "export", help="DIR/written/: one page per question and written_scores.csv", description="Export answers."
+    )
+    written_export.add_argument("folder", type=Path, metavar="DIR", help="the class folder graded into")
+    written_export.add_argument(
+        "--anonymise", action="store_true", help="show and list students under stable pseudonyms, not their ids"
+    )
+    written_import = steps.add_parser(
+        "import", help="merge a filled-in written_scores.csv into the class results", description="Import scores."
+    )
+    written_import.add_argument("folder", type=Path, metavar="DIR", help="the class folder graded into")
+    written_import.add_argument(
+        "file", type=Path, metavar="FILE", help="written_scores.csv (student, question, score, comment)"
+    )
+    for step in (written_export, written_import):
+        step.add_argument("--rubric", type=Path, default=RUBRIC_FILE, metavar="FILE", help=argparse.SUPPRESS)
     return parser
 
 
@@ -240,19 +270,30 @@ def grade(args: argparse.Namespace) -> int:
     return 1 if broken or run.errors else 0
 
 
-def export_canvas(args: argparse.Namespace) -> int:
+@contextlib.contextmanager
+def _graded_class(args: argparse.Namespace) -> Iterator[tuple[ClassStore, Rubric] | None]:
+    """The class store of `args.folder` (locked) and the rubric; None, after saying why, when it cannot be had."""
     rubric = _load_rubric(args.rubric)
     if rubric is None:
-        return 2
+        yield None
+        return
     if not (args.folder / STORE_FILE).is_file():
         print(f"error: {args.folder} holds no {STORE_FILE}: grade into it first", file=sys.stderr)
-        return 2
+        yield None
+        return
     try:
         with ClassStore.open(args.folder, rubric) as store:
-            rows = store.students()
+            yield store, rubric
     except StoreBusy as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        yield None
+
+
+def export_canvas(args: argparse.Namespace) -> int:
+    with _graded_class(args) as opened:
+        if opened is None:
+            return 2
+        rows = opened[0].students()
     write_canvas_csv(rows, args.assignment, args.out)
     print(f"wrote {args.out}: {len(rows)} student(s), column {args.assignment!r}")
     return 0
@@ -277,7 +318,37 @@ def gradescope(args: argparse.Namespace) -> int:
     return 0
 
 
+def written(args: argparse.Namespace) -> int:
+    with _graded_class(args) as opened:
+        if opened is None:
+            return 2
+        store, rubric = opened
+        rows = store.students()
+        if args.step == "export":
+            graded = [row.identity.student for row in rows if row.result is not None]
+            pseudonyms = store.pseudonyms(graded) if args.anonymise else None
+            texts = question_texts(nbformat.read(TEMPLATE_NOTEBOOK, as_version=4))
+            folder = write_written_pages(rows, rubric, texts, args.folder, pseudonyms)
+            pages = f"{len(rubric.written)} question page(s)"
+            print(f"wrote {folder}: {pages} and written_scores.csv for {len(graded)} student(s)")
+            return 0
+        names = {row.identity.student: row.identity.student for row in rows}
+        names |= {pseudonym: student for student, pseudonym in store.pseudonyms(list(names)).items()}
+        try:
+            scores = read_written_scores(args.file, rubric, names)
+        except WrittenScoresError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        store.set_written_scores([(s.student, s.question, s.score, s.comment) for s in scores])
+        for row in store.students():  # every view is rendered again from the store
+            if row.result is not None:
+                write_submission_views(row.result, args.folder)
+        write_class_views(store, rubric, args.folder)
+    print(f"imported {len(scores)} written score(s) into {args.folder}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    verbs = {"grade": grade, "export": export_canvas, "gradescope": gradescope}
+    verbs = {"grade": grade, "export": export_canvas, "gradescope": gradescope, "written": written}
     return verbs[args.command](args)

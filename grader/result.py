@@ -17,12 +17,21 @@ class SubmissionStatus(StrEnum):
     MISSING = "missing"  # on the roster, nothing handed in (a gradebook row only, never a grading)
 
 
+@dataclass(frozen=True)
+class WrittenScore:
+    """A TA's score of one written answer (imported with `python -m grader written import`)."""
+
+    score: float
+    comment: str = ""
+
+
 @dataclass
 class SubmissionResult:
     identity: Identity
     rubric: Rubric
     tests: list[TestResult] = field(default_factory=list)
-    written: dict[str, str] = field(default_factory=dict)
+    written: dict[str, str] = field(default_factory=dict)  # question -> the student's answer
+    written_scores: dict[str, WrittenScore] = field(default_factory=dict)  # question -> the TA's score, once scored
     status: SubmissionStatus = SubmissionStatus.GRADED
     problems: list[str] = field(default_factory=list)  # what went wrong running the notebook
     note: str = ""  # which of several notebooks handed in was graded (intake's, never from the cache)
@@ -37,6 +46,34 @@ class SubmissionResult:
     def score(self) -> float:
         return round(sum(t.score for t in self.tests), 4)
 
+    @property
+    def written_score(self) -> float:
+        return round(sum(s.score for s in self.written_scores.values()), 4)
+
+    @property
+    def written_scored_max(self) -> float:
+        """The points of the written questions scored so far."""
+        return sum(points for question, points in self.rubric.written.items() if question in self.written_scores)
+
+    @property
+    def total(self) -> float:
+        """Automatic points and the written points scored so far."""
+        return round(self.score + self.written_score, 4)
+
+    @property
+    def total_max(self) -> float:
+        """Out of what `total` is: the automatic points, and each written question once it is scored."""
+        return round(sum(t.max_score for t in self.tests) + self.written_scored_max, 4)
+
+    def written_status(self) -> str:
+        scored, asked = len(self.written_scores), len(self.rubric.written)
+        if scored == 0:
+            return f"awaiting grading by the course staff ({self.rubric.written_total:g} points)"
+        if scored < asked:
+            waiting = f"{asked - scored} of {asked} awaiting grading"
+            return f"{self.written_score:g}/{self.written_scored_max:g} so far; {waiting}"
+        return f"{self.written_score:g}/{self.rubric.written_total:g}, scored by the course staff"
+
     def item_score(self, item: str) -> float:
         return round(sum(t.score for t in self.tests if t.name.split(".")[0] == item), 4)
 
@@ -49,4 +86,4 @@ class SubmissionResult:
             line += (
                 f", {failed} of {len(self.tests)} automatic tests failed" if failed else ", every automatic test passed"
             )
-        return f"{line}; written answers ({self.rubric.written_total:g} points) are scored by the course staff"
+        return f"{line}; written answers: {self.written_status()}"

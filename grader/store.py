@@ -3,7 +3,8 @@
 Each run, each grading (a student's submission, its content hash, the
 grader's, rubric's and hidden cases' versions, every test) and the roster are
 kept; a student's current result is their latest grading, and their history
-stays. Every file in DIR is a view of what this store holds. Only the process
+stays. The TAs' scores of written answers are kept apart from the gradings, so
+a regrade of the automatic part keeps them. Every file in DIR is a view of what this store holds. Only the process
 that ran the command writes here: workers return plain results to it.
 
 A run holds an exclusive lock on `DIR/grades.lock` (released by the system
@@ -19,6 +20,7 @@ import fcntl
 import hashlib
 import json
 import os
+import secrets
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -30,7 +32,7 @@ from grader.cases import CASES_FILE, HOLDOUT_DATA, ROOT
 from grader.intake import Identity, Submission
 from grader.intake.roster import RosterEntry
 from grader.judge.verdict import TestResult
-from grader.result import SubmissionResult, SubmissionStatus
+from grader.result import SubmissionResult, SubmissionStatus, WrittenScore
 from grader.rubric import Rubric
 
 STORE_FILE = "grades.sqlite"
@@ -57,6 +59,11 @@ CREATE TABLE IF NOT EXISTS tests (
     name TEXT NOT NULL, score REAL NOT NULL, max_score REAL NOT NULL, output TEXT NOT NULL,
     PRIMARY KEY (grading_id, position)
 );
+CREATE TABLE IF NOT EXISTS written_scores (
+    student TEXT NOT NULL, question TEXT NOT NULL, score REAL NOT NULL, comment TEXT NOT NULL,
+    imported REAL NOT NULL, PRIMARY KEY (student, question)
+);
+CREATE TABLE IF NOT EXISTS pseudonyms (student TEXT PRIMARY KEY, pseudonym TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS roster (
     student TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL,
     sis_user_id TEXT NOT NULL, sis_login_id TEXT NOT NULL, section TEXT NOT NULL
@@ -252,8 +259,13 @@ class ClassStore:
         )
 
     def current(self, student: str) -> SubmissionResult | None:
+        """The student's latest grading, with the TAs' scores of their written answers."""
         row = self.db.execute("SELECT MAX(id) FROM gradings WHERE student = ?", (student,)).fetchone()
-        return None if row[0] is None else self._result(int(row[0]))
+        if row[0] is None:
+            return None
+        result = self._result(int(row[0]))
+        result.written_scores = self.written_scores(student)
+        return result
 
     def history(self, student: str) -> list[tuple[int, str, float]]:
         """(run, status, score) of every grading of the student, oldest first."""
@@ -263,6 +275,35 @@ class ClassStore:
             (student,),
         )
         return [(int(run), status, round(score, 4)) for run, status, score in rows]
+
+    # ---- written answers: the TAs' scores and the pseudonyms of anonymised pages ----------------------------
+
+    def written_scores(self, student: str) -> dict[str, WrittenScore]:
+        rows = self.db.execute(
+            "SELECT question, score, comment FROM written_scores WHERE student = ? ORDER BY question", (student,)
+        )
+        return {question: WrittenScore(score, comment) for question, score, comment in rows}
+
+    def set_written_scores(self, scores: list[tuple[str, str, float, str]]) -> None:
+        """Record (student, question, score, comment) rows in one transaction, replacing earlier scores."""
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO written_scores VALUES (?, ?, ?, ?, ?) ON CONFLICT (student, question) "
+                "DO UPDATE SET score = excluded.score, comment = excluded.comment, imported = excluded.imported",
+                [(student, question, score, comment, time.time()) for student, question, score, comment in scores],
+            )
+
+    def pseudonyms(self, students: list[str]) -> dict[str, str]:
+        """A stable pseudonym for each student (made the first time it is asked for), for anonymised pages."""
+        with self._transaction() as db:
+            known = dict(db.execute("SELECT student, pseudonym FROM pseudonyms"))
+            for student in students:
+                while student not in known:
+                    candidate = f"anon-{secrets.token_hex(3)}"
+                    if candidate not in known.values():
+                        known[student] = candidate
+                        db.execute("INSERT INTO pseudonyms VALUES (?, ?)", (student, candidate))
+        return {student: known[student] for student in students}
 
     # ---- the roster and the class -------------------------------------------------------------------------
 

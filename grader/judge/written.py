@@ -59,3 +59,12 @@ def extract_written_answers(notebook: nbformat.NotebookNode, template: nbformat.
         elif current and text and text not in handout_text:
             answers[current].append(text)
     return {q: "\n\n".join(part for part in parts if part) for q, parts in answers.items()}
+
+
+def question_texts(template: nbformat.NotebookNode) -> dict[str, str]:
+    """Each written question's text as the handout asks it (the template's cell that holds its marker)."""
+    texts = {}
+    for question, marker in QUESTION_MARKERS.items():
+        cell = next((c for c in template.cells if c.cell_type == "markdown" and marker in c.source), None)
+        texts[question] = cell.source.strip() if cell is not None else ""
+    return texts

@@ -11,7 +11,8 @@ CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 
 
 def write_canvas_csv(rows: list[StudentRow], assignment: str, path: Path) -> Path:
-    """One row per student of the store and roster; the score is the automatic points (0 for no submission)."""
+    """One row per student of the store and roster; the score is the automatic points and the written points
+    scored so far (0 for no submission)."""
     lines = []
     for row in rows:
         roster = row.roster
@@ -22,7 +23,7 @@ def write_canvas_csv(rows: list[StudentRow], assignment: str, path: Path) -> Pat
                 roster.sis_user_id if roster else "",
                 roster.sis_login_id if roster else "",
                 roster.section if roster else "",
-                row.result.score if row.result else 0,
+                row.result.total if row.result else 0,
             ]
         )
     return write_csv(path, [*CANVAS_COLUMNS, assignment], lines)

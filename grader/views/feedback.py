@@ -25,10 +25,14 @@ def feedback_markdown(result: SubmissionResult) -> str:
         "Hidden cases (other shapes, a single example, one class only, large logits) are part of the score:",
         "passing your own checks does not mean passing these.",
         "",
-        "## Written answers (scored by the course staff)",
+        f"## Written answers: {result.written_status()}",
         "",
     ]
     for question, points in result.rubric.written.items():
         answer = result.written.get(question, "").strip() or "_(no answer found)_"
-        lines += [f"### {question} ({points:g} points)", "", answer, ""]
+        scored = result.written_scores.get(question)
+        verdict = "awaiting grading" if scored is None else f"{scored.score:g} / {points:g}"
+        lines += [f"### {question}: {verdict} ({points:g} points)", "", answer, ""]
+        if scored is not None and scored.comment:
+            lines += [f"> **Comment:** {scored.comment}", ""]
     return "\n".join(lines)

@@ -13,7 +13,7 @@ IDENTITY_COLUMNS = ["student", "name", "email", "source"]
 
 
 def gradebook_header(rubric: Rubric) -> list[str]:
-    return [*IDENTITY_COLUMNS, "total", "max", "status", *rubric.items, "written_max", "late", "problems"]
+    return [*IDENTITY_COLUMNS, "total", "max", "status", *rubric.items, "written", "written_max", "late", "problems"]
 
 
 def gradebook_row(row: StudentRow, rubric: Rubric) -> list[object]:
@@ -26,17 +26,18 @@ def gradebook_row(row: StudentRow, rubric: Rubric) -> list[object]:
             rubric.automatic_total,
             str(SubmissionStatus.MISSING),
             *(0 for _ in rubric.items),
+            "",
             rubric.written_total,
             "",
             "no submission",
         ]
-    maximum = round(sum(t.max_score for t in result.tests), 4)
     return [
         *who,
-        result.score,
-        maximum,
+        result.total,
+        result.total_max,  # the automatic points, and each written question once a TA has scored it
         str(result.status),
         *(result.item_score(item) for item in rubric.items),
+        result.written_score if result.written_scores else "",
         rubric.written_total,
         "late" if identity.late else "",
         " | ".join([result.note] * bool(result.note) + result.problems),

@@ -8,7 +8,8 @@ from grader.result import SubmissionResult
 def gradescope_results(result: SubmissionResult, written_as_tests: bool = True, isolation: str = "") -> dict:
     """`score`, `execution_time`, `output` (Markdown) and one entry per test.
 
-    Written answers are tests worth 0 until scored, or (on Gradescope, where they are manual questions) left out.
+    Written answers are tests awaiting grading (no status) until a TA's score is imported, then that score;
+    on Gradescope, where they are manual questions, they are left out.
     """
     visibility = result.rubric.gradescope.visibility
     tests = [
@@ -23,21 +24,34 @@ def gradescope_results(result: SubmissionResult, written_as_tests: bool = True, 
         for t in result.tests
     ]
     for question, points in result.rubric.written.items() if written_as_tests else ():
-        answer = result.written.get(question, "")
+        answer = result.written.get(question, "") or "(no answer found)"
+        scored = result.written_scores.get(question)
+        if scored is None:  # not a failure: nobody has read it yet, so no status
+            tests.append(
+                {
+                    "name": f"written.{question}",
+                    "score": 0,
+                    "max_score": points,
+                    "output": f"Awaiting grading by the course staff. Your answer:\n\n{answer}",
+                    "visibility": "visible",
+                }
+            )
+            continue
+        comment = f" Comment: {scored.comment}" if scored.comment else ""
         tests.append(
             {
                 "name": f"written.{question}",
-                "score": 0,
+                "score": scored.score,
                 "max_score": points,
-                "status": "failed",
-                "output": "Scored by the course staff, not automatically. Your answer:\n\n"
-                + (answer or "(no answer found)"),
+                "status": "passed" if scored.score >= points else "failed",
+                "output": f"Scored by the course staff: {scored.score:g}/{points:g}.{comment}\n\n"
+                f"Your answer:\n\n{answer}",
                 "visibility": "visible",
             }
         )
     paragraphs = [result.summary_line(), *([result.note] if result.note else []), *result.problems]
     return {
-        "score": result.score,
+        "score": result.total if written_as_tests else result.score,
         "execution_time": round(result.execution_time, 2),
         "output": "\n\n".join(paragraphs + ([isolation] if isolation else [])),
         "output_format": "md",

@@ -13,7 +13,7 @@ from grader.views.gradebook import write_gradebook
 from grader.views.gradescope import gradescope_results
 
 
-def _write_whole(path: Path, text: str) -> None:
+def write_whole(path: Path, text: str) -> None:
     """Write to a temporary file and move it into place: a reader never sees half a file."""
     partial = path.with_name(path.name + ".partial")
     partial.write_text(text)
@@ -23,8 +23,8 @@ def _write_whole(path: Path, text: str) -> None:
 def write_submission_views(result: SubmissionResult, out: Path) -> Path:
     folder = out / result.folder
     folder.mkdir(parents=True, exist_ok=True)
-    _write_whole(folder / "results.json", json.dumps(gradescope_results(result), indent=2) + "\n")
-    _write_whole(folder / "feedback.md", feedback_markdown(result) + "\n")
+    write_whole(folder / "results.json", json.dumps(gradescope_results(result), indent=2) + "\n")
+    write_whole(folder / "feedback.md", feedback_markdown(result) + "\n")
     return folder
 
 

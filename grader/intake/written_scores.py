@@ -1,0 +1,83 @@
+"""The TAs' scores of the written answers: `written_scores.csv` (student, question, score, comment), checked whole.
+
+The file is the one `python -m grader written export` wrote, filled in. A row
+whose score is blank is a question not graded yet and is left out. Anything
+else wrong (an unknown student or question, a score that is not a number or
+out of the question's range, a question given twice) makes the whole file
+refused, with every problem and its line: nothing of a half-checked file is
+applied. A cell a spreadsheet-safe export prefixed with `'` is read back
+without it.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.rubric import Rubric
+
+COLUMNS = ("student", "question", "score", "comment")
+
+
+class WrittenScoresError(Exception):
+    """The file cannot be applied; the message lists every problem with its line."""
+
+
+@dataclass(frozen=True)
+class WrittenScoreRow:
+    student: str
+    question: str
+    score: float
+    comment: str
+
+
+def _cell(row: dict[str, str | None], column: str) -> str:
+    value = (row.get(column) or "").strip()
+    return value[1:] if value.startswith("'") else value  # the export's guard against formulas
+
+
+def read_written_scores(path: Path, rubric: Rubric, students: dict[str, str]) -> list[WrittenScoreRow]:
+    """The scored rows of `path`; `students` maps every name the file may use (ids, pseudonyms) to the id."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            header = [column.strip() for column in reader.fieldnames or []]
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise WrittenScoresError(f"{path}: cannot read it ({error})") from None
+    missing = [column for column in COLUMNS[:3] if column not in header]
+    if missing:
+        raise WrittenScoresError(f"{path}: the header lacks {', '.join(missing)}; expected {', '.join(COLUMNS)}")
+    problems, scored, seen = [], [], {}
+    for line, row in enumerate(rows, start=2):
+        row = {(key or "").strip(): value for key, value in row.items()}
+        given, question, score_text = _cell(row, "student"), _cell(row, "question"), _cell(row, "score")
+        if not given and not question and not score_text:
+            continue  # an empty line
+        if given not in students:
+            problems.append(f"line {line}: unknown student {given!r}")
+        if question not in rubric.written:
+            problems.append(f"line {line}: unknown question {question!r} (the rubric's: {', '.join(rubric.written)})")
+        if not score_text:
+            continue  # not graded yet
+        try:
+            score = float(score_text)
+        except ValueError:
+            problems.append(f"line {line}: the score {score_text!r} is not a number")
+            continue
+        points = rubric.written.get(question)
+        if points is not None and not (math.isfinite(score) and 0 <= score <= points):
+            problems.append(f"line {line}: the score {score_text} is out of range for {question} (0 to {points:g})")
+            continue
+        if given in students and question in rubric.written:
+            key = (students[given], question)
+            if key in seen:
+                problems.append(f"line {line}: {given}'s {question} is scored twice (also on line {seen[key]})")
+                continue
+            seen[key] = line
+            scored.append(WrittenScoreRow(students[given], question, score, _cell(row, "comment")))
+    if problems:
+        raise WrittenScoresError(f"{path}: nothing was applied:\n  " + "\n  ".join(problems))
+    return scored

@@ -1,0 +1,27 @@
+"""The HTML pages' one Jinja2 environment: templates in views/templates, every value escaped unless marked safe.
+
+Pages are self-contained (inline CSS, images as data: URIs) and carry a
+Content-Security-Policy that forbids scripts and remote loads, so even markup
+that got past escaping could not run or call out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+environment = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    autoescape=True,  # everything a student controls (answers, errors, names) is shown as text
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+environment.filters["fmt"] = lambda number: f"{number:g}"
+
+
+def render(template: str, **context: object) -> str:
+    return environment.get_template(template).render(**context)
