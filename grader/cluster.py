@@ -87,6 +87,7 @@ def result_to_data(result: SubmissionResult) -> dict:
         "status": str(result.status),
         "problems": list(result.problems),
         "execution_time": float(result.execution_time),
+        "plots": result.plots,
     }
 
 
@@ -107,6 +108,9 @@ def result_from_data(data: object, submission: Submission, rubric: Rubric) -> Su
     problems = data["problems"]
     if not isinstance(problems, list) or not all(isinstance(p, str) for p in problems):
         raise ValueError("the problems are not text")
+    plots = data.get("plots", {})
+    if not isinstance(plots, dict):
+        raise ValueError("the plot data is not a mapping")
     return SubmissionResult(
         submission.identity,
         rubric,
@@ -116,6 +120,7 @@ def result_from_data(data: object, submission: Submission, rubric: Rubric) -> Su
         problems=problems,
         execution_time=float(data["execution_time"]),
         note=submission.note,
+        plots=plots,
     )
 
 

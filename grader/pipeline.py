@@ -29,6 +29,7 @@ from grader.intake import Identity, Submission, choose_notebook, collect_submiss
 from grader.intake.layouts import notebooks_under
 from grader.intake.notebooks import UnreadableSubmission, read_notebook
 from grader.intake.roster import RosterEntry
+from grader.judge.artifacts import plot_data
 from grader.judge.rules import forbidden_uses
 from grader.judge.score import score_all
 from grader.judge.written import extract_written_answers
@@ -148,6 +149,7 @@ def grade_submission(submission: Submission, rubric: Rubric, sandbox: SandboxMod
             f"the kernel was lost, so the notebook was run on {harvest.kernels} kernels in all to grade what it could"
         )
     result.tests = score_all(cases, harvest.outcomes, rubric, forbidden_uses(notebook, rubric))
+    result.plots = plot_data(cases, harvest.outcomes)
     result.written = extract_written_answers(notebook, template)
     result.execution_time = time.monotonic() - started
     return result

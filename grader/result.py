@@ -36,6 +36,7 @@ class SubmissionResult:
     problems: list[str] = field(default_factory=list)  # what went wrong running the notebook
     note: str = ""  # which of several notebooks handed in was graded (intake's, never from the cache)
     execution_time: float = 0.0
+    plots: dict[str, object] = field(default_factory=dict)  # what the pages draw (judge/artifacts.py)
 
     @property
     def folder(self) -> str:

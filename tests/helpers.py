@@ -298,3 +298,67 @@ def processes_of_kernel_users() -> list[int]:
         if uid is not None and SLOT_UID_BASE <= uid < SLOT_UID_BASE + MAX_JOB_SLOTS:
             found.append(int(entry.name))
     return found
+
+
+# ---- pages in a real browser ---------------------------------------------------------------------------------
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+
+
+def browse(page: Path, screenshot: Path | None = None) -> str:
+    """The DOM of `page` after headless Chromium loaded it (scripts, had any been allowed, have run)."""
+    import shutil
+    import subprocess
+
+    browser = next((found for name in BROWSERS if (found := shutil.which(name))), None)
+    assert browser, "no Chromium here: `make install` installs Debian's chromium (as root), or install it"
+    # as root Chromium refuses its own sandbox; the pages are ours and carry a CSP that forbids scripts
+    common = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1000,1600"]
+    if screenshot is not None:
+        subprocess.run([*common, f"--screenshot={screenshot}", page.as_uri()], capture_output=True, timeout=120)
+        assert screenshot.stat().st_size > 10_000, "the screenshot is (nearly) empty"
+    run = subprocess.run([*common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "<html" in run.stdout, run.stderr[-2000:]
+    return run.stdout
+
+
+class Elements:
+    """Tags, ids, image sources, the title and the text of an HTML document (read with html.parser)."""
+
+    def __init__(self, html: str) -> None:
+        from html.parser import HTMLParser
+
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.title = ""
+        self.text: list[str] = []
+        elements = self
+
+        class Reader(HTMLParser):
+            def handle_starttag(self, tag, attrs):
+                elements.tags.append((tag, dict(attrs)))
+
+            def handle_data(self, data):
+                elements.text.append(data)
+                if elements.tags and elements.tags[-1][0] == "title" and not elements.title:
+                    elements.title = data
+
+        Reader().feed(html)
+
+    def ids(self) -> set[str]:
+        return {attrs["id"] for _, attrs in self.tags if attrs.get("id")}
+
+    def count(self, tag: str) -> int:
+        return sum(name == tag for name, _ in self.tags)
+
+    def image(self, element_id: str) -> str:
+        """The source of the first image in the element `element_id`."""
+        inside = False
+        for tag, attrs in self.tags:
+            inside = inside or attrs.get("id") == element_id
+            if inside and tag == "img":
+                return attrs.get("src") or ""
+        return ""
+
+    @property
+    def all_text(self) -> str:
+        return "".join(self.text)

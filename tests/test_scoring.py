@@ -80,6 +80,8 @@ def test_each_mutant_loses_points_on_its_own_item_only(solved, test_rubric, case
     assert scores[item] < test_rubric.points[item]
     others = {k: v for k, v in scores.items() if k not in (item, "train_manual")}
     assert others == {k: test_rubric.points[k] for k in others}
+    if name == "loss_summed":  # it records N times the loss, and trains exactly as the handout: no second penalty
+        assert scores["train_manual"] == test_rubric.points["train_manual"]
 
 
 @pytest.mark.parametrize(

@@ -224,10 +224,15 @@ def judge_train_manual(case: Case, outcomes: list[CallOutcome], rubric: Rubric) 
         for leaf, shape in zip(start, [(d, h), (h,), (h, 2), (2,)], strict=True)
     )
     if history is not None and not problem and starts_right:
-        # the same run as the handout's loop from the student's own first weights: the defaults, the order of
-        # the steps and what is recorded all show in the losses
+        # the same run as the handout's loop from the student's own first weights: the defaults and the order of
+        # the steps show in the losses. Up to a constant factor: a loss_fn that sums instead of averaging (which
+        # costs loss_fn already) scales every recorded loss by N and changes nothing of the training.
         expected = reference_training_from([leaf.value for leaf in start], epochs)
-        problem = _history_mismatch(history, expected, item.history_rtol, item.history_atol, "loss_history")
+        scale = float(history @ expected / (expected @ expected))
+        scaled = expected * scale if scale > 0 else expected
+        problem = _history_mismatch(
+            history, scaled, item.history_rtol, item.history_atol * max(scale, 1), "loss_history"
+        )
         if problem:
             problem += (
                 " by the handout's full-batch loop (h=10, learning_rate=0.1, each epoch: forward, loss, backward, "

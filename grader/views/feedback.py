@@ -1,8 +1,10 @@
-"""The student's feedback page, in Markdown."""
+"""The student's feedback: a Markdown file and a self-contained HTML page with the grader's drawings."""
 
 from __future__ import annotations
 
 from grader.result import SubmissionResult
+from grader.views.html import render
+from grader.views.plots import decision_boundaries, loss_curves
 
 
 def feedback_markdown(result: SubmissionResult) -> str:
@@ -36,3 +38,42 @@ def feedback_markdown(result: SubmissionResult) -> str:
         if scored is not None and scored.comment:
             lines += [f"> **Comment:** {scored.comment}", ""]
     return "\n".join(lines)
+
+
+def feedback_html(result: SubmissionResult) -> str:
+    """The same feedback as a page: points per item, each failing test, the student's training drawn beside the
+    reference's, the written answers with their scores. Everything from the submission is escaped."""
+    who = result.identity.student + (f" ({result.identity.name})" if result.identity.name else "")
+    items = [
+        {
+            "name": item,
+            "score": result.item_score(item),
+            "points": spec.points,
+            "passed": sum(t.passed for t in result.tests if t.name.split(".")[0] == item),
+            "tests": sum(t.name.split(".")[0] == item for t in result.tests),
+        }
+        for item, spec in result.rubric.items.items()
+    ]
+    written = [
+        {
+            "question": question,
+            "points": points,
+            "text": result.written.get(question, "").strip(),
+            "score": None if question not in result.written_scores else result.written_scores[question].score,
+            "comment": result.written_scores[question].comment if question in result.written_scores else "",
+        }
+        for question, points in result.rubric.written.items()
+    ]
+    return render(
+        "feedback.html.j2",
+        who=who,
+        summary=result.summary_line(),
+        note=result.note,
+        problems=result.problems,
+        items=items,
+        failing=[t for t in result.tests if not t.passed],
+        boundary=decision_boundaries(result.plots),
+        losses=loss_curves(result.plots),
+        written_status=result.written_status(),
+        written=written,
+    )

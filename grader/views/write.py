@@ -1,4 +1,5 @@
-"""Put the views on disk, each rendered from the store: DIR/STUDENT/results.json and feedback.md, DIR/gradebook.csv."""
+"""Put the views on disk, each rendered from the store: DIR/STUDENT/results.json, feedback.md and feedback.html;
+DIR/gradebook.csv and DIR/report.html."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from pathlib import Path
 from grader.result import SubmissionResult
 from grader.rubric import Rubric
 from grader.store import ClassStore
-from grader.views.feedback import feedback_markdown
+from grader.views.feedback import feedback_html, feedback_markdown
 from grader.views.gradebook import write_gradebook
 from grader.views.gradescope import gradescope_results
+from grader.views.report import report_html
 
 
 def write_whole(path: Path, text: str) -> None:
@@ -25,9 +27,12 @@ def write_submission_views(result: SubmissionResult, out: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     write_whole(folder / "results.json", json.dumps(gradescope_results(result), indent=2) + "\n")
     write_whole(folder / "feedback.md", feedback_markdown(result) + "\n")
+    write_whole(folder / "feedback.html", feedback_html(result))
     return folder
 
 
 def write_class_views(store: ClassStore, rubric: Rubric, out: Path) -> None:
-    """The views of the whole class: the gradebook."""
-    write_gradebook(store.students(), rubric, out)
+    """The views of the whole class: the gradebook and the report."""
+    rows = store.students()
+    write_gradebook(rows, rubric, out)
+    write_whole(out / "report.html", report_html(rows, rubric))

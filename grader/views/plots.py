@@ -1,0 +1,115 @@
+"""The pages' figures, drawn by matplotlib (no pyplot: no global state) into PNGs inlined as data: URIs.
+
+The reference's side of each figure is computed once per process from
+`reference/solutions.py`. The decision boundary is drawn over the students'
+own training points (the holdout is the grader's secret and is never drawn);
+the holdout's accuracy is given as a number in the tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+from functools import cache
+
+import numpy as np
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+
+from grader.cases import RANDOM_SEED, training_split
+from grader.judge.items import reference_optimizer_history
+from reference import solutions
+
+CLASSES = ListedColormap(["#f4c9a8", "#b9cbe8"])  # Chihuahua, muffin
+WEIGHTS = ("W1", "b1", "W2", "b2")
+
+
+def png(figure: Figure) -> str:
+    """The figure as a PNG data: URI."""
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+@cache
+def reference_weights(epochs: int) -> tuple[np.ndarray, ...]:
+    X, y = (torch.from_numpy(a) for a in training_split())
+    torch.manual_seed(RANDOM_SEED)
+    with contextlib.redirect_stdout(io.StringIO()):  # it reports its progress
+        params, _ = solutions.train_manual(X, y, epochs=epochs)
+    return tuple(p.numpy() for p in params)
+
+
+def _weights(data: object) -> tuple[np.ndarray, ...] | None:
+    """The student's trained weights from the stored plot data, or None when they cannot be drawn."""
+    if not isinstance(data, dict):
+        return None
+    try:
+        weights = tuple(np.asarray(data[name], dtype=np.float32) for name in WEIGHTS)
+    except (KeyError, TypeError, ValueError):
+        return None
+    W1, b1, W2, b2 = weights
+    fits = W1.ndim == 2 and W1.shape[0] == 2 and b1.shape == (W1.shape[1],) and W2.shape == (W1.shape[1], 2)
+    return weights if fits and b2.shape == (2,) else None
+
+
+def _history(data: object) -> np.ndarray | None:
+    try:
+        points = np.asarray(data, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return points if points.ndim == 2 and points.shape[1] == 2 and len(points) > 0 else None
+
+
+def _setting(plots: dict, name: str) -> int | None:
+    value = plots.get(name)
+    return value if isinstance(value, int) and 0 < value <= 100_000 else None
+
+
+def decision_boundaries(plots: dict) -> str | None:
+    """The student's trained MLP's decision regions beside the reference's, or None without trained weights."""
+    student, epochs = _weights(plots.get("trained_weights")), _setting(plots, "epochs")
+    if student is None or epochs is None:
+        return None
+    X, y = training_split()
+    low, high = X.min(axis=0) - 0.5, X.max(axis=0) + 0.5
+    xs, ys = np.meshgrid(np.linspace(low[0], high[0], 120), np.linspace(low[1], high[1], 120))
+    grid = torch.from_numpy(np.c_[xs.ravel(), ys.ravel()].astype(np.float32))
+    figure = Figure(figsize=(8, 3.6))
+    for axes, (title, weights) in zip(
+        figure.subplots(1, 2),
+        (("your trained MLP", student), ("the reference", reference_weights(epochs))),
+        strict=True,
+    ):
+        with torch.no_grad():
+            p_hat = solutions.forward(grid, *(torch.from_numpy(w) for w in weights))[3]
+        axes.contourf(xs, ys, p_hat.argmax(dim=1).reshape(xs.shape).numpy(), levels=[-0.5, 0.5, 1.5], cmap=CLASSES)
+        axes.scatter(X[:, 0], X[:, 1], c=y, cmap=ListedColormap(["#c2571a", "#2f5fa8"]), s=6)
+        axes.set_title(title)
+        axes.set_xticks([])
+        axes.set_yticks([])
+    return png(figure)
+
+
+def loss_curves(plots: dict) -> str | None:
+    """The student's SGD and Adam losses beside the reference's, or None when neither came back."""
+    mine = {name: _history(plots.get(name)) for name in ("sgd", "adam")}
+    epochs, seed = _setting(plots, "epochs"), plots.get("optimizer_seed")
+    if all(history is None for history in mine.values()) or epochs is None or not isinstance(seed, int):
+        return None
+    figure = Figure(figsize=(8, 3.6))
+    axes = figure.subplots()
+    for (name, label), colour in zip((("sgd", "SGD"), ("adam", "Adam")), ("#c2571a", "#2f5fa8"), strict=True):
+        reference = reference_optimizer_history(label, epochs, seed)
+        axes.plot(reference, color=colour, linestyle="--", alpha=0.6, label=f"{label}, reference")
+        if mine[name] is not None:
+            axes.plot(mine[name][:, 0], mine[name][:, 1], color=colour, label=f"{label}, yours")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("loss")
+    axes.set_yscale("log")
+    axes.legend()
+    return png(figure)

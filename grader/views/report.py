@@ -1,0 +1,89 @@
+"""The class report, `DIR/report.html`: how the class did, what went wrong most, what needs a look.
+
+A function of the store's rows: the score histogram (a figure and a table),
+per-item and per-test pass rates, the most common failure messages with their
+counts, the submissions that timed out, lost their kernel or could not be
+read, and the slowest gradings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from grader.result import SubmissionStatus
+from grader.rubric import Rubric
+from grader.store import StudentRow
+from grader.views.html import render
+from grader.views.plots import png
+
+TROUBLE = re.compile(r"ran longer than|kernel (was lost|died)|did not finish in time|could not", re.IGNORECASE)
+
+
+def _mistake(output: str) -> str:
+    """A failing test's message without its call description, so that the same mistake counts once per case."""
+    text = re.sub(r"^Called .*?\)(?: [^.]*)?\. ", "", output)
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _histogram(scores: list[float], maximum: float) -> str:
+    figure = Figure(figsize=(6, 2.8))
+    axes = figure.subplots()
+    axes.hist(scores, bins=np.linspace(0, maximum, 16), color="#2f5fa8", edgecolor="white")
+    axes.set_xlabel("automatic points")
+    axes.set_ylabel("students")
+    return png(figure)
+
+
+def report_html(rows: list[StudentRow], rubric: Rubric) -> str:
+    results = [row.result for row in rows if row.result is not None]
+    scores = [r.score for r in results]
+    bins = np.linspace(0, rubric.automatic_total, 6)
+    counts = np.histogram(scores, bins=bins)[0] if scores else np.zeros(5, dtype=int)
+    items = [
+        {
+            "name": item,
+            "points": spec.points,
+            "mean": float(np.mean([r.item_score(item) for r in results])) if results else 0.0,
+            "full": sum(r.item_score(item) >= spec.points for r in results),
+        }
+        for item, spec in rubric.items.items()
+    ]
+    tests: dict[str, list[bool]] = {}
+    mistakes: Counter[tuple[str, str]] = Counter()
+    for result in results:
+        for test in result.tests:
+            tests.setdefault(test.name, []).append(test.passed)
+            if not test.passed and result.status == SubmissionStatus.GRADED:
+                mistakes[(test.name.split(".")[0], _mistake(test.output))] += 1
+    trouble = [
+        {
+            "student": r.identity.student,
+            "status": str(r.status),
+            "why": " | ".join(p for p in r.problems if TROUBLE.search(p) or r.status != SubmissionStatus.GRADED),
+        }
+        for r in results
+        if r.status != SubmissionStatus.GRADED or any(TROUBLE.search(p) for p in r.problems)
+    ]
+    return render(
+        "report.html.j2",
+        students=len(rows),
+        graded=len(results),
+        missing=sum(row.result is None for row in rows),
+        mean=float(np.mean(scores)) if scores else 0.0,
+        median=float(np.median(scores)) if scores else 0.0,
+        maximum=rubric.automatic_total,
+        histogram=_histogram(scores, rubric.automatic_total) if scores else None,
+        bins=[
+            {"low": low, "high": high, "count": int(n)}
+            for low, high, n in zip(bins[:-1], bins[1:], counts, strict=True)
+        ],
+        items=items,
+        tests=[{"name": name, "passed": sum(passed), "of": len(passed)} for name, passed in tests.items()],
+        mistakes=[{"item": item, "text": text, "count": n} for (item, text), n in mistakes.most_common(15)],
+        trouble=trouble,
+        slowest=sorted(results, key=lambda r: -r.execution_time)[:10],
+    )

@@ -1,0 +1,92 @@
+"""The pages people read, rendered in headless Chromium: feedback with the grader's drawings, the class report,
+the TAs' pages; everything a submission controls shown as text, never run."""
+
+from __future__ import annotations
+
+import pytest
+
+from grader.intake import Identity
+from grader.judge.verdict import TestResult
+from grader.result import SubmissionResult, WrittenScore
+from grader.views.feedback import feedback_html
+
+from .helpers import Elements, browse
+
+INJECTED = '<script>document.title = "owned"</script><img src=x onerror="document.title = 1"><b>bold</b>'
+
+pytestmark = pytest.mark.slow  # a browser per page
+
+
+@pytest.fixture(scope="module")
+def injected_page(rubric, tmp_path_factory):
+    """A feedback page where every field a submission controls carries markup and a script."""
+    result = SubmissionResult(
+        Identity("mallory", name=INJECTED, source=INJECTED),
+        rubric,
+        tests=[TestResult("loss_fn.random", 0.0, 2.5, f"Called loss_fn(...). `loss_fn` raised ValueError: {INJECTED}")],
+        written={"q1a": INJECTED},
+        written_scores={"q1a": WrittenScore(1, INJECTED)},
+        problems=[f"code cell 3 (`{INJECTED}`): ValueError: {INJECTED}"],
+        note=INJECTED,
+        plots={"trained_weights": INJECTED, "sgd": [[0, INJECTED]], "epochs": INJECTED},
+    )
+    page = tmp_path_factory.mktemp("pages") / "feedback.html"
+    page.write_text(feedback_html(result))
+    return page
+
+
+def test_markup_from_a_submission_is_text_in_the_file(injected_page):
+    source = Elements(injected_page.read_text())
+    assert source.count("script") == 0 and source.count("b") == 0
+    assert [attrs for tag, attrs in source.tags if tag == "img"] == []  # no plot could be drawn from that data
+    assert source.all_text.count(INJECTED) >= 5
+
+
+def test_an_injected_script_does_not_run_in_the_browser(injected_page, tmp_path):
+    dom = Elements(browse(injected_page, tmp_path / "injected.png"))
+    assert dom.title.startswith("MessMaster part 2: feedback for mallory")
+    assert dom.count("script") == 0 and INJECTED in dom.all_text
+
+
+def test_a_students_feedback_page_shows_points_failing_tests_plots_and_answers(graded_class, tmp_path):
+    results, out, _ = graded_class
+    dom = Elements(browse(out / "carol_forgot_sign" / "feedback.html", tmp_path / "carol.png"))
+    assert {"items", "failing", "losses"} <= dom.ids()
+    assert dom.image("losses").startswith("data:image/png;base64,")
+    assert "sgd_update.handout_shapes" in dom.all_text and "moved *up* the gradient" in dom.all_text
+    assert "awaiting grading" in dom.all_text and "Validation data tunes hyperparameters" in dom.all_text
+    correct = Elements(browse(out / "alice_correct" / "feedback.html"))
+    assert correct.image("boundary").startswith("data:image/png;base64,") and "failing" not in correct.ids()
+
+
+def test_the_class_report_has_its_plot_and_tables(graded_class, tmp_path):
+    results, out, _ = graded_class
+    dom = Elements(browse(out / "report.html", tmp_path / "report.png"))
+    assert {"histogram", "score-bins", "items", "mistakes", "trouble", "slowest", "tests"} <= dom.ids()
+    assert dom.image("histogram").startswith("data:image/png;base64,")
+    text = dom.all_text
+    assert f"{len(results)} student(s)" in text
+    assert "attack_infinite_loop" in text and "not_json" in text  # an interrupted cell, an unreadable file
+
+
+def test_the_written_pages_render(graded_class, tmp_path):
+    from grader import cli
+
+    _, out, _ = graded_class
+    copy = tmp_path / "class"
+    import shutil
+
+    shutil.copytree(out, copy, ignore=shutil.ignore_patterns("grades.lock"))
+    assert cli.main(["written", "export", str(copy)]) == 0
+    dom = Elements(browse(copy / "written" / "q1a.html", tmp_path / "written.png"))
+    assert "alice_correct" in dom.all_text and "Validation data tunes hyperparameters" in dom.all_text
+    index = Elements(browse(copy / "written" / "index.html"))
+    assert index.count("a") == 9
+
+
+def test_pages_are_self_contained(graded_class):
+    _, out, _ = graded_class
+    for page in (out / "report.html", out / "alice_correct" / "feedback.html"):
+        source = Elements(page.read_text())
+        external = [a for _, a in source.tags for key in ("src", "href") if (a.get(key) or "").startswith("http")]
+        assert external == [] and source.count("link") == 0
