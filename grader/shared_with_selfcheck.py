@@ -10,6 +10,8 @@ expected values with PyTorch's own functions, the grader with the reference.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 # Where each gradient comes from in the handout's backward pass, for a student whose gradient is wrong.
@@ -83,3 +85,124 @@ def inject_parameters(notebook: object, parameters: dict[str, object]) -> object
     tagged = [i for i, c in enumerate(copy.cells) if "parameters" in c.get("metadata", {}).get("tags", [])]
     copy.cells.insert(tagged[-1] + 1 if tagged else 0, injected)
     return copy
+
+
+# ---- the misconception catalogue: each known mistake, how its values give it away, what to say ----------------
+
+
+@dataclass(frozen=True)
+class Misconception:
+    item: str  # the grader's item it costs
+    says: str  # the sentence the feedback and the self-check give
+    step: str  # where in the handout to look
+
+
+MISCONCEPTIONS = {
+    "loss_not_averaged": Misconception(
+        "loss_fn", "the loss is one number, the mean of the per-example losses (shape ())", "Q1a, loss_fn step 2"
+    ),
+    "loss_summed": Misconception(
+        "loss_fn", "this is the sum of the per-example losses; the loss is their mean", "Q1a, loss_fn step 2"
+    ),
+    "loss_whole_rows": Misconception(
+        "loss_fn",
+        "p_y_hat[range(N)] picks whole rows; the true class's probability is p_y_hat[range(N), y]",
+        "Q1a, loss_fn step 1",
+    ),
+    "weights_shapes_swapped": Misconception(
+        "init_params", "W1 is (d, h) and W2 is (h, k): X @ W1 maps d features to h hidden units", "Q1b, init_params"
+    ),
+    "softmax_overflow": Misconception(
+        "forward",
+        "exp of large logits overflows to inf and NaN: subtract each row's max first, or use torch.softmax",
+        "Q1b, forward (softmax)",
+    ),
+    "gradient_transposed": Misconception(
+        "backward", "each gradient has its parameter's shape: dL_dW1 = X.T @ dL_dz1 is (d, h)", "Q1d, steps 2 and 5"
+    ),
+    "gradient_not_divided_by_n": Misconception(
+        "backward", "it is N times too large: divide (p_hat - y_one_hot) by the batch size N", "Q1d, step 1"
+    ),
+    "relu_mask_missing": Misconception(
+        "backward", "multiply by the ReLU derivative 1(z1 > 0) before going through W1", "Q1d, step 4"
+    ),
+    "relu_mask_from_wrong_tensor": Misconception(
+        "backward", "the ReLU's derivative is 1 where z1 > 0 (the pre-activation), 0 elsewhere", "Q1d, step 4"
+    ),
+    "bias_summed_over_wrong_axis": Misconception(
+        "backward", "a bias gradient sums over the batch axis (dim=0) and has the bias's shape", "Q1d, steps 2 and 5"
+    ),
+    "update_sign": Misconception(
+        "sgd_update", "SGD steps against the gradient, theta <- theta - eta * grad: use -=", "Q1c ii, sgd_update"
+    ),
+    "optimizers_start_apart": Misconception(
+        "optimizers",
+        "seed and initialise the weights inside train_with_optimizer, so SGD and Adam start from the same ones",
+        "Q2, train_with_optimizer",
+    ),
+    "sizes_hard_coded": Misconception(
+        "",  # any item whose function is right on the handout's sizes only
+        "take N, d, h and k from the arguments' shapes; the hidden cases use other sizes",
+        "the function's docstring",
+    ),
+    "globals_for_arguments": Misconception(
+        "", "use the function's arguments, not the notebook's X_train or y_train", "the function's signature"
+    ),
+}
+
+
+def hint(name: str) -> str:
+    """What the feedback and the self-check say for a recognised mistake."""
+    mistake = MISCONCEPTIONS[name]
+    return f"Hint ({name}): {mistake.says} ({mistake.step})."
+
+
+def _nearly_equal(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-3, atol=1e-6))
+
+
+def recognise_loss(p_y_hat: np.ndarray, y: np.ndarray, loss: np.ndarray) -> str:
+    """The catalogued mistake a wrong loss shows, or ""."""
+    p, n = p_y_hat.astype(np.float64), len(y)
+    picked = p[np.arange(n), y]
+    if loss.shape in ((n,), (n, p.shape[1])) and n > 1:
+        return "loss_not_averaged"
+    if loss.shape != ():
+        return ""
+    if n > 1 and _nearly_equal(loss, -np.log(picked).sum()):
+        return "loss_summed"
+    if _nearly_equal(loss, -np.log(p).mean()) or _nearly_equal(loss, -np.log(p[np.arange(n)]).mean()):
+        return "loss_whole_rows"
+    return ""
+
+
+def recognise_gradient(name: str, inputs: dict[str, np.ndarray], gradient: np.ndarray, expected: np.ndarray) -> str:
+    """The catalogued mistake a wrong gradient of backward shows (`inputs`: X, y, z1, a1, p_hat, W2), or ""."""
+    X, z1, p_hat, W2 = (inputs[k].astype(np.float64) for k in ("X", "z1", "p_hat", "W2"))
+    y, n = inputs["y"], len(inputs["y"])
+    if gradient.shape == expected.shape[::-1] and gradient.ndim == 2 and _nearly_equal(gradient.T, expected):
+        return "gradient_transposed"
+    if name in ("dL_db1", "dL_db2") and gradient.shape == (n,) != expected.shape:
+        return "bias_summed_over_wrong_axis"
+    if gradient.shape != expected.shape:
+        return ""
+    if n > 1 and _nearly_equal(gradient, expected * n):
+        return "gradient_not_divided_by_n"
+    if name in ("dL_dW1", "dL_db1"):
+        dz2 = (p_hat - np.eye(p_hat.shape[1])[y]) / n
+        da1 = dz2 @ W2.T
+        for mistake, dz1 in (("relu_mask_missing", da1), ("relu_mask_from_wrong_tensor", da1 * (da1 > 0))):
+            if _nearly_equal(gradient, X.T @ dz1 if name == "dL_dW1" else dz1.sum(axis=0)):
+                return mistake
+    return ""
+
+
+def recognise_update(param: np.ndarray, grad: np.ndarray, learning_rate: float, after: np.ndarray) -> str:
+    """The catalogued mistake an SGD step shows, or ""."""
+    return "update_sign" if _nearly_equal(after, param + learning_rate * grad) and grad.any() else ""
+
+
+def recognise_weight_shapes(shapes: dict[str, tuple], d: int, h: int, k: int) -> str:
+    """W1 or W2 with its dimensions the wrong way round."""
+    swapped = shapes.get("W1") == (h, d) != (d, h) or shapes.get("W2") == (k, h) != (h, k)
+    return "weights_shapes_swapped" if swapped else ""

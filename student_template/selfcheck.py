@@ -3,7 +3,7 @@
 In the notebook, after running your cells:
 
     from selfcheck import check
-    check("loss_fn")   # one function
+    check("loss_fn")   # one function (by its name, as in the feedback)
     check()            # all of them
 
 From a shell, on a saved notebook (runs it with few epochs first):
@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import io
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -33,6 +34,21 @@ torch = F = None
 
 GREEN, RED, RESET = "\033[32m", "\033[31m", "\033[0m"
 SHORT_EPOCHS = 150
+# the feedback's name for an item, where it is not its function's
+FEEDBACK_NAMES = {"train_with_optimizer": "optimizers (train_with_optimizer)"}
+INSTALL = "pip install -r requirements.txt   (the course's pinned packages, in the bundle)"
+
+
+class MissingPackage(Exception):
+    """A package the self-check needs is not installed: one line says what to install."""
+
+
+def _require(module: str):
+    try:
+        return __import__(module, fromlist=["_"])
+    except ModuleNotFoundError as error:
+        raise MissingPackage(f"the self-check needs `{error.name}`, which is not installed: {INSTALL}") from None
+
 
 # ---- BEGIN SHARED WITH THE GRADER: stamped by `make student-bundle` from the course's rubric; do not edit ----
 POINTS = {
@@ -127,6 +143,127 @@ def inject_parameters(notebook: object, parameters: dict[str, object]) -> object
     return copy
 
 
+# ---- the misconception catalogue: each known mistake, how its values give it away, what to say ----------------
+
+
+@dataclass(frozen=True)
+class Misconception:
+    item: str  # the grader's item it costs
+    says: str  # the sentence the feedback and the self-check give
+    step: str  # where in the handout to look
+
+
+MISCONCEPTIONS = {
+    "loss_not_averaged": Misconception(
+        "loss_fn", "the loss is one number, the mean of the per-example losses (shape ())", "Q1a, loss_fn step 2"
+    ),
+    "loss_summed": Misconception(
+        "loss_fn", "this is the sum of the per-example losses; the loss is their mean", "Q1a, loss_fn step 2"
+    ),
+    "loss_whole_rows": Misconception(
+        "loss_fn",
+        "p_y_hat[range(N)] picks whole rows; the true class's probability is p_y_hat[range(N), y]",
+        "Q1a, loss_fn step 1",
+    ),
+    "weights_shapes_swapped": Misconception(
+        "init_params", "W1 is (d, h) and W2 is (h, k): X @ W1 maps d features to h hidden units", "Q1b, init_params"
+    ),
+    "softmax_overflow": Misconception(
+        "forward",
+        "exp of large logits overflows to inf and NaN: subtract each row's max first, or use torch.softmax",
+        "Q1b, forward (softmax)",
+    ),
+    "gradient_transposed": Misconception(
+        "backward", "each gradient has its parameter's shape: dL_dW1 = X.T @ dL_dz1 is (d, h)", "Q1d, steps 2 and 5"
+    ),
+    "gradient_not_divided_by_n": Misconception(
+        "backward", "it is N times too large: divide (p_hat - y_one_hot) by the batch size N", "Q1d, step 1"
+    ),
+    "relu_mask_missing": Misconception(
+        "backward", "multiply by the ReLU derivative 1(z1 > 0) before going through W1", "Q1d, step 4"
+    ),
+    "relu_mask_from_wrong_tensor": Misconception(
+        "backward", "the ReLU's derivative is 1 where z1 > 0 (the pre-activation), 0 elsewhere", "Q1d, step 4"
+    ),
+    "bias_summed_over_wrong_axis": Misconception(
+        "backward", "a bias gradient sums over the batch axis (dim=0) and has the bias's shape", "Q1d, steps 2 and 5"
+    ),
+    "update_sign": Misconception(
+        "sgd_update", "SGD steps against the gradient, theta <- theta - eta * grad: use -=", "Q1c ii, sgd_update"
+    ),
+    "optimizers_start_apart": Misconception(
+        "optimizers",
+        "seed and initialise the weights inside train_with_optimizer, so SGD and Adam start from the same ones",
+        "Q2, train_with_optimizer",
+    ),
+    "sizes_hard_coded": Misconception(
+        "",  # any item whose function is right on the handout's sizes only
+        "take N, d, h and k from the arguments' shapes; the hidden cases use other sizes",
+        "the function's docstring",
+    ),
+    "globals_for_arguments": Misconception(
+        "", "use the function's arguments, not the notebook's X_train or y_train", "the function's signature"
+    ),
+}
+
+
+def hint(name: str) -> str:
+    """What the feedback and the self-check say for a recognised mistake."""
+    mistake = MISCONCEPTIONS[name]
+    return f"Hint ({name}): {mistake.says} ({mistake.step})."
+
+
+def _nearly_equal(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-3, atol=1e-6))
+
+
+def recognise_loss(p_y_hat: np.ndarray, y: np.ndarray, loss: np.ndarray) -> str:
+    """The catalogued mistake a wrong loss shows, or ""."""
+    p, n = p_y_hat.astype(np.float64), len(y)
+    picked = p[np.arange(n), y]
+    if loss.shape in ((n,), (n, p.shape[1])) and n > 1:
+        return "loss_not_averaged"
+    if loss.shape != ():
+        return ""
+    if n > 1 and _nearly_equal(loss, -np.log(picked).sum()):
+        return "loss_summed"
+    if _nearly_equal(loss, -np.log(p).mean()) or _nearly_equal(loss, -np.log(p[np.arange(n)]).mean()):
+        return "loss_whole_rows"
+    return ""
+
+
+def recognise_gradient(name: str, inputs: dict[str, np.ndarray], gradient: np.ndarray, expected: np.ndarray) -> str:
+    """The catalogued mistake a wrong gradient of backward shows (`inputs`: X, y, z1, a1, p_hat, W2), or ""."""
+    X, z1, p_hat, W2 = (inputs[k].astype(np.float64) for k in ("X", "z1", "p_hat", "W2"))
+    y, n = inputs["y"], len(inputs["y"])
+    if gradient.shape == expected.shape[::-1] and gradient.ndim == 2 and _nearly_equal(gradient.T, expected):
+        return "gradient_transposed"
+    if name in ("dL_db1", "dL_db2") and gradient.shape == (n,) != expected.shape:
+        return "bias_summed_over_wrong_axis"
+    if gradient.shape != expected.shape:
+        return ""
+    if n > 1 and _nearly_equal(gradient, expected * n):
+        return "gradient_not_divided_by_n"
+    if name in ("dL_dW1", "dL_db1"):
+        dz2 = (p_hat - np.eye(p_hat.shape[1])[y]) / n
+        da1 = dz2 @ W2.T
+        for mistake, dz1 in (("relu_mask_missing", da1), ("relu_mask_from_wrong_tensor", da1 * (da1 > 0))):
+            if _nearly_equal(gradient, X.T @ dz1 if name == "dL_dW1" else dz1.sum(axis=0)):
+                return mistake
+    return ""
+
+
+def recognise_update(param: np.ndarray, grad: np.ndarray, learning_rate: float, after: np.ndarray) -> str:
+    """The catalogued mistake an SGD step shows, or ""."""
+    return "update_sign" if _nearly_equal(after, param + learning_rate * grad) and grad.any() else ""
+
+
+def recognise_weight_shapes(shapes: dict[str, tuple], d: int, h: int, k: int) -> str:
+    """W1 or W2 with its dimensions the wrong way round."""
+    swapped = shapes.get("W1") == (h, d) != (d, h) or shapes.get("W2") == (k, h) != (h, k)
+    return "weights_shapes_swapped" if swapped else ""
+
+
 # ---- END SHARED WITH THE GRADER ----
 
 
@@ -189,10 +326,9 @@ def checks_loss_fn(loss_fn: Callable):
 
         def check(p=p, y=y, n=n):
             out = loss_fn(p.clone(), y.clone())
-            hint = "Step 2 takes the mean over examples, so the loss is one number (shape ())."
-            if _shape(out) == (n,) or _shape(out) == (n, 2):
-                raise CheckFailed(f"loss_fn(p_y_hat {tuple(p.shape)}, y {tuple(y.shape)}): shape {_shape(out)}. {hint}")
-            _close(f"loss_fn(p_y_hat {tuple(p.shape)}, y {tuple(y.shape)})", out, F.nll_loss(torch.log(p), y), hint)
+            mistake = recognise_loss(p.double().numpy(), y.numpy(), _numbers("loss_fn", out))
+            advice = hint(mistake) if mistake else "The loss is the mean negative log-likelihood of the true class."
+            _close(f"loss_fn(p_y_hat {tuple(p.shape)}, y {tuple(y.shape)})", out, F.nll_loss(torch.log(p), y), advice)
 
         yield case, check
 
@@ -210,24 +346,30 @@ def checks_init_params(init_params: Callable):
                 for (name, shape), value in zip(wanted.items(), params, strict=True)
             ]
             if any(problems):
-                raise CheckFailed(f"init_params({d}, {h}, {k}): " + "; ".join(p for p in problems if p))
+                shapes = {name: _shape(value) for name, value in zip(wanted, params, strict=True)}
+                mistake = recognise_weight_shapes(shapes, d, h, k)
+                advice = f" {hint(mistake)}" if mistake else ""
+                raise CheckFailed(f"init_params({d}, {h}, {k}): " + "; ".join(p for p in problems if p) + advice)
 
         yield f"d={d}, h={h}, k={k}", check
 
 
 def checks_forward(forward: Callable):
-    for n, d, h in [(16, 2, 10), (1, 2, 1), (4, 5, 16)]:
+    for n, d, h, scale in [(16, 2, 10, 1), (1, 2, 1, 1), (4, 5, 16, 1), (6, 2, 10, 60)]:
 
-        def check(n=n, d=d, h=h):
+        def check(n=n, d=d, h=h, scale=scale):
             X, _, params = _problem(n, d, h, seed=n + h)
+            params = [p * scale for p in params]  # large weights, large logits: a naive softmax overflows
             z1, a1, z2, p_hat = forward(X.clone(), *[p.clone() for p in params])
             call = f"forward(X {tuple(X.shape)}, W1 {tuple(params[0].shape)}, ...)"
             _close(f"{call} z1", z1, X @ params[0] + params[1], "First layer: z1 = X @ W1 + b1.")
             _close(f"{call} a1", a1, torch.clamp(torch.as_tensor(z1), min=0), "a1 = ReLU(z1).")
             _close(f"{call} z2", z2, torch.as_tensor(a1) @ params[2] + params[3], "Second layer: z2 = a1 @ W2 + b2.")
-            _close(f"{call} p_hat", p_hat, torch.softmax(torch.as_tensor(z2), dim=1), "p_hat = softmax(z2, dim=1).")
+            overflowed = not np.all(np.isfinite(_numbers(f"{call} p_hat", p_hat)))
+            advice = hint("softmax_overflow") if overflowed else "p_hat = softmax(z2, dim=1)."
+            _close(f"{call} p_hat", p_hat, torch.softmax(torch.as_tensor(z2), dim=1), advice)
 
-        yield f"N={n}, d={d}, h={h}", check
+        yield f"N={n}, d={d}, h={h}" + (", large logits" if scale > 1 else ""), check
 
 
 def checks_backward(backward: Callable):
@@ -249,7 +391,13 @@ def checks_backward(backward: Callable):
             for name, mine, leaf in zip(GRADIENT_HINTS, grads, leaves, strict=True):
                 if isinstance(mine, torch.Tensor) and mine.grad_fn is not None:
                     raise CheckFailed(f"{call}: {name} carries an autograd history; compute it by hand")
-                _close(f"{call} {name}", mine, leaf.grad, f"Hint: {GRADIENT_HINTS[name]}.")
+                inputs = {"X": X, "y": y, "z1": z1.detach(), "a1": a1.detach(), "p_hat": p_hat, "W2": params[2]}
+                mistake = recognise_gradient(
+                    name, {k: v.numpy() for k, v in inputs.items()}, _numbers(name, mine), leaf.grad.double().numpy()
+                )
+                _close(
+                    f"{call} {name}", mine, leaf.grad, hint(mistake) if mistake else f"Hint: {GRADIENT_HINTS[name]}."
+                )
 
         yield f"N={n}, d={d}, h={h}" + (", z1 = 0 somewhere" if kink else ""), check
 
@@ -271,10 +419,8 @@ def checks_sgd_update(sgd_update: Callable):
             for name, p, grad, twin, old in zip(("W1", "b1", "W2", "b2"), params, grads, twins, before, strict=True):
                 if torch.equal(p, old):
                     raise CheckFailed(f"{call}: {name} did not change; update the tensors in place (W1 -= ...)")
-                if torch.allclose(p, old + lr * grad):
-                    raise CheckFailed(
-                        f"{call}: {name} moved *up* the gradient. SGD steps against it: theta <- theta - eta * grad."
-                    )
+                if recognise_update(old.double().numpy(), grad.double().numpy(), lr, p.double().numpy()):
+                    raise CheckFailed(f"{call}: {name} moved *up* the gradient. {hint('update_sign')}")
                 _close(f"{call} {name}", p, twin.detach())
             if returned is not params or [id(p) for p in params] != ids:
                 raise CheckFailed(f"{call}: return the same list, with its tensors updated in place")
@@ -309,7 +455,7 @@ def checks_train_with_optimizer(train_with_optimizer: Callable):
             if not history[-1] < history[0]:
                 raise CheckFailed(f'train_with_optimizer("{name}", epochs=30): the loss did not fall')
         if not same_start(runs["SGD"][0], runs["Adam"][0], SAME_START_RTOL, SAME_START_ATOL):
-            raise CheckFailed("SGD and Adam must start from the same loss: seed, then initialise, in the function")
+            raise CheckFailed(f"SGD and Adam start from different losses. {hint('optimizers_start_apart')}")
 
     yield "SGD and Adam, 30 epochs", check
 
@@ -327,8 +473,8 @@ CHECKS = {
 
 def _import_torch() -> None:
     global torch, F
-    import torch
-    import torch.nn.functional as F
+    torch = _require("torch")
+    F = _require("torch.nn.functional")
 
 
 def run_checks(namespace: dict, items: list[str] | None = None) -> list[Outcome]:
@@ -353,11 +499,19 @@ def run_checks(namespace: dict, items: list[str] | None = None) -> list[Outcome]
     return outcomes
 
 
-def report(outcomes: list[Outcome], seconds: float) -> str:
+def _colour_wanted() -> bool:
+    """Colour only for a terminal (and not when NO_COLOR is set): a file or a notebook gets plain text."""
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def report(outcomes: list[Outcome], seconds: float, colour: bool = False) -> str:
     lines = []
     for o in outcomes:
-        mark = f"{GREEN}PASS{RESET}" if o.passed else f"{RED}FAIL{RESET}"
-        lines.append(f"{mark} {o.item} [{o.case}]" + ("" if o.passed else f"\n     {o.message}"))
+        mark = ("PASS", "FAIL")[not o.passed]
+        if colour:
+            mark = f"{GREEN if o.passed else RED}{mark}{RESET}"
+        item = FEEDBACK_NAMES.get(o.item, o.item)
+        lines.append(f"{mark} {item} [{o.case}]" + ("" if o.passed else f"\n     {o.message}"))
     passed = sum(o.passed for o in outcomes)
     items = sorted({o.item for o in outcomes}, key=list(CHECKS).index)
     worth = ", ".join(f"{item} {POINTS[item]}" for item in items)
@@ -369,28 +523,54 @@ def report(outcomes: list[Outcome], seconds: float) -> str:
     return "\n".join(lines)
 
 
-def check(item: str | None = None) -> bool:
-    """Check one graded function (by name) or all of them, in the notebook that calls this."""
-    if item is not None and item not in CHECKS:
-        raise ValueError(f"unknown item {item!r}; choose one of {', '.join(CHECKS)}")
-    namespace = inspect.currentframe().f_back.f_globals
+def _function(item: str) -> str:
+    """The function of an item named as the feedback names it (optimizers -> train_with_optimizer)."""
+    by_feedback = {name.split(" ")[0]: function for function, name in FEEDBACK_NAMES.items()}
+    return by_feedback.get(item, item)
+
+
+def check(item: str | None = None) -> None:
+    """Check one graded function (by name) or all of them, in the notebook that calls this; prints the verdicts."""
+    _check_and_report(inspect.currentframe().f_back.f_globals, item, _colour_wanted())
+
+
+def _check_and_report(namespace: dict, item: str | None, colour: bool) -> bool:
+    if item is not None and _function(item) not in CHECKS:
+        names = [FEEDBACK_NAMES.get(function, function).split(" ")[0] for function in CHECKS]
+        raise ValueError(f"unknown item {item!r}; choose one of {', '.join(names)}")
     started = time.perf_counter()
-    outcomes = run_checks(namespace, [item] if item else None)
-    print(report(outcomes, time.perf_counter() - started))
+    try:
+        outcomes = run_checks(namespace, [_function(item)] if item else None)
+    except MissingPackage as missing:
+        print(missing)
+        return False
+    print(report(outcomes, time.perf_counter() - started, colour))
     return all(o.passed for o in outcomes)
+
+
+def _first_line(source: str) -> str:
+    line = next((line.strip() for line in source.splitlines() if line.strip()), "")
+    return line if len(line) <= 60 else line[:57] + "..."
 
 
 def check_notebook(path: str, epochs: int = 100, item: str | None = None) -> bool:
     """Run a saved notebook (with EPOCHS overridden) in a fresh kernel, then the checks (of `item`) inside it."""
     from pathlib import Path
 
-    import nbformat
-    from nbclient import NotebookClient
+    # Jupyter's notices about its own folders and transports are not the student's business
+    os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")
+    import warnings
+
+    warnings.filterwarnings("ignore", module="jupyter_client|jupyter_core|zmq|traitlets")
+    nbformat = _require("nbformat")
+    NotebookClient = _require("nbclient").NotebookClient
 
     notebook = inject_parameters(nbformat.read(path, as_version=4), {"EPOCHS": epochs})
     here = str(Path(__file__).resolve().parent)
+    colour = _colour_wanted()  # decided here, at the terminal: the kernel's output is never one
     run_checks_cell = (
-        f"import sys\nsys.path.insert(0, {here!r})\nfrom selfcheck import check\nassert check({item!r}), 'failed'"
+        f"import sys\nsys.path.insert(0, {here!r})\nimport selfcheck\n"
+        f"assert selfcheck._check_and_report(globals(), {item!r}, {colour!r}), 'failed'"
     )
     notebook.cells.append(nbformat.v4.new_code_cell(run_checks_cell))
     folder = str(Path(path).resolve().parent)
@@ -401,10 +581,10 @@ def check_notebook(path: str, epochs: int = 100, item: str | None = None) -> boo
         for c in notebook.cells[:-1]
         if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])
     ]
-    for number, cell in enumerate(own_cells, start=1):
+    for cell in own_cells:
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         if errors:
-            print(f"note: code cell {number} raised {errors[0]['ename']}: {errors[0]['evalue']}")
+            print(f"note: the cell `{_first_line(cell.source)}` raised {errors[0]['ename']}: {errors[0]['evalue']}")
     last = notebook.cells[-1]
     print("".join(o.get("text", "") for o in last.outputs if o.get("output_type") == "stream"), end="")
     failures = [o for o in last.outputs if o.get("output_type") == "error"]
@@ -420,9 +600,14 @@ def main(argv: list[str]) -> int:
         prog="python selfcheck.py", description="Run a saved notebook with few epochs, then check its functions."
     )
     parser.add_argument("notebook", metavar="NOTEBOOK.ipynb")
-    parser.add_argument("--item", choices=list(CHECKS), help="check one function only (default: all of them)")
+    names = [FEEDBACK_NAMES.get(function, function).split(" ")[0] for function in CHECKS]
+    parser.add_argument("--item", choices=names, help="check one function only (default: all of them)")
     args = parser.parse_args(argv)
-    return 0 if check_notebook(args.notebook, item=args.item) else 1
+    try:
+        return 0 if check_notebook(args.notebook, item=args.item) else 1
+    except MissingPackage as missing:
+        print(missing, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -62,11 +62,13 @@ def test_a_students_feedback_page_shows_points_failing_tests_plots_and_answers(g
 def test_the_class_report_has_its_plot_and_tables(graded_class, tmp_path):
     results, out, _ = graded_class
     dom = Elements(browse(out / "report.html", tmp_path / "report.png"))
-    assert {"histogram", "score-bins", "items", "mistakes", "trouble", "slowest", "tests"} <= dom.ids()
+    assert {"histogram", "score-bins", "items", "misconceptions", "mistakes", "trouble", "slowest", "tests"} <= dom.ids()
     assert dom.image("histogram").startswith("data:image/png;base64,")
     text = dom.all_text
-    assert f"{len(results)} student(s)" in text
+    students = len((out / "gradebook.csv").read_text().splitlines()) - 1  # the batch, and what tests added
+    assert students >= len(results) and f"{students} student(s)" in text
     assert "attack_infinite_loop" in text and "not_json" in text  # an interrupted cell, an unreadable file
+    assert "update_sign" in text and "loss_summed" in text  # carol's and the repeated notebooks' mistakes
 
 
 def test_the_written_pages_render(graded_class, tmp_path):

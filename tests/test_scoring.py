@@ -351,7 +351,8 @@ def test_optimizers_that_ignore_their_seed_do_not_start_together(solved, test_ru
     tests = score_in_process(ignores_seed, only, {"optimizers": cases["optimizers"]}, tmp_path)
     outcome = {t.name: t for t in tests}
     assert (
-        not outcome["optimizers.same_start"].passed and "same Xavier weights" in outcome["optimizers.same_start"].output
+        not outcome["optimizers.same_start"].passed
+        and "Hint (optimizers_start_apart)" in outcome["optimizers.same_start"].output
     )
     assert outcome["optimizers.loss_history"].passed
 

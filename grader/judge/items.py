@@ -21,7 +21,16 @@ from grader.judge.compare import as_tensor, compare
 from grader.judge.verdict import Check, ItemScorer
 from grader.rubric import InitParamsItem, OptimizersItem, Rubric, TrainManualItem
 from grader.run.harvest import CallOutcome, Leaf
-from grader.shared_with_selfcheck import GRADIENT_HINTS, parameter_problem, same_start
+from grader.shared_with_selfcheck import (
+    GRADIENT_HINTS,
+    hint,
+    parameter_problem,
+    recognise_gradient,
+    recognise_loss,
+    recognise_update,
+    recognise_weight_shapes,
+    same_start,
+)
 from reference import solutions
 
 PARAMETERS = ("W1", "b1", "W2", "b2")
@@ -39,23 +48,11 @@ def _arrays(case: Case, names: tuple[str, ...]) -> list[torch.Tensor]:
 
 
 def _loss_hint(case: Case, leaf: Leaf | None) -> str:
-    """The mistakes the template's comments invite, recognised from the value returned."""
+    """The catalogued mistake the value returned shows (the template's comments invite some), as a hint."""
     if leaf is None or leaf.value is None:
         return ""
-    p, y = case.arrays["p_y_hat"].astype(np.float64), case.arrays["y"]
-    n = len(y)
-    if leaf.value.shape == (n,):
-        return " Hint: step 2 takes the mean over the examples, so the loss is one number (shape ())."
-    if leaf.value.shape != ():
-        return ""
-    if n > 1 and np.isclose(float(leaf.value), -np.log(p[np.arange(n), y]).sum(), rtol=1e-4):
-        return " Hint: this is the sum of the per-example losses; the loss is their mean (step 2)."
-    if np.isclose(float(leaf.value), -np.log(p).mean(), rtol=1e-4):
-        return (
-            " Hint: p_y_hat[range(N)] picks whole rows; the probability of the true class is"
-            " p_y_hat[range(N), y] (step 1)."
-        )
-    return ""
+    mistake = recognise_loss(case.arrays["p_y_hat"], case.arrays["y"], leaf.value.astype(np.float64))
+    return f" {hint(mistake)}" if mistake else ""
 
 
 def judge_loss_fn(case: Case, outcomes: list[CallOutcome], rubric: Rubric) -> list[Check]:
@@ -82,7 +79,14 @@ def judge_init_params(case: Case, outcomes: list[CallOutcome], rubric: Rubric) -
             name, leaf.value, shape, item.weight_std, item.weight_std_min_size, item.weight_max_abs
         )
         problems += [problem] if problem else []
-    return [Check("", "; ".join(problems) + "." if problems else "")]
+    returned = [outcomes[0].leaf(str(index)) for index in range(len(shapes))]
+    got = {
+        name: tuple(leaf.value.shape)
+        for name, leaf in zip(shapes, returned, strict=True)
+        if leaf and leaf.value is not None
+    }
+    mistake = recognise_weight_shapes(got, d, h, k)
+    return [Check("", "; ".join(problems) + "." + (f" {hint(mistake)}" if mistake else "") if problems else "")]
 
 
 # ---- forward ---------------------------------------------------------------------------------------------
@@ -95,32 +99,22 @@ def judge_forward(case: Case, outcomes: list[CallOutcome], rubric: Rubric) -> li
         for i, (label, value) in enumerate(zip(FORWARD_OUTPUTS, expected, strict=True))
     ]
     problems = [p for p in problems if p]
-    return [Check("", "; ".join(problems) + "." if problems else "")]
+    p_hat = outcomes[0].leaf("3")
+    overflowed = p_hat is not None and p_hat.value is not None and not np.all(np.isfinite(p_hat.value))
+    overflow = f" {hint('softmax_overflow')}" if overflowed and np.all(np.isfinite(expected[3].numpy())) else ""
+    return [Check("", "; ".join(problems) + "." + overflow if problems else "")]
 
 
 # ---- backward --------------------------------------------------------------------------------------------
 
 
-def _unmasked_first_layer(case: Case) -> tuple[np.ndarray, np.ndarray]:
-    """First-layer gradients with the ReLU mask left out, to recognise that mistake."""
-    X, p_hat, W2 = (case.arrays[k].astype(np.float64) for k in ("X", "p_hat", "W2"))
-    y = case.arrays["y"]
-    dz1 = ((p_hat - np.eye(p_hat.shape[1])[y]) / len(y)) @ W2.T
-    return X.T @ dz1, dz1.sum(axis=0)
-
-
 def _backward_hint(gradient: str, leaf: Leaf | None, case: Case, expected: np.ndarray) -> str:
-    if leaf is None or leaf.value is None or leaf.value.shape != expected.shape:
-        return GRADIENT_HINTS[gradient]
-    actual = leaf.value.astype(np.float64)
-    n = len(case.arrays["y"])
-    if n > 1 and np.allclose(actual, expected * n, rtol=1e-3, atol=1e-6):
-        return "it is N times too large: step 1 divides (p_hat - y_one_hot) by the batch size N"
-    if gradient in ("dL_dW1", "dL_db1"):
-        unmasked = _unmasked_first_layer(case)[0 if gradient == "dL_dW1" else 1]
-        if np.allclose(actual, unmasked, rtol=1e-3, atol=1e-6):
-            return "step 4: multiply by the ReLU derivative 1(z1 > 0) before going through W1"
-    return GRADIENT_HINTS[gradient]
+    """The catalogued mistake the gradient shows, else where the handout computes it."""
+    if leaf is not None and leaf.value is not None:
+        mistake = recognise_gradient(gradient, case.arrays, leaf.value.astype(np.float64), expected)
+        if mistake:
+            return hint(mistake)
+    return f"Hint: {GRADIENT_HINTS[gradient]}."
 
 
 def judge_backward(case: Case, outcomes: list[CallOutcome], rubric: Rubric) -> list[Check]:
@@ -129,8 +123,8 @@ def judge_backward(case: Case, outcomes: list[CallOutcome], rubric: Rubric) -> l
     for index, (gradient, test, value) in enumerate(zip(GRADIENTS, GRADIENT_TESTS, expected, strict=True)):
         leaf, wanted = outcomes[0].leaf(str(index)), value.numpy().astype(np.float64)
         problem = compare(leaf, wanted, gradient, rubric)
-        hint = f" Hint: {_backward_hint(gradient, leaf, case, wanted)}." if problem else ""
-        checks.append(Check(test, f"{problem}.{hint}" if problem else ""))
+        advice = f" {_backward_hint(gradient, leaf, case, wanted)}" if problem else ""
+        checks.append(Check(test, f"{problem}.{advice}" if problem else ""))
     return checks
 
 
@@ -141,20 +135,22 @@ def judge_sgd_update(case: Case, outcomes: list[CallOutcome], rubric: Rubric) ->
     outcome, lr = outcomes[0], case.spec["learning_rate"]
     params = [case.arrays[p].astype(np.float64) for p in PARAMETERS]
     grads = [case.arrays[f"d{p}"].astype(np.float64) for p in PARAMETERS]
-    problems, hint = [], ""
+    problems, advice = [], ""
     for index, (name, param, grad) in enumerate(zip(PARAMETERS, params, grads, strict=True)):
         expected, after = param - lr * grad, outcome.inputs_after.get(index)
         problem = compare(None if after is None else Leaf(name, {}, after), expected, f"{name} after the call", rubric)
         if problem and after is not None and after.shape == param.shape:
-            if np.allclose(after, param + lr * grad, rtol=1e-4, atol=1e-6):
+            if recognise_update(param, grad, lr, after.astype(np.float64)):
                 problem = f"{name} moved *up* the gradient (p += lr * g)"
-                hint = " Hint: SGD steps against the gradient, theta <- theta - eta * grad (Q1c ii), so use -=."
+                advice = f" {hint('update_sign')}"
             elif np.array_equal(after, case.arrays[name]):
                 problem = f"{name} was not changed in place"
-                hint = hint or " Hint: update each tensor in place (W1 -= ...) so that the caller's list sees the step."
+                advice = (
+                    advice or " Hint: update each tensor in place (W1 -= ...) so that the caller's list sees the step."
+                )
         problem = problem or compare(outcome.leaf(str(index)), expected, f"returned {name}", rubric)
         problems += [problem] if problem else []
-    return [Check("", "; ".join(problems) + "." + hint if problems else "")]
+    return [Check("", "; ".join(problems) + "." + advice if problems else "")]
 
 
 # ---- train_manual and optimizers -------------------------------------------------------------------------
@@ -296,8 +292,7 @@ def judge_optimizers(case: Case, outcomes: list[CallOutcome], rubric: Rubric) ->
             "same_start",
             ""
             if started_together
-            else f"SGD starts at loss {sgd[0]:.4f} and Adam at {adam[0]:.4f}: seed and initialise the weights "
-            "inside train_with_optimizer so both start from the same Xavier weights.",
+            else f"SGD starts at loss {sgd[0]:.4f} and Adam at {adam[0]:.4f}. {hint('optimizers_start_apart')}",
         ),
         Check(
             "adam_beats_sgd",

@@ -8,13 +8,14 @@ and a note is added when the function changed its inputs in place.
 
 from __future__ import annotations
 
-from grader.cases import Case
+from grader.cases import Case, training_split
 from grader.judge.compare import call_failure, changed_inputs, describe_call
 from grader.judge.items import SCORERS
 from grader.judge.rules import returned_autograd_history, watched_at_run_time
 from grader.judge.verdict import Check, ItemScorer, TestResult
 from grader.rubric import GRADED_FUNCTIONS, Item, Rubric
 from grader.run.harvest import CallOutcome
+from grader.shared_with_selfcheck import hint
 
 
 def _why_not_judged(item: str, spec: Item, case: Case, outcomes: list[CallOutcome], breach: str) -> str:
@@ -55,15 +56,47 @@ def _case_checks(
     return [Check(check.part, f"{called} {check.problem}{note}" if check.problem else "") for check in checks]
 
 
+HANDOUT_SIZES = {"d": 2, "h": 10}  # the notebook's own: a function right only there has them written in
+TRAINING_ROWS = len(training_split()[1])  # the notebook's X_train: a result of this many rows came from it
+
+
+def _across_cases(cases: list[Case], outcomes: dict[str, CallOutcome], checks: list[list[Check]]) -> str:
+    """A catalogued mistake that only shows across an item's cases (sizes written in, globals used), or ""."""
+    for case in cases:
+        rows = len(next(iter(case.arrays.values()))) if case.arrays else None
+        for call in case.calls:
+            leaves = outcomes[call.key].leaves
+            if rows not in (None, TRAINING_ROWS) and any(
+                leaf.value is not None and leaf.value.ndim >= 1 and leaf.value.shape[0] == TRAINING_ROWS
+                for leaf in leaves
+            ):
+                return "globals_for_arguments"
+    handout = [i for i, case in enumerate(cases) if all(case.spec.get(k) == v for k, v in HANDOUT_SIZES.items())]
+    others = [i for i in range(len(cases)) if i not in handout]
+    if (
+        handout
+        and all(not c.problem for i in handout for c in checks[i])
+        and any(c.problem for i in others for c in checks[i])
+    ):
+        return "sizes_hard_coded"
+    return ""
+
+
 def score_item(
     item: str, cases: list[Case], outcomes: dict[str, CallOutcome], rubric: Rubric, breach: str = ""
 ) -> list[TestResult]:
     """The tests of one item, its points shared equally among them."""
     spec, scorer = rubric.items[item], SCORERS[item]
-    named = [
-        (scorer.test_name(item, check.part, case), check.problem)
+    checks = [
+        _case_checks(item, spec, scorer, case, [outcomes[call.key] for call in case.calls], rubric, breach)
         for case in cases
-        for check in _case_checks(item, spec, scorer, case, [outcomes[call.key] for call in case.calls], rubric, breach)
+    ]
+    mistake = "" if breach else _across_cases(cases, outcomes, checks)
+    advice = f" {hint(mistake)}" if mistake else ""
+    named = [
+        (scorer.test_name(item, check.part, case), check.problem + advice if check.problem else "")
+        for case, case_checks in zip(cases, checks, strict=True)
+        for check in case_checks
     ]
     each = spec.points / len(named) if named else 0.0
     return [TestResult(name, 0.0 if problem else each, each, problem or "passed") for name, problem in named]

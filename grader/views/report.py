@@ -1,8 +1,8 @@
 """The class report, `DIR/report.html`: how the class did, what went wrong most, what needs a look.
 
 A function of the store's rows: the score histogram (a figure and a table),
-per-item and per-test pass rates, the most common failure messages with their
-counts, the submissions that timed out, lost their kernel or could not be
+per-item and per-test pass rates, the catalogued mistakes by how many students
+made each, the other failure messages with their counts, the submissions that timed out, lost their kernel or could not be
 read, and the slowest gradings.
 """
 
@@ -16,10 +16,12 @@ from matplotlib.figure import Figure
 
 from grader.result import SubmissionStatus
 from grader.rubric import Rubric
+from grader.shared_with_selfcheck import MISCONCEPTIONS
 from grader.store import StudentRow
 from grader.views.html import render
 from grader.views.plots import png
 
+HINTED = re.compile(r"Hint \((\w+)\)")  # a catalogued mistake, as the feedback names it
 TROUBLE = re.compile(r"ran longer than|kernel (was lost|died)|did not finish in time|could not", re.IGNORECASE)
 
 
@@ -53,12 +55,15 @@ def report_html(rows: list[StudentRow], rubric: Rubric) -> str:
         for item, spec in rubric.items.items()
     ]
     tests: dict[str, list[bool]] = {}
-    mistakes: Counter[tuple[str, str]] = Counter()
+    named: Counter[str] = Counter()  # catalogued mistakes, once per student
+    other: Counter[tuple[str, str]] = Counter()  # the other failure messages
     for result in results:
+        graded = result.status == SubmissionStatus.GRADED
+        named.update({name for t in result.tests for name in HINTED.findall(t.output)} if graded else set())
         for test in result.tests:
             tests.setdefault(test.name, []).append(test.passed)
-            if not test.passed and result.status == SubmissionStatus.GRADED:
-                mistakes[(test.name.split(".")[0], _mistake(test.output))] += 1
+            if not test.passed and graded and not HINTED.search(test.output):
+                other[(test.name.split(".")[0], _mistake(test.output))] += 1
     trouble = [
         {
             "student": r.identity.student,
@@ -83,7 +88,12 @@ def report_html(rows: list[StudentRow], rubric: Rubric) -> str:
         ],
         items=items,
         tests=[{"name": name, "passed": sum(passed), "of": len(passed)} for name, passed in tests.items()],
-        mistakes=[{"item": item, "text": text, "count": n} for (item, text), n in mistakes.most_common(15)],
+        named=[
+            {"name": name, "item": MISCONCEPTIONS[name].item or "any", "says": MISCONCEPTIONS[name].says, "count": n}
+            for name, n in named.most_common()
+            if name in MISCONCEPTIONS
+        ],
+        mistakes=[{"item": item, "text": text, "count": n} for (item, text), n in other.most_common(15)],
         trouble=trouble,
         slowest=sorted(results, key=lambda r: -r.execution_time)[:10],
     )
