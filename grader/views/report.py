@@ -2,8 +2,8 @@
 
 A function of the store's rows: the score histogram (a figure and a table),
 per-item and per-test pass rates, the catalogued mistakes by how many students
-made each, the other failure messages with their counts, the submissions that timed out, lost their kernel or could not be
-read, and the slowest gradings.
+made each, the other failure messages with their counts, the submissions that
+timed out, lost their kernel or could not be read, and the slowest gradings.
 """
 
 from __future__ import annotations
