@@ -574,8 +574,16 @@ def check_notebook(path: str, epochs: int = 100, item: str | None = None) -> boo
     )
     notebook.cells.append(nbformat.v4.new_code_cell(run_checks_cell))
     folder = str(Path(path).resolve().parent)
-    client = NotebookClient(notebook, timeout=600, allow_errors=True, resources={"metadata": {"path": folder}})
-    client.execute()
+    import tempfile
+
+    manager_class = _require("jupyter_client.manager").AsyncKernelManager
+    with tempfile.TemporaryDirectory(prefix="selfcheck-") as sockets:
+        # IPC sockets, not TCP: nothing listens on the network, and the kernel has no warning to print about it
+        manager = manager_class(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel"))
+        client = NotebookClient(
+            notebook, km=manager, timeout=600, allow_errors=True, resources={"metadata": {"path": folder}}
+        )
+        client.execute()
     own_cells = [
         c
         for c in notebook.cells[:-1]

@@ -62,7 +62,16 @@ def test_a_students_feedback_page_shows_points_failing_tests_plots_and_answers(g
 def test_the_class_report_has_its_plot_and_tables(graded_class, tmp_path):
     results, out, _ = graded_class
     dom = Elements(browse(out / "report.html", tmp_path / "report.png"))
-    assert {"histogram", "score-bins", "items", "misconceptions", "mistakes", "trouble", "slowest", "tests"} <= dom.ids()
+    assert {
+        "histogram",
+        "score-bins",
+        "items",
+        "misconceptions",
+        "mistakes",
+        "trouble",
+        "slowest",
+        "tests",
+    } <= dom.ids()
     assert dom.image("histogram").startswith("data:image/png;base64,")
     text = dom.all_text
     students = len((out / "gradebook.csv").read_text().splitlines()) - 1  # the batch, and what tests added

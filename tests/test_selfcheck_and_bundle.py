@@ -128,3 +128,28 @@ def test_unzipped_template_runs_until_its_bug_and_selfcheck_fails_it(bundle):
     assert result.returncode == 1, result.stderr
     assert "mat1 and mat2 shapes cannot be multiplied (800x10 and 2x10)" in result.stdout
     assert "FAIL" in result.stdout and "PASS" in result.stdout and "hidden tests" in result.stdout
+
+
+def test_check_in_a_notebook_prints_plain_verdicts_and_returns_nothing(solved, capsys):
+    namespace = graded_namespace(solved)
+    exec("from student_template.selfcheck import check\nreturned = check('optimizers')", namespace)
+    printed = capsys.readouterr().out
+    assert namespace["returned"] is None  # a notebook shows no stray True
+    assert "PASS optimizers (train_with_optimizer)" in printed and "\033[" not in printed
+
+
+def test_a_missing_package_is_one_line_saying_what_to_install(monkeypatch, capsys):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def without_torch(name, *args, **kwargs):
+        if name == "torch" or name.startswith("torch."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_torch)
+    monkeypatch.setattr(selfcheck, "torch", None)
+    assert selfcheck._check_and_report({}, "loss_fn", colour=False) is False
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed == [f"the self-check needs `torch`, which is not installed: {selfcheck.INSTALL}"]

@@ -89,7 +89,10 @@ def test_the_unzipped_bundle_runs_the_classroom_steps_and_passes_a_finished_note
     assert run.returncode == 1 and "NotImplementedError" in run.stdout, run.stdout + run.stderr
     run = step("python selfcheck.py finished.ipynb")  # every check at once, as a student runs it
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "16 of 16 checks passed" in run.stdout
+    assert "17 of 17 checks passed" in run.stdout
+    # not a terminal: plain text; and nothing of Jupyter's own (transports, folders) around the verdicts
+    everything = run.stdout + run.stderr
+    assert "\033[" not in everything and "transport" not in everything.lower() and "jupyter" not in everything.lower()
 
 
 @pytest.mark.slow
