@@ -162,7 +162,8 @@ def sweep_processes() -> None:
     """Kill every process of this slot's kernel user: whatever the last kernel left behind (a daemon that
     escaped its process group), before the next submission's kernel starts as the same user."""
     if drops_privileges():
-        subprocess.run([*user_prefix(), "kill", "-s", "KILL", "--", "-1"], capture_output=True, timeout=30)
+        for _ in range(2):  # a second pass for what forked while the first went round
+            subprocess.run([*user_prefix(), "kill", "-s", "KILL", "--", "-1"], capture_output=True, timeout=30)
 
 
 _CLONE_NEWNS, _MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE, _MNT_DETACH = 0x20000, 2, 4, 1 << 14, 1 << 18, 2
