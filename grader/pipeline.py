@@ -141,7 +141,7 @@ def grade_submission(submission: Submission, rubric: Rubric, sandbox: SandboxMod
         return notebook
 
     cases = generate_cases(rubric.run.grading_epochs)
-    prepared = inject_parameters(notebook, {"EPOCHS": rubric.run.grading_epochs})
+    prepared = inject_parameters(notebook, {"EPOCHS": rubric.run.notebook_epochs})
     harvest = run_and_harvest(prepared, cases, rubric, SandboxPolicy.from_limits(rubric.limits, sandbox))
     result.problems = _describe_problems(harvest.log)
     if harvest.kernels > 1:

@@ -42,6 +42,7 @@ def _require(condition: bool, message: str) -> None:
 @dataclass(frozen=True, kw_only=True)
 class Run:
     grading_epochs: int
+    notebook_epochs: int
     cell_timeout: float
     notebook_timeout: float
     call_timeout: float
@@ -49,7 +50,9 @@ class Run:
     kernel_restarts: int
 
     def __post_init__(self) -> None:
-        _require(self.grading_epochs >= 1, "grading_epochs must be at least 1")
+        _require(
+            min(self.grading_epochs, self.notebook_epochs) >= 1, "grading_epochs and notebook_epochs must be at least 1"
+        )
         _require(self.kernel_restarts >= 0, "kernel_restarts must not be negative")
         timeouts = (self.cell_timeout, self.notebook_timeout, self.call_timeout, self.recovery_timeout)
         _require(min(timeouts) > 0, "timeouts must be positive")
