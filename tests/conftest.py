@@ -30,7 +30,7 @@ from .helpers import (
 )
 
 # The hidden trainings run for this many epochs in tests: the reference is past the holdout bar from 200
-# on (test_scoring checks it also is at the rubric's own epochs), and 300 cost a fifth of 1,500.
+# on (test_scoring checks it also is at the rubric's own epochs and at half of them), and 300 cost 3/5 of 500.
 TEST_EPOCHS = 300
 # the examples graded as whole notebooks in the shared batch: a correct one, the template, one with a mistake
 WHOLE_EXAMPLES = ("alice_correct", "bob_untouched_template", "carol_forgot_sign")

@@ -38,8 +38,10 @@ def test_reference_gets_full_marks_on_every_item(reference_tests, test_rubric):
     assert item_scores(reference_tests, test_rubric) == full(test_rubric), outputs(reference_tests)
 
 
-def test_reference_passes_the_trained_items_at_the_rubrics_own_epochs(solved, rubric, tmp_path):
-    cases = generate_cases(rubric.run.grading_epochs)
+@pytest.mark.parametrize("share", [1.0, 0.5])
+def test_reference_passes_the_trained_items_at_the_rubrics_epochs_with_margin(solved, rubric, tmp_path, share):
+    """At the rubric's grading_epochs and at half of them: the fewest epochs, but not at the edge."""
+    cases = generate_cases(int(rubric.run.grading_epochs * share))
     trained = {item: cases[item] for item in ("train_manual", "optimizers")}
     only_trained = only_items(rubric, list(trained))
     tests = score_in_process(solved, only_trained, trained, tmp_path)
