@@ -101,3 +101,13 @@ def test_pages_are_self_contained(graded_class):
         source = Elements(page.read_text())
         external = [a for _, a in source.tags for key in ("src", "href") if (a.get(key) or "").startswith("http")]
         assert external == [] and source.count("link") == 0
+
+
+def test_a_trained_mlp_too_wide_to_draw_is_not_drawn(rubric):
+    """Plot data comes from a submission: a hidden layer of 5,000 units is left out, not drawn for minutes."""
+    from grader.views.plots import decision_boundaries
+
+    wide = {"W1": [[0.0] * 5000] * 2, "b1": [0.0] * 5000, "W2": [[0.0, 0.0]] * 5000, "b2": [0.0, 0.0]}
+    assert decision_boundaries({"trained_weights": wide, "epochs": 100}) is None
+    narrow = {"W1": [[0.1] * 10] * 2, "b1": [0.0] * 10, "W2": [[0.1, -0.1]] * 10, "b2": [0.0, 0.0]}
+    assert decision_boundaries({"trained_weights": narrow, "epochs": 100}).startswith("data:image/png;base64,")

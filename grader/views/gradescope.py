@@ -8,7 +8,8 @@ from grader.result import SubmissionResult
 def gradescope_results(result: SubmissionResult, written_as_tests: bool = True, isolation: str = "") -> dict:
     """`score`, `execution_time`, `output` (Markdown) and one entry per test.
 
-    Written answers are tests awaiting grading (no status) until a TA's score is imported, then that score;
+    Written answers are tests with status "pending" (never "failed": nobody has read them yet) until a TA's
+    score is imported, then that score;
     on Gradescope, where they are manual questions, they are left out.
     """
     visibility = result.rubric.gradescope.visibility
@@ -26,12 +27,13 @@ def gradescope_results(result: SubmissionResult, written_as_tests: bool = True, 
     for question, points in result.rubric.written.items() if written_as_tests else ():
         answer = result.written.get(question, "") or "(no answer found)"
         scored = result.written_scores.get(question)
-        if scored is None:  # not a failure: nobody has read it yet, so no status
+        if scored is None:  # not a failure: nobody has read it yet
             tests.append(
                 {
                     "name": f"written.{question}",
                     "score": 0,
                     "max_score": points,
+                    "status": "pending",
                     "output": f"Awaiting grading by the course staff. Your answer:\n\n{answer}",
                     "visibility": "visible",
                 }

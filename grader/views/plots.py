@@ -25,6 +25,7 @@ from reference import solutions
 
 CLASSES = ListedColormap(["#f4c9a8", "#b9cbe8"])  # Chihuahua, muffin
 WEIGHTS = ("W1", "b1", "W2", "b2")
+MAX_HIDDEN = 1000
 
 
 def png(figure: Figure) -> str:
@@ -53,7 +54,9 @@ def _weights(data: object) -> tuple[np.ndarray, ...] | None:
     except (KeyError, TypeError, ValueError):
         return None
     W1, b1, W2, b2 = weights
-    fits = W1.ndim == 2 and W1.shape[0] == 2 and b1.shape == (W1.shape[1],) and W2.shape == (W1.shape[1], 2)
+    # two inputs, two classes, and a hidden layer small enough to draw on a grid quickly
+    fits = W1.ndim == 2 and W1.shape[0] == 2 and 0 < W1.shape[1] <= MAX_HIDDEN
+    fits = fits and b1.shape == (W1.shape[1],) and W2.shape == (W1.shape[1], 2)
     return weights if fits and b2.shape == (2,) else None
 
 
