@@ -34,7 +34,7 @@ from grader.judge.written import question_texts
 from grader.pipeline import TEMPLATE_NOTEBOOK, ClassRun, grade_class, grade_one_folder
 from grader.result import SubmissionStatus
 from grader.rubric import RUBRIC_FILE, Rubric, RubricError, load_rubric
-from grader.run.sandbox import SandboxMode, SandboxPolicy, bubblewrap_works, isolation_description
+from grader.run.sandbox import SandboxMode, SandboxPolicy, isolation_description, sandbox_works
 from grader.store import STORE_FILE, ClassStore, StoreBusy
 from grader.views.canvas import write_canvas_csv
 from grader.views.gradescope import gradescope_results
@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _sandbox_refusal(mode: SandboxMode) -> str:
     """Why grading may not start with this sandbox mode here, or "" (after warning when it falls back)."""
-    if mode == SandboxMode.OFF or bubblewrap_works():
+    if mode == SandboxMode.OFF or sandbox_works():
         return ""
     if mode == SandboxMode.REQUIRED:
         return "--sandbox=required, but bubblewrap cannot run here (install `bubblewrap`)"

@@ -27,7 +27,7 @@ from grader.intake import Identity, Submission
 from grader.judge.verdict import TestResult
 from grader.result import SubmissionResult, SubmissionStatus
 from grader.rubric import Rubric
-from grader.run.sandbox import SandboxMode, SandboxUnavailable, bubblewrap_works
+from grader.run.sandbox import SandboxMode, SandboxUnavailable, sandbox_works
 
 CONNECT_TIMEOUT = "5s"  # a scheduler that does not answer by then is reported, not waited for
 
@@ -45,7 +45,7 @@ class SandboxCheck(WorkerPlugin):
         self.mode = mode
 
     def setup(self, worker: object) -> None:
-        if self.mode == SandboxMode.REQUIRED and not bubblewrap_works():
+        if self.mode == SandboxMode.REQUIRED and not sandbox_works():
             address = getattr(worker, "address", "a worker")
             raise SandboxUnavailable(f"{address}: --sandbox=required, but bubblewrap cannot run there")
 

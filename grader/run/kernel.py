@@ -1,8 +1,10 @@
 """Start and stop the kernel a submission runs in, apart from running anything in it.
 
-Keeping this separate lets a pool of kernels started ahead of time slot in later.
-The kernel is confined as `sandbox.py` describes and talks to the grader over
-IPC sockets in a folder of its own (no TCP: it has no network).
+Where the grader is root, kernels are forked from a warm parent that has already
+imported the course's packages (`zygote.py`), which saves a fresh kernel's seconds
+of imports; elsewhere each kernel is a fresh process under bubblewrap. Either way the
+kernel is confined as `sandbox.py` describes and talks to the grader over IPC
+sockets in a folder of its own (no TCP: it has no network).
 """
 
 from __future__ import annotations
@@ -17,15 +19,21 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
 from grader.run.sandbox import (
+    SandboxMode,
     SandboxPolicy,
     bubblewrap_prefix,
     drops_privileges,
+    forks_kernels,
     hand_over,
+    kernel_rlimits,
+    kernel_uid,
     limits_prefix,
+    read_only_paths,
     sweep_processes,
     use_bubblewrap,
     user_prefix,
 )
+from grader.run.zygote_client import fork_kernel
 
 # What the student's kernel inherits: enough to run Python and nothing of ours.
 PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "TZ")
@@ -49,8 +57,12 @@ def kernel_environment(workspace: Path, tmp_dir: str) -> dict[str, str]:
     return env
 
 
-class ConfinedKernelManager(AsyncKernelManager):
-    """An AsyncKernelManager whose kernel command runs under rlimits, as its slot's user, inside bubblewrap."""
+class SlotKernelManager(AsyncKernelManager):
+    """An AsyncKernelManager for one submission's kernel: its folders, its sandbox policy, interrupts by message.
+
+    A SIGINT to the tracked process would reach bwrap or the zygote's init, not the kernel; ipykernel's
+    interrupt_request message interrupts only the kernel.
+    """
 
     def __init__(self, workspace: Path, ipc_dir: Path, policy: SandboxPolicy, **kwargs) -> None:
         super().__init__(
@@ -64,21 +76,49 @@ class ConfinedKernelManager(AsyncKernelManager):
         self.ipc_dir = ipc_dir
         self.tmp_dir = workspace.parent / "tmp"  # made by bounded_scratch beside the workspace
         self.policy = policy
-        self.bubblewrap = use_bubblewrap(policy)
-        if self.bubblewrap:
-            # a SIGINT to the process group would reach bwrap itself, which dies and takes the kernel
-            # with it; ipykernel's interrupt_request message interrupts only the kernel
-            self.kernel_spec.interrupt_mode = "message"
+        self.kernel_spec.interrupt_mode = "message"
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        hand_over(Path(self.connection_file))
+        return super().format_kernel_cmd(extra_arguments)
+
+
+class ConfinedKernelManager(SlotKernelManager):
+    """A kernel started afresh: its command runs under rlimits, as its slot's user, inside bubblewrap."""
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         command = super().format_kernel_cmd(extra_arguments)
-        connection = Path(self.connection_file)
-        hand_over(connection)
-        if self.bubblewrap:
+        if use_bubblewrap(self.policy):
             env = kernel_environment(self.workspace, "/tmp")
+            connection = Path(self.connection_file)
             confine = bubblewrap_prefix(self.workspace, self.ipc_dir, self.tmp_dir, connection, env)
             return limits_prefix(self.policy) + confine + user_prefix() + command
         return limits_prefix(self.policy) + user_prefix() + command
+
+
+class ForkedKernelManager(SlotKernelManager):
+    """A kernel forked by this worker's zygote (grader/run/zygote.py), which confines it as bubblewrap would."""
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+        confine = self.policy.mode != SandboxMode.OFF
+        request = {
+            "confine": confine,
+            "root": str(self.workspace.parent / "root"),
+            "read_only": read_only_paths(),
+            "writable": [str(self.workspace), str(self.ipc_dir)],
+            "tmp_dir": str(self.tmp_dir),
+            "connection_file": self.connection_file,
+            "workspace": str(self.workspace),
+            "env": kernel_environment(self.workspace, "/tmp" if confine else str(self.tmp_dir)),
+            "uid": kernel_uid(),
+            "rlimits": kernel_rlimits(self.policy),
+        }
+        (self.workspace.parent / "root").mkdir(exist_ok=True)
+        process = fork_kernel(request)
+        assert self.provisioner is not None
+        self.provisioner.process = process  # type: ignore[attr-defined]  # Popen's methods, over a pidfd
+        self.provisioner.pid, self.provisioner.pgid = process.pid, None  # type: ignore[attr-defined]
+        self._reconcile_connection_info(self.provisioner.connection_info)  # type: ignore[attr-defined]
 
 
 def start_kernel(workspace: Path, policy: SandboxPolicy) -> ConfinedKernelManager:
@@ -93,7 +133,8 @@ def start_kernel(workspace: Path, policy: SandboxPolicy) -> ConfinedKernelManage
     workspace.parent.chmod(0o711)
     for path in (workspace, ipc_dir, *workspace.rglob("*")):
         hand_over(path)
-    manager = ConfinedKernelManager(workspace, ipc_dir, policy)
+    kind = ForkedKernelManager if forks_kernels() else ConfinedKernelManager
+    manager = kind(workspace, ipc_dir, policy)
     # what the kernel process writes to its own stdout/stderr is nobody's business (cell output goes over ZMQ)
     run_sync(manager.start_kernel)(
         cwd=str(workspace),

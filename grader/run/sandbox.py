@@ -87,7 +87,19 @@ def bubblewrap_works() -> bool:
     return trial.returncode == 0
 
 
+def forks_kernels() -> bool:
+    """Whether kernels are forked from a warm parent here (grader/run/zygote.py), which confines each child
+    itself: namespaces, a root of its own, the slot's user. That takes root and the right to mount."""
+    return drops_privileges() and private_mounts()
+
+
+def sandbox_works() -> bool:
+    """Whether kernels can be confined here at all: forked and confined by the zygote, or under bubblewrap."""
+    return forks_kernels() or bubblewrap_works()
+
+
 def use_bubblewrap(policy: SandboxPolicy) -> bool:
+    """Whether a freshly started kernel (not a forked one) runs inside bubblewrap."""
     if policy.mode == SandboxMode.OFF:
         return False
     if bubblewrap_works():
@@ -107,6 +119,11 @@ def isolation_description(policy: SandboxPolicy) -> str:
         if private_mounts()
         else "; its writable space is not bounded here (the grader cannot mount a tmpfs)"
     )
+    if policy.mode != SandboxMode.OFF and forks_kernels():
+        return (
+            "Isolation: namespaces of its own (no network; only the kernel's own folder visible), a user of its own, "
+            f"resource limits{space}."
+        )
     if use_bubblewrap(policy):
         return f"Isolation: bubblewrap (no network; only the kernel's own folder visible), resource limits{space}."
     if drops_privileges():
@@ -204,19 +221,23 @@ def bounded_scratch(policy: SandboxPolicy) -> Iterator[Path]:
                 _libc_call("umount2", bytes(path), _MNT_DETACH)
 
 
+def kernel_rlimits(policy: SandboxPolicy) -> dict[str, int]:
+    """The rlimits a kernel runs under, by their `resource` names (soft and hard alike)."""
+    return {
+        "RLIMIT_AS": policy.memory_bytes,
+        "RLIMIT_CPU": policy.cpu_seconds,
+        "RLIMIT_NPROC": policy.max_processes,
+        "RLIMIT_FSIZE": policy.max_file_bytes,
+        "RLIMIT_CORE": 0,
+    }
+
+
 def limits_prefix(policy: SandboxPolicy) -> list[str]:
     """`prlimit` (util-linux) sets the rlimits for the command it starts, and so for the kernel."""
     if shutil.which("prlimit") is None:
         return []
-    return [
-        "prlimit",
-        f"--as={policy.memory_bytes}",
-        f"--cpu={policy.cpu_seconds}",
-        f"--nproc={policy.max_processes}",
-        f"--fsize={policy.max_file_bytes}",
-        "--core=0",
-        "--",
-    ]
+    options = {"RLIMIT_AS": "as", "RLIMIT_CPU": "cpu", "RLIMIT_NPROC": "nproc", "RLIMIT_FSIZE": "fsize", "RLIMIT_CORE": "core"}
+    return ["prlimit", *(f"--{options[name]}={value}" for name, value in kernel_rlimits(policy).items()), "--"]
 
 
 def user_prefix() -> list[str]:
@@ -224,6 +245,11 @@ def user_prefix() -> list[str]:
     if not drops_privileges():
         return []
     return ["setpriv", f"--reuid={kernel_uid()}", f"--regid={kernel_uid()}", "--clear-groups", "--"]
+
+
+def read_only_paths() -> list[str]:
+    """What a kernel sees of the machine, read-only: the system and the Python environment (and its interpreter)."""
+    return [d for d in SYSTEM_DIRS if Path(d).exists()] + sorted({sys.prefix, sys.base_prefix})
 
 
 def bubblewrap_prefix(
@@ -237,8 +263,7 @@ def bubblewrap_prefix(
     namespaces = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
     if not drops_privileges():
         namespaces = ["--unshare-all"]
-    read_only = [d for d in SYSTEM_DIRS if Path(d).exists()]
-    read_only += sorted({sys.prefix, sys.base_prefix})  # the Python environment and the interpreter it points to
+    read_only = read_only_paths()
     writable = [str(workspace), str(ipc_dir)]
     args = ["bwrap", *namespaces, "--die-with-parent", "--clearenv", "--tmpfs", "/"]
     # /dev's own tmpfs is root's and not writable by the kernel's user; its /tmp is the scratch's, and bounded

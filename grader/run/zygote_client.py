@@ -1,0 +1,137 @@
+"""A worker's side of its zygote (zygote.py): start it once, ask it for kernels, track them by pidfd.
+
+One zygote per worker process, started at the worker's first kernel and ended with the worker (it reads
+the end of its socket). A kernel it forks is no child of ours, so it is tracked through a pidfd (Linux
+5.3+) by an object with the Popen methods jupyter_client's provisioner calls.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+ZYGOTE_PROGRAM = Path(__file__).with_name("zygote.py")
+
+
+class KernelNotConfined(RuntimeError):
+    """The zygote could not fork or confine a kernel; no submission code ran."""
+
+
+class ForkedKernel:
+    """A forked kernel's init, through a pidfd: what jupyter_client's LocalProvisioner asks of a Popen.
+
+    Its exit status goes to the zygote, its parent: `returncode` only says that it ended (-SIGKILL when
+    it was killed from here, else 0).
+    """
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int, pidfd: int) -> None:
+        self.pid, self.pidfd = pid, pidfd
+        self.returncode: int | None = None
+        self._killed = False
+
+    def poll(self) -> int | None:
+        if self.returncode is None and self.pidfd >= 0 and select.select([self.pidfd], [], [], 0)[0]:
+            self.returncode = -signal.SIGKILL if self._killed else 0
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            ended, _, _ = select.select([self.pidfd], [], [], timeout)
+            if not ended:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout or 0)
+            self.poll()
+        if self.pidfd >= 0:
+            os.close(self.pidfd)
+            self.pidfd = -1
+        return self.returncode  # type: ignore[return-value]
+
+    def send_signal(self, number: int) -> None:
+        if self.pidfd < 0 or self.poll() is not None:
+            return
+        self._killed = self._killed or number == signal.SIGKILL
+        signal.pidfd_send_signal(self.pidfd, number)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+
+class Zygote:
+    """The running zygote of this worker; requests from the worker's threads take turns on its socket."""
+
+    def __init__(self, environment: dict[str, str]) -> None:
+        self.home = tempfile.mkdtemp(prefix="messmaster-zygote-")  # its matplotlib cache; no kernel sees it
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.process = subprocess.Popen(
+            [sys.executable, "-P", str(ZYGOTE_PROGRAM), str(theirs.fileno())],
+            pass_fds=[theirs.fileno()],
+            env=environment | {"HOME": self.home, "MPLCONFIGDIR": self.home, "TMPDIR": self.home},
+            stdin=subprocess.DEVNULL,
+        )
+        theirs.close()
+        self.channel = ours
+        self.turn = threading.Lock()
+        ready = self.channel.recv(4096)
+        if not ready:
+            raise KernelNotConfined(f"the zygote ended while importing the course's packages ({self.process.wait()})")
+
+    def fork_kernel(self, request: dict) -> ForkedKernel:
+        with self.turn:
+            self.channel.send(json.dumps(request).encode())
+            message, fds, _, _ = socket.recv_fds(self.channel, 1 << 16, 1)
+        if not message:
+            raise BrokenPipeError("the zygote is gone")
+        answer = json.loads(message)
+        if "error" in answer:
+            raise KernelNotConfined(answer["error"])
+        return ForkedKernel(answer["pid"], fds[0])
+
+    def close(self) -> None:
+        self.channel.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+_zygote: Zygote | None = None
+_starting = threading.Lock()
+
+
+def fork_kernel(request: dict) -> ForkedKernel:
+    """A kernel forked and confined as `request` says, by this worker's zygote (started now if need be, and
+    again if it died)."""
+    global _zygote
+    for attempt in range(2):
+        with _starting:
+            if _zygote is None or _zygote.process.poll() is not None:
+                _zygote = Zygote(zygote_environment(request["env"]))
+                atexit.register(_zygote.close)
+            zygote = _zygote
+        try:
+            return zygote.fork_kernel(request)
+        except (BrokenPipeError, ConnectionError):
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+def zygote_environment(kernel_env: dict[str, str]) -> dict[str, str]:
+    """What the zygote starts with: a kernel's environment (threads, hash seed, backend are fixed at import
+    or at interpreter start, so they must be the kernel's already)."""
+    return {name: value for name, value in kernel_env.items() if name not in ("HOME", "TMPDIR", "MPLCONFIGDIR")}
