@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import nbformat
+import torch
 from tqdm import tqdm
 
 from grader.cases import ROOT, generate_cases
@@ -179,8 +180,15 @@ def zero_result(submission: Submission, rubric: Rubric, status: SubmissionStatus
     return result
 
 
+def one_torch_thread() -> None:
+    """The grader's own tensors are tiny: a thread per core gains nothing, and with a worker per core torch's
+    threads (spinning while they wait) made every worker two to three times slower."""
+    torch.set_num_threads(1)
+
+
 def grade_in_this_process(submission: Submission, rubric: Rubric, sandbox: SandboxMode) -> SubmissionResult:
     """Grade one submission here (a local worker, a Dask worker, Gradescope); a grader bug becomes its result."""
+    one_torch_thread()
     try:
         return grade_submission(submission, rubric, sandbox)
     except Exception as error:
@@ -250,6 +258,7 @@ def grade_class(
     when another run holds `out`.
     """
     run = ClassRun()
+    one_torch_thread()  # this process draws every student's figures while the workers grade
     versions = current_versions(rubric)
     with ClassStore.open(out, rubric) as store, tempfile.TemporaryDirectory(prefix="messmaster-intake-") as scratch:
         functions = tuple(GRADED_FUNCTIONS.values())
