@@ -14,7 +14,9 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from queue import Empty
 
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
@@ -57,6 +59,43 @@ def kernel_environment(workspace: Path, tmp_dir: str) -> dict[str, str]:
     return env
 
 
+class ReadyKernelClient(AsyncKernelClient):
+    """A client that knows its kernel is ready as soon as the kernel says so.
+
+    jupyter_client's own wait, after the kernel_info reply, listens until iopub has been silent for 0.2 s,
+    and up to 1 s between tries: on every kernel start. Here the kernel is ready once it has answered a
+    kernel_info request and announced on iopub that it is idle after it (so iopub is connected too).
+    """
+
+    async def wait_for_ready(self, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (timeout if timeout is not None else 60)
+        while time.monotonic() < deadline:
+            request = self.kernel_info()
+            try:
+                reply = await self.shell_channel.get_msg(timeout=0.5)
+            except Empty:
+                reply = None
+            if reply and reply["parent_header"].get("msg_id") == request and await self._idle_after(request):
+                self._handle_kernel_info_reply(reply)
+                return
+            if not await self.is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+        raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+
+    async def _idle_after(self, request: str) -> bool:
+        """Whether iopub says idle after `request` soon (it may not be connected yet: then ask again)."""
+        until = time.monotonic() + 0.05
+        while (left := until - time.monotonic()) > 0:
+            try:
+                message = await self.iopub_channel.get_msg(timeout=left)
+            except Empty:
+                return False
+            idle = message["msg_type"] == "status" and message["content"].get("execution_state") == "idle"
+            if idle and message["parent_header"].get("msg_id") == request:
+                return True
+        return False
+
+
 class SlotKernelManager(AsyncKernelManager):
     """An AsyncKernelManager for one submission's kernel: its folders, its sandbox policy, interrupts by message.
 
@@ -70,6 +109,7 @@ class SlotKernelManager(AsyncKernelManager):
             transport="ipc",
             ip=str(ipc_dir / "kernel"),
             connection_file=str(ipc_dir / "connection.json"),
+            client_class="grader.run.kernel.ReadyKernelClient",
             **kwargs,
         )
         self.workspace = workspace

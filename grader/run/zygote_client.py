@@ -62,6 +62,8 @@ class ForkedKernel:
             return
         self._killed = self._killed or number == signal.SIGKILL
         signal.pidfd_send_signal(self.pidfd, number)
+        if number == signal.SIGKILL:  # dead within a moment: wait, or the provisioner polls again only in 0.1 s
+            select.select([self.pidfd], [], [], 1)
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
