@@ -43,7 +43,7 @@ def recorded(monkeypatch, rubric):
         return ClassRun(results=[result], errors=status.get("errors", []))
 
     monkeypatch.setattr(cli, "grade_class", grade_class)
-    monkeypatch.setattr(cli, "bubblewrap_works", lambda: True)
+    monkeypatch.setattr(cli, "sandbox_works", lambda: True)
     return calls, status
 
 
@@ -126,9 +126,9 @@ def test_a_rubric_that_does_not_add_up_exits_2(recorded, tmp_path, capsys):
     assert "add up to 100" in capsys.readouterr().err
 
 
-def test_required_sandbox_without_bubblewrap_exits_2_and_auto_warns(recorded, monkeypatch, tmp_path, capsys):
+def test_required_sandbox_without_any_sandbox_exits_2_and_auto_warns(recorded, monkeypatch, tmp_path, capsys):
     calls, _ = recorded
-    monkeypatch.setattr(cli, "bubblewrap_works", lambda: False)
+    monkeypatch.setattr(cli, "sandbox_works", lambda: False)
     assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "o"), "--sandbox", "required"]) == 2
     assert "bubblewrap cannot run here" in capsys.readouterr().err and calls == []
     assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "o")]) == 0
@@ -178,6 +178,6 @@ def test_ctrl_c_says_what_was_kept_and_exits_130(monkeypatch, tmp_path, capsys):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cli, "grade_class", interrupted)
-    monkeypatch.setattr(cli, "bubblewrap_works", lambda: True)
+    monkeypatch.setattr(cli, "sandbox_works", lambda: True)
     assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "out")]) == 130
     assert "run the same command again" in capsys.readouterr().err

@@ -15,7 +15,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.run.sandbox import bubblewrap_works
+from grader.rubric import load_rubric
+from grader.run.sandbox import SandboxMode, SandboxPolicy, bubblewrap_works, forks_kernels
 from tools.build_gradescope import SCRIPTS, build_gradescope_zip
 
 from .helpers import minimal_notebook
@@ -130,5 +131,6 @@ def test_student_code_can_neither_read_the_sources_nor_write_the_results(autogra
     assert "{" in problems[0], problems[0]
     found = json.loads(problems[0][problems[0].index("{") :])
     assert set(found.values()) <= {"FileNotFoundError", "PermissionError"}, found
-    expected = "bubblewrap" if name == "hunter" else "unprivileged user"
+    forked = forks_kernels(SandboxPolicy.from_limits(load_rubric().limits, SandboxMode.AUTO))
+    expected = ("namespaces of its own" if forked else "bubblewrap") if name == "hunter" else "unprivileged user"
     assert expected in results["output"]

@@ -42,7 +42,26 @@ def grader_imports(path) -> set[str]:
     return {name for name in found if name != "grader"}
 
 
-MODULES = sorted(p for p in GRADER.rglob("*.py") if p.name != "kernel_probe.py")
+# programs that run apart from the grader: the probe inside a submission's kernel, the kernels' warm parent
+APART = ("kernel_probe.py", "zygote.py")
+MODULES = sorted(p for p in GRADER.rglob("*.py") if p.name not in APART)
+
+
+@pytest.mark.parametrize("name", APART)
+def test_what_runs_beside_submission_code_imports_nothing_of_the_grader(name):
+    """A forked kernel inherits every module its parent imported: none of them may be ours."""
+    path = GRADER / "run" / name
+    imported = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+        elif isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+    assert imported and not {module for module in imported if module.split(".")[0] in ("grader", "reference")}
+    if name == "zygote.py":
+        from grader.run.zygote import WARM_MODULES
+
+        assert not [module for module in WARM_MODULES if module.split(".")[0] in ("grader", "reference", "tests")]
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(GRADER)))

@@ -112,9 +112,24 @@ LIMITS = dataclasses.replace(
 )
 
 
-@pytest.fixture(scope="module")
-def seen_from_inside(tmp_path_factory):
-    """Run the probe in a sandboxed kernel (the limits above) while a TCP server listens on the loopback."""
+@pytest.fixture(scope="module", params=["forked", "fresh"])
+def seen_from_inside(request, tmp_path_factory):
+    """Run the probe in a sandboxed kernel (the limits above) while a TCP server listens on the loopback.
+
+    Both kinds of kernel: forked and confined by the zygote (where the grader is root), and started afresh
+    under bubblewrap (everywhere else).
+    """
+    from grader.run import kernel
+
+    if request.param == "forked" and not kernel.forks_kernels(SandboxPolicy.from_limits(LIMITS, SandboxMode.REQUIRED)):
+        pytest.skip("kernels are forked only where the grader is root")
+    with pytest.MonkeyPatch.context() as patch:
+        if request.param == "fresh":
+            patch.setattr(kernel, "forks_kernels", lambda policy: False)
+        yield _probe_from_inside(tmp_path_factory)
+
+
+def _probe_from_inside(tmp_path_factory) -> tuple[dict, bool]:
     import socket
 
     server = socket.socket()

@@ -21,7 +21,6 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
 from grader.run.sandbox import (
-    SandboxMode,
     SandboxPolicy,
     bubblewrap_prefix,
     drops_privileges,
@@ -140,25 +139,29 @@ class ForkedKernelManager(SlotKernelManager):
     """A kernel forked by this worker's zygote (grader/run/zygote.py), which confines it as bubblewrap would."""
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
-        confine = self.policy.mode != SandboxMode.OFF
-        request = {
-            "confine": confine,
-            "root": str(self.workspace.parent / "root"),
-            "read_only": read_only_paths(),
-            "writable": [str(self.workspace), str(self.ipc_dir)],
-            "tmp_dir": str(self.tmp_dir),
-            "connection_file": self.connection_file,
-            "workspace": str(self.workspace),
-            "env": kernel_environment(self.workspace, "/tmp" if confine else str(self.tmp_dir)),
-            "uid": kernel_uid(),
-            "rlimits": kernel_rlimits(self.policy),
-        }
-        (self.workspace.parent / "root").mkdir(exist_ok=True)
-        process = fork_kernel(request)
+        process = fork_kernel(fork_request(self.workspace, self.ipc_dir, self.tmp_dir, self.connection_file, self.policy))
         assert self.provisioner is not None
         self.provisioner.process = process  # type: ignore[attr-defined]  # Popen's methods, over a pidfd
         self.provisioner.pid, self.provisioner.pgid = process.pid, None  # type: ignore[attr-defined]
         self._reconcile_connection_info(self.provisioner.connection_info)  # type: ignore[attr-defined]
+
+
+def fork_request(workspace: Path, ipc_dir: Path, tmp_dir: Path, connection_file: str, policy: SandboxPolicy) -> dict:
+    """What the zygote needs to fork and confine one kernel: the binds bubblewrap_prefix would make, the
+    kernel's environment, its user and its limits. Its new root is mounted on an empty folder of the scratch."""
+    root = workspace.parent / "root"
+    root.mkdir(exist_ok=True)
+    return {
+        "root": str(root),
+        "read_only": read_only_paths(),
+        "writable": [str(workspace), str(ipc_dir)],
+        "tmp_dir": str(tmp_dir),
+        "connection_file": connection_file,
+        "workspace": str(workspace),
+        "env": kernel_environment(workspace, "/tmp"),
+        "uid": kernel_uid(),
+        "rlimits": kernel_rlimits(policy),
+    }
 
 
 def start_kernel(workspace: Path, policy: SandboxPolicy) -> ConfinedKernelManager:
@@ -173,7 +176,7 @@ def start_kernel(workspace: Path, policy: SandboxPolicy) -> ConfinedKernelManage
     workspace.parent.chmod(0o711)
     for path in (workspace, ipc_dir, *workspace.rglob("*")):
         hand_over(path)
-    kind = ForkedKernelManager if forks_kernels() else ConfinedKernelManager
+    kind = ForkedKernelManager if forks_kernels(policy) else ConfinedKernelManager
     manager = kind(workspace, ipc_dir, policy)
     # what the kernel process writes to its own stdout/stderr is nobody's business (cell output goes over ZMQ)
     run_sync(manager.start_kernel)(

@@ -87,15 +87,16 @@ def bubblewrap_works() -> bool:
     return trial.returncode == 0
 
 
-def forks_kernels() -> bool:
-    """Whether kernels are forked from a warm parent here (grader/run/zygote.py), which confines each child
-    itself: namespaces, a root of its own, the slot's user. That takes root and the right to mount."""
-    return drops_privileges() and private_mounts()
+def forks_kernels(policy: SandboxPolicy) -> bool:
+    """Whether kernels under `policy` are forked from a warm parent (grader/run/zygote.py), which confines
+    each child itself: namespaces, a root of its own, the slot's user. That takes root and the right to
+    mount, and a sandbox: without one the slot's user could not even read an interpreter kept under /root."""
+    return policy.mode != SandboxMode.OFF and drops_privileges() and private_mounts()
 
 
 def sandbox_works() -> bool:
     """Whether kernels can be confined here at all: forked and confined by the zygote, or under bubblewrap."""
-    return forks_kernels() or bubblewrap_works()
+    return (drops_privileges() and private_mounts()) or bubblewrap_works()
 
 
 def use_bubblewrap(policy: SandboxPolicy) -> bool:
@@ -119,7 +120,7 @@ def isolation_description(policy: SandboxPolicy) -> str:
         if private_mounts()
         else "; its writable space is not bounded here (the grader cannot mount a tmpfs)"
     )
-    if policy.mode != SandboxMode.OFF and forks_kernels():
+    if forks_kernels(policy):
         return (
             "Isolation: namespaces of its own (no network; only the kernel's own folder visible), a user of its own, "
             f"resource limits{space}."

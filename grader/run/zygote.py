@@ -1,6 +1,6 @@
 """A warm parent for kernels: imports the course's packages once, then forks each submission's kernel.
 
-A grading worker runs this file as a program of its own (`python -P zygote.py FD`, as root); it runs no
+A grading worker runs this file as a program of its own (`python zygote.py FD`, as root); it runs no
 submission code itself, only imports, so every kernel it forks starts with torch, pandas, scikit-learn,
 matplotlib and ipykernel already loaded instead of spending seconds importing them. Each child confines
 itself before anything of the submission's runs, as bubblewrap would: new pid, mount, network, IPC, UTS and
@@ -24,7 +24,6 @@ import resource
 import signal
 import socket
 import sys
-import traceback
 
 # What the course's notebooks and util.py import, and the kernel itself (the seconds a fresh kernel spends)
 WARM_MODULES = (
@@ -123,10 +122,9 @@ def become_kernel(request: dict, report: int) -> None:
     die_with_parent()
     for name, value in request["rlimits"].items():
         resource.setrlimit(getattr(resource, name), (value, value))
-    if request["uid"] is not None:
-        os.setgroups([])
-        os.setresgid(request["uid"], request["uid"], request["uid"])
-        os.setresuid(request["uid"], request["uid"], request["uid"])
+    os.setgroups([])
+    os.setresgid(request["uid"], request["uid"], request["uid"])
+    os.setresuid(request["uid"], request["uid"], request["uid"])
     checked("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     os.chdir(request["workspace"])
     os.environ.clear()
@@ -151,9 +149,8 @@ def become_init(request: dict, report: int) -> None:
     os.setsid()
     die_with_parent()
     os.umask(0o022)
-    if request["confine"]:
-        checked("unshare", CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP)
-        enter_new_root(request)
+    checked("unshare", CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP)
+    enter_new_root(request)
     os.closerange(3, report)  # the zygote's socket and anything an import opened: nothing of it for the kernel
     os.closerange(report + 1, os.sysconf("SC_OPEN_MAX"))
     kernel = os.fork()
@@ -176,9 +173,9 @@ def run_child(body, request: dict, report: int) -> None:
         os._exit(0)
     except SystemExit as leaving:
         os._exit(leaving.code if isinstance(leaving.code, int) else 0)
-    except BaseException:
+    except BaseException as error:
         try:
-            os.write(report, traceback.format_exc(limit=-3).encode()[-2000:])
+            os.write(report, f"{type(error).__name__}: {error}".encode()[:2000])
         finally:
             os._exit(127)
 
@@ -186,14 +183,12 @@ def run_child(body, request: dict, report: int) -> None:
 def fork_kernel(request: dict, own_pid_namespace: int) -> tuple[int, int, str]:
     """Fork one kernel's init; its pid, a pidfd of it, and what it reported ("ok" or why confinement failed)."""
     reading, report = os.pipe()
-    if request["confine"]:
-        checked("unshare", CLONE_NEWPID)  # only the next child moves: it becomes pid 1 of a fresh namespace
+    checked("unshare", CLONE_NEWPID)  # only the next child moves: it becomes pid 1 of a fresh namespace
     pid = os.fork()
     if pid == 0:
         os.close(reading)
         run_child(become_init, request, report)
-    if request["confine"]:
-        checked("setns", own_pid_namespace, CLONE_NEWPID)  # later children start in a namespace of their own again
+    checked("setns", own_pid_namespace, CLONE_NEWPID)  # the next request's child gets a namespace of its own too
     pidfd = os.pidfd_open(pid)
     os.close(report)
     with os.fdopen(reading, "rb") as answer:
@@ -230,6 +225,7 @@ def serve(channel: socket.socket) -> None:
 
 
 def main() -> None:
+    del sys.path[0]  # this file's folder, which is the grader's: nothing of it importable by the kernels
     die_with_parent()
     channel = socket.socket(fileno=int(sys.argv[1]))
     for module in WARM_MODULES:

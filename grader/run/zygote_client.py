@@ -79,7 +79,7 @@ class Zygote:
         self.home = tempfile.mkdtemp(prefix="messmaster-zygote-")  # its matplotlib cache; no kernel sees it
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.process = subprocess.Popen(
-            [sys.executable, "-P", str(ZYGOTE_PROGRAM), str(theirs.fileno())],
+            [sys.executable, str(ZYGOTE_PROGRAM), str(theirs.fileno())],
             pass_fds=[theirs.fileno()],
             env=environment | {"HOME": self.home, "MPLCONFIGDIR": self.home, "TMPDIR": self.home},
             stdin=subprocess.DEVNULL,

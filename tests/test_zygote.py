@@ -1,0 +1,75 @@
+"""Kernels forked from the warm parent: warm, apart from each other, and never started unconfined."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import nbformat
+import pytest
+
+from grader.rubric import load_rubric
+from grader.run import zygote_client
+from grader.run.execute import CellStatus, NotebookRunner
+from grader.run.kernel import fork_request, start_kernel, stop_kernel
+from grader.run.sandbox import SandboxMode, SandboxPolicy, bounded_scratch, forks_kernels
+
+from .helpers import processes_of_kernel_users
+
+POLICY = SandboxPolicy.from_limits(load_rubric().limits, SandboxMode.REQUIRED)
+
+pytestmark = pytest.mark.skipif(not forks_kernels(POLICY), reason="kernels are forked only where the grader is root")
+
+LOOK = """
+import json, sys, numpy
+ours = sorted(name for name in sys.modules if name.split(".")[0] in ("grader", "reference", "tests"))
+json.dump({"draw": numpy.random.rand(), "warm": "torch._dynamo" in sys.modules, "ours": ours,
+           "path": sys.path}, open("seen.json", "w"))
+"""
+
+
+def look_inside() -> dict:
+    """What one forked kernel sees of its modules and its random state."""
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(LOOK)])
+    with bounded_scratch(POLICY) as scratch:
+        workspace = scratch / "work"
+        workspace.mkdir()
+        manager = start_kernel(workspace, POLICY)
+        try:
+            with NotebookRunner(manager, notebook, cell_timeout=30) as runner:
+                run = runner.run_cell(notebook.cells[0], 0, 30)
+        finally:
+            stop_kernel(manager)
+        assert run.status == CellStatus.OK, run.error
+        return json.loads((workspace / "seen.json").read_text())
+
+
+def test_forked_kernels_start_warm_with_nothing_of_ours_and_their_own_random_state():
+    first, second = look_inside(), look_inside()
+    assert first["warm"] and second["warm"]  # the course's packages came from the parent, imported
+    assert first["ours"] == [] and second["ours"] == []
+    assert not [entry for entry in first["path"] if "grader" in entry]
+    assert first["draw"] != second["draw"]  # numpy's global state is drawn afresh, as in a fresh kernel
+
+
+def test_a_kernel_that_cannot_be_confined_never_starts(tmp_path):
+    workspace = tmp_path / "work"
+    (tmp_path / "ipc").mkdir()
+    workspace.mkdir()
+    (tmp_path / "ipc" / "connection.json").write_text("{}")
+    request = fork_request(workspace, tmp_path / "ipc", tmp_path / "tmp", str(tmp_path / "ipc" / "connection.json"), POLICY)
+    request["root"] = str(tmp_path / "no such folder")  # the new root cannot be mounted
+    with pytest.raises(zygote_client.KernelNotConfined, match="could not confine the kernel: .*mount"):
+        zygote_client.fork_kernel(request)
+    assert processes_of_kernel_users() == []
+
+
+def test_a_dead_zygote_is_replaced_at_the_next_kernel():
+    look_inside()  # the zygote is up
+    zygote = zygote_client._zygote
+    assert zygote is not None
+    os.kill(zygote.process.pid, signal.SIGKILL)
+    zygote.process.wait()
+    assert look_inside()["warm"]
+    assert zygote_client._zygote is not zygote and zygote_client._zygote.process.poll() is None
