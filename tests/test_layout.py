@@ -82,8 +82,8 @@ def test_every_module_of_the_grader_belongs_to_a_stage():
 
 
 def test_the_tools_import_what_exists():
-    """The scripts beside the grader (benchmark, bundles, demo) name only functions that exist."""
+    """The scripts beside the grader (bench, bundles, demo) name only functions that exist."""
     import importlib
 
-    for name in ("benchmark", "build_student_bundle", "build_gradescope", "cluster_demo"):
+    for name in ("bench", "build_student_bundle", "build_gradescope", "cluster_demo"):
         importlib.import_module(f"tools.{name}")

@@ -1,42 +1,58 @@
-"""`make bench`: the grader's throughput, measured in one run beside bare notebook execution.
+"""`make bench`: every speed figure, measured in one run: the self-check, and the grader's throughput beside
+bare notebook execution.
 
-Grades N copies of the correct example (each with other bytes, so the class
-store's cache cannot answer them) and the five examples with `--jobs`
-workers, each into a fresh class folder, then runs the same notebooks bare
-with nbclient (as many at once, no sandbox, no hidden cases) and, when it is
-installed, `nbgrader autograde` (an optional extra, not a test dependency).
-Prints seconds per submission, submissions per second, CPU seconds per
-submission (this process and every child it waited for: workers, kernels),
-the peak memory of the largest child (a worker or a kernel), and the ratios.
+- the self-check's function checks on a finished notebook (target: under 5 s), and the self-check from a
+  shell on a saved notebook, kernel start included (target: under 10 s);
+- N copies of the correct example (each with other bytes, so the class store's cache cannot answer them)
+  graded with `--jobs` workers into a fresh class folder: seconds per submission, submissions per second
+  from start to end and in the steady state (from the first student's results to the last's), CPU seconds
+  per submission (this process and every child it waited for), and memory: the peak of the summed
+  proportional set size (PSS: shared pages split between their sharers) of this process's descendants,
+  sampled every 0.2 s, per worker;
+- the same class folder graded again: every submission unchanged, so answered from the store;
+- the five examples (a mix: errors, timeouts, a lost kernel);
+- the copies run bare by nbclient (as many at once, no sandbox, no hidden cases, the same EPOCHS), and
+  `nbgrader autograde` when it is installed (an optional extra, not a test dependency: not compared yet).
 
-Usage: .venv/bin/python tools/bench.py [--copies N] [--jobs N]   (about two minutes)
+Usage: .venv/bin/python tools/bench.py [--copies N] [--jobs N]   (about three minutes)
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import resource
+import subprocess
 import sys
 import tempfile
+import threading
 import time
+import zipfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+import torch
+import torch.nn.functional as F
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from examples.build_examples import OUT as EXAMPLES  # noqa: E402
+from examples.build_examples import fixed_template  # noqa: E402
 from grader.pipeline import TEMPLATE_DIR, grade_class  # noqa: E402
 from grader.rubric import load_rubric  # noqa: E402
 from grader.run.sandbox import SandboxMode  # noqa: E402
 from grader.shared_with_selfcheck import inject_parameters  # noqa: E402
+from student_template import selfcheck  # noqa: E402
+from tools.build_student_bundle import FOLDER, build_bundle  # noqa: E402
 
 TARGET_PER_SECOND = 1.0  # issue 11: one submission a second with --jobs 2 on 2 cores
+BARE_COPIES = 12  # bare nbclient takes seconds a notebook: a dozen give its rate
 
 
 @dataclass
@@ -45,12 +61,12 @@ class Measure:
     notebooks: int
     seconds: float
     cpu_seconds: float
-    peak_mib: float
+    peak_pss_mib: float
 
     def line(self) -> str:
         return (
             f"{self.what:<44} {self.seconds / self.notebooks:6.2f} s/notebook  {self.notebooks / self.seconds:5.2f}/s  "
-            f"{self.cpu_seconds / self.notebooks:6.2f} CPU s/notebook  peak {self.peak_mib:6.0f} MiB"
+            f"{self.cpu_seconds / self.notebooks:6.2f} CPU s/notebook  peak PSS {self.peak_pss_mib:6.0f} MiB"
         )
 
 
@@ -59,12 +75,48 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def measured(what: str, notebooks: int, work) -> Measure:
+def _descendants_pss_kib() -> int:
+    """The summed PSS of this process and all its descendants (workers, zygotes, kernels), in KiB."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    ours, total = {os.getpid()}, 0
+    for _ in range(10):  # each round adds one generation
+        ours |= {pid for pid, parent in parents.items() if parent in ours}
+    for pid in ours:
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")), 0)
+    return total
+
+
+def measured(what: str, notebooks: int, work: Callable[[], object]) -> Measure:
+    peak, done = [0], threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.2):
+            peak[0] = max(peak[0], _descendants_pss_kib())
+
+    sampler = threading.Thread(target=sample, daemon=True)
     cpu, started = _cpu(), time.perf_counter()
+    sampler.start()
     work()
-    seconds, cpu = time.perf_counter() - started, _cpu() - cpu
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest child so far, in MiB
-    return Measure(what, notebooks, seconds, cpu, peak)
+    seconds = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    return Measure(what, notebooks, seconds, _cpu() - cpu, peak[0] / 1024)
+
+
+def steady_rate(out: Path) -> float:
+    """Submissions per second between the first student's results.json and the last's (start-up left out)."""
+    written = sorted(path.stat().st_mtime for path in out.glob("*/results.json"))
+    return (len(written) - 1) / (written[-1] - written[0]) if len(written) > 1 else float("nan")
 
 
 def copies(folder: Path, count: int) -> list[Path]:
@@ -93,50 +145,73 @@ def run_bare(paths: list[Path], epochs: int, jobs: int) -> None:
         list(pool.map(one, paths))
 
 
+def selfcheck_figures() -> None:
+    template = nbformat.read(ROOT / "student_template" / "messmaster_part2.ipynb", as_version=4)
+    finished = fixed_template(template)
+    namespace = {"torch": torch, "F": F, "RANDOM_SEED": 10011}
+    for cell in finished.cells:
+        if "graded" in cell.metadata.get("tags", []):
+            exec(cell.source, namespace)  # our own fixed template, not a submission
+    started = time.perf_counter()
+    outcomes = selfcheck.run_checks(namespace)
+    checks = time.perf_counter() - started
+    print(f"self-check, function checks: {checks:.2f} s for {len(outcomes)} checks (target < 5 s)")
+    with tempfile.TemporaryDirectory() as scratch:
+        with zipfile.ZipFile(build_bundle(Path(scratch) / "bundle.zip")) as archive:
+            archive.extractall(scratch)
+        folder = Path(scratch) / FOLDER
+        nbformat.write(finished, folder / "finished.ipynb")
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "selfcheck.py", "finished.ipynb"], cwd=folder, capture_output=True, check=True)
+        shell = time.perf_counter() - started
+    print(f"self-check from a shell, kernel start included: {shell:.1f} s (target < 10 s)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--copies", type=int, default=12, help="copies of the correct example (default 12)")
+    parser.add_argument("--copies", type=int, default=40, help="copies of the correct example (default 40)")
     parser.add_argument("--jobs", type=int, default=2, help="workers, and bare kernels at once (default 2)")
     args = parser.parse_args()
     rubric = load_rubric()
+    selfcheck_figures()
     mix = sorted(EXAMPLES.glob("*.ipynb"))
     with tempfile.TemporaryDirectory(prefix="messmaster-bench-") as scratch:
         scratch = Path(scratch)
         (scratch / "copies").mkdir()
         same = copies(scratch / "copies", args.copies)
-        results = [
-            measured(
-                f"grader: {args.copies} copies of the correct one",
-                len(same),
-                lambda: grade_class(
-                    [scratch / "copies"], scratch / "out1", rubric, jobs=args.jobs, sandbox=SandboxMode.AUTO
-                ),
-            ),
-            measured(
-                f"grader: the {len(mix)} examples",
-                len(mix),
-                lambda: grade_class(mix, scratch / "out2", rubric, jobs=args.jobs, sandbox=SandboxMode.AUTO),
-            ),
-            measured(
-                f"bare nbclient: the copies (EPOCHS={rubric.run.notebook_epochs})",
-                len(same),
-                lambda: run_bare(same, rubric.run.notebook_epochs, args.jobs),
-            ),
-        ]
-    for result in results:
+
+        def grade(paths: list[Path], out: str) -> Callable[[], object]:
+            return lambda: grade_class(paths, scratch / out, rubric, jobs=args.jobs, sandbox=SandboxMode.AUTO)
+
+        grader = measured(f"grader: {args.copies} copies of the correct one", len(same), grade([scratch / "copies"], "out1"))
+        steady = steady_rate(scratch / "out1")
+        again = measured("grader: the same class again (all unchanged)", len(same), grade([scratch / "copies"], "out1"))
+        examples = measured(f"grader: the {len(mix)} examples", len(mix), grade(mix, "out2"))
+        bare_paths = same[:BARE_COPIES]
+        bare = measured(
+            f"bare nbclient: {len(bare_paths)} copies (EPOCHS={rubric.run.notebook_epochs})",
+            len(bare_paths),
+            lambda: run_bare(bare_paths, rubric.run.notebook_epochs, args.jobs),
+        )
+    for result in (grader, again, examples, bare):
         print(result.line())
-    grader, bare = results[0], results[2]
+    rate = grader.notebooks / grader.seconds
+    print(f"grader, steady state (first student's results to the last's): {steady:.2f}/s")
+    print(f"grader, peak PSS per worker (worker, its zygote and kernel, and this process's share): "
+          f"{grader.peak_pss_mib / args.jobs:.0f} MiB")
     print(
-        f"grader / bare nbclient: {grader.seconds / bare.seconds:.2f}x the time for the same notebooks "
-        "(the grader also sandboxes, runs the hidden cases at "
-        f"{rubric.run.grading_epochs} epochs and writes every view)"
+        f"grader / bare nbclient: {(grader.seconds / grader.notebooks) / (bare.seconds / bare.notebooks):.2f}x the "
+        f"time per notebook (the grader also sandboxes, runs the hidden cases at {rubric.run.grading_epochs} epochs "
+        "and writes every view)"
     )
     if importlib.util.find_spec("nbgrader") is None:
         print("nbgrader: not installed (an optional extra; its `autograde` is not compared here)")
     else:
         print("nbgrader: installed, but its `autograde` (which needs a course folder) is not compared here yet")
-    rate = grader.notebooks / grader.seconds
-    print(f"target {TARGET_PER_SECOND:g}/s with --jobs {args.jobs}: {rate:.2f}/s, {rate / TARGET_PER_SECOND:.0%} of it")
+    print(
+        f"target {TARGET_PER_SECOND:g}/s with --jobs {args.jobs}: {rate:.2f}/s from start to end "
+        f"({rate / TARGET_PER_SECOND:.0%}), {steady:.2f}/s in the steady state"
+    )
     return 0
 
 

@@ -21,6 +21,7 @@ import threading
 from pathlib import Path
 
 ZYGOTE_PROGRAM = Path(__file__).with_name("zygote.py")
+ANSWER_SECONDS = 120  # its imports take seconds, a fork milliseconds: past this it is stuck
 
 
 class KernelNotConfined(RuntimeError):
@@ -86,6 +87,7 @@ class Zygote:
         )
         theirs.close()
         self.channel = ours
+        self.channel.settimeout(ANSWER_SECONDS)
         self.turn = threading.Lock()
         ready = self.channel.recv(4096)
         if not ready:
@@ -94,9 +96,13 @@ class Zygote:
     def fork_kernel(self, request: dict) -> ForkedKernel:
         with self.turn:
             self.channel.send(json.dumps(request).encode())
-            message, fds, _, _ = socket.recv_fds(self.channel, 1 << 16, 1)
+            try:
+                message, fds, _, _ = socket.recv_fds(self.channel, 1 << 16, 1)
+            except TimeoutError:
+                self.process.kill()  # stuck: the next kernel gets a fresh zygote
+                raise KernelNotConfined(f"the zygote did not answer in {ANSWER_SECONDS} s") from None
         if not message:
-            raise BrokenPipeError("the zygote is gone")
+            raise ConnectionResetError("the zygote is gone")
         answer = json.loads(message)
         if "error" in answer:
             raise KernelNotConfined(answer["error"])
@@ -118,19 +124,19 @@ _starting = threading.Lock()
 def fork_kernel(request: dict) -> ForkedKernel:
     """A kernel forked and confined as `request` says, by this worker's zygote (started now if need be, and
     again if it died)."""
+    try:
+        return _running_zygote(request).fork_kernel(request)
+    except ConnectionError:  # it died since the last kernel (killed, out of memory): once more, afresh
+        return _running_zygote(request).fork_kernel(request)
+
+
+def _running_zygote(request: dict) -> Zygote:
     global _zygote
-    for attempt in range(2):
-        with _starting:
-            if _zygote is None or _zygote.process.poll() is not None:
-                _zygote = Zygote(zygote_environment(request["env"]))
-                atexit.register(_zygote.close)
-            zygote = _zygote
-        try:
-            return zygote.fork_kernel(request)
-        except (BrokenPipeError, ConnectionError):
-            if attempt:
-                raise
-    raise AssertionError("unreachable")
+    with _starting:
+        if _zygote is None or _zygote.process.poll() is not None:
+            _zygote = Zygote(zygote_environment(request["env"]))
+            atexit.register(_zygote.close)
+        return _zygote
 
 
 def zygote_environment(kernel_env: dict[str, str]) -> dict[str, str]:
