@@ -73,3 +73,14 @@ def test_a_dead_zygote_is_replaced_at_the_next_kernel():
     zygote.process.wait()
     assert look_inside()["warm"]
     assert zygote_client._zygote is not zygote and zygote_client._zygote.process.poll() is None
+
+
+def test_kernel_after_kernel_a_worker_keeps_no_descriptor_or_thread_behind():
+    """A class of 300 is 150 kernels a worker: each left a heartbeat thread and a dozen descriptors once."""
+    import threading
+
+    look_inside()  # the zygote and every lazily made thing are there now
+    descriptors, threads = len(os.listdir("/proc/self/fd")), threading.active_count()
+    for _ in range(3):
+        look_inside()
+    assert (len(os.listdir("/proc/self/fd")), threading.active_count()) == (descriptors, threads)

@@ -6,9 +6,7 @@ bare notebook execution.
 - N copies of the correct example (each with other bytes, so the class store's cache cannot answer them)
   graded with `--jobs` workers into a fresh class folder: seconds per submission, submissions per second
   from start to end and in the steady state (from the first student's results to the last's), CPU seconds
-  per submission (this process and every child it waited for), and memory: the peak of the summed
-  proportional set size (PSS: shared pages split between their sharers) of this process's descendants,
-  sampled every 0.2 s, per worker;
+  per submission and memory (see `Descendants`), per worker;
 - the same class folder graded again: every submission unchanged, so answered from the store;
 - the five examples (a mix: errors, timeouts, a lost kernel);
 - the copies run bare by nbclient (as many at once, no sandbox, no hidden cases, the same EPOCHS), and
@@ -70,47 +68,61 @@ class Measure:
         )
 
 
-def _cpu() -> float:
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+class Descendants:
+    """Samples this process's descendants (workers, fork servers, zygotes, kernels) every 0.2 s: their summed
+    proportional set size (PSS: shared pages split between their sharers) at its peak, and the CPU seconds
+    each used as last seen. Workers forked by a fork server are no children of ours, so getrusage cannot
+    count them; a sample misses at most a process's last 0.2 s, so the CPU figure is a lower bound."""
 
+    def __init__(self) -> None:
+        self.peak_pss_kib = 0
+        self.cpu_ticks: dict[tuple[int, int], int] = {}  # (pid, start time) -> utime + stime
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
 
-def _descendants_pss_kib() -> int:
-    """The summed PSS of this process and all its descendants (workers, zygotes, kernels), in KiB."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
+    def _run(self) -> None:
+        while not self.done.wait(0.2):
+            self.sample()
+
+    def sample(self) -> None:
+        stats: dict[int, list[str]] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except (OSError, IndexError):
+                    continue
+        ours = {os.getpid()}
+        for _ in range(10):  # each round adds a generation
+            ours |= {pid for pid, fields in stats.items() if int(fields[1]) in ours}
+        ours.discard(os.getpid())
+        pss = 0
+        for pid in ours:
+            fields = stats[pid]
+            self.cpu_ticks[(pid, int(fields[19]))] = int(fields[11]) + int(fields[12])
             try:
-                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
+                rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            except OSError:
                 continue
-    ours, total = {os.getpid()}, 0
-    for _ in range(10):  # each round adds one generation
-        ours |= {pid for pid, parent in parents.items() if parent in ours}
-    for pid in ours:
-        try:
-            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
-        except OSError:
-            continue
-        total += next((int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")), 0)
-    return total
+            pss += next((int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")), 0)
+        self.peak_pss_kib = max(self.peak_pss_kib, pss)
+
+    def cpu_seconds(self) -> float:
+        return sum(self.cpu_ticks.values()) / os.sysconf("SC_CLK_TCK")
 
 
 def measured(what: str, notebooks: int, work: Callable[[], object]) -> Measure:
-    peak, done = [0], threading.Event()
-
-    def sample() -> None:
-        while not done.wait(0.2):
-            peak[0] = max(peak[0], _descendants_pss_kib())
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    cpu, started = _cpu(), time.perf_counter()
-    sampler.start()
+    descendants = Descendants()
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    descendants.thread.start()
     work()
     seconds = time.perf_counter() - started
-    done.set()
-    sampler.join()
-    return Measure(what, notebooks, seconds, _cpu() - cpu, peak[0] / 1024)
+    descendants.done.set()
+    descendants.thread.join()
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = after.ru_utime + after.ru_stime - own.ru_utime - own.ru_stime + descendants.cpu_seconds()
+    return Measure(what, notebooks, seconds, cpu, descendants.peak_pss_kib / 1024)
 
 
 def steady_rate(out: Path) -> float:

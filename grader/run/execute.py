@@ -105,6 +105,10 @@ class NotebookRunner:
 
     def __exit__(self, *exc) -> None:
         self._context.__exit__(*exc)
+        # nbclient stops the client's channels only for a kernel manager it made itself: without this every
+        # submission left a heartbeat thread with its event loop, ZMQ context and a dozen descriptors behind
+        if self.client.kc is not None:
+            self.client.kc.stop_channels()
 
     def _remember_reply(self, cell, cell_index, execute_reply) -> None:
         # the kernel's own reply: a student who hides a traceback cannot hide the error

@@ -42,15 +42,22 @@ class ForkedKernel:
         self.returncode: int | None = None
         self._killed = False
 
+    def _ended(self, timeout: float | None) -> bool:
+        """Whether the process has ended, waiting up to `timeout` seconds (None: for ever) for it to.
+
+        poll(2), not select(2): a worker that holds many descriptors may number this one past 1024."""
+        waiter = select.poll()
+        waiter.register(self.pidfd, select.POLLIN)
+        return bool(waiter.poll(None if timeout is None else timeout * 1000))
+
     def poll(self) -> int | None:
-        if self.returncode is None and self.pidfd >= 0 and select.select([self.pidfd], [], [], 0)[0]:
+        if self.returncode is None and self.pidfd >= 0 and self._ended(0):
             self.returncode = -signal.SIGKILL if self._killed else 0
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
         if self.returncode is None:
-            ended, _, _ = select.select([self.pidfd], [], [], timeout)
-            if not ended:
+            if not self._ended(timeout):
                 raise subprocess.TimeoutExpired(str(self.pid), timeout or 0)
             self.poll()
         if self.pidfd >= 0:
@@ -64,7 +71,7 @@ class ForkedKernel:
         self._killed = self._killed or number == signal.SIGKILL
         signal.pidfd_send_signal(self.pidfd, number)
         if number == signal.SIGKILL:  # dead within a moment: wait, or the provisioner polls again only in 0.1 s
-            select.select([self.pidfd], [], [], 1)
+            self._ended(1)
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
