@@ -111,3 +111,27 @@ def test_a_trained_mlp_too_wide_to_draw_is_not_drawn(rubric):
     assert decision_boundaries({"trained_weights": wide, "epochs": 100}) is None
     narrow = {"W1": [[0.1] * 10] * 2, "b1": [0.0] * 10, "W2": [[0.1, -0.1]] * 10, "b2": [0.0, 0.0]}
     assert decision_boundaries({"trained_weights": narrow, "epochs": 100}).startswith("data:image/png;base64,")
+
+
+def test_a_page_with_nothing_new_to_show_is_not_drawn_again(rubric, monkeypatch, tmp_path):
+    """Grading a class again mostly changes nothing: a page's figures are drawn only when what it shows changed."""
+    from grader.views import feedback
+    from grader.views.write import write_submission_views
+
+    narrow = {"W1": [[0.1] * 10] * 2, "b1": [0.0] * 10, "W2": [[0.1, -0.1]] * 10, "b2": [0.0, 0.0]}
+    result = SubmissionResult(
+        Identity("ada"),
+        rubric,
+        tests=[TestResult("loss_fn.random", 0.0, 2.5, "wrong")],
+        plots={"trained_weights": narrow, "epochs": 100},
+    )
+    drawn = []
+    boundary = feedback.decision_boundaries
+    monkeypatch.setattr(feedback, "decision_boundaries", lambda plots: drawn.append(1) or boundary(plots))
+    page = write_submission_views(result, tmp_path) / "feedback.html"
+    first = page.read_text()
+    write_submission_views(result, tmp_path)
+    assert drawn == [1] and page.read_text() == first and "data:image/png" in first
+    result.tests = [TestResult("loss_fn.random", 2.5, 2.5, "")]  # what it shows changed: drawn again
+    write_submission_views(result, tmp_path)
+    assert drawn == [1, 1] and page.read_text() != first

@@ -29,10 +29,10 @@ MAX_HIDDEN = 1000
 
 
 def png(figure: Figure) -> str:
-    """The figure as a PNG data: URI."""
+    """The figure as a PNG data: URI (margins set by each figure: a "tight" box would draw it twice)."""
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+    figure.savefig(buffer, format="png", dpi=80)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
@@ -83,6 +83,7 @@ def decision_boundaries(plots: dict) -> str | None:
     xs, ys = np.meshgrid(np.linspace(low[0], high[0], 120), np.linspace(low[1], high[1], 120))
     grid = torch.from_numpy(np.c_[xs.ravel(), ys.ravel()].astype(np.float32))
     figure = Figure(figsize=(8, 3.6))
+    figure.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.91, wspace=0.04)
     for axes, (title, weights) in zip(
         figure.subplots(1, 2),
         (("your trained MLP", student), ("the reference", reference_weights(epochs))),
@@ -105,6 +106,7 @@ def loss_curves(plots: dict) -> str | None:
     if all(history is None for history in mine.values()) or epochs is None or not isinstance(seed, int):
         return None
     figure = Figure(figsize=(8, 3.6))
+    figure.subplots_adjust(left=0.1, right=0.98, bottom=0.14, top=0.97)
     axes = figure.subplots()
     for (name, label), colour in zip((("sgd", "SGD"), ("adam", "Adam")), ("#c2571a", "#2f5fa8"), strict=True):
         reference = reference_optimizer_history(label, epochs, seed)

@@ -27,7 +27,10 @@ def write_submission_views(result: SubmissionResult, out: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     write_whole(folder / "results.json", json.dumps(gradescope_results(result), indent=2) + "\n")
     write_whole(folder / "feedback.md", feedback_markdown(result) + "\n")
-    write_whole(folder / "feedback.html", feedback_html(result))
+    page = folder / "feedback.html"
+    previous = page.read_text(errors="replace") if page.is_file() else ""
+    if (html := feedback_html(result, previous)) != previous:
+        write_whole(page, html)
     return folder
 
 
