@@ -69,7 +69,7 @@ def test_a_rubric_missing_any_required_key_is_refused_naming_it(tmp_path, key):
         ("[items.forward]\npoints = 10", "[items.forward]\npoints = 10\npionts = 3", "unknown key(s) pionts"),
         ("weight_std = [0.008, 0.012]", "weight_std = [0.012, 0.008]", "low < high"),
         ("weight_std = [0.008, 0.012]", "weight_std = [0.008]", "list of 2 values"),
-        ("grading_epochs = 500", "grading_epochs = 500.5", "run.grading_epochs must be int"),
+        ("grading_epochs = 400", "grading_epochs = 400.5", "run.grading_epochs must be int"),
         ("cell_timeout = 120", "cell_timeout = 0", "timeouts must be positive"),
         ("processes = 256", "processes = true", "limits.processes must be int"),
         ("[items.optimizers]", "[items.optimisers]", "[items] must have exactly"),
