@@ -58,7 +58,9 @@ def test_a_kernel_that_cannot_be_confined_never_starts(tmp_path):
     (tmp_path / "ipc").mkdir()
     workspace.mkdir()
     (tmp_path / "ipc" / "connection.json").write_text("{}")
-    request = fork_request(workspace, tmp_path / "ipc", tmp_path / "tmp", str(tmp_path / "ipc" / "connection.json"), POLICY)
+    request = fork_request(
+        workspace, tmp_path / "ipc", tmp_path / "tmp", str(tmp_path / "ipc" / "connection.json"), POLICY
+    )
     request["root"] = str(tmp_path / "no such folder")  # the new root cannot be mounted
     with pytest.raises(zygote_client.KernelNotConfined, match="could not confine the kernel: .*mount"):
         zygote_client.fork_kernel(request)

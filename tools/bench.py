@@ -12,7 +12,7 @@ bare notebook execution.
 - the copies run bare by nbclient (as many at once, no sandbox, no hidden cases, the same EPOCHS), and
   `nbgrader autograde` when it is installed (an optional extra, not a test dependency: not compared yet).
 
-Usage: .venv/bin/python tools/bench.py [--copies N] [--jobs N]   (about three minutes)
+Usage: .venv/bin/python tools/bench.py [--copies N] [--jobs N]   (about seven minutes; --copies 40: two)
 """
 
 from __future__ import annotations
@@ -181,7 +181,7 @@ def selfcheck_figures() -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--copies", type=int, default=40, help="copies of the correct example (default 40)")
+    parser.add_argument("--copies", type=int, default=300, help="copies of the correct example (default 300: a class)")
     parser.add_argument("--jobs", type=int, default=2, help="workers, and bare kernels at once (default 2)")
     args = parser.parse_args()
     rubric = load_rubric()
@@ -195,7 +195,9 @@ def main() -> int:
         def grade(paths: list[Path], out: str) -> Callable[[], object]:
             return lambda: grade_class(paths, scratch / out, rubric, jobs=args.jobs, sandbox=SandboxMode.AUTO)
 
-        grader = measured(f"grader: {args.copies} copies of the correct one", len(same), grade([scratch / "copies"], "out1"))
+        grader = measured(
+            f"grader: {args.copies} copies of the correct one", len(same), grade([scratch / "copies"], "out1")
+        )
         steady = steady_rate(scratch / "out1")
         again = measured("grader: the same class again (all unchanged)", len(same), grade([scratch / "copies"], "out1"))
         examples = measured(f"grader: the {len(mix)} examples", len(mix), grade(mix, "out2"))
@@ -209,8 +211,10 @@ def main() -> int:
         print(result.line())
     rate = grader.notebooks / grader.seconds
     print(f"grader, steady state (first student's results to the last's): {steady:.2f}/s")
-    print(f"grader, peak PSS per worker (worker, its zygote and kernel, and this process's share): "
-          f"{grader.peak_pss_mib / args.jobs:.0f} MiB")
+    print(
+        f"grader, peak PSS per worker (worker, its zygote and kernel, and this process's share): "
+        f"{grader.peak_pss_mib / args.jobs:.0f} MiB"
+    )
     print(
         f"grader / bare nbclient: {(grader.seconds / grader.notebooks) / (bare.seconds / bare.notebooks):.2f}x the "
         f"time per notebook (the grader also sandboxes, runs the hidden cases at {rubric.run.grading_epochs} epochs "

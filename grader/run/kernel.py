@@ -139,7 +139,9 @@ class ForkedKernelManager(SlotKernelManager):
     """A kernel forked by this worker's zygote (grader/run/zygote.py), which confines it as bubblewrap would."""
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
-        process = fork_kernel(fork_request(self.workspace, self.ipc_dir, self.tmp_dir, self.connection_file, self.policy))
+        process = fork_kernel(
+            fork_request(self.workspace, self.ipc_dir, self.tmp_dir, self.connection_file, self.policy)
+        )
         assert self.provisioner is not None
         self.provisioner.process = process  # type: ignore[attr-defined]  # Popen's methods, over a pidfd
         self.provisioner.pid, self.provisioner.pgid = process.pid, None  # type: ignore[attr-defined]

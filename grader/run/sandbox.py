@@ -237,7 +237,13 @@ def limits_prefix(policy: SandboxPolicy) -> list[str]:
     """`prlimit` (util-linux) sets the rlimits for the command it starts, and so for the kernel."""
     if shutil.which("prlimit") is None:
         return []
-    options = {"RLIMIT_AS": "as", "RLIMIT_CPU": "cpu", "RLIMIT_NPROC": "nproc", "RLIMIT_FSIZE": "fsize", "RLIMIT_CORE": "core"}
+    options = {
+        "RLIMIT_AS": "as",
+        "RLIMIT_CPU": "cpu",
+        "RLIMIT_NPROC": "nproc",
+        "RLIMIT_FSIZE": "fsize",
+        "RLIMIT_CORE": "core",
+    }
     return ["prlimit", *(f"--{options[name]}={value}" for name, value in kernel_rlimits(policy).items()), "--"]
 
 
