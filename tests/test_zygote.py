@@ -29,9 +29,9 @@ json.dump({"draw": numpy.random.rand(), "warm": "torch._dynamo" in sys.modules, 
 """
 
 
-def look_inside() -> dict:
-    """What one forked kernel sees of its modules and its random state."""
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(LOOK)])
+def look_inside(source: str = LOOK) -> dict:
+    """What one forked kernel sees (by default: of its modules and its random state), as its cell wrote it."""
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
     with bounded_scratch(POLICY) as scratch:
         workspace = scratch / "work"
         workspace.mkdir()
@@ -86,3 +86,24 @@ def test_kernel_after_kernel_a_worker_keeps_no_descriptor_or_thread_behind():
     for _ in range(3):
         look_inside()
     assert (len(os.listdir("/proc/self/fd")), threading.active_count()) == (descriptors, threads)
+
+
+def test_read_only_folders_under_tmp_stay_visible_over_the_kernels_own_tmp(monkeypatch):
+    """A checkout (and its .venv) under /tmp, as CI's clean clone: the kernel's /tmp must not hide it."""
+    import tempfile
+    from pathlib import Path
+
+    from grader.run import kernel
+
+    with tempfile.TemporaryDirectory(dir="/tmp") as folder:
+        Path(folder).chmod(0o755)
+        (Path(folder) / "marker.txt").write_text("seen")
+        (Path(folder) / "marker.txt").chmod(0o644)
+        paths = kernel.read_only_paths() + [folder]
+        monkeypatch.setattr(kernel, "read_only_paths", lambda: paths)
+        seen = look_inside(
+            "import json, os\n"
+            f"json.dump({{'marker': open({folder + '/marker.txt'!r}).read(), 'tmp': os.access('/tmp', os.W_OK)}}, "
+            "open('seen.json', 'w'))"
+        )
+    assert seen == {"marker": "seen", "tmp": True}

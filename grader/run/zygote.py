@@ -93,6 +93,10 @@ def enter_new_root(request: dict) -> None:
     root = request["root"]
     mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
     inside = lambda path: root + path  # noqa: E731
+    # /tmp first: the submission's folders, and maybe the Python environment (a checkout under /tmp), lie
+    # under the machine's /tmp, so they are bound over the kernel's own /tmp, not hidden by it
+    os.makedirs(inside("/tmp"))
+    bind(request["tmp_dir"], inside("/tmp"), read_only=False)
     for path in request["read_only"]:
         os.makedirs(os.path.dirname(inside(path)), exist_ok=True)
         if os.path.islink(path):  # /lib -> usr/lib on merged-/usr systems: the same link inside
@@ -101,9 +105,6 @@ def enter_new_root(request: dict) -> None:
             continue
         os.makedirs(inside(path), exist_ok=True)
         bind(path, inside(path), read_only=True)
-    # /tmp first: the submission's folders usually lie under the machine's /tmp, so they are bound over it
-    os.makedirs(inside("/tmp"), exist_ok=True)
-    bind(request["tmp_dir"], inside("/tmp"), read_only=False)
     for path in request["writable"]:
         os.makedirs(inside(path), exist_ok=True)
         bind(path, inside(path), read_only=False)
