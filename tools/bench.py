@@ -9,8 +9,9 @@ bare notebook execution.
   per submission and memory (see `Descendants`), per worker;
 - the same class folder graded again: every submission unchanged, so answered from the store;
 - the five examples (a mix: errors, timeouts, a lost kernel);
-- the copies run bare by nbclient (as many at once, no sandbox, no hidden cases, the same EPOCHS), and
-  `nbgrader autograde` when it is installed (an optional extra, not a test dependency: not compared yet).
+- a dozen copies run bare by nbclient (as many at once, no sandbox, no hidden cases, the same EPOCHS), and
+  autograded by `nbgrader autograde` when it is there (an optional extra that `make bench` installs in a
+  venv of its own, `requirements-bench.txt`; not a test dependency).
 
 Usage: .venv/bin/python tools/bench.py [--copies N] [--jobs N]   (about seven minutes; --copies 40: two)
 """
@@ -18,17 +19,19 @@ Usage: .venv/bin/python tools/bench.py [--copies N] [--jobs N]   (about seven mi
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,6 +160,51 @@ def run_bare(paths: list[Path], epochs: int, jobs: int) -> None:
         list(pool.map(one, paths))
 
 
+@contextmanager
+def nbgrader_course(paths: list[Path], epochs: int, nbgrader: str) -> Iterator[Callable[[], object]]:
+    """A course folder of its own for `nbgrader autograde` holding the copies (EPOCHS as the grader sets it)
+    as submissions, and the command that autogrades them all (it grades one submission at a time). Its kernel
+    spec runs this Python, where torch and the course's packages are; nbgrader lives in a venv of its own."""
+    with tempfile.TemporaryDirectory(prefix="messmaster-nbgrader-") as folder:
+        course = Path(folder)
+        source = course / "source" / "part2"
+        (source / "data").mkdir(parents=True)
+        for name in ("util.py", "data/xor_pattern.csv"):
+            (source / name).write_bytes((TEMPLATE_DIR / name).read_bytes())
+        for index, path in enumerate(paths):
+            notebook = inject_parameters(nbformat.read(path, as_version=4), {"EPOCHS": epochs})
+            if index == 0:
+                nbformat.write(notebook, source / "messmaster_part2.ipynb")
+            submitted = course / "submitted" / f"s{index:03d}" / "part2"
+            submitted.mkdir(parents=True)
+            nbformat.write(notebook, submitted / "messmaster_part2.ipynb")
+        spec = course / "jupyter" / "kernels" / "python3"
+        spec.mkdir(parents=True)
+        argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3", "language": "python"}))
+        (course / "nbgrader_config.py").write_text(f"c = get_config()\nc.CourseDirectory.root = {str(course)!r}\n")
+        command = [os.path.abspath(nbgrader) if os.path.exists(nbgrader) else nbgrader]
+        # nbgrader runs its venv's own tools (alembic) by name
+        path = os.pathsep.join([os.path.dirname(command[0]), os.environ.get("PATH", "")])
+        env = {**os.environ, "JUPYTER_PATH": str(course / "jupyter"), "PATH": path}
+
+        def run(*args: str) -> None:
+            done = subprocess.run([*command, *args], cwd=course, env=env, capture_output=True, text=True)
+            if done.returncode:
+                raise RuntimeError(f"nbgrader {' '.join(args)} failed: {done.stderr[-2000:]}")
+
+        run("db", "assignment", "add", "part2")
+        run("generate_assignment", "part2", "--force")
+
+        def autograde() -> None:
+            run("autograde", "part2", "--create", "--force")
+            graded = list(course.glob("autograded/*/part2/messmaster_part2.ipynb"))
+            if len(graded) != len(paths):
+                raise RuntimeError(f"nbgrader autograded {len(graded)} of {len(paths)} submissions")
+
+        yield autograde
+
+
 def selfcheck_figures() -> None:
     template = nbformat.read(ROOT / "student_template" / "messmaster_part2.ipynb", as_version=4)
     finished = fixed_template(template)
@@ -183,6 +231,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--copies", type=int, default=300, help="copies of the correct example (default 300: a class)")
     parser.add_argument("--jobs", type=int, default=2, help="workers, and bare kernels at once (default 2)")
+    parser.add_argument(
+        "--nbgrader",
+        metavar="PATH",
+        default=shutil.which("nbgrader"),
+        help="nbgrader to compare with (`make bench` installs it in .venv-nbgrader; default: the one on PATH, if any)",
+    )
     args = parser.parse_args()
     rubric = load_rubric()
     selfcheck_figures()
@@ -207,23 +261,27 @@ def main() -> int:
             len(bare_paths),
             lambda: run_bare(bare_paths, rubric.run.notebook_epochs, args.jobs),
         )
-    for result in (grader, again, examples, bare):
+        others = [bare]
+        if args.nbgrader:
+            with nbgrader_course(bare_paths, rubric.run.notebook_epochs, args.nbgrader) as autograde:
+                others.append(measured(f"nbgrader autograde: {len(bare_paths)} copies", len(bare_paths), autograde))
+    for result in (grader, again, examples, *others):
         print(result.line())
     rate = grader.notebooks / grader.seconds
     print(f"grader, steady state (first student's results to the last's): {steady:.2f}/s")
     print(
-        f"grader, peak PSS per worker (worker, its zygote and kernel, and this process's share): "
+        f"grader, peak PSS per worker (a worker, its zygote and its kernel; this command's own process aside): "
         f"{grader.peak_pss_mib / args.jobs:.0f} MiB"
     )
-    print(
-        f"grader / bare nbclient: {(grader.seconds / grader.notebooks) / (bare.seconds / bare.notebooks):.2f}x the "
-        f"time per notebook (the grader also sandboxes, runs the hidden cases at {rubric.run.grading_epochs} epochs "
-        "and writes every view)"
-    )
-    if importlib.util.find_spec("nbgrader") is None:
-        print("nbgrader: not installed (an optional extra; its `autograde` is not compared here)")
-    else:
-        print("nbgrader: installed, but its `autograde` (which needs a course folder) is not compared here yet")
+    per_notebook = grader.seconds / grader.notebooks
+    for other in others:
+        print(
+            f"grader / {other.what.split(':')[0]}: {per_notebook / (other.seconds / other.notebooks):.2f}x the time "
+            f"per notebook (the grader also sandboxes, runs the hidden cases at {rubric.run.grading_epochs} epochs and "
+            "writes every view)"
+        )
+    if not args.nbgrader:
+        print("nbgrader: not found (`make bench` installs it in .venv-nbgrader; or pass --nbgrader PATH)")
     print(
         f"target {TARGET_PER_SECOND:g}/s with --jobs {args.jobs}: {rate:.2f}/s from start to end "
         f"({rate / TARGET_PER_SECOND:.0%}), {steady:.2f}/s in the steady state"
