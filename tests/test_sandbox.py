@@ -258,3 +258,14 @@ def test_the_kernels_limits_are_the_rubrics(rubric):
     prefix = " ".join(limits_prefix(SandboxPolicy.from_limits(rubric.limits, SandboxMode.OFF)))
     assert f"--nproc={rubric.limits.processes}" in prefix and f"--cpu={rubric.limits.cpu_seconds}" in prefix
     assert f"--as={int(rubric.limits.memory_gib * 1024**3)}" in prefix
+
+
+def test_where_namespaces_cannot_be_made_kernels_are_started_afresh(monkeypatch, rubric):
+    """A container may let root mount but refuse a pid or network namespace: then no kernel is forked (each
+    would fail to confine itself), and the results say which isolation the kernels really had."""
+    from grader.run import sandbox
+
+    policy = SandboxPolicy.from_limits(rubric.limits, SandboxMode.AUTO)
+    monkeypatch.setattr(sandbox, "namespaces_work", lambda: False)
+    assert not sandbox.forks_kernels(policy)
+    assert "namespaces of its own" not in sandbox.isolation_description(policy)

@@ -87,16 +87,27 @@ def bubblewrap_works() -> bool:
     return trial.returncode == 0
 
 
+@cache
+def namespaces_work() -> bool:
+    """Whether this machine lets us make every namespace a forked kernel confines itself in (a trial, once):
+    a container may let root mount yet refuse a new pid or network namespace."""
+    if shutil.which("unshare") is None:
+        return False
+    namespaces = ["--pid", "--fork", "--mount-proc", "--mount", "--net", "--ipc", "--uts", "--cgroup"]
+    return subprocess.run(["unshare", *namespaces, "true"], capture_output=True, timeout=30).returncode == 0
+
+
 def forks_kernels(policy: SandboxPolicy) -> bool:
     """Whether kernels under `policy` are forked from a warm parent (grader/run/zygote.py), which confines
-    each child itself: namespaces, a root of its own, the slot's user. That takes root and the right to
-    mount, and a sandbox: without one the slot's user could not even read an interpreter kept under /root."""
-    return policy.mode != SandboxMode.OFF and drops_privileges() and private_mounts()
+    each child itself: namespaces, a root of its own, the slot's user. That takes root, the right to mount
+    and to make namespaces, and a sandbox: without one the slot's user could not even read an interpreter
+    kept under /root. Elsewhere each kernel is started afresh (under bubblewrap where it runs)."""
+    return policy.mode != SandboxMode.OFF and drops_privileges() and private_mounts() and namespaces_work()
 
 
 def sandbox_works() -> bool:
     """Whether kernels can be confined here at all: forked and confined by the zygote, or under bubblewrap."""
-    return (drops_privileges() and private_mounts()) or bubblewrap_works()
+    return (drops_privileges() and private_mounts() and namespaces_work()) or bubblewrap_works()
 
 
 def use_bubblewrap(policy: SandboxPolicy) -> bool:
