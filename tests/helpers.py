@@ -362,3 +362,23 @@ class Elements:
     @property
     def all_text(self) -> str:
         return "".join(self.text)
+
+
+def seen_from_one_cell(source: str, policy, timeout: float = 30) -> dict:
+    """Run one cell in a fresh sandboxed kernel (in a bounded scratch) and read back the `seen.json` it wrote."""
+    from grader.run.execute import CellStatus, NotebookRunner
+    from grader.run.kernel import start_kernel, stop_kernel
+    from grader.run.sandbox import bounded_scratch
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    with bounded_scratch(policy) as scratch:
+        workspace = scratch / "work"
+        workspace.mkdir()
+        manager = start_kernel(workspace, policy)
+        try:
+            with NotebookRunner(manager, notebook, cell_timeout=timeout) as runner:
+                run = runner.run_cell(notebook.cells[0], 0, timeout)
+        finally:
+            stop_kernel(manager)
+        assert run.status == CellStatus.OK, run.error
+        return json.loads((workspace / "seen.json").read_text())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import signal
 import subprocess
@@ -11,23 +10,19 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import nbformat
 import pytest
 
 from grader.rubric import load_rubric
-from grader.run.execute import CellStatus, NotebookRunner
-from grader.run.kernel import start_kernel, stop_kernel
 from grader.run.sandbox import (
     SLOT_UID_BASE,
     SandboxMode,
     SandboxPolicy,
-    bounded_scratch,
     bubblewrap_works,
     job_slot,
     private_mounts,
 )
 
-from .helpers import ROOT, processes_of_kernel_users
+from .helpers import ROOT, processes_of_kernel_users, seen_from_one_cell
 
 pytestmark = pytest.mark.skipif(not bubblewrap_works(), reason="bubblewrap cannot run here (CI installs it)")
 
@@ -139,26 +134,15 @@ def _probe_from_inside(tmp_path_factory) -> tuple[dict, bool]:
     port = server.getsockname()[1]
     out_folder = tmp_path_factory.mktemp("grades")
     paths = [str(ROOT / "secret"), str(ROOT / "reference"), str(ROOT / "grader"), str(out_folder)]
-    notebook = nbformat.v4.new_notebook()
     setup = (
         f"PATHS = {paths!r}\nPORT = {port}\nREPOSITORY = {str(ROOT)!r}\n"
         f"ALLOCATE_GIB = (0.25, {LIMITS.memory_gib + 0.5})\nFILE_MIB = ({LIMITS.file_mib - 2}, {LIMITS.file_mib + 1})\n"
     )
-    notebook.cells = [nbformat.v4.new_code_cell(setup + PROBE)]
     os.environ["MESSMASTER_GRADER_ONLY"] = "1"  # must not leak into the kernel
-    policy = SandboxPolicy.from_limits(LIMITS, SandboxMode.REQUIRED)
-    with bounded_scratch(policy) as scratch:
-        workspace = scratch / "work"
-        workspace.mkdir()
-        manager = start_kernel(workspace, policy)
-        try:
-            with NotebookRunner(manager, notebook, cell_timeout=120) as runner:
-                run = runner.run_cell(notebook.cells[0], 0, 120)
-        finally:
-            stop_kernel(manager)
-            del os.environ["MESSMASTER_GRADER_ONLY"]
-        assert run.status == CellStatus.OK, run.error
-        seen = json.loads((workspace / "seen.json").read_text())
+    try:
+        seen = seen_from_one_cell(setup + PROBE, SandboxPolicy.from_limits(LIMITS, SandboxMode.REQUIRED), 120)
+    finally:
+        del os.environ["MESSMASTER_GRADER_ONLY"]
     try:
         server.accept()
         connected = True

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 
-import nbformat
 import pytest
 
 from grader.rubric import load_rubric
 from grader.run import zygote_client
-from grader.run.execute import CellStatus, NotebookRunner
-from grader.run.kernel import fork_request, start_kernel, stop_kernel
-from grader.run.sandbox import SandboxMode, SandboxPolicy, bounded_scratch, forks_kernels
+from grader.run.kernel import fork_request
+from grader.run.sandbox import SandboxMode, SandboxPolicy, forks_kernels
 
-from .helpers import processes_of_kernel_users
+from .helpers import processes_of_kernel_users, seen_from_one_cell
 
 POLICY = SandboxPolicy.from_limits(load_rubric().limits, SandboxMode.REQUIRED)
 
@@ -31,18 +28,7 @@ json.dump({"draw": numpy.random.rand(), "warm": "torch._dynamo" in sys.modules, 
 
 def look_inside(source: str = LOOK) -> dict:
     """What one forked kernel sees (by default: of its modules and its random state), as its cell wrote it."""
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
-    with bounded_scratch(POLICY) as scratch:
-        workspace = scratch / "work"
-        workspace.mkdir()
-        manager = start_kernel(workspace, POLICY)
-        try:
-            with NotebookRunner(manager, notebook, cell_timeout=30) as runner:
-                run = runner.run_cell(notebook.cells[0], 0, 30)
-        finally:
-            stop_kernel(manager)
-        assert run.status == CellStatus.OK, run.error
-        return json.loads((workspace / "seen.json").read_text())
+    return seen_from_one_cell(source, POLICY)
 
 
 def test_forked_kernels_start_warm_with_nothing_of_ours_and_their_own_random_state():
