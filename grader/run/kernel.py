@@ -166,7 +166,7 @@ def fork_request(workspace: Path, ipc_dir: Path, tmp_dir: Path, connection_file:
     }
 
 
-def start_kernel(workspace: Path, policy: SandboxPolicy) -> ConfinedKernelManager:
+def start_kernel(workspace: Path, policy: SandboxPolicy) -> SlotKernelManager:
     """A fresh, confined Python kernel whose working folder is `workspace` (in a `bounded_scratch`).
 
     Async, as nbclient expects: with a blocking manager a cell that never

@@ -96,9 +96,14 @@ class Zygote:
         self.channel = ours
         self.channel.settimeout(ANSWER_SECONDS)
         self.turn = threading.Lock()
-        ready = self.channel.recv(4096)
+        try:
+            ready = self.channel.recv(4096)
+        except TimeoutError:
+            ready = b""
+            self.process.kill()
         if not ready:
-            raise KernelNotConfined(f"the zygote ended while importing the course's packages ({self.process.wait()})")
+            code = self.process.wait()
+            raise KernelNotConfined(f"the zygote ended while importing the course's packages (exit status {code})")
 
     def fork_kernel(self, request: dict) -> ForkedKernel:
         with self.turn:
@@ -107,6 +112,7 @@ class Zygote:
                 message, fds, _, _ = socket.recv_fds(self.channel, 1 << 16, 1)
             except TimeoutError:
                 self.process.kill()  # stuck: the next kernel gets a fresh zygote
+                self.process.wait()
                 raise KernelNotConfined(f"the zygote did not answer in {ANSWER_SECONDS} s") from None
         if not message:
             raise ConnectionResetError("the zygote is gone")
