@@ -110,7 +110,9 @@ def test_unscored_answers_are_awaiting_grading_never_failed(graded_class_with_an
     results = json.loads((out / "alice" / "results.json").read_text())
     written = [t for t in results["tests"] if t["name"].startswith("written.")]
     assert len(written) == 9 and all(t["status"] == "pending" and "Awaiting grading" in t["output"] for t in written)
-    assert "awaiting grading by the course staff (25 points)" in (out / "alice" / "feedback.md").read_text()
+    feedback = (out / "alice" / "feedback.md").read_text()
+    assert "awaiting grading by the course staff (25 points)" in feedback
+    assert "### split: awaiting grading (1 point)" in feedback and "(2 points)" in feedback
     row = gradebook(out)["alice"]
     assert (row["total"], row["max"], row["written"], row["written_max"]) == ("0.0", "75.0", "", "25.0")
 

@@ -39,7 +39,7 @@ def feedback_markdown(result: SubmissionResult) -> str:
         answer = result.written.get(question, "").strip() or "_(no answer found)_"
         scored = result.written_scores.get(question)
         verdict = "awaiting grading" if scored is None else f"{scored.score:g} / {points:g}"
-        lines += [f"### {question}: {verdict} ({points:g} points)", "", answer, ""]
+        lines += [f"### {question}: {verdict} ({points:g} point{'' if points == 1 else 's'})", "", answer, ""]
         if scored is not None and scored.comment:
             lines += [f"> **Comment:** {scored.comment}", ""]
     return "\n".join(lines)
