@@ -90,7 +90,12 @@ def bubblewrap_works() -> bool:
 @cache
 def namespaces_work() -> bool:
     """Whether this machine lets us make every namespace a forked kernel confines itself in (a trial, once):
-    a container may let root mount yet refuse a new pid or network namespace."""
+    a container may let root mount yet refuse a new pid or network namespace. Forked kernels are tracked
+    through pidfds, which Linux has since 5.3."""
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except (AttributeError, OSError):
+        return False
     if shutil.which("unshare") is None:
         return False
     namespaces = ["--pid", "--fork", "--mount-proc", "--mount", "--net", "--ipc", "--uts", "--cgroup"]
