@@ -93,3 +93,25 @@ def test_read_only_folders_under_tmp_stay_visible_over_the_kernels_own_tmp(monke
             "open('seen.json', 'w'))"
         )
     assert seen == {"marker": "seen", "tmp": True}
+
+
+def test_a_forked_kernel_holds_none_of_the_zygotes_descriptors():
+    """With the zygote's socket a submission could ask for kernels of its own; with its stdout, write to the
+    instructor's terminal: the kernel's init closes every descriptor it inherited."""
+    look_inside()  # the zygote is up
+    zygote = zygote_client._zygote
+    folder = f"/proc/{zygote.process.pid}/fd"
+    theirs = {os.readlink(f"{folder}/{fd}") for fd in os.listdir(folder)}
+    seen = look_inside(
+        "import json, os\n"
+        "links = []\n"
+        "for fd in os.listdir('/proc/self/fd'):\n"
+        "    try:\n"
+        "        links.append(os.readlink(f'/proc/self/fd/{fd}'))\n"
+        "    except OSError:\n"
+        "        pass  # the listing's own descriptor, closed meanwhile\n"
+        "json.dump({'links': [link for link in links if link.startswith(('socket:', 'pipe:', 'anon_inode:'))]}, "
+        "open('seen.json', 'w'))"
+    )
+    shared = set(seen["links"]) & {link for link in theirs if link.startswith(("socket:", "pipe:"))}
+    assert seen["links"] and not shared, shared
