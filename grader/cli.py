@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import shlex
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,13 +35,13 @@ from grader.judge.written import question_texts
 from grader.pipeline import TEMPLATE_NOTEBOOK, ClassRun, grade_class, grade_one_folder
 from grader.result import SubmissionStatus
 from grader.rubric import RUBRIC_FILE, Rubric, RubricError, load_rubric
-from grader.run.sandbox import SandboxMode, SandboxPolicy, isolation_description, sandbox_works
+from grader.run.sandbox import SandboxMode, sandbox_works, why_no_sandbox
 from grader.store import STORE_FILE, ClassStore, StoreBusy
 from grader.views.canvas import write_canvas_csv
 from grader.views.gradescope import gradescope_results
 from grader.views.junit import write_junit
 from grader.views.summary import summary_markdown
-from grader.views.write import write_class_views, write_submission_views
+from grader.views.write import write_class_views, write_submission_views, write_whole
 from grader.views.written_pages import write_written_pages
 
 
@@ -144,10 +145,10 @@ def _sandbox_refusal(mode: SandboxMode) -> str:
     if mode == SandboxMode.OFF or sandbox_works():
         return ""
     if mode == SandboxMode.REQUIRED:
-        return "--sandbox=required, but bubblewrap cannot run here (install `bubblewrap`)"
+        return f"--sandbox=required, but {why_no_sandbox()}"
     print(
-        "WARNING: bubblewrap cannot run here: submissions run with resource limits only, and can see this\n"
-        "WARNING: machine's files (including secret/ and reference/) and its network. Install `bubblewrap`.",
+        f"WARNING: {why_no_sandbox()}.\nWARNING: Submissions run with resource limits only (as a user of their own "
+        "where the grader is root), and can\nWARNING: see this machine's network and any file not closed to others.",
         file=sys.stderr,
     )
     return ""
@@ -216,7 +217,11 @@ def grade(args: argparse.Namespace) -> int:
         if args.timeout <= 0:
             print("error: --timeout must be a positive number of seconds", file=sys.stderr)
             return 2
-        rubric = dataclasses.replace(rubric, run=dataclasses.replace(rubric.run, notebook_timeout=args.timeout))
+        try:
+            rubric = dataclasses.replace(rubric, run=dataclasses.replace(rubric.run, notebook_timeout=args.timeout))
+        except ValueError as error:
+            print(f"error: --timeout {args.timeout:g}: {error}", file=sys.stderr)
+            return 2
     if args.jobs < 1:
         print("error: --jobs must be at least 1", file=sys.stderr)
         return 2
@@ -266,7 +271,15 @@ def grade(args: argparse.Namespace) -> int:
     _print_summary(run, rubric, args.out)
     broken = [r.identity.student for r in run.results if r.status == SubmissionStatus.GRADER_ERROR]
     if broken:
-        print(f"the grader failed on: {', '.join(broken)}", file=sys.stderr)
+        # a grader_error is never reused from the store: the same command grades just these again
+        python = os.path.relpath(sys.executable)
+        python = python if not python.startswith("..") else "python"
+        again = shlex.join([python, "-m", "grader", *(a for a in args.argv if a != "--force")])
+        print(
+            f"the grader failed on {len(broken)} submission(s), after trying again: {', '.join(broken)}\n"
+            f"to grade just these again (the others are kept as they are): {again}",
+            file=sys.stderr,
+        )
     return 1 if broken or run.errors else 0
 
 
@@ -310,10 +323,9 @@ def gradescope(args: argparse.Namespace) -> int:
         print(f"error: {refusal}", file=sys.stderr)
         return 2
     result = grade_one_folder(args.submission, rubric, args.sandbox)
-    isolation = isolation_description(SandboxPolicy.from_limits(rubric.limits, args.sandbox))
-    report = gradescope_results(result, written_as_tests=False, isolation=isolation)
+    report = gradescope_results(result, written_as_tests=False)
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(report, indent=2) + "\n")
+    write_whole(args.results, json.dumps(report, indent=2) + "\n")
     print(f"{result.score:g}/{rubric.automatic_total:g} automatic points ({result.status}); wrote {args.results}")
     return 0
 
@@ -350,5 +362,6 @@ def written(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else argv
     verbs = {"grade": grade, "export": export_canvas, "gradescope": gradescope, "written": written}
     return verbs[args.command](args)

@@ -88,6 +88,7 @@ def result_to_data(result: SubmissionResult) -> dict:
         "problems": list(result.problems),
         "execution_time": float(result.execution_time),
         "plots": result.plots,
+        "isolation": result.isolation,
     }
 
 
@@ -111,6 +112,9 @@ def result_from_data(data: object, submission: Submission, rubric: Rubric) -> Su
     plots = data.get("plots", {})
     if not isinstance(plots, dict):
         raise ValueError("the plot data is not a mapping")
+    isolation = data.get("isolation", "")
+    if not isinstance(isolation, str):
+        raise ValueError("the isolation is not text")
     return SubmissionResult(
         submission.identity,
         rubric,
@@ -121,6 +125,7 @@ def result_from_data(data: object, submission: Submission, rubric: Rubric) -> Su
         execution_time=float(data["execution_time"]),
         note=submission.note,
         plots=plots,
+        isolation=isolation,
     )
 
 

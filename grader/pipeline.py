@@ -11,12 +11,15 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import shutil
+import sqlite3
 import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,10 +39,10 @@ from grader.judge.score import score_all
 from grader.judge.written import extract_written_answers
 from grader.result import SubmissionResult, SubmissionStatus
 from grader.rubric import GRADED_FUNCTIONS, Rubric
-from grader.run.execute import CellStatus, NotebookRunner, RunLog, run_notebook
+from grader.run.execute import STARTUP_TIMEOUT, CellStatus, NotebookRunner, RunLog, run_notebook
 from grader.run.harvest import CallOutcome, CallStatus, harvest_outputs
-from grader.run.kernel import start_kernel, stop_kernel
-from grader.run.sandbox import SandboxMode, SandboxPolicy, bounded_scratch
+from grader.run.kernel import KernelStartFailed, start_kernel, stop_kernel
+from grader.run.sandbox import Isolation, SandboxMode, SandboxPolicy, bounded_scratch, describe_isolation
 from grader.shared_with_selfcheck import inject_parameters
 from grader.store import ClassStore, content_hash, current_versions
 from grader.views.write import write_class_views, write_submission_views
@@ -51,6 +54,14 @@ TEMPLATE_DIR = ROOT / "student_template"
 TEMPLATE_NOTEBOOK = TEMPLATE_DIR / "messmaster_part2.ipynb"
 # what a submission's folder holds besides the notebook: only what students have too
 STUDENT_FILES = ("util.py", "data/xor_pattern.csv")
+# a kernel that fails to start is tried again after a pause (longer each time): a busy machine, not the student
+START_ATTEMPTS = 3
+START_PAUSE_SECONDS = 5
+# a submission whose grading worker dies (killed, out of memory) is graded again by a fresh one, this often at most
+WORKER_ATTEMPTS = 3
+# a write to the class store that fails is tried this often, this far apart
+STORE_ATTEMPTS = 3
+STORE_PAUSE_SECONDS = 2
 
 
 def make_workspace(parent: Path, notebook: nbformat.NotebookNode) -> Path:
@@ -86,45 +97,80 @@ class Harvest:
     log: RunLog
     outcomes: dict[str, CallOutcome]
     kernels: int
+    isolations: list[Isolation]  # how its kernels were confined, each kind once
 
 
-def run_and_harvest(notebook: nbformat.NotebookNode, cases: dict, rubric: Rubric, policy: SandboxPolicy) -> Harvest:
-    """Run the notebook and harvest every item; a lost kernel costs only what it was running.
+def run_and_harvest(
+    notebook: nbformat.NotebookNode, cases: dict, rubric: Rubric, policy: SandboxPolicy, deadline: float
+) -> Harvest:
+    """Run the notebook and harvest every item before `deadline`; a lost kernel costs only what it was running.
 
     When a cell loses the kernel, a fresh kernel runs the notebook again without it; when a graded call
     loses it, that item keeps its outcome and a fresh kernel (the notebook again) harvests the items
-    after it. At most 1 + kernel_restarts kernels.
+    after it. At most 1 + kernel_restarts kernels, and nothing started past `deadline` (a time.monotonic()
+    value: the end of the rubric's submission_timeout).
     """
     skip: dict[int, str] = {}
     outcomes: dict[str, CallOutcome] = {}
+    isolations: list[Isolation] = []
     pending = dict(cases)
     for attempt in range(1 + rubric.run.kernel_restarts):
         last_chance = attempt == rubric.run.kernel_restarts
-        with bounded_scratch(policy) as scratch:
-            workspace = make_workspace(scratch, notebook)
-            manager = start_kernel(workspace, policy)
-            try:
-                with NotebookRunner(manager, notebook, rubric.run.cell_timeout, rubric.run.recovery_timeout) as runner:
-                    log = run_notebook(runner, rubric.run.notebook_timeout, skip)
-                    if log.lost_at is not None and not last_chance:
-                        skip[log.lost_at.index] = log.lost_at.error
-                        continue
-                    folder = workspace / ".grader"
-                    found = harvest_outputs(runner, pending, folder, rubric.run.call_timeout, rubric.watched)
-            finally:
-                stop_kernel(manager)
+        with ExitStack() as kernel:
+            workspace, runner = start_with_retries(kernel, notebook, rubric, policy, deadline)
+            if runner.manager.isolation not in isolations:
+                isolations.append(runner.manager.isolation)
+            log = run_notebook(runner, rubric.run.notebook_timeout, skip, deadline)
+            if log.lost_at is not None and not last_chance and time.monotonic() < deadline:
+                skip[log.lost_at.index] = log.lost_at.error
+                continue
+            folder = workspace / ".grader"
+            found = harvest_outputs(runner, pending, folder, rubric.run.call_timeout, rubric.watched, deadline)
         outcomes |= found
         pending = {item: item_cases for item, item_cases in pending.items() if not _harvested(item_cases, found)}
-        if not pending:
+        if not pending or time.monotonic() >= deadline:
             break
-    lost = "the kernel was lost before this could be graded"
+    lost = (
+        f"the submission used up its {rubric.run.submission_timeout:g} s in all before this could be graded"
+        if time.monotonic() >= deadline
+        else "the kernel was lost before this could be graded"
+    )
     outcomes |= {
         call.key: CallOutcome(CallStatus.NOT_RUN, lost)
         for item_cases in pending.values()
         for case in item_cases
         for call in case.calls
     }
-    return Harvest(log, outcomes, attempt + 1)
+    return Harvest(log, outcomes, attempt + 1, isolations)
+
+
+def start_with_retries(
+    stack: ExitStack, notebook: nbformat.NotebookNode, rubric: Rubric, policy: SandboxPolicy, deadline: float
+) -> tuple[Path, NotebookRunner]:
+    """A ready kernel in a fresh scratch holding the submission's workspace, and its runner, both closed by `stack`.
+
+    Starting a kernel is the grader's machinery, not the submission's (none of its code has run yet), so a
+    start that fails is tried again after a pause, up to START_ATTEMPTS times and while `deadline` allows,
+    before it costs anyone a point (KernelStartFailed: the grader's error, never a score).
+    """
+    for attempt in itertools.count(1):
+        try:
+            with ExitStack() as trial:
+                scratch = trial.enter_context(bounded_scratch(policy))
+                workspace = make_workspace(scratch, notebook)
+                manager = start_kernel(workspace, policy)
+                trial.callback(stop_kernel, manager)
+                startup = min(STARTUP_TIMEOUT, deadline - time.monotonic())
+                runner = trial.enter_context(
+                    NotebookRunner(manager, notebook, rubric.run.cell_timeout, rubric.run.recovery_timeout, startup)
+                )
+                stack.push(trial.pop_all())
+                return workspace, runner
+        except (KernelStartFailed, OSError) as failure:
+            if attempt == START_ATTEMPTS or time.monotonic() + START_PAUSE_SECONDS * attempt >= deadline:
+                raise KernelStartFailed(f"{failure} (tried {attempt} times)") from failure
+            print(f"warning: {failure}; trying a fresh kernel in {START_PAUSE_SECONDS * attempt} s", file=sys.stderr)
+            time.sleep(START_PAUSE_SECONDS * attempt)
 
 
 def _harvested(item_cases: list, found: dict[str, CallOutcome]) -> bool:
@@ -143,7 +189,9 @@ def grade_submission(submission: Submission, rubric: Rubric, sandbox: SandboxMod
 
     cases = generate_cases(rubric.run.grading_epochs)
     prepared = inject_parameters(notebook, {"EPOCHS": rubric.run.notebook_epochs})
-    harvest = run_and_harvest(prepared, cases, rubric, SandboxPolicy.from_limits(rubric.limits, sandbox))
+    policy = SandboxPolicy.from_limits(rubric.limits, sandbox)
+    harvest = run_and_harvest(prepared, cases, rubric, policy, started + rubric.run.submission_timeout)
+    result.isolation = " ".join(describe_isolation(isolation, policy) for isolation in harvest.isolations)
     result.problems = _describe_problems(harvest.log)
     if harvest.kernels > 1:
         result.problems.append(
@@ -178,6 +226,20 @@ def zero_result(submission: Submission, rubric: Rubric, status: SubmissionStatus
     result = SubmissionResult(submission.identity, rubric, status=status, problems=[reason])
     result.tests = score_all(cases, outcomes, rubric, {})
     return result
+
+
+def _with_retries(write: Callable[[], int]) -> int:
+    """A store write, tried again after a pause when it fails (a full or busy disk may free up)."""
+    attempt = 1
+    while True:
+        try:
+            return write()
+        except (sqlite3.Error, OSError) as error:
+            if attempt == STORE_ATTEMPTS:
+                raise
+            print(f"warning: the class store could not be written ({error}); trying again", file=sys.stderr)
+            time.sleep(STORE_PAUSE_SECONDS)
+            attempt += 1
 
 
 def one_torch_thread() -> None:
@@ -220,30 +282,69 @@ class ClassRun:
     errors: list[str] = field(default_factory=list)
 
 
+def _grade_in_marked_worker(marker: Path, submission: Submission, rubric: Rubric, sandbox: SandboxMode):
+    """A pool worker's task: `marker` exists while it grades, so that a worker that dies is seen to have died
+    on this submission (a broken pool fails every unfinished task alike, started or not)."""
+    marker.touch()
+    result = grade_in_this_process(submission, rubric, sandbox)
+    marker.unlink()
+    return result
+
+
 def _grade_in_workers(
     submissions: list[Submission], rubric: Rubric, jobs: int, sandbox: SandboxMode
 ) -> Iterator[tuple[Submission, SubmissionResult]]:
-    """Each submission's result as soon as a worker has it; a worker that dies costs only its submission."""
+    """Each submission's result as soon as a worker has it.
+
+    A worker that dies (killed, out of memory) breaks the pool: a fresh pool grades what was unfinished, and
+    a submission whose worker died WORKER_ATTEMPTS times is the grader's failure on it, not the student's.
+    """
     # Not fork: a forked child of a process that already ran torch deadlocks in its thread pool. A fork server
     # that has only imported (the grader, 2 s; what the reference optimizers' first step imports, 0.9 s) forks
     # each worker, which then starts warm.
-    workers = max(1, min(jobs, len(submissions)))
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__, "torch._dynamo"])
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
-    try:
-        futures = {pool.submit(grade_in_this_process, s, rubric, sandbox): s for s in submissions}
-        for future in as_completed(futures):
-            submission = futures[future]
+    deaths: dict[int, int] = {}  # by place in `submissions`
+    remaining = list(range(len(submissions)))
+    with tempfile.TemporaryDirectory(prefix="messmaster-workers-") as markers:
+        while remaining:
+            unfinished = []
+            pool = ProcessPoolExecutor(max_workers=max(1, min(jobs, len(remaining))), mp_context=context)
             try:
-                result = future.result()
-            except Exception as error:  # the worker process itself died
-                reason = f"The grader's worker died on this submission ({error}); ask the staff."
-                result = zero_result(submission, rubric, SubmissionStatus.GRADER_ERROR, reason)
-            yield submission, result
-    finally:
-        # on Ctrl-C (or any way out) nothing more is started; what is stored stays, the next run does the rest
-        pool.shutdown(wait=True, cancel_futures=True)
+                futures = {
+                    pool.submit(_grade_in_marked_worker, Path(markers) / str(i), submissions[i], rubric, sandbox): i
+                    for i in remaining
+                }
+                for future in as_completed(futures):
+                    index = futures[future]
+                    try:
+                        result = future.result()
+                    except BrokenProcessPool:
+                        unfinished.append(index)
+                        continue
+                    except Exception as error:  # its result could not come back
+                        reason = f"The grader's worker could not return this result ({error}); ask the staff."
+                        result = zero_result(submissions[index], rubric, SubmissionStatus.GRADER_ERROR, reason)
+                    yield submissions[index], result
+            finally:
+                # on Ctrl-C (or any way out) nothing more is started; what is stored stays, the next run does the rest
+                pool.shutdown(wait=True, cancel_futures=True)
+            remaining = []
+            for index in unfinished:
+                marker = Path(markers) / str(index)
+                if marker.exists():
+                    marker.unlink()
+                    deaths[index] = deaths.get(index, 0) + 1
+                if deaths.get(index, 0) < WORKER_ATTEMPTS:
+                    remaining.append(index)
+                    continue
+                reason = f"The grader's worker died each of the {WORKER_ATTEMPTS} times it graded this; ask the staff."
+                yield submissions[index], zero_result(submissions[index], rubric, SubmissionStatus.GRADER_ERROR, reason)
+            if remaining:
+                print(
+                    f"warning: a grading worker died; {len(remaining)} unfinished submission(s) go to fresh workers",
+                    file=sys.stderr,
+                )
 
 
 def grade_class(
@@ -274,16 +375,35 @@ def grade_class(
         contents = {s.identity.student: content_hash(s) for s in intake.submissions}
         results: dict[str, SubmissionResult] = {}
 
-        def keep(submission: Submission, grading: int | SubmissionResult) -> int:
-            """Store a grading (a new result, or a stored one's id to reuse) and write the student's views."""
+        def keep(submission: Submission, grading: int | SubmissionResult) -> int | None:
+            """Store a grading (a new result, or a stored one's id to reuse) and write the student's views.
+
+            A store write that fails is tried again after a pause; one that still fails, or views that cannot
+            be written, become this student's grader_error (None when even that cannot be stored): never the
+            class's."""
             student = submission.identity.student
-            if isinstance(grading, int):
-                grading_id = store.reuse(run_id, submission, contents[student], versions, grading)
-                run.reused += 1
-            else:
-                grading_id = store.record(run_id, submission, contents[student], versions, grading)
-            results[student] = store.current(student)
-            write_submission_views(results[student], out)
+            try:
+                grading_id = _with_retries(
+                    lambda: (
+                        store.reuse(run_id, submission, contents[student], versions, grading)
+                        if isinstance(grading, int)
+                        else store.record(run_id, submission, contents[student], versions, grading)
+                    )
+                )
+                results[student] = store.current(student)
+                write_submission_views(results[student], out)
+            except Exception as error:
+                traceback.print_exc()
+                reason = f"The grader could not record this result ({type(error).__name__}: {error}); ask the staff."
+                results[student] = zero_result(submission, rubric, SubmissionStatus.GRADER_ERROR, reason)
+                try:
+                    grading_id = store.record(run_id, submission, contents[student], versions, results[student])
+                    write_submission_views(results[student], out)
+                except Exception as again:
+                    run.errors.append(f"{student}: nothing could be recorded ({type(again).__name__}: {again})")
+                    return None
+                return grading_id
+            run.reused += isinstance(grading, int)
             return grading_id
 
         # identical notebooks (a group's members, a copied file) are graded once
@@ -310,7 +430,7 @@ def grade_class(
         for submission, result in itertools.chain(answered_here, graded):
             grading_id = keep(submission, result)
             for same in to_grade[contents[submission.identity.student]][1:]:
-                keep(same, grading_id)
+                keep(same, result if grading_id is None else grading_id)
             progress.update()
             progress.set_postfix_str(f"{submission.identity.student}: {result.score:g}")
         progress.close()

@@ -37,6 +37,7 @@ class SubmissionResult:
     note: str = ""  # which of several notebooks handed in was graded (intake's, never from the cache)
     execution_time: float = 0.0
     plots: dict[str, object] = field(default_factory=dict)  # what the pages draw (judge/artifacts.py)
+    isolation: str = ""  # how its kernels were confined, in a sentence ("" when none ran)
 
     @property
     def folder(self) -> str:

@@ -48,14 +48,25 @@ class Run:
     call_timeout: float
     recovery_timeout: float
     kernel_restarts: int
+    submission_timeout: float
 
     def __post_init__(self) -> None:
         _require(
             min(self.grading_epochs, self.notebook_epochs) >= 1, "grading_epochs and notebook_epochs must be at least 1"
         )
         _require(self.kernel_restarts >= 0, "kernel_restarts must not be negative")
-        timeouts = (self.cell_timeout, self.notebook_timeout, self.call_timeout, self.recovery_timeout)
+        timeouts = (
+            self.cell_timeout,
+            self.notebook_timeout,
+            self.call_timeout,
+            self.recovery_timeout,
+            self.submission_timeout,
+        )
         _require(min(timeouts) > 0, "timeouts must be positive")
+        _require(
+            self.notebook_timeout < self.submission_timeout,
+            "notebook_timeout must be less than submission_timeout (the graded calls need time after the notebook)",
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -142,12 +153,23 @@ class OptimizersItem(Item):
 VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
 
 
+# Gradescope's own timeout may be set up to this many minutes (its documentation); what a run of ours does besides
+# the submission's own time (Python's start, scoring, writing the results) fits in the margin, at half a CPU
+GRADESCOPE_MAX_MINUTES = 40
+GRADESCOPE_MARGIN_SECONDS = 60
+
+
 @dataclass(frozen=True, kw_only=True)
 class Gradescope:
     visibility: str  # of the automatic tests' results
+    timeout_minutes: float  # the autograder timeout set on Gradescope for this assignment
 
     def __post_init__(self) -> None:
         _require(self.visibility in VISIBILITIES, f"visibility must be one of {', '.join(VISIBILITIES)}")
+        _require(
+            0 < self.timeout_minutes <= GRADESCOPE_MAX_MINUTES,
+            f"timeout_minutes must be positive and at most Gradescope's {GRADESCOPE_MAX_MINUTES}",
+        )
 
 
 ITEM_TYPES: dict[str, type[Item]] = {
@@ -170,6 +192,13 @@ class Rubric:
     def __post_init__(self) -> None:
         added = self.automatic_total + sum(self.written.values())
         _require(abs(added - self.total) < 1e-9, f"points add up to {added:g}, not total = {self.total:g}")
+        bound = self.run.submission_timeout + GRADESCOPE_MARGIN_SECONDS
+        _require(
+            bound <= self.gradescope.timeout_minutes * 60,
+            f"run.submission_timeout ({self.run.submission_timeout:g} s) and {GRADESCOPE_MARGIN_SECONDS} s for the "
+            f"rest of a run must fit in gradescope.timeout_minutes ({self.gradescope.timeout_minutes:g} min): "
+            "Gradescope kills a longer run, with no results at all",
+        )
 
     @property
     def automatic_total(self) -> float:

@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS gradings (
     name TEXT NOT NULL, email TEXT NOT NULL, source TEXT NOT NULL, late INTEGER NOT NULL,
     content_hash TEXT NOT NULL, grader_version TEXT NOT NULL, rubric_hash TEXT NOT NULL, cases_hash TEXT NOT NULL,
     status TEXT NOT NULL, execution_time REAL NOT NULL, problems TEXT NOT NULL, written TEXT NOT NULL,
-    note TEXT NOT NULL, reused_from INTEGER REFERENCES gradings(id), plots TEXT NOT NULL DEFAULT '{}'
+    note TEXT NOT NULL, reused_from INTEGER REFERENCES gradings(id), plots TEXT NOT NULL DEFAULT '{}',
+    isolation TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS gradings_by_student ON gradings (student, id);
 CREATE INDEX IF NOT EXISTS gradings_by_content ON gradings (content_hash, grader_version, rubric_hash, cases_hash);
@@ -152,6 +153,8 @@ class ClassStore:
                 columns = {row[1] for row in connection.execute("PRAGMA table_info(gradings)")}
                 if "plots" not in columns:  # a store made before the pages drew plots
                     connection.execute("ALTER TABLE gradings ADD COLUMN plots TEXT NOT NULL DEFAULT '{}'")
+                if "isolation" not in columns:  # a store made before results said how kernels were confined
+                    connection.execute("ALTER TABLE gradings ADD COLUMN isolation TEXT NOT NULL DEFAULT ''")
                 yield cls(connection, rubric)
             finally:
                 connection.close()
@@ -205,8 +208,9 @@ class ClassStore:
         with self._transaction() as db:
             cursor = db.execute(
                 "INSERT INTO gradings (run_id, student, name, email, source, late, content_hash, grader_version, "
-                "rubric_hash, cases_hash, status, execution_time, problems, written, note, reused_from, plots) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "rubric_hash, cases_hash, status, execution_time, problems, written, note, reused_from, plots, "
+                "isolation) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     identity.student,
@@ -225,6 +229,7 @@ class ClassStore:
                     submission.note,
                     reused_from,
                     json.dumps(result.plots),
+                    result.isolation,
                 ),
             )
             grading_id = int(cursor.lastrowid)
@@ -240,11 +245,14 @@ class ClassStore:
         return self.record(run_id, submission, content, versions, stored, reused_from=grading_id)
 
     def _result(self, grading_id: int) -> SubmissionResult:
-        (student, name, email, source, late, status, seconds, problems, written, note, plots) = self.db.execute(
-            "SELECT student, name, email, source, late, status, execution_time, problems, written, note, plots "
-            "FROM gradings WHERE id = ?",
-            (grading_id,),
-        ).fetchone()
+        (student, name, email, source, late, status, seconds, problems, written, note, plots, isolation) = (
+            self.db.execute(
+                "SELECT student, name, email, source, late, status, execution_time, problems, written, note, plots, "
+                "isolation "
+                "FROM gradings WHERE id = ?",
+                (grading_id,),
+            ).fetchone()
+        )
         tests = [
             TestResult(*row)
             for row in self.db.execute(
@@ -261,6 +269,7 @@ class ClassStore:
             execution_time=seconds,
             note=note,
             plots=json.loads(plots),
+            isolation=isolation,
         )
 
     def current(self, student: str) -> SubmissionResult | None:

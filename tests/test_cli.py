@@ -75,11 +75,17 @@ def test_arguments_reach_the_pipeline(recorded, tmp_path, capsys):
     assert "ada" in printed and "graded 1 submission(s)" in printed and "of 75 automatic points" in printed
 
 
-def test_a_grader_error_exits_1_and_names_the_submission(recorded, tmp_path, capsys):
+def test_a_grader_error_exits_1_and_names_the_submission_with_the_command_that_grades_it_again(
+    recorded, tmp_path, capsys
+):
     _, status = recorded
     status["value"] = SubmissionStatus.GRADER_ERROR
-    assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "out")]) == 1
-    assert "the grader failed on: ada" in capsys.readouterr().err
+    assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "out"), "--force"]) == 1
+    said = capsys.readouterr().err
+    assert "the grader failed on 1 submission(s), after trying again: ada" in said
+    # a grader error is never reused, so the command without --force grades just those again
+    again = said.split("to grade just these again (the others are kept as they are): ")[1].strip()
+    assert again.endswith(f" -m grader grade {tmp_path} --out {tmp_path / 'out'}")
 
 
 @pytest.mark.parametrize(
@@ -130,9 +136,9 @@ def test_required_sandbox_without_any_sandbox_exits_2_and_auto_warns(recorded, m
     calls, _ = recorded
     monkeypatch.setattr(cli, "sandbox_works", lambda: False)
     assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "o"), "--sandbox", "required"]) == 2
-    assert "bubblewrap cannot run here" in capsys.readouterr().err and calls == []
+    assert "--sandbox=required, but bubblewrap" in capsys.readouterr().err and calls == []
     assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "o")]) == 0
-    assert "WARNING: bubblewrap cannot run here" in capsys.readouterr().err
+    assert "WARNING: Submissions run with resource limits only" in capsys.readouterr().err
 
 
 def test_usage_names_every_option(capsys):

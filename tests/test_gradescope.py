@@ -19,7 +19,7 @@ from grader.rubric import load_rubric
 from grader.run.sandbox import SandboxMode, SandboxPolicy, bubblewrap_works, forks_kernels
 from tools.build_gradescope import SCRIPTS, build_gradescope_zip
 
-from .helpers import minimal_notebook
+from .helpers import CAN_DROP_CAP_SYS_ADMIN, WITHOUT_CAP_SYS_ADMIN, minimal_notebook
 
 HUNT = """
 import json, os
@@ -76,6 +76,9 @@ def autograder(tmp_path_factory, solved, template):
         "hunter": (None, "auto"),
         "hunter_without_bubblewrap": (None, "off"),
     }
+    if CAN_DROP_CAP_SYS_ADMIN:  # a container that refuses the namespaces a sandbox needs
+        submissions["reference_without_cap_sys_admin"] = (minimal_notebook(solved), "auto")
+        submissions["refused_without_cap_sys_admin"] = (minimal_notebook(solved), "required")
 
     def grade(name: str) -> tuple[dict, str]:
         notebook, sandbox = submissions[name]
@@ -88,10 +91,15 @@ def autograder(tmp_path_factory, solved, template):
         nbformat.write(notebook, root / "submission" / "whatever_they_called_it.ipynb")
         env = {**os.environ, "AUTOGRADER_ROOT": str(root), "MESSMASTER_SANDBOX": sandbox}
         env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+        prefix = WITHOUT_CAP_SYS_ADMIN if name.endswith("without_cap_sys_admin") else []
         run = subprocess.run(
-            ["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True, timeout=600
+            [*prefix, "bash", str(root / "source" / "run_autograder")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
-        assert run.returncode == 0, run.stderr
+        assert (run.returncode == 0) == (sandbox != "required"), run.stderr
         return json.loads((root / "results" / "results.json").read_text()), run.stdout
 
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -108,6 +116,19 @@ def test_the_reference_gets_every_automatic_point_with_markdown_output(autograde
     assert all(t["visibility"] == rubric.gradescope.visibility for t in results["tests"])
     assert not [t for t in results["tests"] if t["name"].startswith("written.")], "written items are manual questions"
     assert "Isolation: " in results["output"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CAN_DROP_CAP_SYS_ADMIN, reason="only root can run without CAP_SYS_ADMIN")
+def test_where_no_sandbox_can_be_made_the_results_say_so_and_a_refusal_still_writes_results(autograder, rubric):
+    """Root without CAP_SYS_ADMIN: the sandbox check once passed there and every kernel then failed (0/75,
+    "Isolation: bubblewrap"); and a refusal at start wrote no results.json at all."""
+    graded, _ = autograder["reference_without_cap_sys_admin"]
+    assert graded["score"] == rubric.automatic_total
+    assert "Isolation: an unprivileged user of its own" in graded["output"] and "bubblewrap (" not in graded["output"]
+    refused, _ = autograder["refused_without_cap_sys_admin"]
+    assert refused["score"] == 0 and refused["tests"] == []
+    assert "could not grade this submission" in refused["output"] and "CAP_SYS_ADMIN" in refused["output"]
 
 
 @pytest.mark.slow

@@ -78,6 +78,11 @@ def test_a_rubric_missing_any_required_key_is_refused_naming_it(tmp_path, key):
         ("total = 100", "total = 100\nextra = 1", "unknown: ['extra']"),
         ("rtol = 1e-4", "rtol = -1e-4", "must not be negative"),
         ("total = 100", "total = [", "rubric.toml"),
+        # Gradescope kills a run past its timeout with no results at all: the rubric's bound must fit in it
+        ("timeout_minutes = 10", "timeout_minutes = 8", "must fit in gradescope.timeout_minutes (8 min)"),
+        ("submission_timeout = 480", "submission_timeout = 600", "run.submission_timeout (600 s)"),
+        ("timeout_minutes = 10", "timeout_minutes = 60", "at most Gradescope's 40"),
+        ("notebook_timeout = 300", "notebook_timeout = 480", "less than submission_timeout"),
     ],
 )
 def test_a_mistake_in_the_rubric_is_refused_with_where_it_is(tmp_path, old, new, says):

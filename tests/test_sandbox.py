@@ -252,4 +252,4 @@ def test_where_namespaces_cannot_be_made_kernels_are_started_afresh(monkeypatch,
     policy = SandboxPolicy.from_limits(rubric.limits, SandboxMode.AUTO)
     monkeypatch.setattr(sandbox, "namespaces_work", lambda: False)
     assert not sandbox.forks_kernels(policy)
-    assert "namespaces of its own" not in sandbox.isolation_description(policy)
+    assert sandbox.planned_isolation(policy) != sandbox.Isolation.FORKED

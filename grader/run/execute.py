@@ -8,6 +8,8 @@ kernel, skipping that cell). What a cell printed is kept only up to a cap.
 
 from __future__ import annotations
 
+import atexit
+import math
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -17,8 +19,13 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
+from grader.run.kernel import KernelStartFailed
+
 MAX_OUTPUT_CHARS = 200_000  # per notebook: enough for any honest progress log
 TIMEOUT_ENAME = "GraderCellTimeout"
+# seconds a started kernel has to answer: a fresh one takes one or two on an idle machine, ten times that on a
+# busy one; past this it is deemed not to start (the pipeline then tries a fresh one)
+STARTUP_TIMEOUT = 120
 
 
 class CellStatus(StrEnum):
@@ -80,6 +87,7 @@ class NotebookRunner:
         notebook: nbformat.NotebookNode,
         cell_timeout: float,
         recovery_timeout: float = 10,
+        startup_timeout: float = STARTUP_TIMEOUT,
     ) -> None:
         self.manager = manager
         self.notebook = notebook
@@ -93,6 +101,7 @@ class NotebookRunner:
             interrupt_on_timeout=True,
             record_timing=False,
             iopub_timeout=4,
+            startup_timeout=max(1, int(startup_timeout)),
         )
         self.client.on_cell_executed = self._remember_reply
         self._last_reply: dict = {}
@@ -100,7 +109,11 @@ class NotebookRunner:
 
     def __enter__(self) -> NotebookRunner:
         self._context = self.client.setup_kernel()
-        self._context.__enter__()
+        try:
+            self._context.__enter__()
+        except Exception as error:  # nothing of the submission has run yet: the machinery's fault
+            atexit.unregister(self.client._cleanup_kernel)  # nbclient's, for a kernel it has already cleaned up
+            raise KernelStartFailed(f"the kernel did not become ready ({type(error).__name__}: {error})") from error
         return self
 
     def __exit__(self, *exc) -> None:
@@ -173,14 +186,23 @@ def first_line(source: str) -> str:
     return line if len(line) <= 60 else line[:57] + "..."
 
 
-def run_notebook(runner: NotebookRunner, notebook_timeout: float, skip: dict[int, str] | None = None) -> RunLog:
-    """Run every code cell in order, within the per-cell and whole-notebook limits.
+def run_notebook(
+    runner: NotebookRunner, notebook_timeout: float, skip: dict[int, str] | None = None, deadline: float = math.inf
+) -> RunLog:
+    """Run every code cell in order, within the per-cell and whole-notebook limits, and before `deadline` (a
+    time.monotonic() value: the end of the whole submission's time).
 
     `skip`: cells (by index) left out, with the reason: they lost the kernel on an earlier run.
     """
     skip = skip or {}
     log = RunLog()
     started = time.monotonic()
+    ends = min(started + notebook_timeout, deadline)
+    out_of_time = (
+        f"the notebook ran out of its {notebook_timeout:.0f} s"
+        if started + notebook_timeout <= deadline
+        else "the submission ran out of its time in all"
+    )
     number = 0
     for index, cell in enumerate(runner.notebook.cells):
         if cell.cell_type != "code":
@@ -192,14 +214,10 @@ def run_notebook(runner: NotebookRunner, notebook_timeout: float, skip: dict[int
         if index in skip:
             log.cells.append(CellRun(number, CellStatus.SKIPPED, skip[index], index, first_line(cell.source)))
             continue
-        remaining = notebook_timeout - (time.monotonic() - started)
+        remaining = ends - time.monotonic()
         if not runner.alive or remaining <= 0:
             if not log.stopped_because:
-                log.stopped_because = (
-                    "the kernel died or stopped answering"
-                    if not runner.alive
-                    else f"the notebook ran out of its {notebook_timeout:.0f} s"
-                )
+                log.stopped_because = "the kernel died or stopped answering" if not runner.alive else out_of_time
             log.cells.append(CellRun(number, CellStatus.NOT_RUN, log.stopped_because, index))
             continue
         run = runner.run_cell(cell, index, min(runner.cell_timeout, remaining))

@@ -10,7 +10,9 @@ the items not yet harvested, never the grader.
 from __future__ import annotations
 
 import json
+import math
 import secrets
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -161,17 +163,19 @@ def harvest_outputs(
     folder: Path,
     call_timeout: float,
     watch: dict[str, tuple[str, ...]],
+    deadline: float = math.inf,
 ) -> dict[str, CallOutcome]:
     """The outcome of every call of the items harvested, by call key, item by item in order.
 
-    Stops when the kernel is lost (the item it was lost on has its calls' outcomes); the items
-    after it are left out, for a fresh kernel to harvest. `watch`: by item, the machinery to
-    record while its function runs (the rubric's rules).
+    Stops when the kernel is lost (the item it was lost on has its calls' outcomes), or at `deadline` (a
+    time.monotonic() value); the items after it are left out, for a fresh kernel to harvest. `watch`: by
+    item, the machinery to record while its function runs (the rubric's rules).
     """
     outcomes: dict[str, CallOutcome] = {}
     for item, item_cases in cases.items():
         keys = [call.key for case in item_cases for call in case.calls]
-        if not runner.alive:
+        left = deadline - time.monotonic()
+        if not runner.alive or left <= 0:
             break
         # a fresh, unguessable folder per item: nothing written earlier can pass for a result
         item_folder = folder / f"{item}-{secrets.token_hex(8)}"
@@ -181,7 +185,7 @@ def harvest_outputs(
         out_stem = item_folder / "outputs"
         cell = probe_cell(calls_file, arrays_file, out_stem, call_timeout)
         # the calls' own time, and a little for the probe's files (it writes them even after a timeout)
-        run = runner.run_extra_cell(cell, call_timeout * len(keys) + 10)
+        run = runner.run_extra_cell(cell, min(call_timeout * len(keys) + 10, left))
         found = read_outcomes(out_stem, keys)
         # calls the probe never reported on were cut short by what happened to the cell
         if run.status == CellStatus.TIMEOUT:

@@ -12,16 +12,20 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
-from queue import Empty
 
+import zmq
+import zmq.asyncio
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
 from grader.run.sandbox import (
+    Isolation,
     SandboxPolicy,
+    SandboxUnavailable,
     bubblewrap_prefix,
     drops_privileges,
     forks_kernels,
@@ -34,9 +38,11 @@ from grader.run.sandbox import (
     use_bubblewrap,
     user_prefix,
 )
-from grader.run.zygote_client import fork_kernel
+from grader.run.zygote_client import KernelNotConfined, fork_kernel
 
 # What the student's kernel inherits: enough to run Python and nothing of ours.
+# a kernel silent this long is asked again (it may be slow, or have missed the first request)
+ASK_AGAIN_SECONDS = 1.0
 PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "TZ")
 
 
@@ -59,40 +65,44 @@ def kernel_environment(workspace: Path, tmp_dir: str) -> dict[str, str]:
 
 
 class ReadyKernelClient(AsyncKernelClient):
-    """A client that knows its kernel is ready as soon as the kernel says so.
+    """A client that knows its kernel is ready as soon as the kernel says so, however slowly it says it.
 
-    jupyter_client's own wait, after the kernel_info reply, listens until iopub has been silent for 0.2 s,
-    and up to 1 s between tries: on every kernel start. Here the kernel is ready once it has answered a
-    kernel_info request and announced on iopub that it is idle after it (so iopub is connected too).
+    Ready means: the kernel has answered a kernel_info request on shell, and announced on iopub that it went
+    idle after one (so iopub is connected too). Every request sent stays an answer worth having: a reply to
+    any of them counts, so a kernel slower than our patience is waited for, never outrun by new requests
+    (on a busy machine, matching each reply to the latest request only had every reply come one too late).
+    jupyter_client's own wait also listens until iopub has been silent for 0.2 s, on every kernel start.
     """
 
     async def wait_for_ready(self, timeout: float | None = None) -> None:
         deadline = time.monotonic() + (timeout if timeout is not None else 60)
-        while time.monotonic() < deadline:
-            request = self.kernel_info()
-            try:
-                reply = await self.shell_channel.get_msg(timeout=0.5)
-            except Empty:
-                reply = None
-            if reply and reply["parent_header"].get("msg_id") == request and await self._idle_after(request):
+        asked = {self.kernel_info()}
+        reply, idle = None, False
+        poller = zmq.asyncio.Poller()
+        poller.register(self.shell_channel.socket, zmq.POLLIN)
+        poller.register(self.iopub_channel.socket, zmq.POLLIN)
+        while (left := deadline - time.monotonic()) > 0:
+            ready = dict(await poller.poll(timeout=1000 * min(left, ASK_AGAIN_SECONDS)))
+            if self.shell_channel.socket in ready:
+                message = await self.shell_channel.get_msg(timeout=0)
+                if message["msg_type"] == "kernel_info_reply" and _parent(message) in asked:
+                    reply = message
+            if self.iopub_channel.socket in ready:
+                message = await self.iopub_channel.get_msg(timeout=0)
+                status = message["msg_type"] == "status" and message["content"].get("execution_state")
+                idle = idle or (status == "idle" and _parent(message) in asked)
+            if reply is not None and idle:
                 self._handle_kernel_info_reply(reply)
                 return
-            if not await self.is_alive():
-                raise RuntimeError("Kernel died before replying to kernel_info")
+            if not ready:  # a silent while: still alive? Then ask again (iopub may have joined after an idle)
+                if not await self.is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                asked.add(self.kernel_info())
         raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
 
-    async def _idle_after(self, request: str) -> bool:
-        """Whether iopub says idle after `request` soon (it may not be connected yet: then ask again)."""
-        until = time.monotonic() + 0.05
-        while (left := until - time.monotonic()) > 0:
-            try:
-                message = await self.iopub_channel.get_msg(timeout=left)
-            except Empty:
-                return False
-            idle = message["msg_type"] == "status" and message["content"].get("execution_state") == "idle"
-            if idle and message["parent_header"].get("msg_id") == request:
-                return True
-        return False
+
+def _parent(message: dict) -> str | None:
+    return message["parent_header"].get("msg_id")
 
 
 class SlotKernelManager(AsyncKernelManager):
@@ -116,6 +126,7 @@ class SlotKernelManager(AsyncKernelManager):
         self.tmp_dir = workspace.parent / "tmp"  # made by bounded_scratch beside the workspace
         self.policy = policy
         self.kernel_spec.interrupt_mode = "message"
+        self.isolation = Isolation.FORKED if isinstance(self, ForkedKernelManager) else Isolation.LIMITS_ONLY
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         hand_over(Path(self.connection_file))
@@ -128,10 +139,12 @@ class ConfinedKernelManager(SlotKernelManager):
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         command = super().format_kernel_cmd(extra_arguments)
         if use_bubblewrap(self.policy):
+            self.isolation = Isolation.BUBBLEWRAP
             env = kernel_environment(self.workspace, "/tmp")
             connection = Path(self.connection_file)
             confine = bubblewrap_prefix(self.workspace, self.ipc_dir, self.tmp_dir, connection, env)
             return limits_prefix(self.policy) + confine + user_prefix() + command
+        self.isolation = Isolation.OWN_USER if drops_privileges() else Isolation.LIMITS_ONLY
         return limits_prefix(self.policy) + user_prefix() + command
 
 
@@ -166,11 +179,21 @@ def fork_request(workspace: Path, ipc_dir: Path, tmp_dir: Path, connection_file:
     }
 
 
+# why this process's fork server could not confine a kernel, once it could not: every later kernel starts afresh
+_forking_failed: str | None = None
+
+
+class KernelStartFailed(RuntimeError):
+    """A kernel could not be started, confined or made ready: the grader's machinery failed, before any of the
+    submission's code ran (a busy machine, a fork server that died, a sandbox that cannot be set up)."""
+
+
 def start_kernel(workspace: Path, policy: SandboxPolicy) -> SlotKernelManager:
     """A fresh, confined Python kernel whose working folder is `workspace` (in a `bounded_scratch`).
 
     Async, as nbclient expects: with a blocking manager a cell that never
     answers would block the client's event loop and its timeout with it.
+    Raises KernelStartFailed, with the reason, when the kernel cannot be launched.
     """
     ipc_dir = workspace.parent / "ipc"
     ipc_dir.mkdir(exist_ok=True)
@@ -178,15 +201,30 @@ def start_kernel(workspace: Path, policy: SandboxPolicy) -> SlotKernelManager:
     workspace.parent.chmod(0o711)
     for path in (workspace, ipc_dir, *workspace.rglob("*")):
         hand_over(path)
-    kind = ForkedKernelManager if forks_kernels(policy) else ConfinedKernelManager
-    manager = kind(workspace, ipc_dir, policy)
-    # what the kernel process writes to its own stdout/stderr is nobody's business (cell output goes over ZMQ)
-    run_sync(manager.start_kernel)(
-        cwd=str(workspace),
-        env=kernel_environment(workspace, str(manager.tmp_dir)),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    global _forking_failed
+    forked = forks_kernels(policy) and _forking_failed is None
+    manager = (ForkedKernelManager if forked else ConfinedKernelManager)(workspace, ipc_dir, policy)
+    try:
+        # what the kernel process writes to its own stdout/stderr is nobody's business (cell output goes over ZMQ)
+        run_sync(manager.start_kernel)(
+            cwd=str(workspace),
+            env=kernel_environment(workspace, str(manager.tmp_dir)),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    except SandboxUnavailable:
+        raise  # --sandbox=required where no sandbox runs: no retry can help
+    except KernelNotConfined as error:
+        stop_kernel(manager)
+        if not error.confinement_refused:
+            raise KernelStartFailed(f"the kernel could not be started ({error})") from error
+        # this machine refuses what the zygote's confinement needs: kernels start afresh from now on
+        _forking_failed = str(error)
+        print(f"warning: {error}; kernels are started afresh instead of forked", file=sys.stderr)
+        return start_kernel(workspace, policy)
+    except Exception as error:
+        stop_kernel(manager)
+        raise KernelStartFailed(f"the kernel could not be started ({type(error).__name__}: {error})") from error
     return manager
 
 

@@ -76,14 +76,25 @@ class SandboxPolicy:
 
 @cache
 def bubblewrap_works() -> bool:
-    """Whether `bwrap` is installed and may create namespaces on this machine (checked once)."""
+    """Whether a kernel can start under bubblewrap here (checked once): a trial of the very command a fresh
+    kernel starts with (its namespaces, binds and user), running this Python. A lighter trial is not enough:
+    root without CAP_SYS_ADMIN may make namespaces inside a user namespace but not the ones a kernel gets."""
     if shutil.which("bwrap") is None:
         return False
-    trial = subprocess.run(
-        ["bwrap", "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
-        capture_output=True,
-        timeout=30,
-    )
+    with tempfile.TemporaryDirectory(prefix="messmaster-trial-") as scratch:
+        workspace, ipc_dir, tmp_dir = (Path(scratch) / name for name in ("work", "ipc", "tmp"))
+        connection = ipc_dir / "connection.json"
+        for folder in (workspace, ipc_dir, tmp_dir):
+            folder.mkdir()
+            hand_over(folder)
+        connection.write_text("{}")
+        Path(scratch).chmod(0o711)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        command = bubblewrap_prefix(workspace, ipc_dir, tmp_dir, connection, env) + user_prefix()
+        try:
+            trial = subprocess.run([*command, sys.executable, "-c", "pass"], capture_output=True, timeout=120)
+        except subprocess.TimeoutExpired:
+            return False
     return trial.returncode == 0
 
 
@@ -122,28 +133,53 @@ def use_bubblewrap(policy: SandboxPolicy) -> bool:
     if bubblewrap_works():
         return True
     if policy.mode == SandboxMode.REQUIRED:
-        raise SandboxUnavailable(
-            "--sandbox=required, but bubblewrap cannot run here (install the `bubblewrap` package; "
-            "user namespaces must be enabled)"
-        )
+        raise SandboxUnavailable(f"--sandbox=required, but {why_no_sandbox()}")
     return False
 
 
-def isolation_description(policy: SandboxPolicy) -> str:
-    """How a kernel under `policy` is isolated here, in a sentence for the results."""
+def why_no_sandbox() -> str:
+    """Why kernels cannot be confined here, in a clause for an error or a warning."""
+    if shutil.which("bwrap") is None:
+        return "bubblewrap is not installed here (install the `bubblewrap` package)"
+    return (
+        "bubblewrap cannot make the namespaces a kernel needs here (a container without CAP_SYS_ADMIN, or user "
+        "namespaces disabled: give the container CAP_SYS_ADMIN, or grade outside it)"
+    )
+
+
+class Isolation(StrEnum):
+    """How one kernel was confined, as it was started."""
+
+    FORKED = "forked"  # namespaces of its own, set up by the zygote
+    BUBBLEWRAP = "bubblewrap"
+    OWN_USER = "own_user"  # no namespaces: its own user and the limits
+    LIMITS_ONLY = "limits_only"
+
+
+def planned_isolation(policy: SandboxPolicy) -> Isolation:
+    """How a kernel under `policy` will be confined here, as far as the checks at start can tell."""
+    if forks_kernels(policy):
+        return Isolation.FORKED
+    if use_bubblewrap(policy):
+        return Isolation.BUBBLEWRAP
+    return Isolation.OWN_USER if drops_privileges() else Isolation.LIMITS_ONLY
+
+
+def describe_isolation(isolation: Isolation, policy: SandboxPolicy) -> str:
+    """A kernel's isolation in a sentence for its results."""
     space = (
         f" and {policy.max_disk_bytes / 1024**2:g} MiB of writable space"
         if private_mounts()
         else "; its writable space is not bounded here (the grader cannot mount a tmpfs)"
     )
-    if forks_kernels(policy):
+    if isolation == Isolation.FORKED:
         return (
             "Isolation: namespaces of its own (no network; only the kernel's own folder visible), a user of its own, "
             f"resource limits{space}."
         )
-    if use_bubblewrap(policy):
+    if isolation == Isolation.BUBBLEWRAP:
         return f"Isolation: bubblewrap (no network; only the kernel's own folder visible), resource limits{space}."
-    if drops_privileges():
+    if isolation == Isolation.OWN_USER:
         return (
             f"Isolation: an unprivileged user of its own with resource limits{space}; bubblewrap cannot run "
             "here, so the grader's files are protected by their permissions."

@@ -10,8 +10,9 @@ folders, the rubric's resource limits, and its job slot's user (no capabilities,
 It imports nothing of the grader: a kernel inherits the course's packages and nothing of ours.
 
 Protocol, over the SOCK_SEQPACKET socket FD: the worker sends one JSON request per kernel; the zygote answers
-{"pid": N} with a pidfd of the kernel's init attached, or {"error": "..."} when confinement failed (then no
-submission code ran). The zygote exits when the worker closes the socket or dies.
+{"pid": N} with a pidfd of the kernel's init attached, or {"error": "..."} when no kernel could be forked, with
+"confine": true when it was forked but a step of its confinement was refused (either way no submission code
+ran). The zygote exits when the worker closes the socket or dies.
 """
 
 from __future__ import annotations
@@ -230,7 +231,8 @@ def serve(channel: socket.socket) -> None:
             socket.send_fds(channel, [json.dumps({"pid": pid}).encode()], [pidfd])
         else:
             os.kill(pid, signal.SIGKILL)
-            channel.send(json.dumps({"error": f"could not confine the kernel: {said.strip()}"}).encode())
+            answer = {"error": f"could not confine the kernel: {said.strip()}", "confine": True}
+            channel.send(json.dumps(answer).encode())
         os.close(pidfd)
 
 

@@ -25,7 +25,15 @@ ANSWER_SECONDS = 120  # its imports take seconds, a fork milliseconds: past this
 
 
 class KernelNotConfined(RuntimeError):
-    """The zygote could not fork or confine a kernel; no submission code ran."""
+    """The zygote could not fork or confine a kernel; no submission code ran.
+
+    `confinement_refused`: the kernel was forked, but this machine refused a step of its confinement (a mount,
+    a namespace, pivot_root): it will refuse every kernel. Otherwise the zygote itself failed (it died or
+    hung), which a fresh zygote may not."""
+
+    def __init__(self, reason: str, confinement_refused: bool = False) -> None:
+        super().__init__(reason)
+        self.confinement_refused = confinement_refused
 
 
 class ForkedKernel:
@@ -118,7 +126,7 @@ class Zygote:
             raise ConnectionResetError("the zygote is gone")
         answer = json.loads(message)
         if "error" in answer:
-            raise KernelNotConfined(answer["error"])
+            raise KernelNotConfined(answer["error"], confinement_refused="confine" in answer)
         return ForkedKernel(answer["pid"], fds[0])
 
     def close(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from grader.result import SubmissionResult
 
 
-def gradescope_results(result: SubmissionResult, written_as_tests: bool = True, isolation: str = "") -> dict:
+def gradescope_results(result: SubmissionResult, written_as_tests: bool = True) -> dict:
     """`score`, `execution_time`, `output` (Markdown) and one entry per test.
 
     Written answers are tests with status "pending" (never "failed": nobody has read them yet) until a TA's
@@ -55,7 +55,7 @@ def gradescope_results(result: SubmissionResult, written_as_tests: bool = True, 
     return {
         "score": result.total if written_as_tests else result.score,
         "execution_time": round(result.execution_time, 2),
-        "output": "\n\n".join(paragraphs + ([isolation] if isolation else [])),
+        "output": "\n\n".join(paragraphs + ([result.isolation] if result.isolation else [])),
         "output_format": "md",
         "test_output_format": "md",
         "stdout_visibility": "hidden",
