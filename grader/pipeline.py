@@ -39,9 +39,9 @@ from grader.judge.score import score_all
 from grader.judge.written import extract_written_answers
 from grader.result import SubmissionResult, SubmissionStatus
 from grader.rubric import GRADED_FUNCTIONS, Rubric
-from grader.run.execute import STARTUP_TIMEOUT, CellStatus, NotebookRunner, RunLog, run_notebook
+from grader.run.execute import STARTUP_TIMEOUT, CellStatus, KernelStartFailed, NotebookRunner, RunLog, run_notebook
 from grader.run.harvest import CallOutcome, CallStatus, harvest_outputs
-from grader.run.kernel import KernelStartFailed, start_kernel, stop_kernel
+from grader.run.kernel import start_kernel, stop_kernel
 from grader.run.sandbox import Isolation, SandboxMode, SandboxPolicy, bounded_scratch, describe_isolation
 from grader.shared_with_selfcheck import inject_parameters
 from grader.store import ClassStore, content_hash, current_versions

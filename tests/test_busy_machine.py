@@ -23,7 +23,7 @@ import pytest
 from grader import pipeline
 from grader.intake import Identity, Submission
 from grader.result import SubmissionStatus
-from grader.run.kernel import KernelStartFailed
+from grader.run.execute import KernelStartFailed
 from grader.run.sandbox import SLOT_UID_BASE, Isolation, SandboxMode, SandboxPolicy, bubblewrap_works, forks_kernels
 from grader.store import ClassStore
 

@@ -19,8 +19,6 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
-from grader.run.kernel import KernelStartFailed
-
 MAX_OUTPUT_CHARS = 200_000  # per notebook: enough for any honest progress log
 TIMEOUT_ENAME = "GraderCellTimeout"
 # seconds a started kernel has to answer: a fresh one takes one or two on an idle machine, ten times that on a
@@ -55,6 +53,11 @@ class RunLog:
     @property
     def failed_cells(self) -> list[CellRun]:
         return [c for c in self.cells if c.status != CellStatus.OK]
+
+
+class KernelStartFailed(RuntimeError):
+    """A kernel could not be started, confined or made ready: the grader's machinery failed, before any of the
+    submission's code ran (a busy machine, a fork server that died, a sandbox that cannot be set up)."""
 
 
 class KernelLost(Exception):

@@ -22,6 +22,7 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
+from grader.run.execute import KernelStartFailed
 from grader.run.sandbox import (
     Isolation,
     SandboxPolicy,
@@ -181,11 +182,6 @@ def fork_request(workspace: Path, ipc_dir: Path, tmp_dir: Path, connection_file:
 
 # why this process's fork server could not confine a kernel, once it could not: every later kernel starts afresh
 _forking_failed: str | None = None
-
-
-class KernelStartFailed(RuntimeError):
-    """A kernel could not be started, confined or made ready: the grader's machinery failed, before any of the
-    submission's code ran (a busy machine, a fork server that died, a sandbox that cannot be set up)."""
 
 
 def start_kernel(workspace: Path, policy: SandboxPolicy) -> SlotKernelManager:
