@@ -45,7 +45,7 @@ def rubric() -> Rubric:
 def test_rubric(rubric: Rubric) -> Rubric:
     """The real rubric with fewer epochs and short time limits, so that hanging submissions cost seconds."""
     return with_run(
-        rubric, grading_epochs=TEST_EPOCHS, cell_timeout=15, notebook_timeout=150, call_timeout=3, recovery_timeout=4
+        rubric, grading_epochs=TEST_EPOCHS, cell_timeout=15, notebook_timeout=150, call_timeout=10, recovery_timeout=10
     )
 
 

@@ -29,7 +29,7 @@ from grader.judge.rules import forbidden_uses
 from grader.judge.score import score_all
 from grader.judge.verdict import TestResult
 from grader.rubric import Rubric
-from grader.run.sandbox import bubblewrap_works
+from grader.run.sandbox import SLOT_UID_BASE, bubblewrap_works
 from tools.in_process import outcomes_in_process
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -443,3 +443,12 @@ def throttled(share: float, period: float = 0.1) -> Iterator[dict]:
 # root without CAP_SYS_ADMIN: a container that refuses the namespaces a kernel's sandbox needs
 CAN_DROP_CAP_SYS_ADMIN = os.geteuid() == 0 and shutil.which("setpriv") is not None
 WITHOUT_CAP_SYS_ADMIN = ["setpriv", "--bounding-set=-sys_admin"]
+
+
+def is_kernel(pid: int) -> bool:
+    """A kernel: a process of a slot's user (a root grader's), or a fresh ipykernel (anyone's)."""
+    try:
+        uid = int(Path(f"/proc/{pid}/status").read_text().split("\nUid:")[1].split()[0])
+        return uid >= SLOT_UID_BASE or b"ipykernel" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, IndexError):
+        return False

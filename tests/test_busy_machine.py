@@ -24,7 +24,7 @@ from grader import pipeline
 from grader.intake import Identity, Submission
 from grader.result import SubmissionStatus
 from grader.run.execute import KernelStartFailed
-from grader.run.sandbox import SLOT_UID_BASE, Isolation, SandboxMode, SandboxPolicy, bubblewrap_works, forks_kernels
+from grader.run.sandbox import Isolation, SandboxMode, SandboxPolicy, bubblewrap_works, forks_kernels
 from grader.store import ClassStore
 
 from .helpers import (
@@ -33,6 +33,7 @@ from .helpers import (
     ROOT,
     WITHOUT_CAP_SYS_ADMIN,
     descendants,
+    is_kernel,
     minimal_notebook,
     seen_from_one_cell,
     throttled,
@@ -87,15 +88,6 @@ def test_a_kernel_that_never_starts_is_tried_a_bounded_number_of_times(monkeypat
     assert len(calls) == pipeline.START_ATTEMPTS
 
 
-def _is_kernel(pid: int) -> bool:
-    """A kernel: a process of a slot's user (a root grader's), or a fresh ipykernel (anyone's)."""
-    try:
-        uid = int(Path(f"/proc/{pid}/status").read_text().split("\nUid:")[1].split()[0])
-        return uid >= SLOT_UID_BASE or b"ipykernel" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (OSError, IndexError):
-        return False
-
-
 def _workers() -> list[int]:
     """The grading workers: children of multiprocessing's fork server below this process."""
     servers = [p for p in descendants(os.getpid()) if b"forkserver" in _cmdline(p)]
@@ -128,7 +120,7 @@ def test_a_worker_killed_while_grading_costs_its_student_nothing(solved, test_ru
     def kill_the_worker_once_its_kernel_runs() -> None:
         while not done.is_set() and not killed:
             for worker in _workers():
-                if any(_is_kernel(p) for p in descendants(worker)):
+                if any(is_kernel(p) for p in descendants(worker)):
                     os.kill(worker, 9)
                     killed.append(worker)
             done.wait(0.05)

@@ -20,7 +20,7 @@ from grader.pipeline import grade_class
 from grader.result import SubmissionStatus
 from grader.run.sandbox import SandboxMode, bubblewrap_works
 
-from .helpers import BAD_FILES, TEMPLATE_SCORE, minimal_notebook
+from .helpers import BAD_FILES, TEMPLATE_SCORE, descendants, is_kernel, minimal_notebook
 
 pytestmark = pytest.mark.slow
 SANDBOX = SandboxMode.REQUIRED if bubblewrap_works() else SandboxMode.AUTO
@@ -66,32 +66,39 @@ def test_a_cluster_grades_as_a_local_run_does(cluster, class_folder, graded_clas
     assert again.reused == 3, "an unchanged class is not sent to the cluster again"
 
 
-def _kill_workers_running(client, times: int) -> threading.Thread:
-    """In the background: `times` times, SIGKILL a worker as soon as it is running a task."""
+class WorkerKiller:
+    """In the background, `times` times: SIGKILL a worker once the kernel of the task it runs is up, then wait
+    until the scheduler has let that worker go. `killed` holds the pids killed: proof that a task was lost."""
 
-    def kill() -> None:
-        for _ in range(times):
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                busy = [worker for worker, tasks in client.processing().items() if tasks]
-                if busy:
-                    pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
-                    time.sleep(2)  # let it start the kernel
-                    os.kill(pid, signal.SIGKILL)
-                    time.sleep(3)
-                    break
-                time.sleep(0.2)
+    def __init__(self, client, times: int) -> None:
+        self.client, self.times = client, times
+        self.killed: list[int] = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._kill, daemon=True)
+        self.thread.start()
 
-    thread = threading.Thread(target=kill, daemon=True)
-    thread.start()
-    return thread
+    def _kill(self) -> None:
+        while len(self.killed) < self.times and not self.done.is_set():
+            busy = [worker for worker, tasks in self.client.processing().items() if tasks]
+            pid = self.client.run(os.getpid, workers=busy[:1]).get(busy[0]) if busy else None
+            if pid is not None and any(is_kernel(p) for p in descendants(pid)):
+                os.kill(pid, signal.SIGKILL)
+                self.killed.append(pid)
+                while busy[0] in self.client.processing() and not self.done.is_set():
+                    self.done.wait(0.1)
+            self.done.wait(0.1)
+
+    def stop(self) -> list[int]:
+        self.done.set()
+        self.thread.join()
+        return self.killed
 
 
 def test_a_worker_killed_in_the_middle_of_the_batch_loses_nothing(cluster, class_folder, test_rubric, tmp_path):
     _, client = cluster
-    killer = _kill_workers_running(client, times=1)
+    killer = WorkerKiller(client, times=1)
     run = grade_class([class_folder], tmp_path / "out", test_rubric, sandbox=SANDBOX, cluster=client, force=True)
-    killer.join()
+    assert len(killer.stop()) == 1, "no worker was killed while its task ran"
     scores = {r.identity.student: r.score for r in run.results}
     assert scores == {"alice": test_rubric.automatic_total, "bob": TEMPLATE_SCORE, "not_json": 0}
     assert all(r.status != SubmissionStatus.GRADER_ERROR for r in run.results)
@@ -100,11 +107,11 @@ def test_a_worker_killed_in_the_middle_of_the_batch_loses_nothing(cluster, class
 def test_a_submission_that_kills_workers_twice_ends_with_a_clear_reason(cluster, solved, test_rubric, tmp_path):
     _, client = cluster
     nbformat.write(minimal_notebook(solved, "import time\ntime.sleep(30)"), tmp_path / "slow.ipynb")
-    killer = _kill_workers_running(client, times=2)
+    killer = WorkerKiller(client, times=2)
     (result,) = grade_class(
         [tmp_path / "slow.ipynb"], tmp_path / "out", test_rubric, sandbox=SANDBOX, cluster=client
     ).results
-    killer.join()
+    assert len(killer.stop()) == 2
     assert result.status == SubmissionStatus.GRADER_ERROR and result.score == 0
     assert "killed Dask workers" in result.problems[0]
 

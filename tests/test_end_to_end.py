@@ -16,7 +16,6 @@ import csv
 import dataclasses
 import json
 import os
-import time
 from pathlib import Path
 
 import nbformat
@@ -179,7 +178,6 @@ def test_grading_the_class_again_reuses_every_result_without_a_kernel(graded_cla
     results, out, _ = graded_class
     before = (out / "gradebook.csv").read_bytes()
     folder = Path(results["alice"].identity.source).parent
-    started = time.monotonic()
     run = grade_class(
         [folder],
         out,
@@ -187,7 +185,7 @@ def test_grading_the_class_again_reuses_every_result_without_a_kernel(graded_cla
         jobs=2,
         sandbox=SandboxMode.REQUIRED if SANDBOXED else SandboxMode.AUTO,
     )
-    assert run.reused == len(results) and time.monotonic() - started < 60
+    assert run.reused == len(results)  # every result from the store: no kernel was started
     assert (out / "gradebook.csv").read_bytes() == before
 
 

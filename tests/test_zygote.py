@@ -71,7 +71,10 @@ def test_kernel_after_kernel_a_worker_keeps_no_descriptor_or_thread_behind():
     descriptors, threads = len(os.listdir("/proc/self/fd")), threading.active_count()
     for _ in range(3):
         look_inside()
-    assert (len(os.listdir("/proc/self/fd")), threading.active_count()) == (descriptors, threads)
+    # a leak is a dozen descriptors and a thread per kernel: three kernels leave fewer than one kernel's worth
+    # (not an exact count, which a thread still winding down on a busy machine would break)
+    assert len(os.listdir("/proc/self/fd")) - descriptors < 6
+    assert threading.active_count() - threads < 2
 
 
 def test_read_only_folders_under_tmp_stay_visible_over_the_kernels_own_tmp(monkeypatch):
