@@ -51,7 +51,7 @@ def test_kernels_start_on_a_cpu_held_to_a_quarter_of_a_core(rubric, mode):
     with throttled(share=0.25) as held:
         for attempt in range(2):
             assert seen_from_one_cell(f"import json; json.dump({attempt}, open('seen.json', 'w'))", policy) == attempt
-    assert held["cycles"] > 10  # the kernels really ran held
+    assert held["kernels_held"] >= 2  # the kernels really ran held
 
 
 def _failing_then(real, failures: int, calls: list):
@@ -113,7 +113,7 @@ def test_a_worker_killed_while_grading_costs_its_student_nothing(solved, test_ru
     again by a fresh worker, and the others in the pool are graded as if nothing happened."""
     folder = tmp_path / "class"
     folder.mkdir()
-    nbformat.write(minimal_notebook(solved, "import time\ntime.sleep(3)"), folder / "ada.ipynb")
+    nbformat.write(minimal_notebook(solved, "import time\ntime.sleep(1)"), folder / "ada.ipynb")
     killed: list[int] = []
     done = threading.Event()
 

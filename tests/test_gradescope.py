@@ -19,7 +19,7 @@ from grader.rubric import load_rubric
 from grader.run.sandbox import SandboxMode, SandboxPolicy, bubblewrap_works, forks_kernels
 from tools.build_gradescope import SCRIPTS, build_gradescope_zip
 
-from .helpers import CAN_DROP_CAP_SYS_ADMIN, WITHOUT_CAP_SYS_ADMIN, minimal_notebook
+from .helpers import CAN_DROP_CAP_SYS_ADMIN, TEMPLATE_SCORE, WITHOUT_CAP_SYS_ADMIN, minimal_notebook
 
 HUNT = """
 import json, os
@@ -74,11 +74,11 @@ def autograder(tmp_path_factory, solved, template):
         "reference": (minimal_notebook(solved), "auto"),
         "template": (minimal_notebook(template), "auto"),
         "hunter": (None, "auto"),
-        "hunter_without_bubblewrap": (None, "off"),
+        # as in Docker's default profile, root without CAP_SYS_ADMIN: no namespace for a sandbox (else: none asked)
+        "hunter_without_bubblewrap": (None, "auto" if CAN_DROP_CAP_SYS_ADMIN else "off"),
     }
-    if CAN_DROP_CAP_SYS_ADMIN:  # a container that refuses the namespaces a sandbox needs
-        submissions["reference_without_cap_sys_admin"] = (minimal_notebook(solved), "auto")
-        submissions["refused_without_cap_sys_admin"] = (minimal_notebook(solved), "required")
+    if CAN_DROP_CAP_SYS_ADMIN:
+        submissions["refused_without_bubblewrap"] = (minimal_notebook(solved), "required")
 
     def grade(name: str) -> tuple[dict, str]:
         notebook, sandbox = submissions[name]
@@ -91,7 +91,7 @@ def autograder(tmp_path_factory, solved, template):
         nbformat.write(notebook, root / "submission" / "whatever_they_called_it.ipynb")
         env = {**os.environ, "AUTOGRADER_ROOT": str(root), "MESSMASTER_SANDBOX": sandbox}
         env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
-        prefix = WITHOUT_CAP_SYS_ADMIN if name.endswith("without_cap_sys_admin") else []
+        prefix = WITHOUT_CAP_SYS_ADMIN if name.endswith("without_bubblewrap") and CAN_DROP_CAP_SYS_ADMIN else []
         run = subprocess.run(
             [*prefix, "bash", str(root / "source" / "run_autograder")],
             env=env,
@@ -123,10 +123,10 @@ def test_the_reference_gets_every_automatic_point_with_markdown_output(autograde
 def test_where_no_sandbox_can_be_made_the_results_say_so_and_a_refusal_still_writes_results(autograder, rubric):
     """Root without CAP_SYS_ADMIN: the sandbox check once passed there and every kernel then failed (0/75,
     "Isolation: bubblewrap"); and a refusal at start wrote no results.json at all."""
-    graded, _ = autograder["reference_without_cap_sys_admin"]
-    assert graded["score"] == rubric.automatic_total
+    graded, _ = autograder["hunter_without_bubblewrap"]
+    assert graded["score"] == TEMPLATE_SCORE  # graded as the template it is, not zeroed by the machine
     assert "Isolation: an unprivileged user of its own" in graded["output"] and "bubblewrap (" not in graded["output"]
-    refused, _ = autograder["refused_without_cap_sys_admin"]
+    refused, _ = autograder["refused_without_bubblewrap"]
     assert refused["score"] == 0 and refused["tests"] == []
     assert "could not grade this submission" in refused["output"] and "CAP_SYS_ADMIN" in refused["output"]
 
