@@ -234,7 +234,7 @@ def test_fork_bomb_is_contained(test_rubric, tmp_path):
     bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(bomb)])
     nbformat.write(notebook, tmp_path / "bomb.ipynb")
-    rubric = with_run(test_rubric, cell_timeout=3)  # the bomb's cell runs until this timeout
+    rubric = with_run(test_rubric, cell_timeout=3, recovery_timeout=4)  # the bomb's cell runs until this timeout
     # fewer processes, fewer of them spinning until the kernel is stopped (every limit holds: test_sandbox.py)
     rubric = dataclasses.replace(rubric, limits=dataclasses.replace(rubric.limits, processes=48))
     (result,) = grade_class([tmp_path], tmp_path / "out", rubric, jobs=1, sandbox=SandboxMode.REQUIRED).results
