@@ -118,3 +118,26 @@ def test_a_forked_kernel_holds_none_of_the_zygotes_descriptors():
     )
     shared = set(seen["links"]) & {link for link in theirs if link.startswith(("socket:", "pipe:"))}
     assert seen["links"] and not shared, shared
+
+
+def test_where_the_fork_server_cannot_confine_kernels_they_start_afresh_and_say_so(monkeypatch, tmp_path):
+    """A machine that refuses a step of the zygote's confinement refuses it for every kernel: the worker
+    starts kernels afresh from then on (under bubblewrap where it runs), and each result says which it had."""
+    from grader.run import kernel
+    from grader.run.sandbox import Isolation, bounded_scratch
+
+    def unmountable(*args):
+        request = fork_request(*args)
+        request["root"] = str(tmp_path / "no such folder")  # the new root cannot be mounted
+        return request
+
+    monkeypatch.setattr(kernel, "fork_request", unmountable)
+    monkeypatch.setattr(kernel, "_forking_failed", None)
+    with bounded_scratch(POLICY) as scratch:
+        workspace = scratch / "work"
+        workspace.mkdir()
+        manager = kernel.start_kernel(workspace, POLICY)
+        kernel.stop_kernel(manager)
+    assert manager.isolation in (Isolation.BUBBLEWRAP, Isolation.OWN_USER)
+    assert "could not confine the kernel" in kernel._forking_failed
+    assert processes_of_kernel_users() == []

@@ -41,9 +41,9 @@ from grader.run.sandbox import (
 )
 from grader.run.zygote_client import KernelNotConfined, fork_kernel
 
-# What the student's kernel inherits: enough to run Python and nothing of ours.
 # a kernel silent this long is asked again (it may be slow, or have missed the first request)
 ASK_AGAIN_SECONDS = 1.0
+# What the student's kernel inherits: enough to run Python and nothing of ours.
 PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "TZ")
 
 
@@ -113,6 +113,8 @@ class SlotKernelManager(AsyncKernelManager):
     interrupt_request message interrupts only the kernel.
     """
 
+    isolation: Isolation  # how its kernel is confined, once it is started
+
     def __init__(self, workspace: Path, ipc_dir: Path, policy: SandboxPolicy, **kwargs) -> None:
         super().__init__(
             kernel_name="python3",
@@ -127,7 +129,6 @@ class SlotKernelManager(AsyncKernelManager):
         self.tmp_dir = workspace.parent / "tmp"  # made by bounded_scratch beside the workspace
         self.policy = policy
         self.kernel_spec.interrupt_mode = "message"
-        self.isolation = Isolation.FORKED if isinstance(self, ForkedKernelManager) else Isolation.LIMITS_ONLY
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         hand_over(Path(self.connection_file))
@@ -136,6 +137,8 @@ class SlotKernelManager(AsyncKernelManager):
 
 class ConfinedKernelManager(SlotKernelManager):
     """A kernel started afresh: its command runs under rlimits, as its slot's user, inside bubblewrap."""
+
+    isolation = Isolation.LIMITS_ONLY  # until its command is made: then what it really runs under
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         command = super().format_kernel_cmd(extra_arguments)
@@ -151,6 +154,8 @@ class ConfinedKernelManager(SlotKernelManager):
 
 class ForkedKernelManager(SlotKernelManager):
     """A kernel forked by this worker's zygote (grader/run/zygote.py), which confines it as bubblewrap would."""
+
+    isolation = Isolation.FORKED
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
         process = fork_kernel(
