@@ -89,8 +89,9 @@ def test_a_kernel_that_never_starts_is_tried_a_bounded_number_of_times(monkeypat
 
 
 def _workers() -> list[int]:
-    """The grading workers: children of multiprocessing's fork server below this process."""
-    servers = [p for p in descendants(os.getpid()) if b"forkserver" in _cmdline(p)]
+    """The grading workers: children of multiprocessing's fork server, itself a child of this process (a
+    worker, forked from it, shows the same command line)."""
+    servers = [p for p in descendants(os.getpid()) if _parent(p) == os.getpid() and b"forkserver" in _cmdline(p)]
     return [p for server in servers for p in descendants(server) if _parent(p) == server]
 
 
@@ -119,10 +120,10 @@ def test_a_worker_killed_while_grading_costs_its_student_nothing(solved, test_ru
 
     def kill_the_worker_once_its_kernel_runs() -> None:
         while not done.is_set() and not killed:
-            for worker in _workers():
-                if any(is_kernel(p) for p in descendants(worker)):
-                    os.kill(worker, 9)
-                    killed.append(worker)
+            running = [worker for worker in _workers() if any(is_kernel(p) for p in descendants(worker))]
+            if running:
+                os.kill(running[0], 9)
+                killed.append(running[0])
             done.wait(0.05)
 
     killer = threading.Thread(target=kill_the_worker_once_its_kernel_runs)
