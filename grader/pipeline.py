@@ -31,7 +31,7 @@ from tqdm import tqdm
 from grader.cases import ROOT, generate_cases
 from grader.intake import Identity, Submission, choose_notebook, collect_submissions
 from grader.intake.layouts import notebooks_under
-from grader.intake.notebooks import UnreadableSubmission, read_notebook
+from grader.intake.notebooks import UnreadableSubmission, read_notebook, upgrade_note
 from grader.intake.roster import RosterEntry
 from grader.judge.artifacts import plot_data
 from grader.judge.rules import forbidden_uses
@@ -45,6 +45,7 @@ from grader.run.kernel import start_kernel, stop_kernel
 from grader.run.sandbox import Isolation, SandboxMode, SandboxPolicy, bounded_scratch, describe_isolation
 from grader.shared_with_selfcheck import inject_parameters
 from grader.store import ClassStore, content_hash, current_versions
+from grader.student_text import code_span
 from grader.views.write import write_class_views, write_submission_views
 
 if TYPE_CHECKING:  # Dask is imported only for a cluster
@@ -78,11 +79,13 @@ def _describe_problems(log: RunLog) -> list[str]:
     for cell in log.failed_cells:
         if cell.status == CellStatus.NOT_RUN:
             continue
-        where = f"code cell {cell.number}" + (f" (`{cell.first_line}`)" if cell.first_line else "")
+        where = f"code cell {cell.number}" + (f" ({code_span(cell.first_line)})" if cell.first_line else "")
+        # a cell's error is the student's exception (their text), or our sentence about a timeout or a lost kernel
+        error = code_span(cell.error) if cell.status == CellStatus.ERROR and cell.error_is_students else cell.error
         if cell.status == CellStatus.SKIPPED:
-            problems.append(f"{where} was skipped on a fresh kernel; on the first run: {cell.error}")
+            problems.append(f"{where} was skipped on a fresh kernel; on the first run: {error}")
         else:
-            problems.append(f"{where}: {cell.error}")
+            problems.append(f"{where}: {error}")
     if log.stopped_because:
         problems.append(f"cells after that were not run: {log.stopped_because}")
     if log.output_truncated:
@@ -192,7 +195,7 @@ def grade_submission(submission: Submission, rubric: Rubric, sandbox: SandboxMod
     policy = SandboxPolicy.from_limits(rubric.limits, sandbox)
     harvest = run_and_harvest(prepared, cases, rubric, policy, started + rubric.run.submission_timeout)
     result.isolation = " ".join(describe_isolation(isolation, policy) for isolation in harvest.isolations)
-    result.problems = _describe_problems(harvest.log)
+    result.problems = ([note] if (note := upgrade_note(notebook)) else []) + _describe_problems(harvest.log)
     if harvest.kernels > 1:
         result.problems.append(
             f"the kernel was lost, so the notebook was run on {harvest.kernels} kernels in all to grade what it could"
@@ -252,7 +255,7 @@ def grade_in_this_process(submission: Submission, rubric: Rubric, sandbox: Sandb
     """Grade one submission here (a local worker, a Dask worker, Gradescope); a grader bug becomes its result."""
     one_torch_thread()
     try:
-        return grade_submission(submission, rubric, sandbox)
+        return grade_submission(submission, rubric, sandbox).cleaned()
     except Exception as error:
         traceback.print_exc()  # for the instructor's terminal; the student sees only the line below
         reason = f"The grader failed on this submission ({type(error).__name__}: {error}); ask the staff."

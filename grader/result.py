@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from grader.intake import Identity, student_folder
 from grader.judge.verdict import TestResult
 from grader.rubric import Rubric
+from grader.student_text import clean
 
 
 class SubmissionStatus(StrEnum):
@@ -38,6 +40,16 @@ class SubmissionResult:
     execution_time: float = 0.0
     plots: dict[str, object] = field(default_factory=dict)  # what the pages draw (judge/artifacts.py)
     isolation: str = ""  # how its kernels were confined, in a sentence ("" when none ran)
+
+    def cleaned(self) -> SubmissionResult:
+        """This result with every text a student may have written in it made fit for every output."""
+        return dataclasses.replace(
+            self,
+            tests=[dataclasses.replace(t, output=clean(t.output)) for t in self.tests],
+            written={question: clean(answer) for question, answer in self.written.items()},
+            problems=[clean(problem) for problem in self.problems],
+            note=clean(self.note),
+        )
 
     @property
     def folder(self) -> str:

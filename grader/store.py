@@ -34,6 +34,7 @@ from grader.intake.roster import RosterEntry
 from grader.judge.verdict import TestResult
 from grader.result import SubmissionResult, SubmissionStatus, WrittenScore
 from grader.rubric import Rubric
+from grader.student_text import clean
 
 STORE_FILE = "grades.sqlite"
 LOCK_FILE = "grades.lock"
@@ -204,7 +205,7 @@ class ClassStore:
         reused_from: int | None = None,
     ) -> int:
         """Store one grading of `submission` and its tests in one transaction; returns its id."""
-        identity = submission.identity
+        identity, result = submission.identity, result.cleaned()
         with self._transaction() as db:
             cursor = db.execute(
                 "INSERT INTO gradings (run_id, student, name, email, source, late, content_hash, grader_version, "
@@ -226,7 +227,7 @@ class ClassStore:
                     result.execution_time,
                     json.dumps(result.problems),
                     json.dumps(result.written),
-                    submission.note,
+                    clean(submission.note),
                     reused_from,
                     json.dumps(result.plots),
                     result.isolation,

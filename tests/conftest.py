@@ -99,6 +99,8 @@ def graded_class(solved, template, test_rubric, tmp_path_factory):
         notebooks["attack_os_exit"] = minimal_notebook(template, *attacks("", 0)["os_exit"])
     for name, notebook in notebooks.items():
         nbformat.write(notebook, folder / f"{name}.ipynb")
+    # correct functions in a notebook saved by an old Jupyter (format 3: worksheets, `input`)
+    nbformat.write(minimal_notebook(solved), folder / "format3.ipynb", version=3)
     for name, text in BAD_FILES.items():
         (folder / f"{name}.ipynb").write_text(text)
     for name in WHOLE_EXAMPLES:  # whole notebooks, as `make grade` grades them (the others: test_scoring.py)

@@ -286,7 +286,7 @@ def train_manual(*args, **kwargs):
 BAD_FILES = {
     "not_json": "this is not a notebook\n",
     "empty": "",
-    "nbformat3": json.dumps({"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": []}]}),
+    "nbformat5": json.dumps({"nbformat": 5, "nbformat_minor": 0, "metadata": {}, "cells": []}),
 }
 
 

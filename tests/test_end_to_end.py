@@ -86,6 +86,12 @@ def test_unreadable_files_get_results_with_a_reason(graded_class, name):
     assert results[name].status == SubmissionStatus.UNREADABLE
 
 
+def test_a_notebook_in_format_3_is_upgraded_graded_and_told_so(graded_class, test_rubric):
+    result = graded_class[0]["format3"]
+    assert result.status == SubmissionStatus.GRADED and result.score == test_rubric.automatic_total
+    assert any("saved in format 3" in p and "costs no points" in p for p in result.problems)
+
+
 def test_a_syntax_error_costs_only_what_depends_on_the_cell(graded_class, test_rubric):
     result = graded_class[0]["syntax_error"]
     scores = item_scores(result)
@@ -104,7 +110,7 @@ def test_a_cell_no_interrupt_stops_costs_no_item(graded_class, test_rubric):
     result = graded_class[0]["lost_in_a_cell"]
     assert result.score == test_rubric.automatic_total, feedback_markdown(result)
     skipped = [p for p in result.problems if "was skipped on a fresh kernel" in p]
-    assert len(skipped) == 1 and "(`import signal`)" in skipped[0] and "did not stop when interrupted" in skipped[0]
+    assert len(skipped) == 1 and "(` import signal `)" in skipped[0] and "did not stop when interrupted" in skipped[0]
     assert any("run on 2 kernels in all" in p for p in result.problems)
 
 
@@ -121,7 +127,7 @@ def test_when_every_kernel_is_lost_the_items_left_score_zero_with_the_reason(gra
     result = graded_class[0]["attack_os_exit"]
     assert test_rubric.run.kernel_restarts == 2  # three kernels, each lost on the next exit
     assert result.score == 0
-    skipped = [p for p in result.problems if "(`import os`) was skipped on a fresh kernel" in p]
+    skipped = [p for p in result.problems if "(` import os `) was skipped on a fresh kernel" in p]
     assert len(skipped) == 2 and all("kernel died" in p for p in skipped)
     assert "kernel was lost before this could be graded" in gradescope_results(result)["tests"][0]["output"]
 

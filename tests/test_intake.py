@@ -315,3 +315,30 @@ def test_a_broken_gradescope_description_is_reported_and_the_rest_collected(tmp_
     intake = collect([export, tmp_path / "eve.ipynb"], tmp_path / "scratch")
     assert [s.identity.student for s in intake.submissions] == ["eve"]
     assert len(intake.errors) == 1 and "submission_metadata.yml cannot be read" in intake.errors[0]
+
+
+def test_a_notebook_whose_cells_lack_ids_is_read_quietly(tmp_path):
+    """Format 4.5 gives cells ids; another tool's notebook without them made nbformat warn once per notebook."""
+    import warnings
+
+    from grader.intake.notebooks import read_notebook
+
+    cell = {"cell_type": "code", "source": "x = 1", "metadata": {}, "outputs": [], "execution_count": None}
+    path = tmp_path / "no_ids.ipynb"
+    path.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [cell, cell]}))
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        notebook = read_notebook(path)
+    assert [str(w.message) for w in warned] == []
+    assert len({c.id for c in notebook.cells}) == 2 and notebook.cells[0].source == "x = 1"
+
+
+def test_a_notebook_in_format_3_is_read_as_jupyter_would_upgrade_it(tmp_path, solved):
+    from grader.intake.notebooks import read_notebook, upgrade_note
+
+    path = tmp_path / "old.ipynb"
+    nbformat.write(nbformat.reads(nbformat.writes(solved), as_version=4), path, version=3)  # a copy: it converts
+    assert json.loads(path.read_text())["nbformat"] == 3
+    notebook = read_notebook(path)
+    assert notebook.nbformat == 4 and [c.source for c in notebook.cells] == [c.source for c in solved.cells]
+    assert "saved in format 3" in upgrade_note(notebook) and upgrade_note(solved) == ""

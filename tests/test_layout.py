@@ -14,6 +14,7 @@ STAGES = {
     "rubric": 0,
     "cases": 0,
     "shared_with_selfcheck": 0,
+    "student_text": 0,
     "intake": 1,
     "run": 2,
     "judge": 3,

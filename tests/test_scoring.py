@@ -137,11 +137,11 @@ def _early_items(rubric, cases):
         (
             "def backward(*args):\n    raise ValueError('not today')",
             "backward",
-            "`backward` raised ValueError: not today",
+            "`backward` raised ` ValueError: not today `",
         ),
         ("import time\ndef forward(*args):\n    time.sleep(10**6)", "forward", "`forward` did not return in time"),
-        ("import sys\ndef loss_fn(*args):\n    sys.exit(0)", "loss_fn", "`loss_fn` raised SystemExit"),
-        ("def loss_fn(p, y):\n    return 'low'", "loss_fn", "a str was returned, not numbers"),
+        ("import sys\ndef loss_fn(*args):\n    sys.exit(0)", "loss_fn", "`loss_fn` raised ` SystemExit"),
+        ("def loss_fn(p, y):\n    return 'low'", "loss_fn", "a ` str ` was returned, not numbers"),
         ("def loss_fn(p, y):\n    return torch.zeros(5_000_000)", "loss_fn", "far too large"),
         (
             "class Always(torch.Tensor):\n    def __eq__(self, other):\n        return True\n"
@@ -218,7 +218,7 @@ def backward(X, y, z1, a1, p_hat, W2):
     return _chain(X, z1, W2, (p_hat - F.one_hot(y, p_hat.shape[1]).float()) / y.shape[0])
 """
     rubric = only_items(test_rubric, ["backward"])
-    for watch, expected in ((("autograd",), "it ran torch.zeros(requires_grad=True)"), ((), "autograd history")):
+    for watch, expected in ((("autograd",), "it ran ` torch.zeros(requires_grad=True) `"), ((), "autograd history")):
         rule = dataclasses.replace(rubric.items["backward"].rule, watch=watch)
         ruled = dataclasses.replace(
             rubric, items={"backward": dataclasses.replace(rubric.items["backward"], rule=rule)}

@@ -254,8 +254,8 @@ def test_a_result_shared_by_identical_notebooks_keeps_each_students_own_note(sta
     assert run.reused == 1 and len(stand_in.graded) == 1, "the second identical notebook takes the first one's result"
     ana = json.loads((tmp_path / "out" / "ana" / "results.json").read_text())["output"]
     ben = json.loads((tmp_path / "out" / "ben" / "results.json").read_text())["output"]
-    assert "also handed in: draft.ipynb" in ana and "draft" not in ben
-    assert "also handed in: draft.ipynb" in (tmp_path / "out" / "ana" / "feedback.md").read_text()
+    assert "also handed in: ` draft.ipynb `" in ana and "draft" not in ben
+    assert "also handed in: ` draft.ipynb `" in (tmp_path / "out" / "ana" / "feedback.md").read_text()
 
 
 def test_a_class_folder_inside_the_submissions_is_not_taken_for_a_student(stand_in, a_class, test_rubric):
@@ -284,5 +284,5 @@ def test_junit_and_summary_reports_hold_every_student_and_escape_what_students_c
     assert int(carl.get("tests")) == len(list(carl.iter("testcase"))) and int(carl.get("failures")) > 0
     assert all(f.text for f in carl.iter("failure"))
     table = summary.read_text()
-    assert "| a\\|b&lt;script> |" in table and "| carl |" in table
+    assert "| ` a\\|b<script> ` |" in table and "| ` carl ` |" in table  # code spans: no markup of theirs
     assert job.read_text() == "earlier\n" + table

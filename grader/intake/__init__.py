@@ -16,6 +16,7 @@ from pathlib import Path
 from grader.intake.archives import ArchiveError, extract_archive
 from grader.intake.layouts import Handed, Identity, named_like, read_layout
 from grader.intake.notebooks import graded_definitions
+from grader.student_text import code_span
 
 __all__ = ["Identity", "Intake", "Submission", "choose_notebook", "collect_submissions", "student_folder"]
 
@@ -57,8 +58,8 @@ def choose_notebook(
     candidates = named or list(notebooks)
     chosen = max(candidates, key=lambda p: graded_definitions(p, functions))
     why = "it is named like the assignment's notebook" if named else "it defines the most graded functions"
-    others = ", ".join(p.name for p in notebooks if p != chosen)
-    return chosen, f"Graded {chosen.name} ({why}); also handed in: {others}."
+    others = ", ".join(code_span(p.name) for p in notebooks if p != chosen)
+    return chosen, f"Graded {code_span(chosen.name)} ({why}); also handed in: {others}."
 
 
 def _merge(handed: list[Handed]) -> dict[str, tuple[Identity, tuple[Path, ...]]]:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import yaml
 
+from grader.student_text import clean
+
 CANVAS_FILE = re.compile(
     r"^(?P<slug>[^_]+)_(?:(?:LATE|late)_(?P<late>))?(?P<user>\d+)_(?P<submission>\d+)_(?P<file>.+)$"
 )
@@ -35,6 +37,11 @@ class Identity:
     email: str = ""
     source: str = ""  # where it came from: the path as given, or inside the archive
     late: bool = False
+
+    def __post_init__(self) -> None:
+        # names come from file names a student chose: made fit for every output before anything uses them
+        for field in ("student", "name", "email", "source"):
+            object.__setattr__(self, field, clean(getattr(self, field)))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ import nbformat
 # limit applies to what is left; the raw file, outputs included, may be larger, up to its own cap.
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
 MAX_RAW_NOTEBOOK_BYTES = 500 * 1024 * 1024
+# a notebook's metadata key: the format it was handed in as, when it was upgraded to be graded
+UPGRADED_FROM = "messmaster_upgraded_from"
 
 
 class UnreadableSubmission(Exception):
@@ -35,11 +37,11 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
     if not isinstance(raw, dict) or "cells" not in raw and "worksheets" not in raw:
         raise UnreadableSubmission("the file is JSON but not a Jupyter notebook (no cells)")
     major = raw.get("nbformat")
-    if major != 4:
+    if major not in (3, 4):
         raise UnreadableSubmission(
             f"the notebook is in format version {major}; save it from a current Jupyter (format 4) and resubmit"
         )
-    text = json.dumps(_without_outputs(raw))
+    text = json.dumps(_with_cell_ids(_without_outputs(raw)))
     if len(text) > MAX_NOTEBOOK_BYTES:
         raise UnreadableSubmission(
             f"the notebook's code and text are {len(text) / 1e6:.0f} MB; the limit is {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB"
@@ -49,7 +51,20 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
         nbformat.validate(notebook)
     except Exception as error:  # nbformat raises several kinds; all mean the same to a student
         raise UnreadableSubmission(f"the notebook is damaged: {str(error).splitlines()[0]}") from None
+    if major == 3:  # Jupyter opens and upgrades these too; nbformat converted it on reading
+        notebook.metadata[UPGRADED_FROM] = 3
     return notebook
+
+
+def upgrade_note(notebook: nbformat.NotebookNode) -> str:
+    """What the feedback says when the notebook was upgraded to be graded, or ""."""
+    old = notebook.metadata.get(UPGRADED_FROM)
+    if old is None:
+        return ""
+    return (
+        f"Your notebook was saved in format {old} (an old Jupyter); it was upgraded to format 4 to be graded, as "
+        "Jupyter would on opening it (this costs no points)."
+    )
 
 
 def _without_outputs(raw: dict) -> dict:
@@ -60,6 +75,17 @@ def _without_outputs(raw: dict) -> dict:
             if cell.get("cell_type") == "code":
                 cell["outputs"], cell["execution_count"] = [], None
             cell.pop("attachments", None)
+    return raw
+
+
+def _with_cell_ids(raw: dict) -> dict:
+    """Format 4.5 and later gives each cell an id; a notebook whose cells lack them (written by another tool) is
+    given them here, as Jupyter would, rather than warned about on the instructor's terminal."""
+    cells = raw.get("cells")
+    if raw.get("nbformat") == 4 and isinstance(raw.get("nbformat_minor"), int) and raw["nbformat_minor"] >= 5:
+        for index, cell in enumerate(cells if isinstance(cells, list) else []):
+            if isinstance(cell, dict) and "id" not in cell:
+                cell["id"] = f"messmaster-{index}"
     return raw
 
 

@@ -14,6 +14,7 @@ from grader.cases import Array, Case
 from grader.rubric import Rubric
 from grader.run.harvest import CallOutcome, CallStatus, Leaf
 from grader.shared_with_selfcheck import value_mismatch
+from grader.student_text import code_span
 
 
 def as_tensor(array: np.ndarray) -> torch.Tensor:
@@ -41,14 +42,15 @@ def call_failure(outcome: CallOutcome, function: str) -> str:
     """Why a call gave nothing to judge, or "" when it returned."""
     if outcome.status == CallStatus.ERROR and outcome.reason.startswith("NotImplementedError"):
         return (
-            f"`{function}` raised {outcome.reason}. Hint: `{function}` is still a TODO: write it, following its steps"
+            f"`{function}` raised {code_span(outcome.reason)}. Hint: `{function}` is still a TODO: write it, "
+            "following its steps"
         )
     reasons = {
         CallStatus.OK: "",
         CallStatus.MISSING: f"`{function}` is not defined at the top level of the notebook",
         CallStatus.NOT_CALLABLE: f"`{function}` is defined but is not a function",
         CallStatus.TIMEOUT: f"`{function}` did not return in time ({outcome.reason or 'timed out'})",
-        CallStatus.ERROR: f"`{function}` raised {outcome.reason}",
+        CallStatus.ERROR: f"`{function}` raised {code_span(outcome.reason)}",
         CallStatus.NOT_RUN: outcome.reason or f"`{function}` was not called",
     }
     return reasons[outcome.status]
@@ -64,7 +66,7 @@ def compare(leaf: Leaf | None, expected: np.ndarray, what: str, rubric: Rubric) 
             return f"{what}: the value returned is far too large ({facts.get('shape')})"
         if facts.get("subclass"):
             return f"{what}: a subclass of torch.Tensor was returned; return a plain tensor"
-        return f"{what}: a {facts.get('kind', 'value')} was returned, not numbers"
+        return f"{what}: a {code_span(str(facts.get('kind', 'value')))} was returned, not numbers"
     mismatch = value_mismatch(leaf.value, expected, rubric.tolerance.rtol, rubric.tolerance.atol)
     return f"{what}: {mismatch}" if mismatch else ""
 

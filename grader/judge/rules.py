@@ -16,6 +16,7 @@ import nbformat
 from grader.intake.notebooks import function_definitions
 from grader.rubric import GRADED_FUNCTIONS, Rubric, Rule
 from grader.run.harvest import CallOutcome
+from grader.student_text import code_span
 
 
 def forbidden_identifiers(function: ast.FunctionDef, rule: Rule) -> list[str]:
@@ -58,8 +59,8 @@ def watched_at_run_time(function: str, outcomes: list[CallOutcome], rule: Rule) 
     for outcome in outcomes:
         seen = [what for category, what in outcome.watched.items() if category in rule.watch]
         if seen:
-            return f"while the grader called {function}, it ran {', '.join(seen)}: {rule.reason}"
+            return f"while the grader called {function}, it ran {', '.join(map(code_span, seen))}: {rule.reason}"
         if outcome.recording != "intact":
-            how = outcome.recording or "no record came back"
+            how = code_span(outcome.recording) if outcome.recording else "no record came back"
             return f"{function} switched off the grader's record of what it runs ({how}): {rule.reason}"
     return ""

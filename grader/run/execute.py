@@ -41,6 +41,7 @@ class CellRun:
     error: str = ""
     index: int = -1  # the cell's place in the notebook
     first_line: str = ""  # how a student finds the cell in Jupyter
+    error_is_students: bool = False  # `error` is the exception the student's code raised (their text), not ours
 
 
 @dataclass
@@ -146,7 +147,8 @@ class NotebookRunner:
                 return CellRun(index, CellStatus.TIMEOUT, why)
             return CellRun(index, CellStatus.TIMEOUT, f"ran longer than {timeout:.0f} s and was interrupted")
         if reply.get("status") == "error":
-            return CellRun(index, CellStatus.ERROR, f"{reply.get('ename', 'Error')}: {reply.get('evalue', '')}"[:500])
+            raised = f"{reply.get('ename', 'Error')}: {reply.get('evalue', '')}"[:500]
+            return CellRun(index, CellStatus.ERROR, raised, error_is_students=True)
         return CellRun(index, CellStatus.OK)
 
     def run_extra_cell(self, cell: nbformat.NotebookNode, timeout: float) -> CellRun:

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from grader.result import SubmissionResult
+from grader.student_text import code_block, code_span
 from grader.views.html import render
 from grader.views.plots import decision_boundaries, loss_curves
 
@@ -15,7 +16,7 @@ from grader.views.plots import decision_boundaries, loss_curves
 def feedback_markdown(result: SubmissionResult) -> str:
     """Points per item, what to fix, and the written answers found."""
     who = result.identity.student + (f" ({result.identity.name})" if result.identity.name else "")
-    lines = [f"# MessMaster part 2: feedback for `{who}`", "", f"**{result.summary_line()}.**", ""]
+    lines = [f"# MessMaster part 2: feedback for {code_span(who)}", "", f"**{result.summary_line()}.**", ""]
     if result.note:
         lines += [result.note, ""]
     if result.problems:
@@ -36,7 +37,8 @@ def feedback_markdown(result: SubmissionResult) -> str:
         "",
     ]
     for question, points in result.rubric.written.items():
-        answer = result.written.get(question, "").strip() or "_(no answer found)_"
+        answer = result.written.get(question, "").strip()
+        answer = code_block(answer) if answer else "_(no answer found)_"
         scored = result.written_scores.get(question)
         verdict = "awaiting grading" if scored is None else f"{scored.score:g} / {points:g}"
         lines += [f"### {question}: {verdict} ({points:g} point{'' if points == 1 else 's'})", "", answer, ""]

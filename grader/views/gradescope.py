@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from grader.result import SubmissionResult
+from grader.student_text import code_block
 
 
 def gradescope_results(result: SubmissionResult, written_as_tests: bool = True) -> dict:
@@ -25,7 +26,7 @@ def gradescope_results(result: SubmissionResult, written_as_tests: bool = True) 
         for t in result.tests
     ]
     for question, points in result.rubric.written.items() if written_as_tests else ():
-        answer = result.written.get(question, "") or "(no answer found)"
+        answer = code_block(result.written[question]) if result.written.get(question) else "(no answer found)"
         scored = result.written_scores.get(question)
         if scored is None:  # not a failure: nobody has read it yet
             tests.append(

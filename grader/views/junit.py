@@ -19,7 +19,7 @@ def junit_xml(rows: list[StudentRow]) -> ET.ElementTree:
         suite = ET.SubElement(
             suites,
             "testsuite",
-            name=row.identity.student,
+            name=_printable(row.identity.student),
             tests=str(len(result.tests)),
             failures=str(len(failed)),
             errors="0",
@@ -30,7 +30,8 @@ def junit_xml(rows: list[StudentRow]) -> ET.ElementTree:
             ET.SubElement(properties, "property", name=name, value=value)
         for test in result.tests:
             item = test.name.split(".")[0]
-            case = ET.SubElement(suite, "testcase", classname=f"{row.identity.student}.{item}", name=test.name)
+            classname = _printable(f"{row.identity.student}.{item}")
+            case = ET.SubElement(suite, "testcase", classname=classname, name=test.name)
             if not test.passed:
                 failure = ET.SubElement(
                     case, "failure", message=f"{test.score:.3g}/{test.max_score:.3g} points", type="failed"
@@ -41,8 +42,11 @@ def junit_xml(rows: list[StudentRow]) -> ET.ElementTree:
 
 
 def _printable(text: str) -> str:
-    """XML 1.0 cannot hold most control characters, whatever the escaping: drop them."""
-    return "".join(c for c in text if c in "\t\n\r" or ord(c) >= 32)
+    """Only what XML 1.0 can hold, whatever the escaping (no control character but tab and line ends, no
+    surrogate, no U+FFFE or U+FFFF): stored text is clean already; this holds for a store of older days."""
+    return "".join(
+        c for c in text if c in "\t\n\r" or "\x20" <= c <= "\ud7ff" or "\ue000" <= c <= "\ufffd" or c >= "\U00010000"
+    )
 
 
 def write_junit(rows: list[StudentRow], out: Path) -> Path:

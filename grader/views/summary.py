@@ -5,11 +5,13 @@ from __future__ import annotations
 from grader.result import SubmissionStatus
 from grader.rubric import Rubric
 from grader.store import StudentRow
+from grader.student_text import code_span
 
 
 def _cell(text: str) -> str:
-    """Text a student controls, safe inside a Markdown table cell."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace("`", "'")
+    """Text a student controls, safe inside a Markdown table cell: a code span, its pipes escaped for the table
+    (GitHub's tables split cells at a pipe even inside a code span, and render `\\|` there as `|`)."""
+    return code_span(text).replace("|", "\\|") if text else ""
 
 
 def summary_markdown(rows: list[StudentRow], rubric: Rubric) -> str:
