@@ -150,7 +150,7 @@ def test_student_code_can_neither_read_the_sources_nor_write_the_results(autogra
     problems = [p for p in results["output"].split("\n\n") if "RuntimeError" in p]
     assert len(problems) == 1, results["output"]
     assert "{" in problems[0], problems[0]
-    found = json.loads(problems[0][problems[0].index("{") :])
+    found = json.loads(problems[0][problems[0].index("{") : problems[0].rindex("}") + 1])  # in a code span
     assert set(found.values()) <= {"FileNotFoundError", "PermissionError"}, found
     forked = forks_kernels(SandboxPolicy.from_limits(load_rubric().limits, SandboxMode.AUTO))
     expected = ("namespaces of its own" if forked else "bubblewrap") if name == "hunter" else "unprivileged user"

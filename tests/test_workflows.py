@@ -117,6 +117,6 @@ def test_the_grade_step_writes_the_class_the_junit_report_and_the_job_summary(tm
     failures = suites.findall(".//failure")
     assert failures and all(f.text for f in failures) and "Could not grade" in failures[0].text
     table = (tmp_path / "grades" / "summary.md").read_text()
-    assert "| ann |" in table and "unreadable" in table
-    assert summary.read_text().startswith("# earlier steps\n") and "| ann |" in summary.read_text()
+    assert "| ` ann ` |" in table and "unreadable" in table
+    assert summary.read_text().startswith("# earlier steps\n") and "| ` ann ` |" in summary.read_text()
     assert json.loads((tmp_path / "grades" / "ann" / "results.json").read_text())["score"] == 0
