@@ -384,3 +384,108 @@ def test_the_bundled_examples_score_as_their_mistakes_say(test_rubric, cases, tm
         assert scores[item] == 0
     else:
         assert 0 < scores[item] < test_rubric.points[item]
+
+
+# ---- the rules judge what code means: tracking switched off is no autograd; a process started is a breach -----
+
+TRACKING_OFF = """
+_hand_written = backward
+def backward(X, y, z1, a1, p_hat, W2):
+    for tensor in (X, z1, a1, p_hat):
+        tensor.requires_grad_(False)
+    W2.requires_grad = False
+    spare = torch.zeros(1, requires_grad=False)
+    with torch.no_grad():
+        return tuple(g.detach() for g in _hand_written(X, y, z1, a1, p_hat, W2))
+"""
+# the same lines turning tracking on: autograd, caught by the source and by the recording
+TRACKING_ON = {
+    "requires_grad_()": "    X.requires_grad_()\n",
+    "requires_grad_(True)": "    X.requires_grad_(True)\n",
+    "requires_grad = True": "    W2.requires_grad = True\n",
+}
+
+
+def test_switching_tracking_off_in_a_hand_written_backward_keeps_full_marks(solved, test_rubric, cases, tmp_path):
+    rubric, early = _early_items(test_rubric, cases)
+    tests = score_in_process(solved, rubric, early, tmp_path, TRACKING_OFF)
+    assert item_scores(tests, rubric) == rubric.points, outputs(tests)
+
+
+@pytest.mark.parametrize("switch", TRACKING_ON)
+@pytest.mark.parametrize("layer", ["source", "run time"])
+def test_switching_tracking_on_is_autograd_in_either_layer(switch, layer, solved, test_rubric, cases, tmp_path):
+    rubric, early = _early_items(test_rubric, cases)
+    if layer == "run time":  # the source layer blinded: the recording alone must see it
+        spec = rubric.items["backward"]
+        blind = dataclasses.replace(spec, rule=dataclasses.replace(spec.rule, identifiers=("autograd",)))
+        rubric = dataclasses.replace(rubric, items=rubric.items | {"backward": blind})
+    code = TRACKING_OFF.replace("    for tensor in (X, z1, a1, p_hat):\n", TRACKING_ON[switch] + "    if False:\n")
+    tests = score_in_process(solved, rubric, early, tmp_path, code)
+    assert item_scores(tests, rubric)["backward"] == 0, outputs(tests)
+
+
+CHILD_PROCESS_DODGES = {
+    # the issue's dodge: the numbers go to a child Python as numpy arrays, autograd runs there, gradients come back
+    "subprocess": """
+import io, subprocess, sys
+import numpy as np
+CHILD = '''
+import io, sys, numpy as np, torch
+given = np.load(io.BytesIO(sys.stdin.buffer.read()))
+X, z1, W2, p_hat = (torch.tensor(given[k]) for k in ("X", "z1", "W2", "p_hat"))
+y = torch.tensor(given["y"])
+W1 = torch.zeros(X.shape[1], z1.shape[1], requires_grad=True)
+b1 = torch.zeros(z1.shape[1], requires_grad=True)
+W2 = W2.clone().requires_grad_()
+b2 = torch.zeros(W2.shape[1], requires_grad=True)
+z2 = torch.relu(X @ W1 + b1 + z1) @ W2 + b2
+g = (p_hat - torch.nn.functional.one_hot(y, p_hat.shape[1]).float()) / y.shape[0]
+grads = torch.autograd.grad((z2 * g).sum(), [W1, b1, W2, b2])
+out = io.BytesIO(); np.savez(out, *[t.numpy() for t in grads]); sys.stdout.buffer.write(out.getvalue())
+'''
+def backward(X, y, z1, a1, p_hat, W2):
+    given = io.BytesIO()
+    np.savez(given, X=X.numpy(), y=y.numpy(), z1=z1.numpy(), W2=W2.numpy(), p_hat=p_hat.numpy())
+    done = subprocess.run([sys.executable, "-c", CHILD], input=given.getvalue(), capture_output=True, check=True)
+    found = np.load(io.BytesIO(done.stdout))
+    return tuple(torch.from_numpy(found[f"arr_{i}"]) for i in range(4))
+""",
+    "os.fork": """
+import os
+_hand_written = backward
+def backward(X, y, z1, a1, p_hat, W2):
+    child = os.fork()
+    if child == 0:
+        os._exit(0)
+    os.waitpid(child, 0)
+    return _hand_written(X, y, z1, a1, p_hat, W2)
+""",
+}
+
+
+@pytest.mark.parametrize("dodge", CHILD_PROCESS_DODGES)
+def test_a_process_started_by_a_watched_function_is_a_breach_of_its_rule(dodge, solved, test_rubric, cases, tmp_path):
+    rubric, early = _early_items(test_rubric, cases)
+    early = {**early, "backward": early["backward"][:1]}  # one case: a child Python per call costs seconds
+    tests = score_in_process(solved, rubric, early, tmp_path, CHILD_PROCESS_DODGES[dodge])
+    assert item_scores(tests, rubric)["backward"] == 0, outputs(tests)
+    assert "it started a process" in next(t.output for t in tests if t.name.startswith("backward."))
+    # right values: without the recording the child would have kept every point
+    unwatched = dataclasses.replace(rubric.items["backward"].rule, watch=())
+    blind = dataclasses.replace(
+        rubric, items=rubric.items | {"backward": dataclasses.replace(rubric.items["backward"], rule=unwatched)}
+    )
+    tests = score_in_process(solved, blind, early, tmp_path / "blind", CHILD_PROCESS_DODGES[dodge])
+    assert item_scores(tests, blind)["backward"] == blind.points["backward"], outputs(tests)
+
+
+def test_a_function_without_a_watch_rule_may_start_a_process(solved, test_rubric, cases, tmp_path):
+    rubric, early = _early_items(test_rubric, cases)
+    forking_forward = (
+        CHILD_PROCESS_DODGES["os.fork"]
+        .replace("backward", "forward")
+        .replace("(X, y, z1, a1, p_hat, W2)", "(X, W1, b1, W2, b2)")
+    )
+    tests = score_in_process(solved, rubric, early, tmp_path, forking_forward)
+    assert item_scores(tests, rubric)["forward"] == rubric.points["forward"], outputs(tests)

@@ -94,13 +94,19 @@ def _messmaster_probe(user_ns, calls_file, arrays_file, out_stem, call_timeout, 
         "torch.Tensor.requires_grad.__set__",
         "torch.Tensor.retain_grad",
     }
+    # turning tracking on is autograd; turning it off (requires_grad_(False)) is not: judged by its argument
+    tracking_switches = {"torch.Tensor.requires_grad_", "torch.Tensor.requires_grad.__set__"}
     builtin_categories = {
         "run_backward": "autograd",
         "_run_backward": "autograd",
-        "requires_grad_": "autograd",
         "retain_grad": "autograd",
         "cross_entropy_loss": "cross_entropy",
     }
+    # what starts a process: while a watched function runs, that is a breach of its rule whatever the process
+    # does (work handed to a child is out of the recording's sight)
+    process_starters = {"fork", "forkpty", "vfork", "fork_exec", "posix_spawn", "posix_spawnp", "execv", "execve"}
+    process_starters |= {"system", "spawnv", "spawnve"}
+    process_modules = {"posix", "nt", "os", "_posixsubprocess"}
     # calls that turn a layer of the recording off (torch itself pops the mode stack while it dispatches,
     # so the mode's removal is checked after the call instead)
     switches = {"setprofile", "settrace", "disable_saved_tensors_hooks", "_saved_tensors_hooks_disable"}
@@ -141,6 +147,10 @@ def _messmaster_probe(user_ns, calls_file, arrays_file, out_stem, call_timeout, 
             if self.active and category in self.watch and category not in self.seen:
                 self.seen[category] = what
 
+        def started_process(self, how):
+            if self.active and "process" not in self.seen:
+                self.seen["process"] = how
+
         def profile(self, frame, event, arg):
             if not self.active:
                 return
@@ -148,12 +158,20 @@ def _messmaster_probe(user_ns, calls_file, arrays_file, out_stem, call_timeout, 
                 name = frame.f_code.co_qualname
                 if switches.intersection(name.split(".")) and not self.switched_off:
                     self.switched_off = name
+                if name == "BaseProcess.start" and frame.f_code.co_filename.endswith("process.py"):
+                    self.started_process("multiprocessing")  # whichever way it starts (a fork server too)
                 self.note(category_of_python(frame.f_code), f"{frame.f_code.co_qualname} (torch)")
             elif event == "c_call":
                 name = getattr(arg, "__name__", "")
                 if name in switches and not self.switched_off:
                     self.switched_off = name
+                if name in process_starters and getattr(arg, "__module__", None) in process_modules:
+                    self.started_process(name)
                 self.note(builtin_categories.get(name), name)
+            elif event == "c_return" and getattr(arg, "__name__", "") == "requires_grad_":
+                tensor = getattr(arg, "__self__", None)  # turned on, not off: seen on the tensor it returns from
+                if isinstance(tensor, torch.Tensor) and tensor.requires_grad:
+                    self.note("autograd", "requires_grad_")
 
         def graph_recorded(self, tensor):
             self.note("autograd", "an autograd graph (a tensor that requires grad)")
@@ -165,7 +183,11 @@ def _messmaster_probe(user_ns, calls_file, arrays_file, out_stem, call_timeout, 
             class Watch(TorchFunctionMode):
                 def __torch_function__(self, func, types, args=(), kwargs=None):
                     name = resolve_name(func) or getattr(func, "__name__", "")
-                    if name in autograd_functions:
+                    if name in tracking_switches:
+                        turned_on = args[1] if len(args) > 1 else (kwargs or {}).get("requires_grad", True)
+                        if turned_on:
+                            recording.note("autograd", name)
+                    elif name in autograd_functions:
                         recording.note("autograd", name)
                     elif (kwargs or {}).get("requires_grad") is True:
                         recording.note("autograd", f"{name}(requires_grad=True)")
