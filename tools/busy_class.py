@@ -4,7 +4,7 @@ A grade must not depend on the machine. Each way grades the same submissions int
 the same command (`python -m grader grade ... --jobs 2`); the scores, statuses and test results must be
 equal, with no grader_error. Half a CPU needs root (a cgroup); without it that way is left out.
 
-Usage: python tools/busy_class.py [--copies N] [SUBMISSIONS ...]   (default: the examples, each once)
+Usage: python tools/busy_class.py [--copies N] [--sandbox off] [SUBMISSIONS ...]   (default: the examples, once)
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ EXAMPLES = ROOT / "examples" / "submissions"
 BURNER = "while True: pass"
 
 
-def grade(submissions: Path, out: Path, prefix: list[str]) -> tuple[float, dict]:
+def grade(submissions: Path, out: Path, prefix: list[str], sandbox: str) -> tuple[float, dict]:
     """Grade the class into `out`; the seconds it took and, by student, (status, score, every test)."""
     command = [*prefix, sys.executable, "-m", "grader", "grade", str(submissions), "--out", str(out), "--jobs", "2"]
+    command += ["--sandbox", sandbox]
     started = time.monotonic()
     run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     seconds = time.monotonic() - started
@@ -51,6 +52,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("submissions", nargs="*", type=Path, default=sorted(EXAMPLES.glob("*.ipynb")))
     parser.add_argument("--copies", type=int, default=1, help="copies of each submission (default: 1)")
+    parser.add_argument("--sandbox", default="auto", help="as `grade --sandbox` (off: kernels started afresh)")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="busy-class-"))
     folder = scratch / "class"
@@ -61,10 +63,10 @@ def main() -> int:
             text = path.read_text().rstrip() + "\n" + " " * copy
             (folder / f"{path.stem}_{copy}.ipynb").write_text(text)
     ways: dict[str, tuple[float, dict]] = {}
-    ways["idle"] = grade(folder, scratch / "idle", [])
+    ways["idle"] = grade(folder, scratch / "idle", [], args.sandbox)
     burners = [subprocess.Popen([sys.executable, "-c", BURNER]) for _ in range(2)]
     try:
-        ways["two burners"] = grade(folder, scratch / "busy", [])
+        ways["two burners"] = grade(folder, scratch / "busy", [], args.sandbox)
     finally:
         for burner in burners:
             burner.kill()
@@ -72,7 +74,7 @@ def main() -> int:
     if os.geteuid() == 0:
         group = Cgroup(f"messmaster-busy-class-{os.getpid()}", cpu=0.5, memory_bytes=16 * 1024**3)
         try:
-            ways["half a CPU"] = grade(folder, scratch / "half", group.enter_command())
+            ways["half a CPU"] = grade(folder, scratch / "half", group.enter_command(), args.sandbox)
         finally:
             group.remove()
     reference = ways["idle"][1]
