@@ -105,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="the assignment's column, as Canvas names it, e.g. 'MessMaster part 2 (12345)'",
     )
+    canvas.add_argument(
+        "--missing-as-zero",
+        action="store_true",
+        help="give 0 to students with nothing graded (default: blank, so Canvas's missing-submission policy applies)",
+    )
     canvas.add_argument("--rubric", type=Path, default=RUBRIC_FILE, metavar="FILE", help=argparse.SUPPRESS)
     gradescope = commands.add_parser(
         "gradescope",
@@ -307,7 +312,7 @@ def export_canvas(args: argparse.Namespace) -> int:
         if opened is None:
             return 2
         rows = opened[0].students()
-    write_canvas_csv(rows, args.assignment, args.out)
+    write_canvas_csv(rows, args.assignment, args.out, opened[1].total, args.missing_as_zero)
     print(f"wrote {args.out}: {len(rows)} student(s), column {args.assignment!r}")
     return 0
 

@@ -226,9 +226,14 @@ def test_the_roster_names_students_and_lists_who_did_not_submit(stand_in, a_clas
     with open(tmp_path / "canvas.csv", newline="") as f:
         canvas = list(csv.DictReader(f))
     assert list(canvas[0]) == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "MM2 (77)"]
-    by_id = {row["ID"]: row for row in canvas}
+    assert canvas[0]["Student"].strip() == "Points Possible" and float(canvas[0]["MM2 (77)"]) == test_rubric.total
+    by_id = {row["ID"]: row for row in canvas[1:]}
     assert by_id["ana"]["Student"] == "Ana Lima" and by_id["ana"]["SIS Login ID"] == "alima"
-    assert float(by_id["ana"]["MM2 (77)"]) == float(table["ana"]["total"]) and by_id["dan"]["MM2 (77)"] == "0"
+    # nothing handed in: blank, so that Canvas's missing-submission policy decides (a 0 would override it)
+    assert float(by_id["ana"]["MM2 (77)"]) == float(table["ana"]["total"]) and by_id["dan"]["MM2 (77)"] == ""
+    assert cli.main(["export", "canvas", str(out), "--out", str(tmp_path / "zeros.csv"), "--missing-as-zero"]) == 0
+    with open(tmp_path / "zeros.csv", newline="") as f:
+        assert {row["ID"]: row["MessMaster part 2"] for row in csv.DictReader(f)}["dan"] == "0"
 
 
 def test_each_run_records_the_grader_rubric_and_cases_versions(stand_in, a_class, test_rubric):

@@ -189,7 +189,7 @@ def test_any_text_of_a_student_keeps_every_output_valid_and_renders_as_no_markup
         write_class_views(store, rubric, out)
         write_junit(rows, out)
         summary = summary_markdown(rows, rubric)
-        write_canvas_csv(rows, "MessMaster part 2", out / "canvas.csv")
+        write_canvas_csv(rows, "MessMaster part 2", out / "canvas.csv", rubric.total)
         pages = write_written_pages(rows, rubric, question_texts(nbformat.read(TEMPLATE, as_version=4)), out, None)
     assert foreign_elements((out / "report.html").read_text(encoding="utf-8")) == []
     for page in pages.glob("*.html"):
