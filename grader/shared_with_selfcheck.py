@@ -10,6 +10,7 @@ expected values with PyTorch's own functions, the grader with the reference.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 
 import numpy as np
@@ -206,3 +207,48 @@ def recognise_weight_shapes(shapes: dict[str, tuple], d: int, h: int, k: int) ->
     """W1 or W2 with its dimensions the wrong way round."""
     swapped = shapes.get("W1") == (h, d) != (d, h) or shapes.get("W2") == (k, h) != (h, k)
     return "weights_shapes_swapped" if swapped else ""
+
+
+# ---- the rubric's rules on a function's own code (the grader's first layer; the self-check's only one) ----
+
+
+def _off(value: ast.expr | None) -> bool:
+    return isinstance(value, ast.Constant) and value.value in (False, 0)
+
+
+def tracking_turned_off(function: ast.FunctionDef) -> set[ast.AST]:
+    """The nodes of `function` that turn autograd's tracking off (`t.requires_grad_(False)`, `t.requires_grad =
+    False`, `requires_grad=False`): no use of autograd, whatever the rule's identifiers; a hand-written function
+    may do it to be sure nothing is tracked."""
+    off: set[ast.AST] = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "requires_grad_":
+            flag = (
+                node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "requires_grad"), None)
+            )
+            if _off(flag):
+                off.add(node.func)
+                off.update(k for k in node.keywords if k.arg == "requires_grad")
+        elif isinstance(node, ast.Assign) and _off(node.value):
+            off.update(t for t in node.targets if isinstance(t, ast.Attribute) and t.attr == "requires_grad")
+        elif isinstance(node, ast.keyword) and node.arg == "requires_grad" and _off(node.value):
+            off.add(node)
+    return off
+
+
+def forbidden_identifiers(function: ast.FunctionDef, identifiers: tuple[str, ...] | list[str]) -> list[str]:
+    """The rule's `identifiers` the function's code uses as a name, an attribute, a keyword or an import."""
+    used = set()
+    allowed = tracking_turned_off(function)
+    for node in ast.walk(function):
+        if node in allowed:
+            continue
+        if isinstance(node, ast.Attribute) and node.attr in identifiers:
+            used.add(node.attr)
+        elif isinstance(node, ast.Name) and node.id in identifiers and node.id != function.name:
+            used.add(node.id)
+        elif isinstance(node, ast.keyword) and node.arg in identifiers:
+            used.add(node.arg)
+        elif isinstance(node, ast.alias) and any(part in identifiers for part in node.name.split(".")):
+            used.add(node.name)
+    return sorted(used)

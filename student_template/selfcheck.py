@@ -17,11 +17,13 @@ necessary, not sufficient.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import inspect
 import io
 import os
 import sys
+import textwrap
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,6 +70,16 @@ WEIGHT_STD_MIN_SIZE = 1000
 WEIGHT_MAX_ABS = 0.06
 SAME_START_RTOL = 0.0001
 SAME_START_ATOL = 1e-05
+RULE_IDENTIFIERS = {
+    "loss_fn": ["cross_entropy", "CrossEntropyLoss"],
+    "backward": ["backward", "autograd", "requires_grad", "requires_grad_"],
+    "sgd_update": ["optim"],
+}
+RULE_REASONS = {
+    "loss_fn": "loss_fn must compute the negative log-likelihood itself, not call PyTorch's cross-entropy",
+    "backward": "backward must compute the gradients by hand (the chain rule of Q1d), not with autograd",
+    "sgd_update": "sgd_update must apply the update rule itself, not call a torch.optim optimizer",
+}
 
 
 # Where each gradient comes from in the handout's backward pass, for a student whose gradient is wrong.
@@ -262,6 +274,51 @@ def recognise_weight_shapes(shapes: dict[str, tuple], d: int, h: int, k: int) ->
     """W1 or W2 with its dimensions the wrong way round."""
     swapped = shapes.get("W1") == (h, d) != (d, h) or shapes.get("W2") == (k, h) != (h, k)
     return "weights_shapes_swapped" if swapped else ""
+
+
+# ---- the rubric's rules on a function's own code (the grader's first layer; the self-check's only one) ----
+
+
+def _off(value: ast.expr | None) -> bool:
+    return isinstance(value, ast.Constant) and value.value in (False, 0)
+
+
+def tracking_turned_off(function: ast.FunctionDef) -> set[ast.AST]:
+    """The nodes of `function` that turn autograd's tracking off (`t.requires_grad_(False)`, `t.requires_grad =
+    False`, `requires_grad=False`): no use of autograd, whatever the rule's identifiers; a hand-written function
+    may do it to be sure nothing is tracked."""
+    off: set[ast.AST] = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "requires_grad_":
+            flag = (
+                node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "requires_grad"), None)
+            )
+            if _off(flag):
+                off.add(node.func)
+                off.update(k for k in node.keywords if k.arg == "requires_grad")
+        elif isinstance(node, ast.Assign) and _off(node.value):
+            off.update(t for t in node.targets if isinstance(t, ast.Attribute) and t.attr == "requires_grad")
+        elif isinstance(node, ast.keyword) and node.arg == "requires_grad" and _off(node.value):
+            off.add(node)
+    return off
+
+
+def forbidden_identifiers(function: ast.FunctionDef, identifiers: tuple[str, ...] | list[str]) -> list[str]:
+    """The rule's `identifiers` the function's code uses as a name, an attribute, a keyword or an import."""
+    used = set()
+    allowed = tracking_turned_off(function)
+    for node in ast.walk(function):
+        if node in allowed:
+            continue
+        if isinstance(node, ast.Attribute) and node.attr in identifiers:
+            used.add(node.attr)
+        elif isinstance(node, ast.Name) and node.id in identifiers and node.id != function.name:
+            used.add(node.id)
+        elif isinstance(node, ast.keyword) and node.arg in identifiers:
+            used.add(node.arg)
+        elif isinstance(node, ast.alias) and any(part in identifiers for part in node.name.split(".")):
+            used.add(node.name)
+    return sorted(used)
 
 
 # ---- END SHARED WITH THE GRADER ----
@@ -477,6 +534,22 @@ def _import_torch() -> None:
     F = _require("torch.nn.functional")
 
 
+def rule_broken(item: str, function: Callable) -> str:
+    """Why the grader scores `function` zero by the rubric's rule on its own code, or "" (as the grader reads it:
+    the names it uses; the grader also watches what it runs and what it returns)."""
+    if item not in RULE_IDENTIFIERS:
+        return ""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    except (OSError, TypeError, SyntaxError):
+        return ""  # no source to read (defined by exec): the grader reads the notebook's text instead
+    definition = next((node for node in tree.body if isinstance(node, ast.FunctionDef)), None)
+    used = forbidden_identifiers(definition, RULE_IDENTIFIERS[item]) if definition else []
+    if not used:
+        return ""
+    return f"{item} uses {', '.join(used)}: {RULE_REASONS[item]}. The grader scores it 0 for this."
+
+
 def run_checks(namespace: dict, items: list[str] | None = None) -> list[Outcome]:
     """Every check of `items` (default: all) on the functions found in `namespace`."""
     _import_torch()
@@ -486,6 +559,8 @@ def run_checks(namespace: dict, items: list[str] | None = None) -> list[Outcome]
         if not callable(function):
             outcomes.append(Outcome(item, "defined", False, f"`{item}` is not defined: run its cell first"))
             continue
+        if broken := rule_broken(item, function):
+            outcomes.append(Outcome(item, "its own code", False, broken))
         for case, check in CHECKS[item](function):
             torch.manual_seed(0)
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import linecache
 import subprocess
 import sys
 import zipfile
@@ -153,3 +154,50 @@ def test_a_missing_package_is_one_line_saying_what_to_install(monkeypatch, capsy
     assert selfcheck._check_and_report({}, "loss_fn", colour=False) is False
     printed = capsys.readouterr().out.strip().splitlines()
     assert printed == [f"the self-check needs `torch`, which is not installed: {selfcheck.INSTALL}"]
+
+
+def defined_as_a_notebook_does(namespace: dict, source: str, cell: int) -> dict:
+    """Run `source` as a notebook cell runs it: under a cell's name that `inspect` finds the source of."""
+    name = f"<notebook cell {cell}>"
+    linecache.cache[name] = (len(source), None, source.splitlines(True), name)
+    exec(compile(source, name, "exec"), namespace)
+    return namespace
+
+
+AUTOGRAD_BACKWARD = """
+def backward(X, y, z1, a1, p_hat, W2):
+    W1 = torch.zeros(X.shape[1], z1.shape[1], requires_grad=True)
+    b1 = torch.zeros(z1.shape[1], requires_grad=True)
+    W2 = W2.clone().requires_grad_()
+    b2 = torch.zeros(W2.shape[1], requires_grad=True)
+    z2 = torch.relu(X @ W1 + b1 + z1) @ W2 + b2
+    g = (p_hat - F.one_hot(y, p_hat.shape[1]).float()) / y.shape[0]
+    return tuple(t.detach() for t in torch.autograd.grad((z2 * g).sum(), [W1, b1, W2, b2]))
+"""
+OPTIM_SGD_UPDATE = """
+def sgd_update(params, grads, learning_rate):
+    for p, g in zip(params, grads):
+        p.grad = g
+    torch.optim.SGD(params, lr=learning_rate).step()
+    return params
+"""
+
+
+@pytest.mark.parametrize(
+    "item,source,says",
+    [("backward", AUTOGRAD_BACKWARD, "backward uses autograd"), ("sgd_update", OPTIM_SGD_UPDATE, "uses optim")],
+)
+def test_the_self_check_fails_what_the_grader_zeroes_by_rule(solved, item, source, says):
+    """Right values by the forbidden road: every value check passes, and the grader scores the item 0."""
+    namespace = defined_as_a_notebook_does(graded_namespace(solved), source, 1)
+    outcomes = selfcheck.run_checks(namespace, [item])
+    failed = [o for o in outcomes if not o.passed]
+    assert [o.case for o in failed] == ["its own code"], failed
+    assert says in failed[0].message and "The grader scores it 0" in failed[0].message
+
+
+def test_the_self_check_passes_a_hand_written_backward_that_switches_tracking_off(solved):
+    source = "_hand = backward\ndef backward(X, y, z1, a1, p_hat, W2):\n    X.requires_grad_(False)\n"
+    source += "    return _hand(X, y, z1, a1, p_hat, W2)\n"
+    namespace = defined_as_a_notebook_does(graded_namespace(solved), source, 1)
+    assert [o for o in selfcheck.run_checks(namespace, ["backward"]) if not o.passed] == []

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import sys
 import zipfile
 from pathlib import Path
@@ -66,6 +67,11 @@ def shared_constants(rubric: Rubric) -> dict[str, object]:
         "WEIGHT_MAX_ABS": init_params.weight_max_abs,
         "SAME_START_RTOL": optimizers.same_start_rtol,
         "SAME_START_ATOL": optimizers.same_start_atol,
+        # the rules on a function's own code, so that the self-check fails what the grader zeroes by rule
+        "RULE_IDENTIFIERS": {
+            GRADED_FUNCTIONS[item]: list(spec.rule.identifiers) for item, spec in rubric.items.items() if spec.rule
+        },
+        "RULE_REASONS": {GRADED_FUNCTIONS[item]: spec.rule.reason for item, spec in rubric.items.items() if spec.rule},
     }
 
 
@@ -76,13 +82,18 @@ def _shared_code() -> str:
     return "\n".join(source.splitlines()[imports[-1].end_lineno :]).strip("\n")
 
 
+def _literal(value: object) -> str:
+    """A value as Python source the formatter keeps as it is (text in double quotes)."""
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (str, list)) else repr(value)
+
+
 def shared_block(rubric: Rubric) -> str:
     lines = [f"{STAMP_BEGIN}: stamped by `make student-bundle` from the course's rubric; do not edit ----"]
     for name, value in shared_constants(rubric).items():
         if isinstance(value, dict):  # one entry a line, as the formatter keeps it
-            lines += [f"{name} = {{", *(f'    "{key}": {number!r},' for key, number in value.items()), "}"]
+            lines += [f"{name} = {{", *(f'    "{key}": {_literal(entry)},' for key, entry in value.items()), "}"]
         else:
-            lines.append(f"{name} = {value!r}")
+            lines.append(f"{name} = {_literal(value)}")
     return "\n".join([*lines, "", "", _shared_code(), "", "", STAMP_END])
 
 
