@@ -120,7 +120,12 @@ def run_and_harvest(
     for attempt in range(1 + rubric.run.kernel_restarts):
         last_chance = attempt == rubric.run.kernel_restarts
         with ExitStack() as kernel:
-            workspace, runner = start_with_retries(kernel, notebook, rubric, policy, deadline)
+            try:
+                workspace, runner = start_with_retries(kernel, notebook, rubric, policy, deadline)
+            except KernelStartFailed:
+                if attempt == 0 or time.monotonic() < deadline:
+                    raise
+                break  # a fresh kernel for what a lost one left, but the submission's time ran out meanwhile
             if runner.manager.isolation not in isolations:
                 isolations.append(runner.manager.isolation)
             log = run_notebook(runner, rubric.run.notebook_timeout, skip, deadline)

@@ -23,7 +23,7 @@ import pytest
 from grader import pipeline
 from grader.intake import Identity, Submission
 from grader.result import SubmissionStatus
-from grader.run.execute import KernelStartFailed
+from grader.run.execute import CellStatus, KernelStartFailed
 from grader.run.sandbox import Isolation, SandboxMode, SandboxPolicy, bubblewrap_works, forks_kernels
 from grader.store import ClassStore
 
@@ -249,3 +249,32 @@ def test_the_notebooks_own_limit_is_named_when_it_ends_first(solved):
     runner = _RunnerThatMustNotRun(minimal_notebook(solved))
     log = run_notebook(runner, notebook_timeout=0.0, deadline=time.monotonic() + 3600)  # type: ignore[arg-type]
     assert log.stopped_because == "the notebook ran out of its 0 s"
+
+
+def test_a_fresh_kernel_that_the_deadline_cuts_off_is_no_grader_error(monkeypatch, test_rubric, cases):
+    """The student's kernel was lost near the end of their time; the fresh kernel for the rest could not start
+    before the deadline: what is left is out of time (the student's), not the grader's failure."""
+    from types import SimpleNamespace
+
+    from grader.run.execute import CellRun, RunLog
+
+    now = {"t": 0.0}
+    clock = SimpleNamespace(monotonic=lambda: now["t"], sleep=lambda seconds: None)
+    runner = SimpleNamespace(manager=SimpleNamespace(isolation=Isolation.LIMITS_ONLY))
+    starts: list[int] = []
+
+    def start(stack, notebook, rubric, policy, deadline):
+        starts.append(1)
+        if len(starts) > 1:
+            now["t"] = deadline + 1  # the start took the rest of the submission's time
+            raise KernelStartFailed("the kernel did not become ready")
+        return Path("/nonexistent"), runner
+
+    lost = CellRun(1, CellStatus.ERROR, "the kernel died while running this cell", 0)
+    monkeypatch.setattr(pipeline, "time", clock)
+    monkeypatch.setattr(pipeline, "start_with_retries", start)
+    monkeypatch.setattr(pipeline, "run_notebook", lambda *args: RunLog(cells=[lost], lost_at=lost))
+    policy = SandboxPolicy.from_limits(test_rubric.limits, SandboxMode.AUTO)
+    harvest = pipeline.run_and_harvest(nbformat.v4.new_notebook(), cases, test_rubric, policy, deadline=10.0)
+    assert len(starts) == 2 and harvest.outcomes
+    assert all("used up its" in outcome.reason for outcome in harvest.outcomes.values())
