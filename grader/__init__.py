@@ -13,3 +13,5 @@ and `shared_with_selfcheck.py` (what the students' self-check shares) serve
 every stage; `pipeline.py` strings the stages together, `cli.py` is a thin
 command line over it.
 """
+
+__version__ = "0.1.0"  # pyproject.toml's version (a test keeps them equal)

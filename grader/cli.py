@@ -2,15 +2,17 @@
 
     python -m grader grade PATH... --out DIR [--jobs N] [--timeout SECONDS] [--force] [--roster FILE]
                                  [--cluster ADDRESS] [--report junit] [--summary-md FILE]
-                                 [--sandbox auto|required|off] [--rubric FILE]
+                                 [--sandbox auto|required|off] [--rubric FILE] [--accept-older]
+    python -m grader history DIR STUDENT
     python -m grader export canvas DIR --out FILE [--assignment NAME]
     python -m grader gradescope SUBMISSION_DIR --results FILE [--sandbox auto|required|off]
     python -m grader written export DIR [--anonymise]
     python -m grader written import DIR FILE
 
 Exit status: 0 when every submission was graded (whatever the scores); 1 when
-the grader failed on one, or a path or an archive could not be read at all
-(the rest is graded); 2 when it could not start (bad arguments, rubric,
+someone needs a look: a submission that could not be read (nothing in it can be
+graded), the grader failed on one, or a path, an archive or a file could not be
+read at all (the rest is graded); 2 when it could not start (bad arguments, rubric,
 roster or sandbox, or the class folder is busy with another run); 130 when
 interrupted (Ctrl-C: what was graded is stored).
 """
@@ -24,11 +26,13 @@ import json
 import os
 import shlex
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
 
+from grader import __version__
 from grader.intake.roster import RosterError, read_roster
 from grader.intake.written_scores import WrittenScoresError, read_written_scores
 from grader.judge.written import question_texts
@@ -36,7 +40,7 @@ from grader.pipeline import TEMPLATE_NOTEBOOK, ClassRun, grade_class, grade_one_
 from grader.result import SubmissionStatus
 from grader.rubric import RUBRIC_FILE, Rubric, RubricError, load_rubric
 from grader.run.sandbox import SandboxMode, sandbox_works, why_no_sandbox
-from grader.store import STORE_FILE, ClassStore, StoreBusy
+from grader.store import STORE_FILE, ClassStore, StoreBusy, StudentRow, current_versions
 from grader.views.canvas import write_canvas_csv
 from grader.views.gradescope import gradescope_results
 from grader.views.junit import write_junit
@@ -45,8 +49,21 @@ from grader.views.write import write_class_views, write_submission_views, write_
 from grader.views.written_pages import write_written_pages
 
 
+class _PrintVersion(argparse.Action):
+    """--version: one line, unwrapped (argparse's own action wraps it), computed only when asked for."""
+
+    def __init__(self, option_strings: list[str], dest: str, **_: object) -> None:
+        help_text = "print the version and the digests of what decides grades, and exit"
+        super().__init__(option_strings, dest, nargs=0, help=help_text)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(version_line())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m grader", description="MessMaster part 2 autograder")
+    parser.add_argument("--version", action=_PrintVersion)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     grade = commands.add_parser("grade", help="grade submissions into a class folder", description="Grade submissions.")
     grade.add_argument(
@@ -94,6 +111,20 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument(
         "--rubric", type=Path, default=RUBRIC_FILE, metavar="FILE", help="rubric file (default: grader/rubric.toml)"
     )
+    grade.add_argument(
+        "--accept-older",
+        action="store_true",
+        help="grade a file even when the export shows it is older than the one a student's grading was made from "
+        "(by default the newer grading is kept, with a warning)",
+    )
+    history = commands.add_parser(
+        "history",
+        help="every grading of one student",
+        description="List every grading of STUDENT in the class folder DIR, oldest first, with its versions.",
+    )
+    history.add_argument("folder", type=Path, metavar="DIR", help="the class folder graded into")
+    history.add_argument("student", metavar="STUDENT", help="the student's id, as in gradebook.csv")
+    history.add_argument("--rubric", type=Path, default=RUBRIC_FILE, metavar="FILE", help=argparse.SUPPRESS)
     export = commands.add_parser("export", help="write a class's grades for an LMS", description="Export grades.")
     formats = export.add_subparsers(dest="format", required=True, metavar="FORMAT")
     canvas = formats.add_parser("canvas", help="Canvas gradebook import CSV", description="Canvas gradebook CSV.")
@@ -178,16 +209,39 @@ def _cluster(address: str | None, sandbox: SandboxMode) -> Iterator[object | Non
         raise ClusterError(str(error)) from None
 
 
-def _print_summary(run: ClassRun, rubric: Rubric, out: Path) -> None:
+def version_line() -> str:
+    """The package's version and what decides its grades (the same digests the class store records)."""
+    versions = current_versions(load_rubric())
+    return (
+        f"messmaster-grader {__version__} (grader {versions.grader}, default rubric {versions.rubric}, "
+        f"hidden cases {versions.cases})"
+    )
+
+
+def _names(students: list[str]) -> str:
+    return ", ".join(students[:20]) + (f" and {len(students) - 20} more" if len(students) > 20 else "")
+
+
+def _print_summary(run: ClassRun, rubric: Rubric, out: Path, rows: list[StudentRow]) -> None:
+    """Each student of this run, then what the run did, naming everyone who needs a look."""
     for result in run.results:
         print(f"{result.identity.student:<32} {result.score:>6g}/{rubric.automatic_total:g}  {result.status}")
     scores = [r.score for r in run.results]
-    unreadable = sum(r.status == SubmissionStatus.UNREADABLE for r in run.results)
     print(
-        f"graded {len(run.results)} submission(s) into {out} ({run.reused} unchanged, not run again): "
-        f"mean {sum(scores) / len(scores):.1f}, min {min(scores):g}, max {max(scores):g} "
-        f"of {rubric.automatic_total:g} automatic points; {unreadable} unreadable"
+        f"graded {len(run.results)} student(s) into {out} ({run.reused} unchanged, not run again): "
+        f"automatic points mean {sum(scores) / len(scores):.1f}, min {min(scores):g}, max {max(scores):g} "
+        f"of {rubric.automatic_total:g}"
     )
+    unreadable = [r.identity.student for r in run.results if r.status == SubmissionStatus.UNREADABLE]
+    missing = [row.identity.student for row in rows if row.result is None]
+    for count, students, what in (
+        (len(unreadable), unreadable, "handed in nothing that can be graded (their feedback says why)"),
+        (len(missing), missing, "on the roster, with nothing handed in"),
+    ):
+        if count:
+            print(f"{count} student(s) {what}: {_names(students)}")
+    for kept in run.kept_newer:
+        print(f"warning: {kept} (--accept-older grades it anyway)", file=sys.stderr)
 
 
 def _load_rubric(path: Path) -> Rubric | None:
@@ -253,6 +307,7 @@ def grade(args: argparse.Namespace) -> int:
                 force=args.force,
                 roster=roster,
                 cluster=cluster,
+                accept_older=args.accept_older,
             )
     except ClusterError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -273,8 +328,11 @@ def grade(args: argparse.Namespace) -> int:
     if not run.results:
         print("error: no submissions found", file=sys.stderr)
         return 1 if run.errors else 2
-    _print_summary(run, rubric, args.out)
+    with ClassStore.open(args.out, rubric) as store:
+        rows = store.students()
+    _print_summary(run, rubric, args.out, rows)
     broken = [r.identity.student for r in run.results if r.status == SubmissionStatus.GRADER_ERROR]
+    unreadable = any(r.status == SubmissionStatus.UNREADABLE for r in run.results)
     if broken:
         # a grader_error is never reused from the store: the same command grades just these again
         python = os.path.relpath(sys.executable)
@@ -285,7 +343,7 @@ def grade(args: argparse.Namespace) -> int:
             f"to grade just these again (the others are kept as they are): {again}",
             file=sys.stderr,
         )
-    return 1 if broken or run.errors else 0
+    return 1 if broken or unreadable or run.errors else 0
 
 
 @contextlib.contextmanager
@@ -305,6 +363,29 @@ def _graded_class(args: argparse.Namespace) -> Iterator[tuple[ClassStore, Rubric
     except StoreBusy as error:
         print(f"error: {error}", file=sys.stderr)
         yield None
+
+
+def history(args: argparse.Namespace) -> int:
+    with _graded_class(args) as opened:
+        if opened is None:
+            return 2
+        gradings = opened[0].history(args.student)
+    if not gradings:
+        print(f"error: {args.student!r} has never been graded in {args.folder}", file=sys.stderr)
+        return 1
+    print(f"{'run':>4}  {'started':<19}  {'score':>12}  {'status':<12}  {'notebook':<12}  versions, handed in")
+    for grading in gradings:
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(grading.started))
+        versions = f"grader {grading.versions.grader}, rubric {grading.versions.rubric}, cases {grading.versions.cases}"
+        reused = f"; reused grading {grading.reused_from}" if grading.reused_from else ""
+        handed_in = f"; {grading.handed_in.shown}" if grading.handed_in else ""
+        score = f"{grading.score:g}/{grading.max_score:g}"
+        print(
+            f"{grading.run_id:>4}  {started:<19}  {score:>12}  {grading.status:<12}  {grading.content[:12]:<12}  "
+            f"{versions}{handed_in}{reused}"
+        )
+    print(f"{len(gradings)} grading(s) of {args.student}; the last is current")
+    return 0
 
 
 def export_canvas(args: argparse.Namespace) -> int:
@@ -368,5 +449,5 @@ def written(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else argv
-    verbs = {"grade": grade, "export": export_canvas, "gradescope": gradescope, "written": written}
+    verbs = {"grade": grade, "history": history, "export": export_canvas, "gradescope": gradescope, "written": written}
     return verbs[args.command](args)

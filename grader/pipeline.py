@@ -29,8 +29,7 @@ import torch
 from tqdm import tqdm
 
 from grader.cases import ROOT, generate_cases
-from grader.intake import Identity, Submission, choose_notebook, collect_submissions
-from grader.intake.layouts import notebooks_under
+from grader.intake import Identity, Submission, collect_submissions, one_folders_submission
 from grader.intake.notebooks import UnreadableSubmission, read_notebook, upgrade_note
 from grader.intake.roster import RosterEntry
 from grader.judge.artifacts import plot_data
@@ -270,14 +269,15 @@ def grade_in_this_process(submission: Submission, rubric: Rubric, sandbox: Sandb
 def grade_one_folder(folder: Path, rubric: Rubric, sandbox: SandboxMode) -> SubmissionResult:
     """Grade the one submission in `folder` (Gradescope's `submission/`), whatever its notebook is called.
 
-    In this process, without a class store: one submission, one kernel.
+    In this process, without a class store: one submission, one kernel. A script or an archive is read
+    as in a class's export.
     """
-    path, note = choose_notebook(
-        tuple(notebooks_under(folder)), TEMPLATE_NOTEBOOK.stem, tuple(GRADED_FUNCTIONS.values())
-    )
-    submission = Submission(Identity("submission", source=str(folder)), path, note)
-    result = grade_in_this_process(submission, rubric, sandbox)
-    result.note = note
+    identity = Identity("submission", source=str(folder))
+    with tempfile.TemporaryDirectory(prefix="messmaster-intake-") as scratch:
+        functions = tuple(GRADED_FUNCTIONS.values())
+        submission = one_folders_submission(folder, identity, Path(scratch), TEMPLATE_NOTEBOOK.stem, functions)
+        result = grade_in_this_process(submission, rubric, sandbox)
+    result.note = submission.note
     return result
 
 
@@ -288,6 +288,7 @@ class ClassRun:
     results: list[SubmissionResult] = field(default_factory=list)
     reused: int = 0
     errors: list[str] = field(default_factory=list)
+    kept_newer: list[str] = field(default_factory=list)  # students whose newer grading an older file would replace
 
 
 def _grade_in_marked_worker(marker: Path, submission: Submission, rubric: Rubric, sandbox: SandboxMode):
@@ -355,6 +356,17 @@ def _grade_in_workers(
                 )
 
 
+def _newer_grading(store: ClassStore, submission: Submission, content: str) -> str:
+    """Why the student's current grading is of a newer file than `submission`'s, or ""."""
+    current = store.current_handin(submission.identity.student)
+    if current is None or current[0] == content or submission.handed_in is None:
+        return ""
+    stored = current[1]
+    if stored is None or not stored.newer_than(submission.handed_in):
+        return ""
+    return f"kept the grading of the newer file ({stored.shown}); this one is older ({submission.handed_in.shown})"
+
+
 def grade_class(
     paths: list[Path],
     out: Path,
@@ -364,11 +376,14 @@ def grade_class(
     force: bool = False,
     roster: list[RosterEntry] | None = None,
     cluster: Client | None = None,
+    accept_older: bool = False,
 ) -> ClassRun:
     """Grade every submission under `paths` into the class folder `out` (its store, then its views).
 
-    On local worker processes, or on the Dask cluster of `cluster` (a connected client). Raises StoreBusy
-    when another run holds `out`.
+    On local worker processes, or on the Dask cluster of `cluster` (a connected client). A file the export
+    shows to be older than the one a student's current grading was made from is not graded (the student
+    keeps the newer grading, named in `kept_newer`) unless `accept_older`. Raises StoreBusy when another
+    run holds `out`.
     """
     run = ClassRun()
     one_torch_thread()  # this process draws every student's figures while the workers grade
@@ -417,7 +432,11 @@ def grade_class(
         # identical notebooks (a group's members, a copied file) are graded once
         to_grade: dict[str, list[Submission]] = {}
         for submission in intake.submissions:
-            content = contents[submission.identity.student]
+            student, content = submission.identity.student, contents[submission.identity.student]
+            if not accept_older and (newer := _newer_grading(store, submission, content)):
+                run.kept_newer.append(f"{student}: {newer}")
+                results[student] = store.current(student)
+                continue
             stored = None if force else store.cached(content, versions)
             if stored is None:
                 to_grade.setdefault(content, []).append(submission)

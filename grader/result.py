@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from grader.intake import Identity, student_folder
+from grader.intake import HandedIn, Identity, student_folder
 from grader.judge.verdict import TestResult
 from grader.rubric import Rubric
 from grader.student_text import clean
@@ -40,6 +40,7 @@ class SubmissionResult:
     execution_time: float = 0.0
     plots: dict[str, object] = field(default_factory=dict)  # what the pages draw (judge/artifacts.py)
     isolation: str = ""  # how its kernels were confined, in a sentence ("" when none ran)
+    handed_in: HandedIn | None = None  # the export's evidence of when the graded file was handed in
 
     def cleaned(self) -> SubmissionResult:
         """This result with every text a student may have written in it made fit for every output."""

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.cases import CASES_FILE, HOLDOUT_DATA, ROOT
-from grader.intake import Identity, Submission
+from grader.intake import HandedIn, Identity, Submission
 from grader.intake.roster import RosterEntry
 from grader.judge.verdict import TestResult
 from grader.result import SubmissionResult, SubmissionStatus, WrittenScore
@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS gradings (
     content_hash TEXT NOT NULL, grader_version TEXT NOT NULL, rubric_hash TEXT NOT NULL, cases_hash TEXT NOT NULL,
     status TEXT NOT NULL, execution_time REAL NOT NULL, problems TEXT NOT NULL, written TEXT NOT NULL,
     note TEXT NOT NULL, reused_from INTEGER REFERENCES gradings(id), plots TEXT NOT NULL DEFAULT '{}',
-    isolation TEXT NOT NULL DEFAULT ''
+    isolation TEXT NOT NULL DEFAULT '', handed_in TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS gradings_by_student ON gradings (student, id);
 CREATE INDEX IF NOT EXISTS gradings_by_content ON gradings (content_hash, grader_version, rubric_hash, cases_hash);
@@ -84,6 +84,23 @@ class Versions:
     grader: str
     rubric: str
     cases: str
+
+
+@dataclass(frozen=True)
+class Grading:
+    """One stored grading of a student, as `history` lists it."""
+
+    grading_id: int
+    run_id: int
+    started: float  # when its run started (seconds since the epoch)
+    status: str
+    score: float
+    max_score: float
+    content: str  # the notebook's hash ("none" without one)
+    versions: Versions
+    reused_from: int | None  # the grading whose result it took, unchanged
+    handed_in: HandedIn | None
+    source: str
 
 
 @dataclass(frozen=True)
@@ -156,6 +173,8 @@ class ClassStore:
                     connection.execute("ALTER TABLE gradings ADD COLUMN plots TEXT NOT NULL DEFAULT '{}'")
                 if "isolation" not in columns:  # a store made before results said how kernels were confined
                     connection.execute("ALTER TABLE gradings ADD COLUMN isolation TEXT NOT NULL DEFAULT ''")
+                if "handed_in" not in columns:  # a store made before the export's evidence of time was kept
+                    connection.execute("ALTER TABLE gradings ADD COLUMN handed_in TEXT NOT NULL DEFAULT ''")
                 yield cls(connection, rubric)
             finally:
                 connection.close()
@@ -210,8 +229,8 @@ class ClassStore:
             cursor = db.execute(
                 "INSERT INTO gradings (run_id, student, name, email, source, late, content_hash, grader_version, "
                 "rubric_hash, cases_hash, status, execution_time, problems, written, note, reused_from, plots, "
-                "isolation) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "isolation, handed_in) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     identity.student,
@@ -231,6 +250,7 @@ class ClassStore:
                     reused_from,
                     json.dumps(result.plots),
                     result.isolation,
+                    json.dumps(submission.handed_in.as_json()) if submission.handed_in else "",
                 ),
             )
             grading_id = int(cursor.lastrowid)
@@ -240,16 +260,25 @@ class ClassStore:
             )
         return grading_id
 
+    def current_handin(self, student: str) -> tuple[str, HandedIn | None] | None:
+        """The content hash of the student's current grading and the export's evidence of when it was handed in."""
+        row = self.db.execute(
+            "SELECT content_hash, handed_in FROM gradings WHERE student = ? ORDER BY id DESC LIMIT 1", (student,)
+        ).fetchone()
+        if row is None:
+            return None
+        return row[0], HandedIn.from_json(json.loads(row[1]) if row[1] else None)
+
     def reuse(self, run_id: int, submission: Submission, content: str, versions: Versions, grading_id: int) -> int:
         """Record an unchanged submission as graded again, with the stored grading's result."""
         stored = self._result(grading_id)
         return self.record(run_id, submission, content, versions, stored, reused_from=grading_id)
 
     def _result(self, grading_id: int) -> SubmissionResult:
-        (student, name, email, source, late, status, seconds, problems, written, note, plots, isolation) = (
+        (student, name, email, source, late, status, seconds, problems, written, note, plots, isolation, handed_in) = (
             self.db.execute(
                 "SELECT student, name, email, source, late, status, execution_time, problems, written, note, plots, "
-                "isolation "
+                "isolation, handed_in "
                 "FROM gradings WHERE id = ?",
                 (grading_id,),
             ).fetchone()
@@ -271,6 +300,7 @@ class ClassStore:
             note=note,
             plots=json.loads(plots),
             isolation=isolation,
+            handed_in=HandedIn.from_json(json.loads(handed_in) if handed_in else None),
         )
 
     def current(self, student: str) -> SubmissionResult | None:
@@ -282,14 +312,31 @@ class ClassStore:
         result.written_scores = self.written_scores(student)
         return result
 
-    def history(self, student: str) -> list[tuple[int, str, float]]:
-        """(run, status, score) of every grading of the student, oldest first."""
+    def history(self, student: str) -> list[Grading]:
+        """Every grading of the student, oldest first."""
         rows = self.db.execute(
-            "SELECT g.run_id, g.status, COALESCE(SUM(t.score), 0) FROM gradings g LEFT JOIN tests t "
-            "ON t.grading_id = g.id WHERE g.student = ? GROUP BY g.id ORDER BY g.id",
+            "SELECT g.id, g.run_id, r.started, g.status, COALESCE(SUM(t.score), 0), COALESCE(SUM(t.max_score), 0), "
+            "g.content_hash, g.grader_version, g.rubric_hash, g.cases_hash, g.reused_from, g.handed_in, g.source "
+            "FROM gradings g JOIN runs r ON r.id = g.run_id LEFT JOIN tests t ON t.grading_id = g.id "
+            "WHERE g.student = ? GROUP BY g.id ORDER BY g.id",
             (student,),
         )
-        return [(int(run), status, round(score, 4)) for run, status, score in rows]
+        return [
+            Grading(
+                grading_id=row[0],
+                run_id=row[1],
+                started=row[2],
+                status=row[3],
+                score=round(row[4], 4),
+                max_score=round(row[5], 4),
+                content=row[6],
+                versions=Versions(*row[7:10]),
+                reused_from=row[10],
+                handed_in=HandedIn.from_json(json.loads(row[11]) if row[11] else None),
+                source=row[12],
+            )
+            for row in rows
+        ]
 
     # ---- written answers: the TAs' scores and the pseudonyms of anonymised pages ----------------------------
 

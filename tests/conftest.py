@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import socket
+import zipfile
 
+import jupytext
 import nbformat
 import pytest
 
@@ -101,6 +104,13 @@ def graded_class(solved, template, test_rubric, tmp_path_factory):
         nbformat.write(notebook, folder / f"{name}.ipynb")
     # correct functions in a notebook saved by an old Jupyter (format 3: worksheets, `input`)
     nbformat.write(minimal_notebook(solved), folder / "format3.ipynb", version=3)
+    # correct functions handed in as a jupytext script, and zipped inside a zip (alice's bytes: graded once)
+    (folder / "scripted.py").write_text(jupytext.writes(minimal_notebook(solved), fmt="py:percent"))
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as archive:
+        archive.writestr("work/messmaster_part2.ipynb", nbformat.writes(notebooks["alice"]))
+    with zipfile.ZipFile(folder / "zipped.zip", "w") as archive:
+        archive.writestr("inner.zip", inner.getvalue())
     for name, text in BAD_FILES.items():
         (folder / f"{name}.ipynb").write_text(text)
     for name in WHOLE_EXAMPLES:  # whole notebooks, as `make grade` grades them (the others: test_scoring.py)

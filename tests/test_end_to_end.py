@@ -92,6 +92,13 @@ def test_a_notebook_in_format_3_is_upgraded_graded_and_told_so(graded_class, tes
     assert any("saved in format 3" in p and "costs no points" in p for p in result.problems)
 
 
+def test_a_script_and_a_zip_in_a_zip_are_graded_as_the_notebooks_they_hold(graded_class, test_rubric):
+    results = graded_class[0]
+    for name in ("scripted", "zipped"):
+        assert results[name].status == SubmissionStatus.GRADED and results[name].score == test_rubric.automatic_total
+    assert "percent format" in results["scripted"].note and "Graded the Python script" in (results["scripted"].note)
+
+
 def test_a_syntax_error_costs_only_what_depends_on_the_cell(graded_class, test_rubric):
     result = graded_class[0]["syntax_error"]
     scores = item_scores(result)

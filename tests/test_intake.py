@@ -16,6 +16,8 @@ from grader.intake.archives import MAX_FILE_BYTES, ArchiveError, extract_archive
 from grader.intake.roster import RosterError, read_roster
 from grader.rubric import GRADED_FUNCTIONS
 
+from .helpers import minimal_notebook
+
 FUNCTIONS = tuple(GRADED_FUNCTIONS.values())
 STEM = "messmaster_part2"
 
@@ -146,7 +148,12 @@ def test_a_student_with_no_notebook_is_still_a_submission(tmp_path):
     folder.mkdir()
     (folder / "answers.pdf").write_bytes(b"%PDF")
     (found,) = collect([tmp_path], tmp_path / "scratch").submissions
-    assert found.path is None and "no notebook" in found.note
+    assert (
+        found.path is None
+        and found.unreadable
+        and "holds no Jupyter notebook" in found.note
+        and "answers.pdf" in found.note
+    )
 
 
 def test_student_folders_are_safe_and_distinct():
@@ -342,3 +349,105 @@ def test_a_notebook_in_format_3_is_read_as_jupyter_would_upgrade_it(tmp_path, so
     notebook = read_notebook(path)
     assert notebook.nbformat == 4 and [c.source for c in notebook.cells] == [c.source for c in solved.cells]
     assert "saved in format 3" in upgrade_note(notebook) and upgrade_note(solved) == ""
+
+
+# ---- everything in an export belongs to a student: scripts, archives, other files; the newest wins ----------
+
+
+def zip_files(archive: Path, files: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(archive, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    return archive
+
+
+def mixed_canvas_export(folder: Path, solved, template) -> Path:
+    """A Canvas download with a script, a zip (holding a zip), an empty file, a resubmission, a PDF."""
+    import jupytext
+
+    folder.mkdir(parents=True)
+    script = jupytext.writes(minimal_notebook(solved), fmt="py:percent")
+    (folder / f"doejane_1001_5001_{STEM}.py").write_text(script)
+    inner = zip_files(folder.parent / "inner.zip", {f"work/{STEM}.ipynb": nbformat.writes(solved).encode()})
+    zip_files(folder / "smithjohn_LATE_1002_5002_submission.zip", {"inner.zip": inner.read_bytes()})
+    (folder / f"leeann_1003_5003_{STEM}.ipynb").write_text("")
+    # the resubmission (attachment 1000, Canvas's -1) sorts before its original (998) by name
+    (folder / f"kimmin_1004_998_{STEM}.ipynb").write_text(nbformat.writes(template))
+    (folder / f"kimmin_1004_1000_{STEM}-1.ipynb").write_text(nbformat.writes(solved))
+    (folder / "parkjo_1005_5005_answers.pdf").write_bytes(b"%PDF-1.4")
+    return folder
+
+
+@pytest.mark.parametrize("zipped", [False, True])
+def test_a_canvas_export_with_a_script_a_nested_zip_an_empty_file_and_a_resubmission(
+    tmp_path, solved, template, zipped
+):
+    from grader.intake.notebooks import function_definitions, read_notebook
+
+    export = mixed_canvas_export(tmp_path / "canvas", solved, template)
+    path = zip_folder(export, tmp_path / "canvas.zip") if zipped else export
+    found = by_student(collect([path], tmp_path / "scratch"))
+    assert set(found) == {"1001", "1002", "1003", "1004", "1005"}  # nobody who handed something in is missing
+    script = found["1001"]
+    assert "Python script" in script.note and "percent format" in script.note
+    notebook = read_notebook(script.path)
+    assert set(FUNCTIONS) <= set(function_definitions(notebook))
+    assert any("parameters" in cell.metadata.get("tags", []) for cell in notebook.cells)
+    assert found["1002"].identity.late and found["1002"].path.read_text() == nbformat.writes(solved)
+    assert found["1003"].path.stat().st_size == 0 and not found["1003"].unreadable  # read (and refused) later
+    assert found["1004"].path.name == f"kimmin_1004_1000_{STEM}-1.ipynb"
+    assert "newest" in found["1004"].note and found["1004"].handed_in.rank == (1000, 1)
+    assert found["1005"].path is None and found["1005"].unreadable and "answers.pdf" in found["1005"].note
+
+
+def test_each_file_of_a_mixed_export_graded_alone_keeps_its_students_id(tmp_path, solved, template):
+    export = mixed_canvas_export(tmp_path / "canvas", solved, template)
+    for file in export.iterdir():
+        expected = file.name.split("_")[2 if "_LATE_" in file.name else 1]
+        assert set(by_student(collect([file], tmp_path / f"s-{file.name}"))) == {expected}, file.name
+
+
+def test_gradescope_takes_each_students_newest_submission_by_its_time(tmp_path, solved, template):
+    export = tmp_path / "gs"
+    for folder, notebook in (("submission_1", solved), ("submission_2", template)):
+        (export / folder).mkdir(parents=True)
+        (export / folder / f"{STEM}.ipynb").write_text(nbformat.writes(notebook))
+    (export / "submission_metadata.yml").write_text(
+        "submission_1:\n  :submitters:\n  - :name: Ada\n    :sid: '9001'\n"
+        "  :created_at: 2026-11-03 09:15:02.123456789 -08:00\n"
+        "submission_2:\n  :submitters:\n  - :name: Ada\n    :sid: '9001'\n"
+        "  :created_at: 2026-11-02 23:59:00.000000000 -08:00\n"
+    )
+    (ada,) = collect([export], tmp_path / "scratch").submissions
+    assert "submission_1" in str(ada.path) and ada.handed_in.time.isoformat() == "2026-11-03T09:15:02.123456-08:00"
+
+
+def test_a_light_format_script_and_archive_limits(tmp_path, solved):
+    import jupytext
+
+    folder = tmp_path / "class" / "ana"
+    folder.mkdir(parents=True)
+    (folder / f"{STEM}.py").write_text(jupytext.writes(minimal_notebook(solved), fmt="py:light"))
+    deep = zip_files(tmp_path / "d0.zip", {"x.ipynb": b"{}"})
+    for level in range(1, 5):
+        deep = zip_files(tmp_path / f"d{level}.zip", {"inner.zip": deep.read_bytes()})
+    (tmp_path / "class" / "ben.zip").write_bytes(deep.read_bytes())
+    (tmp_path / "class" / "notes.txt").write_text("not a student's")
+    intake = collect([tmp_path / "class"], tmp_path / "scratch")
+    found = by_student(intake)
+    assert set(found) == {"ana", "ben"}
+    assert "light format" in found["ana"].note
+    assert found["ben"].unreadable and "more than 3 levels deep" in found["ben"].note
+    (stray,) = intake.errors
+    assert "notes.txt: not graded" in stray
+
+
+def test_a_notebook_beside_a_script_is_graded_and_the_script_is_named(tmp_path, solved):
+    import jupytext
+
+    folder = tmp_path / "class" / "ana"
+    folder.mkdir(parents=True)
+    (folder / f"{STEM}.ipynb").write_text(nbformat.writes(solved))
+    (folder / "helpers.py").write_text(jupytext.writes(minimal_notebook(solved), fmt="py:percent"))
+    (ana,) = collect([tmp_path / "class"], tmp_path / "scratch").submissions
+    assert ana.path == folder / f"{STEM}.ipynb" and ana.note == ""

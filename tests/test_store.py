@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -102,7 +103,7 @@ def test_regrading_one_student_keeps_every_other_row_and_file_byte_identical(sta
     old, new = gradebook_lines(before), gradebook_lines(after)
     assert old["ben"] == new["ben"] and old["cleo"] == new["cleo"] and old["ana"] != new["ana"]
     with ClassStore.open(out, test_rubric) as store:
-        assert [status for _, status, _ in store.history("ana")] == ["graded", "graded"]
+        assert [grading.status for grading in store.history("ana")] == ["graded", "graded"]
         assert len(store.history("ben")) == 1
 
 
@@ -291,3 +292,62 @@ def test_junit_and_summary_reports_hold_every_student_and_escape_what_students_c
     table = summary.read_text()
     assert "| ` a\\|b<script> ` |" in table and "| ` carl ` |" in table  # code spans: no markup of theirs
     assert job.read_text() == "earlier\n" + table
+
+
+def test_an_older_file_never_replaces_a_newer_grading_unless_accepted(stand_in, tmp_path, test_rubric, capsys):
+    """Canvas: a resubmission graded on its own, then the class's first download (with the original) again."""
+    download = tmp_path / "download"
+    original = write(download / "kimmin_1004_998_messmaster_part2.ipynb", "first try")
+    resubmission = write(tmp_path / "later" / "kimmin_1004_1000_messmaster_part2-1.ipynb", "right this time")
+    out = tmp_path / "grades"
+    grade_class([download], out, test_rubric)
+    grade_class([resubmission], out, test_rubric)
+    run = grade_class([download], out, test_rubric)
+    assert stand_in.graded == ["1004", "1004"]  # the original was not graded again
+    (kept,) = run.kept_newer
+    assert kept.startswith("1004: kept the grading of the newer file (Canvas attachment 1000 (-1))")
+    assert run.results[0].score > 0 and rows(out)["1004"]["total"] != "0"
+    assert cli.main(["history", str(out), "1004"]) == 0
+    listed = capsys.readouterr().out
+    assert listed.count("Canvas attachment") == 2 and "2 grading(s) of 1004; the last is current" in listed
+    run = grade_class([original], out, test_rubric, accept_older=True)
+    assert run.kept_newer == [] and run.results[0].score == 0 and stand_in.graded[-1] == "1004"
+
+
+def test_everyone_who_handed_in_anything_is_named_and_nobody_is_missing(stand_in, tmp_path, capsys):
+    """A Canvas download with a script, a zip, an empty file and a PDF, and a roster with non-ASCII names."""
+    import jupytext
+
+    download = tmp_path / "download"
+    download.mkdir()
+    text = jupytext.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("# right")]), fmt="py:percent")
+    (download / "doejane_1001_5001_messmaster_part2.py").write_text(text)
+    with zipfile.ZipFile(download / "smithjohn_1002_5002_messmaster_part2.zip", "w") as archive:
+        archive.writestr("messmaster_part2.ipynb", (write(tmp_path / "z.ipynb", "right").read_text()))
+    (download / "leeann_1003_5003_messmaster_part2.ipynb").write_text("")
+    (download / "parkjo_1005_5005_answers.pdf").write_bytes(b"%PDF-1.4")
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "Student,ID,SIS User ID,SIS Login ID,Section\n"
+        '"Doe, Zoë",1001,,,\n"Smith, Jöhn",1002,,,\n"Lee, Ann-Sofie Ångström",1003,,,\n'
+        '"Kim, Min-jun 김민준",1004,,,\n"Park, Jo",1005,,,\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "grades"
+    code = cli.main(["grade", str(download), "--out", str(out), "--roster", str(roster), "--sandbox", "off"])
+    printed = capsys.readouterr().out
+    assert code == 1  # two of them need a look
+    gradebook = rows(out)
+    assert {s: r["status"] for s, r in gradebook.items()} == {
+        "1001": "graded",
+        "1002": "graded",
+        "1003": "unreadable",
+        "1004": "missing",
+        "1005": "unreadable",
+    }
+    assert gradebook["1004"]["name"] == "Kim, Min-jun 김민준" and gradebook["1001"]["name"] == "Doe, Zoë"
+    assert float(gradebook["1001"]["total"]) > 0 and float(gradebook["1002"]["total"]) > 0
+    assert "2 student(s) handed in nothing that can be graded (their feedback says why): 1003, 1005" in printed
+    assert "1 student(s) on the roster, with nothing handed in: 1004" in printed
+    feedback = (out / "1005" / "feedback.md").read_text()
+    assert "answers.pdf" in feedback and "holds no Jupyter notebook" in feedback

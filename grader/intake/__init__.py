@@ -1,9 +1,10 @@
-"""Intake: from the paths an instructor names (notebooks, folders, `.zip` exports) to one submission per student.
+"""Intake: from the paths an instructor names (notebooks, scripts, folders, `.zip` exports) to a submission each.
 
-`collect_submissions` unpacks archives safely (`archives.py`), recognises the
+`collect_submissions` unpacks exports safely (`archives.py`), recognises the
 export's layout and each student's identity (`layouts.py`), merges what one
-student handed in, and picks the notebook to grade (`notebooks.py` reads it).
-A path or an archive that cannot be read is reported, and the rest is collected.
+student handed in, and picks the file to grade, newest first (`handins.py`;
+`notebooks.py` reads it). A path or an archive that cannot be read is reported,
+and the rest is collected.
 """
 
 from __future__ import annotations
@@ -14,18 +15,27 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from grader.intake.archives import ArchiveError, extract_archive
-from grader.intake.layouts import Handed, Identity, named_like, read_layout
-from grader.intake.notebooks import graded_definitions
-from grader.student_text import code_span
+from grader.intake.handins import Chosen, HandedFile, HandedIn, choose_handin
+from grader.intake.layouts import Handed, Identity, handed_files, lms_file, read_layout
 
-__all__ = ["Identity", "Intake", "Submission", "choose_notebook", "collect_submissions", "student_folder"]
+__all__ = [
+    "HandedIn",
+    "Identity",
+    "Intake",
+    "Submission",
+    "collect_submissions",
+    "one_folders_submission",
+    "student_folder",
+]
 
 
 @dataclass(frozen=True)
 class Submission:
     identity: Identity
     path: Path | None  # the notebook to grade; None when the student handed in none
-    note: str = ""  # which notebook was graded when there were several, or why there is none
+    note: str = ""  # which file was graded and how, when there was a choice, or why there is none
+    handed_in: HandedIn | None = None  # the export's evidence of when the graded file was handed in
+    unreadable: bool = False  # something was handed in, and none of it can be graded
 
     @property
     def folder(self) -> str:
@@ -35,7 +45,7 @@ class Submission:
 @dataclass
 class Intake:
     submissions: list[Submission] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)  # paths or archives that could not be read at all
+    errors: list[str] = field(default_factory=list)  # paths, archives or files that could not be read at all
 
 
 def student_folder(student: str) -> str:
@@ -46,31 +56,15 @@ def student_folder(student: str) -> str:
     return f"{safe or 'student'}-{hashlib.sha256(student.encode()).hexdigest()[:8]}"
 
 
-def choose_notebook(
-    notebooks: tuple[Path, ...], template_stem: str, functions: tuple[str, ...]
-) -> tuple[Path | None, str]:
-    """The notebook to grade and what the feedback should say about the choice."""
-    if not notebooks:
-        return None, "no notebook (.ipynb) was found in what was handed in"
-    if len(notebooks) == 1:
-        return notebooks[0], ""
-    named = [p for p in notebooks if named_like(p, template_stem)]
-    candidates = named or list(notebooks)
-    chosen = max(candidates, key=lambda p: graded_definitions(p, functions))
-    why = "it is named like the assignment's notebook" if named else "it defines the most graded functions"
-    others = ", ".join(code_span(p.name) for p in notebooks if p != chosen)
-    return chosen, f"Graded {code_span(chosen.name)} ({why}); also handed in: {others}."
-
-
-def _merge(handed: list[Handed]) -> dict[str, tuple[Identity, tuple[Path, ...]]]:
-    """One entry per student: their notebooks from everywhere, their identity completed from every mention."""
-    merged: dict[str, tuple[Identity, tuple[Path, ...]]] = {}
+def _merge(handed: list[Handed]) -> dict[str, tuple[Identity, list[HandedFile]]]:
+    """One entry per student: their files from everywhere, their identity completed from every mention."""
+    merged: dict[str, tuple[Identity, list[HandedFile]]] = {}
     for entry in handed:
         student = entry.identity.student
         if student not in merged:
-            merged[student] = (entry.identity, entry.notebooks)
+            merged[student] = (entry.identity, list(entry.files))
             continue
-        identity, notebooks = merged[student]
+        identity, files = merged[student]
         identity = replace(
             identity,
             name=identity.name or entry.identity.name,
@@ -78,7 +72,8 @@ def _merge(handed: list[Handed]) -> dict[str, tuple[Identity, tuple[Path, ...]]]
             source=f"{identity.source}; {entry.identity.source}",
             late=identity.late or entry.identity.late,
         )
-        merged[student] = (identity, notebooks + tuple(p for p in entry.notebooks if p not in notebooks))
+        known = {f.path for f in files}
+        merged[student] = (identity, files + [f for f in entry.files if f.path not in known])
     return merged
 
 
@@ -88,27 +83,43 @@ def _single_folder(root: Path) -> Path:
     return children[0] if len(children) == 1 and children[0].is_dir() else root
 
 
+def _submission(identity: Identity, chosen: Chosen) -> Submission:
+    return Submission(identity, chosen.path, chosen.note, chosen.handed_in, chosen.unreadable)
+
+
 def collect_submissions(
     paths: list[Path], scratch: Path, template_stem: str, functions: tuple[str, ...], exclude: Path | None = None
 ) -> Intake:
-    """Every student's submission under `paths` (but the folder `exclude`); archives are unpacked below `scratch`."""
+    """Every student's submission under `paths` (but the folder `exclude`); archives are unpacked below `scratch`.
+
+    A `.zip` named as an LMS names one student's upload is that student's; any other `.zip` is an export.
+    """
     exclude = exclude.resolve() if exclude else None
     intake, handed = Intake(), []
     for index, path in enumerate(paths):
         shown = str(path)
         try:
-            if path.is_file() and path.suffix.lower() == ".zip":
+            if path.is_file() and path.suffix.lower() == ".zip" and lms_file(path, shown) is None:
                 root = _single_folder(extract_archive(path, scratch / f"archive-{index}"))
-                handed += read_layout(root, shown, template_stem)
+                found, strays = read_layout(root, shown, template_stem)
             elif path.exists():
-                handed += read_layout(path, shown, template_stem, exclude)
+                found, strays = read_layout(path, shown, template_stem, exclude)
             else:
-                intake.errors.append(f"{shown}: no such file or folder")
+                found, strays = [], [f"{shown}: no such file or folder"]
+            handed += found
+            intake.errors += strays
         except ArchiveError as error:
             intake.errors.append(f"{shown}: cannot unpack the archive: {error}")
         except (OSError, ValueError) as error:
             intake.errors.append(f"{shown}: cannot be read: {error}")
-    for identity, notebooks in _merge(handed).values():
-        path, note = choose_notebook(notebooks, template_stem, functions)
-        intake.submissions.append(Submission(identity, path, note))
+    for number, (identity, files) in enumerate(_merge(handed).values()):
+        chosen = choose_handin(files, scratch / f"student-{number}", template_stem, functions)
+        intake.submissions.append(_submission(identity, chosen))
     return intake
+
+
+def one_folders_submission(
+    folder: Path, identity: Identity, scratch: Path, template_stem: str, functions: tuple[str, ...]
+) -> Submission:
+    """The one submission in `folder` (Gradescope's `submission/`), whatever it holds: the same choice as a class's."""
+    return _submission(identity, choose_handin(list(handed_files(folder)), scratch, template_stem, functions))
