@@ -36,11 +36,11 @@ from grader import __version__
 from grader.intake.roster import RosterError, read_roster
 from grader.intake.written_scores import WrittenScoresError, read_written_scores
 from grader.judge.written import question_texts
-from grader.pipeline import TEMPLATE_NOTEBOOK, ClassRun, grade_class, grade_one_folder
+from grader.pipeline import TEMPLATE_NOTEBOOK, ClassRun, RubricMismatch, grade_class, grade_one_folder
 from grader.result import SubmissionStatus
 from grader.rubric import RUBRIC_FILE, Rubric, RubricError, load_rubric
 from grader.run.sandbox import SandboxMode, sandbox_works, why_no_sandbox
-from grader.store import STORE_FILE, ClassStore, StoreBusy, StudentRow, current_versions
+from grader.store import STORE_FILE, ClassStore, StoreBusy, StudentRow, class_rubric_of, current_versions
 from grader.views.canvas import write_canvas_csv
 from grader.views.gradescope import gradescope_results
 from grader.views.junit import write_junit
@@ -109,7 +109,17 @@ def build_parser() -> argparse.ArgumentParser:
         "required: refuse to grade without bubblewrap (for CI); off: rlimits only",
     )
     grade.add_argument(
-        "--rubric", type=Path, default=RUBRIC_FILE, metavar="FILE", help="rubric file (default: grader/rubric.toml)"
+        "--rubric",
+        type=Path,
+        metavar="FILE",
+        help="rubric file (default: the class's own, else grader/rubric.toml); one other than the class's is "
+        "refused unless --change-rubric",
+    )
+    grade.add_argument(
+        "--change-rubric",
+        action="store_true",
+        help="move the whole class to --rubric: points and tolerances rescore every student without kernels; "
+        "epochs or rules need every student's submission in this run",
     )
     grade.add_argument(
         "--accept-older",
@@ -124,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     history.add_argument("folder", type=Path, metavar="DIR", help="the class folder graded into")
     history.add_argument("student", metavar="STUDENT", help="the student's id, as in gradebook.csv")
-    history.add_argument("--rubric", type=Path, default=RUBRIC_FILE, metavar="FILE", help=argparse.SUPPRESS)
+    history.add_argument("--rubric", type=Path, metavar="FILE", help=argparse.SUPPRESS)
     export = commands.add_parser("export", help="write a class's grades for an LMS", description="Export grades.")
     formats = export.add_subparsers(dest="format", required=True, metavar="FORMAT")
     canvas = formats.add_parser("canvas", help="Canvas gradebook import CSV", description="Canvas gradebook CSV.")
@@ -141,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="give 0 to students with nothing graded (default: blank, so Canvas's missing-submission policy applies)",
     )
-    canvas.add_argument("--rubric", type=Path, default=RUBRIC_FILE, metavar="FILE", help=argparse.SUPPRESS)
+    canvas.add_argument("--rubric", type=Path, metavar="FILE", help=argparse.SUPPRESS)
     gradescope = commands.add_parser(
         "gradescope",
         help="grade one Gradescope submission (what run_autograder calls)",
@@ -172,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         "file", type=Path, metavar="FILE", help="written_scores.csv (student, question, score, comment)"
     )
     for step in (written_export, written_import):
-        step.add_argument("--rubric", type=Path, default=RUBRIC_FILE, metavar="FILE", help=argparse.SUPPRESS)
+        step.add_argument("--rubric", type=Path, metavar="FILE", help=argparse.SUPPRESS)
     return parser
 
 
@@ -240,6 +250,8 @@ def _print_summary(run: ClassRun, rubric: Rubric, out: Path, rows: list[StudentR
     ):
         if count:
             print(f"{count} student(s) {what}: {_names(students)}")
+    if run.rescored:
+        print(f"rescored {len(run.rescored)} student(s) under the new rubric from their stored outcomes (no kernel)")
     for kept in run.kept_newer:
         print(f"warning: {kept} (--accept-older grades it anyway)", file=sys.stderr)
 
@@ -269,7 +281,8 @@ def _write_reports(args: argparse.Namespace, rubric: Rubric) -> None:
 
 
 def grade(args: argparse.Namespace) -> int:
-    rubric = _load_rubric(args.rubric)
+    own = class_rubric_of(args.out)
+    rubric = own if args.rubric is None and own is not None else _load_rubric(args.rubric or RUBRIC_FILE)
     if rubric is None:
         return 2
     if args.timeout is not None:
@@ -308,11 +321,12 @@ def grade(args: argparse.Namespace) -> int:
                 roster=roster,
                 cluster=cluster,
                 accept_older=args.accept_older,
+                change_rubric=args.change_rubric,
             )
     except ClusterError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except StoreBusy as error:
+    except (StoreBusy, RubricMismatch) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -348,9 +362,10 @@ def grade(args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def _graded_class(args: argparse.Namespace) -> Iterator[tuple[ClassStore, Rubric] | None]:
-    """The class store of `args.folder` (locked) and the rubric; None, after saying why, when it cannot be had."""
-    rubric = _load_rubric(args.rubric)
-    if rubric is None:
+    """The class store of `args.folder` (locked) and its rubric (the class's own, unless one is named); None,
+    after saying why, when it cannot be had."""
+    rubric = _load_rubric(args.rubric) if args.rubric is not None else None
+    if rubric is None and args.rubric is not None:
         yield None
         return
     if not (args.folder / STORE_FILE).is_file():
@@ -359,7 +374,7 @@ def _graded_class(args: argparse.Namespace) -> Iterator[tuple[ClassStore, Rubric
         return
     try:
         with ClassStore.open(args.folder, rubric) as store:
-            yield store, rubric
+            yield store, store.rubric
     except StoreBusy as error:
         print(f"error: {error}", file=sys.stderr)
         yield None

@@ -33,11 +33,13 @@ from grader.intake import Identity, Submission, collect_submissions, one_folders
 from grader.intake.notebooks import UnreadableSubmission, read_notebook, upgrade_note
 from grader.intake.roster import RosterEntry
 from grader.judge.artifacts import plot_data
+from grader.judge.evidence import Evidence
 from grader.judge.rules import forbidden_uses
 from grader.judge.score import score_all
 from grader.judge.written import extract_written_answers
+from grader.rescore import rescore_class, students_without_evidence
 from grader.result import SubmissionResult, SubmissionStatus
-from grader.rubric import GRADED_FUNCTIONS, Rubric
+from grader.rubric import GRADED_FUNCTIONS, Rubric, rubric_changes
 from grader.run.execute import STARTUP_TIMEOUT, CellStatus, KernelStartFailed, NotebookRunner, RunLog, run_notebook
 from grader.run.harvest import CallOutcome, CallStatus, harvest_outputs
 from grader.run.kernel import start_kernel, stop_kernel
@@ -204,7 +206,9 @@ def grade_submission(submission: Submission, rubric: Rubric, sandbox: SandboxMod
         result.problems.append(
             f"the kernel was lost, so the notebook was run on {harvest.kernels} kernels in all to grade what it could"
         )
-    result.tests = score_all(cases, harvest.outcomes, rubric, forbidden_uses(notebook, rubric))
+    breaches = forbidden_uses(notebook, rubric)
+    result.tests = score_all(cases, harvest.outcomes, rubric, breaches)
+    result.evidence = Evidence(harvest.outcomes, breaches)
     result.plots = plot_data(cases, harvest.outcomes)
     result.written = extract_written_answers(notebook, template)
     result.execution_time = time.monotonic() - started
@@ -232,6 +236,7 @@ def zero_result(submission: Submission, rubric: Rubric, status: SubmissionStatus
     }
     result = SubmissionResult(submission.identity, rubric, status=status, problems=[reason])
     result.tests = score_all(cases, outcomes, rubric, {})
+    result.evidence = Evidence(outcomes, {})
     return result
 
 
@@ -289,6 +294,7 @@ class ClassRun:
     reused: int = 0
     errors: list[str] = field(default_factory=list)
     kept_newer: list[str] = field(default_factory=list)  # students whose newer grading an older file would replace
+    rescored: list[str] = field(default_factory=list)  # students scored again under a new rubric, without kernels
 
 
 def _grade_in_marked_worker(marker: Path, submission: Submission, rubric: Rubric, sandbox: SandboxMode):
@@ -356,6 +362,34 @@ def _grade_in_workers(
                 )
 
 
+class RubricMismatch(Exception):
+    """A run would grade part of a class under another rubric than the rest; the message says what differs."""
+
+
+def _check_rubric(store: ClassStore, rubric: Rubric, submissions: list[Submission], change_rubric: bool) -> bool:
+    """Whether the class must be rescored under `rubric` first; RubricMismatch when the run would mix rubrics."""
+    own = store.class_rubric()
+    changes = [c for c in rubric_changes(own, rubric) if c.kind != "resources"] if own else []
+    if not changes:
+        return False
+    listed = "; ".join(str(change) for change in changes[:8]) + (" ..." if len(changes) > 8 else "")
+    if not change_rubric:
+        raise RubricMismatch(
+            f"the class was graded under another rubric ({listed}). Grade with the class's rubric (leave out "
+            "--rubric), or move the whole class to this one with --change-rubric"
+        )
+    kernels = any(c.kind == "grading" for c in changes)
+    needed = set(store.current_ids()) if kernels else set(students_without_evidence(store))
+    absent = sorted(needed - {s.identity.student for s in submissions})
+    if absent:
+        why = "its changes need every notebook run again" if kernels else "they were graded before outcomes were kept"
+        raise RubricMismatch(
+            f"--change-rubric: {why} ({listed}), and these students are not in this run: "
+            f"{', '.join(absent[:20])}{' ...' if len(absent) > 20 else ''}. Name the whole class's submissions"
+        )
+    return not kernels
+
+
 def _newer_grading(store: ClassStore, submission: Submission, content: str) -> str:
     """Why the student's current grading is of a newer file than `submission`'s, or ""."""
     current = store.current_handin(submission.identity.student)
@@ -377,13 +411,16 @@ def grade_class(
     roster: list[RosterEntry] | None = None,
     cluster: Client | None = None,
     accept_older: bool = False,
+    change_rubric: bool = False,
 ) -> ClassRun:
     """Grade every submission under `paths` into the class folder `out` (its store, then its views).
 
     On local worker processes, or on the Dask cluster of `cluster` (a connected client). A file the export
     shows to be older than the one a student's current grading was made from is not graded (the student
-    keeps the newer grading, named in `kept_newer`) unless `accept_older`. Raises StoreBusy when another
-    run holds `out`.
+    keeps the newer grading, named in `kept_newer`) unless `accept_older`. A rubric other than the class's
+    raises RubricMismatch unless `change_rubric`: then the class is rescored without kernels where the change
+    allows it, and graded again by kernels where it does not (every student must then be in `paths`).
+    Raises StoreBusy when another run holds `out`.
     """
     run = ClassRun()
     one_torch_thread()  # this process draws every student's figures while the workers grade
@@ -392,7 +429,11 @@ def grade_class(
         functions = tuple(GRADED_FUNCTIONS.values())
         intake = collect_submissions(paths, Path(scratch), TEMPLATE_NOTEBOOK.stem, functions, exclude=out)
         run.errors = intake.errors
+        rescore = _check_rubric(store, rubric, intake.submissions, change_rubric)
         run_id = store.begin_run(versions)
+        store.set_class_rubric(rubric)
+        if rescore:
+            run.rescored = rescore_class(store, rubric, versions, run_id).rescored
         if roster is not None:
             store.set_roster(roster)
         contents = {s.identity.student: content_hash(s) for s in intake.submissions}

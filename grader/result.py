@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from grader.intake import HandedIn, Identity, student_folder
+from grader.judge.evidence import Evidence
 from grader.judge.verdict import TestResult
 from grader.rubric import Rubric
 from grader.student_text import clean
@@ -41,6 +42,7 @@ class SubmissionResult:
     plots: dict[str, object] = field(default_factory=dict)  # what the pages draw (judge/artifacts.py)
     isolation: str = ""  # how its kernels were confined, in a sentence ("" when none ran)
     handed_in: HandedIn | None = None  # the export's evidence of when the graded file was handed in
+    evidence: Evidence | None = None  # what the tests were scored from (stored; no view shows it)
 
     def cleaned(self) -> SubmissionResult:
         """This result with every text a student may have written in it made fit for every output."""

@@ -9,6 +9,8 @@ the place in the file, never discovered halfway through a batch.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
+import json
 import tomllib
 import types
 import typing
@@ -295,3 +297,62 @@ def load_rubric(path: Path = RUBRIC_FILE) -> Rubric:
         raise RubricError(f"{path}: {error.strerror or error}") from None
     except (tomllib.TOMLDecodeError, ValueError) as error:
         raise RubricError(f"{path}: {error}") from None
+
+
+# ---- a class's rubric over time: what a change of each key asks of the grades already made ----------------------
+
+# keys whose change needs every notebook run again (other cases, another notebook run, other rules)
+GRADING_KEYS = ("run.grading_epochs", "run.notebook_epochs", "items.*.rule")
+# keys that only bound a run (time, resources, Gradescope's settings): they may differ from one run to the next
+RESOURCE_KEYS = ("run.", "limits.", "gradescope.")
+
+
+@dataclass(frozen=True)
+class RubricChange:
+    key: str  # dotted: "items.backward.points"
+    old: object
+    new: object
+
+    @property
+    def kind(self) -> str:
+        """ "scoring" (stored outcomes are scored again), "grading" (kernels again) or "resources" (per run)."""
+        if any(fnmatch.fnmatch(self.key, p) or fnmatch.fnmatch(self.key, p + ".*") for p in GRADING_KEYS):
+            return "grading"
+        if self.key.startswith(RESOURCE_KEYS):
+            return "resources"
+        return "scoring"
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.old!r} -> {self.new!r}"
+
+
+def rubric_as_json(rubric: Rubric) -> str:
+    return json.dumps(dataclasses.asdict(rubric), sort_keys=True)
+
+
+def rubric_from_json(text: str) -> Rubric:
+    """The rubric `rubric_as_json` wrote (an item without a rule has none, as in the TOML)."""
+    data = json.loads(text)
+    for item in data["items"].values():
+        if item.get("rule") is None:
+            item.pop("rule", None)
+    return parse_rubric(data)
+
+
+def _flat(value: object, prefix: str = "") -> dict[str, object]:
+    if isinstance(value, dict):
+        flat: dict[str, object] = {}
+        for key, inner in value.items():
+            flat |= _flat(inner, f"{prefix}{key}.")
+        return flat
+    return {prefix.rstrip("."): list(value) if isinstance(value, tuple) else value}
+
+
+def rubric_changes(old: Rubric, new: Rubric) -> list[RubricChange]:
+    """Every key whose value differs from `old` to `new` (a key only one has: None on the other side)."""
+    before, after = _flat(dataclasses.asdict(old)), _flat(dataclasses.asdict(new))
+    return [
+        RubricChange(key, before.get(key), after.get(key))
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    ]

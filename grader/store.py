@@ -31,9 +31,10 @@ from pathlib import Path
 from grader.cases import CASES_FILE, HOLDOUT_DATA, ROOT
 from grader.intake import HandedIn, Identity, Submission
 from grader.intake.roster import RosterEntry
+from grader.judge.evidence import Evidence
 from grader.judge.verdict import TestResult
 from grader.result import SubmissionResult, SubmissionStatus, WrittenScore
-from grader.rubric import Rubric
+from grader.rubric import Rubric, load_rubric, rubric_as_json, rubric_from_json
 from grader.student_text import clean
 
 STORE_FILE = "grades.sqlite"
@@ -64,6 +65,12 @@ CREATE TABLE IF NOT EXISTS tests (
 CREATE TABLE IF NOT EXISTS written_scores (
     student TEXT NOT NULL, question TEXT NOT NULL, score REAL NOT NULL, comment TEXT NOT NULL,
     imported REAL NOT NULL, PRIMARY KEY (student, question)
+);
+CREATE TABLE IF NOT EXISTS evidence (
+    grading_id INTEGER PRIMARY KEY REFERENCES gradings(id), data BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS class_rubric (
+    id INTEGER PRIMARY KEY CHECK (id = 1), rubric TEXT NOT NULL, changed REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS pseudonyms (student TEXT PRIMARY KEY, pseudonym TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS roster (
@@ -136,6 +143,20 @@ def current_versions(rubric: Rubric) -> Versions:
     )
 
 
+def class_rubric_of(folder: Path) -> Rubric | None:
+    """The rubric the class in `folder` is graded under (read without taking the lock), or None."""
+    if not (folder / STORE_FILE).is_file():
+        return None
+    connection = sqlite3.connect(f"file:{folder / STORE_FILE}?mode=ro", uri=True)
+    try:
+        row = connection.execute("SELECT rubric FROM class_rubric WHERE id = 1").fetchone()
+    except sqlite3.OperationalError:  # a store made before it remembered its rubric
+        row = None
+    finally:
+        connection.close()
+    return None if row is None else rubric_from_json(row[0])
+
+
 def content_hash(submission: Submission) -> str:
     """The submitted notebook's bytes, hashed ("none" when there is no notebook)."""
     if submission.path is None:
@@ -150,8 +171,12 @@ class ClassStore:
 
     @classmethod
     @contextmanager
-    def open(cls, folder: Path, rubric: Rubric) -> Iterator[ClassStore]:
-        """The class's store, locked for this process until the block ends; StoreBusy when another run has it."""
+    def open(cls, folder: Path, rubric: Rubric | None = None) -> Iterator[ClassStore]:
+        """The class's store, locked for this process until the block ends; StoreBusy when another run has it.
+
+        Results are read under `rubric`; without one, under the class's own (the default rubric for a class
+        that has none yet).
+        """
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder / LOCK_FILE, "a+") as lock:
             try:
@@ -175,7 +200,10 @@ class ClassStore:
                     connection.execute("ALTER TABLE gradings ADD COLUMN isolation TEXT NOT NULL DEFAULT ''")
                 if "handed_in" not in columns:  # a store made before the export's evidence of time was kept
                     connection.execute("ALTER TABLE gradings ADD COLUMN handed_in TEXT NOT NULL DEFAULT ''")
-                yield cls(connection, rubric)
+                store = cls(connection, rubric or load_rubric())
+                if rubric is None and (own := store.class_rubric()) is not None:
+                    store.rubric = own
+                yield store
             finally:
                 connection.close()
 
@@ -258,6 +286,8 @@ class ClassStore:
                 "INSERT INTO tests (grading_id, position, name, score, max_score, output) VALUES (?, ?, ?, ?, ?, ?)",
                 [(grading_id, i, t.name, t.score, t.max_score, t.output) for i, t in enumerate(result.tests)],
             )
+            if result.evidence is not None:
+                db.execute("INSERT INTO evidence VALUES (?, ?)", (grading_id, result.evidence.to_bytes()))
         return grading_id
 
     def current_handin(self, student: str) -> tuple[str, HandedIn | None] | None:
@@ -271,10 +301,16 @@ class ClassStore:
 
     def reuse(self, run_id: int, submission: Submission, content: str, versions: Versions, grading_id: int) -> int:
         """Record an unchanged submission as graded again, with the stored grading's result."""
-        stored = self._result(grading_id)
+        stored = self.result_of(grading_id)
+        stored.evidence = self.evidence(grading_id)
         return self.record(run_id, submission, content, versions, stored, reused_from=grading_id)
 
-    def _result(self, grading_id: int) -> SubmissionResult:
+    def evidence(self, grading_id: int) -> Evidence | None:
+        """What the grading's tests were scored from; None for a grading stored before evidence was kept."""
+        row = self.db.execute("SELECT data FROM evidence WHERE grading_id = ?", (grading_id,)).fetchone()
+        return None if row is None else Evidence.from_bytes(row[0])
+
+    def result_of(self, grading_id: int) -> SubmissionResult:
         (student, name, email, source, late, status, seconds, problems, written, note, plots, isolation, handed_in) = (
             self.db.execute(
                 "SELECT student, name, email, source, late, status, execution_time, problems, written, note, plots, "
@@ -303,12 +339,44 @@ class ClassStore:
             handed_in=HandedIn.from_json(json.loads(handed_in) if handed_in else None),
         )
 
+    def current_ids(self) -> dict[str, int]:
+        """Each graded student's current (latest) grading id."""
+        return dict(self.db.execute("SELECT student, MAX(id) FROM gradings GROUP BY student"))
+
+    def rescored(self, run_id: int, grading_id: int, versions: Versions, result: SubmissionResult) -> int:
+        """Record `result`, the grading `grading_id` scored again under another rubric, as the student's current."""
+        (student, name, email, source, late, content, note, handed_in) = self.db.execute(
+            "SELECT student, name, email, source, late, content_hash, note, handed_in FROM gradings WHERE id = ?",
+            (grading_id,),
+        ).fetchone()
+        submission = Submission(
+            Identity(student, name, email, source, bool(late)),
+            None,
+            note,
+            HandedIn.from_json(json.loads(handed_in) if handed_in else None),
+        )
+        return self.record(run_id, submission, content, versions, result, reused_from=grading_id)
+
+    # ---- the class's rubric: every current grading was made under it --------------------------------------
+
+    def class_rubric(self) -> Rubric | None:
+        row = self.db.execute("SELECT rubric FROM class_rubric WHERE id = 1").fetchone()
+        return None if row is None else rubric_from_json(row[0])
+
+    def set_class_rubric(self, rubric: Rubric) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO class_rubric VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET rubric = excluded.rubric, "
+                "changed = excluded.changed",
+                (rubric_as_json(rubric), time.time()),
+            )
+
     def current(self, student: str) -> SubmissionResult | None:
         """The student's latest grading, with the TAs' scores of their written answers."""
         row = self.db.execute("SELECT MAX(id) FROM gradings WHERE student = ?", (student,)).fetchone()
         if row[0] is None:
             return None
-        result = self._result(int(row[0]))
+        result = self.result_of(int(row[0]))
         result.written_scores = self.written_scores(student)
         return result
 

@@ -25,10 +25,11 @@ def recorded(monkeypatch, rubric):
     calls = []
     status = {"value": SubmissionStatus.GRADED}
 
-    def grade_class(paths, out, rubric, jobs, sandbox, force, roster, cluster, accept_older):
+    def grade_class(paths, out, rubric, jobs, sandbox, force, roster, cluster, accept_older, change_rubric):
         calls.append(
             {
                 "accept_older": accept_older,
+                "change_rubric": change_rubric,
                 "paths": paths,
                 "out": out,
                 "rubric": rubric,

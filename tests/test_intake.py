@@ -391,6 +391,8 @@ def test_a_canvas_export_with_a_script_a_nested_zip_an_empty_file_and_a_resubmis
     script = found["1001"]
     assert "Python script" in script.note and "percent format" in script.note
     notebook = read_notebook(script.path)
+    again = by_student(collect([path], tmp_path / "again"))["1001"]
+    assert again.path.read_bytes() == script.path.read_bytes()  # the same script, the same notebook: the cache
     assert set(FUNCTIONS) <= set(function_definitions(notebook))
     assert any("parameters" in cell.metadata.get("tags", []) for cell in notebook.cells)
     assert found["1002"].identity.late and found["1002"].path.read_text() == nbformat.writes(solved)

@@ -22,6 +22,7 @@ STAGES = {
     "store": 5,
     "views": 6,
     "cluster": 7,
+    "rescore": 7,
     "pipeline": 7,
     "cli": 8,
     "__main__": 8,

@@ -124,6 +124,8 @@ def notebook_from_script(script: Path, into: Path) -> tuple[Path, str]:
     setting = [c for c in notebook.cells if c.cell_type == "code" and PARAMETERS_LINE.search(c.source)]
     if not tagged and setting:
         setting[0].setdefault("metadata", {}).setdefault("tags", []).append("parameters")
+    for index, cell in enumerate(notebook.cells):  # not random ids: the same script, the same notebook (the cache)
+        cell["id"] = f"cell-{index}"
     format_name = notebook.metadata.get("jupytext", {}).get("text_representation", {}).get("format_name", "light")
     into.mkdir(parents=True, exist_ok=True)
     target = into / f"{script.stem}.ipynb"

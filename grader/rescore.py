@@ -1,0 +1,41 @@
+"""A class moved to a rubric that changes only how outcomes are scored (points, tolerances, thresholds, written
+points): every student's current grading scored again from its stored evidence, without a kernel.
+
+The pipeline calls it when a run is asked to move the class (`grade --change-rubric`) and every change is of
+that kind; a change that needs notebooks run again (epochs, rules) is graded by kernels instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from grader.cases import generate_cases
+from grader.judge.score import score_all
+from grader.rubric import Rubric
+from grader.store import ClassStore, Versions
+
+
+@dataclass
+class Rescoring:
+    rescored: list[str] = field(default_factory=list)  # students scored again
+    without_evidence: list[str] = field(default_factory=list)  # graded before evidence was kept: kernels needed
+
+
+def students_without_evidence(store: ClassStore) -> list[str]:
+    return sorted(student for student, grading in store.current_ids().items() if store.evidence(grading) is None)
+
+
+def rescore_class(store: ClassStore, rubric: Rubric, versions: Versions, run_id: int) -> Rescoring:
+    """Score every current grading of the class again under `rubric`, each recorded as a new grading."""
+    outcome = Rescoring(without_evidence=students_without_evidence(store))
+    cases = generate_cases(rubric.run.grading_epochs)
+    for student, grading in sorted(store.current_ids().items()):
+        evidence = store.evidence(grading)
+        if evidence is None:
+            continue
+        result = store.result_of(grading)
+        result.rubric, result.evidence = rubric, evidence
+        result.tests = score_all(cases, evidence.outcomes, rubric, evidence.breaches)
+        store.rescored(run_id, grading, versions, result)
+        outcome.rescored.append(student)
+    return outcome
