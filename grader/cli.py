@@ -25,6 +25,7 @@ import dataclasses
 import json
 import os
 import shlex
+import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -34,7 +35,7 @@ import nbformat
 
 from grader import __version__
 from grader.intake.roster import RosterError, read_roster
-from grader.intake.written_scores import WrittenScoresError, read_written_scores
+from grader.intake.written_scores import WrittenScoresError, read_written_scores, unimported_edits
 from grader.judge.written import question_texts
 from grader.pipeline import TEMPLATE_NOTEBOOK, ClassRun, RubricMismatch, grade_class, grade_one_folder
 from grader.result import SubmissionStatus
@@ -46,7 +47,7 @@ from grader.views.gradescope import gradescope_results
 from grader.views.junit import write_junit
 from grader.views.summary import summary_markdown
 from grader.views.write import write_class_views, write_submission_views, write_whole
-from grader.views.written_pages import write_written_pages
+from grader.views.written_pages import SHEET_FILE, write_written_pages, written_sheet
 
 
 class _PrintVersion(argparse.Action):
@@ -431,20 +432,42 @@ def gradescope(args: argparse.Namespace) -> int:
     return 0
 
 
+WRITTEN_ANONYMISED = "written_anonymised"
+
+
+def _write_written(store: ClassStore, rubric: Rubric, out: Path) -> tuple[Path, int, Path | None]:
+    """The TAs' pages and sheet from the store, keeping the sheet's unimported edits: (folder, graded students,
+    where the replaced sheet was saved when it held such edits)."""
+    rows = store.students()
+    graded = [row.identity.student for row in rows if row.result is not None]
+    pseudonyms = store.pseudonyms(graded) if store.setting(WRITTEN_ANONYMISED) == "yes" else None
+    sheet = out / "written" / SHEET_FILE
+    edits = unimported_edits(sheet, written_sheet(rows, rubric, pseudonyms))
+    saved = None
+    if edits:
+        saved = sheet.with_name(f"written_scores-before-{time.strftime('%Y%m%d-%H%M%S')}.csv")
+        shutil.copyfile(sheet, saved)
+    texts = question_texts(nbformat.read(TEMPLATE_NOTEBOOK, as_version=4))
+    folder = write_written_pages(rows, rubric, texts, out, pseudonyms, kept=edits)
+    if edits:
+        print(
+            f"{folder / SHEET_FILE} held {len(edits)} score(s) or comment(s) not yet imported: they are kept in the "
+            f"new sheet as they were (the sheet it replaced is saved as {saved.name}); import it to apply them"
+        )
+    return folder, len(graded), saved
+
+
 def written(args: argparse.Namespace) -> int:
     with _graded_class(args) as opened:
         if opened is None:
             return 2
         store, rubric = opened
-        rows = store.students()
         if args.step == "export":
-            graded = [row.identity.student for row in rows if row.result is not None]
-            pseudonyms = store.pseudonyms(graded) if args.anonymise else None
-            texts = question_texts(nbformat.read(TEMPLATE_NOTEBOOK, as_version=4))
-            folder = write_written_pages(rows, rubric, texts, args.folder, pseudonyms)
-            pages = f"{len(rubric.written)} question page(s)"
-            print(f"wrote {folder}: {pages} and written_scores.csv for {len(graded)} student(s)")
+            store.set_setting(WRITTEN_ANONYMISED, "yes" if args.anonymise else "no")
+            folder, graded, _ = _write_written(store, rubric, args.folder)
+            print(f"wrote {folder}: {len(rubric.written)} question page(s) and {SHEET_FILE} for {graded} student(s)")
             return 0
+        rows = store.students()
         names = {row.identity.student: row.identity.student for row in rows}
         names |= {pseudonym: student for student, pseudonym in store.pseudonyms(list(names)).items()}
         try:
@@ -457,6 +480,8 @@ def written(args: argparse.Namespace) -> int:
             if row.result is not None:
                 write_submission_views(row.result, args.folder)
         write_class_views(store, rubric, args.folder)
+        if (args.folder / "written").is_dir():  # the TAs' pages too, as they were exported
+            _write_written(store, rubric, args.folder)
     print(f"imported {len(scores)} written score(s) into {args.folder}")
     return 0
 

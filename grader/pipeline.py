@@ -434,6 +434,8 @@ def grade_class(
         store.set_class_rubric(rubric)
         if rescore:
             run.rescored = rescore_class(store, rubric, versions, run_id).rescored
+            for student in run.rescored:
+                write_submission_views(store.current(student), out)
         if roster is not None:
             store.set_roster(roster)
         contents = {s.identity.student: content_hash(s) for s in intake.submissions}

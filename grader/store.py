@@ -72,6 +72,7 @@ CREATE TABLE IF NOT EXISTS evidence (
 CREATE TABLE IF NOT EXISTS class_rubric (
     id INTEGER PRIMARY KEY CHECK (id = 1), rubric TEXT NOT NULL, changed REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS class_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pseudonyms (student TEXT PRIMARY KEY, pseudonym TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS roster (
     student TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL,
@@ -369,6 +370,18 @@ class ClassStore:
                 "INSERT INTO class_rubric VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET rubric = excluded.rubric, "
                 "changed = excluded.changed",
                 (rubric_as_json(rubric), time.time()),
+            )
+
+    def setting(self, key: str) -> str | None:
+        """A choice made for the class's views (e.g. whether the TAs' pages are anonymised), or None."""
+        row = self.db.execute("SELECT value FROM class_settings WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO class_settings VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
             )
 
     def current(self, student: str) -> SubmissionResult | None:

@@ -4,6 +4,7 @@ rescores the whole class from stored outcomes without a kernel; a change of epoc
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 from pathlib import Path
 
@@ -78,6 +79,7 @@ def test_a_points_change_rescores_the_whole_class_without_a_kernel(class_copy, t
     assert by_student["alice"].score == new.automatic_total == test_rubric.automatic_total - 3
     assert by_student["bob"].score == TEMPLATE_SCORE - 5  # the template's backward is right: 15 of 15 now
     assert float(rows(out)["alice"]["total"]) == new.automatic_total
+    assert json.loads((out / "bob" / "results.json").read_text())["score"] == TEMPLATE_SCORE - 5
     assert class_rubric_of(out) == new
 
 

@@ -198,3 +198,44 @@ def test_written_commands_refuse_a_folder_never_graded_or_busy(graded_class_with
     with ClassStore.open(out, load_rubric()):
         assert cli.main(["written", "export", str(out)]) == 2
     assert "is being graded by" in capsys.readouterr().err
+
+
+def sheet_rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_export_again_keeps_a_tas_unimported_scores_and_saves_the_sheet_it_replaces(graded_class_with_answers, capsys):
+    _, out = graded_class_with_answers
+    assert cli.main(["written", "export", str(out)]) == 0
+    sheet = out / "written" / "written_scores.csv"
+    rows = sheet_rows(sheet)
+    assert {r["name"] for r in rows} == {""} and "name" in rows[0]  # names in the sheet (none in this class)
+    for row in rows:  # a TA's work, not yet imported: one score, one note on a score still to be decided
+        if (row["student"], row["question"]) == ("alice", "q1a"):
+            row["score"], row["comment"] = "1.5", "half right"
+        if (row["student"], row["question"]) == ("bob", "q2c"):
+            row["comment"] = "ask about the learning rate"
+    with open(sheet, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    edited = sheet.read_text()
+    capsys.readouterr()
+    assert cli.main(["written", "export", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "2 score(s) or comment(s) not yet imported" in said
+    kept = {(r["student"], r["question"]): (r["score"], r["comment"]) for r in sheet_rows(sheet)}
+    assert kept[("alice", "q1a")] == ("1.5", "half right") and kept[("bob", "q2c")] == (
+        "",
+        "ask about the learning rate",
+    )
+    (saved,) = (out / "written").glob("written_scores-before-*.csv")
+    assert saved.read_text() == edited
+    assert cli.main(["written", "import", str(out), str(sheet)]) == 0
+    assert "1.5 / 2" in (out / "written" / "q1a.html").read_text()  # the pages refreshed on import
+    assert gradebook(out)["alice"]["written"] == "1.5"
+    capsys.readouterr()
+    assert cli.main(["written", "export", str(out)]) == 0
+    # alice's score is in the store now; bob's note has no score, so it cannot be imported, and stays kept
+    assert "held 1 score(s) or comment(s) not yet imported" in capsys.readouterr().out

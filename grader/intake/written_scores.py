@@ -81,3 +81,33 @@ def read_written_scores(path: Path, rubric: Rubric, students: dict[str, str]) ->
     if problems:
         raise WrittenScoresError(f"{path}: nothing was applied:\n  " + "\n  ".join(problems))
     return scored
+
+
+def _same_score(left: str, right: str) -> bool:
+    try:
+        return float(left) == float(right)
+    except ValueError:
+        return left == right
+
+
+def unimported_edits(path: Path, current: list[dict[str, str]]) -> dict[tuple[str, str], tuple[str, str]]:
+    """The (student, question) rows of the sheet at `path` whose score or comment differ from `current` (the
+    sheet as the store has it): a TA's work not yet imported, as they wrote it. Read leniently (a score that
+    is not a number is still someone's work); {} when there is no sheet."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.DictReader(f))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise WrittenScoresError(f"{path}: cannot read it to keep what it holds ({error}); move it away") from None
+    stored = {(line["student"], line["question"]): (line["score"], line["comment"]) for line in current}
+    edits = {}
+    for row in rows:
+        row = {(key or "").strip(): value for key, value in row.items()}
+        key = (_cell(row, "student"), _cell(row, "question"))
+        score, comment = _cell(row, "score"), _cell(row, "comment")
+        old_score, old_comment = stored.get(key, ("", ""))
+        if not _same_score(score, old_score) or comment != old_comment.strip():
+            edits[key] = (score, comment)
+    return edits
