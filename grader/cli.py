@@ -2,7 +2,8 @@
 
     python -m grader grade PATH... --out DIR [--jobs N] [--timeout SECONDS] [--force] [--roster FILE]
                                  [--cluster ADDRESS] [--report junit] [--summary-md FILE]
-                                 [--sandbox auto|required|off] [--rubric FILE] [--accept-older]
+                                 [--sandbox auto|required|off] [--rubric FILE] [--change-rubric]
+                                 [--accept-older] [--extensions FILE]
     python -m grader history DIR STUDENT
     python -m grader export canvas DIR --out FILE [--assignment NAME]
     python -m grader gradescope SUBMISSION_DIR --results FILE [--sandbox auto|required|off]
@@ -34,6 +35,7 @@ from pathlib import Path
 import nbformat
 
 from grader import __version__
+from grader.intake.extensions import ExtensionsError, read_extensions
 from grader.intake.roster import RosterError, read_roster
 from grader.intake.written_scores import WrittenScoresError, read_written_scores, unimported_edits
 from grader.judge.written import question_texts
@@ -100,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grade.add_argument(
         "--roster", type=Path, metavar="FILE", help="CSV of the class (id, name, email; Canvas's export works)"
+    )
+    grade.add_argument(
+        "--extensions",
+        type=Path,
+        metavar="FILE",
+        help="CSV of students' extensions (student, then days or due, and reason); replaces the class's list",
     )
     grade.add_argument(
         "--sandbox",
@@ -307,6 +315,11 @@ def grade(args: argparse.Namespace) -> int:
     except RosterError as error:
         print(f"error: cannot use the roster: {error}", file=sys.stderr)
         return 2
+    try:
+        extensions = read_extensions(args.extensions) if args.extensions else None
+    except ExtensionsError as error:
+        print(f"error: cannot use the extensions: {error}", file=sys.stderr)
+        return 2
     if refusal := _sandbox_refusal(args.sandbox):
         print(f"error: {refusal}", file=sys.stderr)
         return 2
@@ -323,6 +336,7 @@ def grade(args: argparse.Namespace) -> int:
                 cluster=cluster,
                 accept_older=args.accept_older,
                 change_rubric=args.change_rubric,
+                extensions=extensions,
             )
     except ClusterError as error:
         print(f"error: {error}", file=sys.stderr)

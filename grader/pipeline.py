@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from grader.cases import ROOT, generate_cases
 from grader.intake import Identity, Submission, collect_submissions, one_folders_submission
+from grader.intake.extensions import Extension
 from grader.intake.notebooks import UnreadableSubmission, read_notebook, upgrade_note
 from grader.intake.roster import RosterEntry
 from grader.judge.artifacts import plot_data
@@ -412,6 +413,7 @@ def grade_class(
     cluster: Client | None = None,
     accept_older: bool = False,
     change_rubric: bool = False,
+    extensions: list[Extension] | None = None,
 ) -> ClassRun:
     """Grade every submission under `paths` into the class folder `out` (its store, then its views).
 
@@ -438,6 +440,8 @@ def grade_class(
                 write_submission_views(store.current(student), out)
         if roster is not None:
             store.set_roster(roster)
+        if extensions is not None:
+            store.set_extensions(extensions)
         contents = {s.identity.student: content_hash(s) for s in intake.submissions}
         results: dict[str, SubmissionResult] = {}
 

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from grader.intake import HandedIn, Identity, student_folder
+from grader.intake.extensions import Extension
 from grader.judge.evidence import Evidence
+from grader.judge.late import Lateness, lateness
 from grader.judge.verdict import TestResult
 from grader.rubric import Rubric
 from grader.student_text import clean
@@ -43,6 +45,7 @@ class SubmissionResult:
     isolation: str = ""  # how its kernels were confined, in a sentence ("" when none ran)
     handed_in: HandedIn | None = None  # the export's evidence of when the graded file was handed in
     evidence: Evidence | None = None  # what the tests were scored from (stored; no view shows it)
+    extension: Extension | None = None  # the student's own due time, when they have one
 
     def cleaned(self) -> SubmissionResult:
         """This result with every text a student may have written in it made fit for every output."""
@@ -73,9 +76,21 @@ class SubmissionResult:
         return sum(points for question, points in self.rubric.written.items() if question in self.written_scores)
 
     @property
+    def lateness(self) -> Lateness | None:
+        """How late it was handed in under the rubric's late policy, and what that costs; None when on time."""
+        when = self.handed_in.time if self.handed_in else None
+        return lateness(self.rubric.late, when, self.identity.late, self.extension)
+
+    @property
+    def late_penalty(self) -> float:
+        """The points the late policy takes from those earned (automatic and written)."""
+        late = self.lateness
+        return 0.0 if late is None else round((self.score + self.written_score) * late.percent / 100, 4)
+
+    @property
     def total(self) -> float:
-        """Automatic points and the written points scored so far."""
-        return round(self.score + self.written_score, 4)
+        """Automatic points and the written points scored so far, less the late penalty."""
+        return round(self.score + self.written_score - self.late_penalty, 4)
 
     @property
     def total_max(self) -> float:
@@ -103,4 +118,8 @@ class SubmissionResult:
             line += (
                 f", {failed} of {len(self.tests)} automatic tests failed" if failed else ", every automatic test passed"
             )
-        return f"{line}; written answers: {self.written_status()}"
+        line = f"{line}; written answers: {self.written_status()}"
+        if (late := self.lateness) is not None:
+            penalty = f" ({-self.late_penalty:g} points so far)" if late.costs else ""
+            line += f"; late: {late.says}{penalty}"
+        return line

@@ -15,6 +15,7 @@ import tomllib
 import types
 import typing
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 RUBRIC_FILE = Path(__file__).with_name("rubric.toml")
@@ -174,6 +175,34 @@ class Gradescope:
         )
 
 
+@dataclass(frozen=True, kw_only=True)
+class Late:
+    """The course's late policy: a share of the points earned per day (or part of one) past the due time."""
+
+    due: str  # ISO 8601 with its time zone, "2026-11-02T23:59:00-05:00"; "" for no late policy
+    grace_minutes: float  # past the due time and still on time
+    penalty_percent_per_day: float
+    max_penalty_percent: float
+    late_mark_days: float  # days charged when the LMS marks a submission late without saying when it came
+
+    def __post_init__(self) -> None:
+        if self.due:
+            try:
+                due = datetime.fromisoformat(self.due)
+            except ValueError:
+                raise ValueError(
+                    f"due must be an ISO 8601 time, like 2026-11-02T23:59:00-05:00; not {self.due!r}"
+                ) from None
+            _require(due.tzinfo is not None, "due must say its time zone (Z, -05:00): a class spans several")
+        _require(self.grace_minutes >= 0 and self.late_mark_days >= 0, "grace_minutes and late_mark_days: >= 0")
+        _require(0 <= self.penalty_percent_per_day <= 100, "penalty_percent_per_day must be in [0, 100]")
+        _require(0 <= self.max_penalty_percent <= 100, "max_penalty_percent must be in [0, 100]")
+
+    @property
+    def due_time(self) -> datetime | None:
+        return datetime.fromisoformat(self.due) if self.due else None
+
+
 ITEM_TYPES: dict[str, type[Item]] = {
     "init_params": InitParamsItem,
     "train_manual": TrainManualItem,
@@ -188,6 +217,7 @@ class Rubric:
     limits: Limits
     tolerance: Tolerance
     gradescope: Gradescope
+    late: Late
     items: dict[str, Item]
     written: dict[str, float]
 
@@ -262,7 +292,7 @@ def _build(cls: type, table: object, where: str) -> object:
 
 def parse_rubric(data: dict) -> Rubric:
     """The rubric from a parsed TOML document; ValueError says what is wrong and where."""
-    expected = ("total", "run", "limits", "tolerance", "gradescope", "items", "written")
+    expected = ("total", "run", "limits", "tolerance", "gradescope", "late", "items", "written")
     unknown, missing = sorted(set(data) - set(expected)), [key for key in expected if key not in data]
     if unknown or missing:
         raise ValueError(
@@ -282,6 +312,7 @@ def parse_rubric(data: dict) -> Rubric:
         limits=_build(Limits, data["limits"], "limits"),
         tolerance=_build(Tolerance, data["tolerance"], "tolerance"),
         gradescope=_build(Gradescope, data["gradescope"], "gradescope"),
+        late=_build(Late, data["late"], "late"),
         items={
             name: _build(ITEM_TYPES.get(name, Item), data["items"][name], f"items.{name}") for name in AUTOMATIC_ITEMS
         },

@@ -26,10 +26,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from grader.cases import CASES_FILE, HOLDOUT_DATA, ROOT
 from grader.intake import HandedIn, Identity, Submission
+from grader.intake.extensions import Extension
 from grader.intake.roster import RosterEntry
 from grader.judge.evidence import Evidence
 from grader.judge.verdict import TestResult
@@ -71,6 +73,9 @@ CREATE TABLE IF NOT EXISTS evidence (
 );
 CREATE TABLE IF NOT EXISTS class_rubric (
     id INTEGER PRIMARY KEY CHECK (id = 1), rubric TEXT NOT NULL, changed REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS extensions (
+    student TEXT PRIMARY KEY, due TEXT NOT NULL, days REAL NOT NULL, reason TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS class_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pseudonyms (student TEXT PRIMARY KEY, pseudonym TEXT NOT NULL UNIQUE);
@@ -391,6 +396,7 @@ class ClassStore:
             return None
         result = self.result_of(int(row[0]))
         result.written_scores = self.written_scores(student)
+        result.extension = self.extension(student)
         return result
 
     def history(self, student: str) -> list[Grading]:
@@ -449,6 +455,21 @@ class ClassStore:
         return {student: known[student] for student in students}
 
     # ---- the roster and the class -------------------------------------------------------------------------
+
+    def set_extensions(self, extensions: list[Extension]) -> None:
+        """Replace the students' extensions with `extensions`."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM extensions")
+            db.executemany(
+                "INSERT INTO extensions VALUES (?, ?, ?, ?)",
+                [(e.student, e.due.isoformat() if e.due else "", e.days, e.reason) for e in extensions],
+            )
+
+    def extension(self, student: str) -> Extension | None:
+        row = self.db.execute("SELECT due, days, reason FROM extensions WHERE student = ?", (student,)).fetchone()
+        if row is None:
+            return None
+        return Extension(student, datetime.fromisoformat(row[0]) if row[0] else None, row[1], row[2])
 
     def set_roster(self, entries: list[RosterEntry]) -> None:
         """Replace the roster with `entries`."""

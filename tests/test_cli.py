@@ -25,7 +25,7 @@ def recorded(monkeypatch, rubric):
     calls = []
     status = {"value": SubmissionStatus.GRADED}
 
-    def grade_class(paths, out, rubric, jobs, sandbox, force, roster, cluster, accept_older, change_rubric):
+    def grade_class(paths, out, rubric, jobs, sandbox, force, roster, cluster, accept_older, change_rubric, extensions):
         calls.append(
             {
                 "accept_older": accept_older,

@@ -13,7 +13,18 @@ IDENTITY_COLUMNS = ["student", "name", "email", "source"]
 
 
 def gradebook_header(rubric: Rubric) -> list[str]:
-    return [*IDENTITY_COLUMNS, "total", "max", "status", *rubric.items, "written", "written_max", "late", "problems"]
+    return [
+        *IDENTITY_COLUMNS,
+        "total",
+        "max",
+        "status",
+        *rubric.items,
+        "written",
+        "written_max",
+        "late",
+        "late_penalty",
+        "problems",
+    ]
 
 
 def gradebook_row(row: StudentRow, rubric: Rubric) -> list[object]:
@@ -29,6 +40,7 @@ def gradebook_row(row: StudentRow, rubric: Rubric) -> list[object]:
             "",
             rubric.written_total,
             "",
+            "",
             "no submission",
         ]
     return [
@@ -39,7 +51,8 @@ def gradebook_row(row: StudentRow, rubric: Rubric) -> list[object]:
         *(result.item_score(item) for item in rubric.items),
         result.written_score if result.written_scores else "",
         rubric.written_total,
-        "late" if identity.late else "",
+        (late.says if (late := result.lateness) else ""),
+        result.late_penalty if late and late.costs else "",
         " | ".join([result.note] * bool(result.note) + result.problems),
     ]
 
