@@ -351,3 +351,11 @@ def test_everyone_who_handed_in_anything_is_named_and_nobody_is_missing(stand_in
     assert "1 student(s) on the roster, with nothing handed in: 1004" in printed
     feedback = (out / "1005" / "feedback.md").read_text()
     assert "answers.pdf" in feedback and "holds no Jupyter notebook" in feedback
+    report = (out / "report.html").read_text()
+    trouble = report.split('id="trouble"')[1].split("</table>")[0]
+    for student, status in (("1003", "unreadable"), ("1005", "unreadable"), ("1004", "missing")):
+        assert f"<td>{student}</td>" in trouble and status in trouble
+    assert "Kim, Min-jun 김민준" in trouble
+    assert "5 student(s) graded or on the roster: 4 with a grading (2 of them with nothing that could be graded" in (
+        " ".join(report.split())
+    )

@@ -235,6 +235,8 @@ def test_export_again_keeps_a_tas_unimported_scores_and_saves_the_sheet_it_repla
     assert cli.main(["written", "import", str(out), str(sheet)]) == 0
     assert "1.5 / 2" in (out / "written" / "q1a.html").read_text()  # the pages refreshed on import
     assert gradebook(out)["alice"]["written"] == "1.5"
+    report = " ".join((out / "report.html").read_text().split())
+    assert "Totals of the 1 student(s) whose written answers have scores: mean 1.5 of up to 100" in report
     capsys.readouterr()
     assert cli.main(["written", "export", str(out)]) == 0
     # alice's score is in the store now; bob's note has no score, so it cannot be imported, and stays kept

@@ -3,7 +3,10 @@
 A function of the store's rows: the score histogram (a figure and a table),
 per-item and per-test pass rates, the catalogued mistakes by how many students
 made each, the other failure messages with their counts, the submissions that
-timed out, lost their kernel or could not be read, and the slowest gradings.
+timed out, lost their kernel or could not be read, and every student who needs
+a look by name (unreadable, the grader's failures, on the roster with nothing
+handed in), and the slowest gradings. Totals with written points are given
+once TAs have scored some.
 """
 
 from __future__ import annotations
@@ -67,17 +70,38 @@ def report_html(rows: list[StudentRow], rubric: Rubric) -> str:
     trouble = [
         {
             "student": r.identity.student,
+            "name": row.identity.name,
             "status": str(r.status),
             "why": " | ".join(p for p in r.problems if TROUBLE.search(p) or r.status != SubmissionStatus.GRADED),
         }
-        for r in results
-        if r.status != SubmissionStatus.GRADED or any(TROUBLE.search(p) for p in r.problems)
+        for row in rows
+        if (r := row.result) is not None
+        and (r.status != SubmissionStatus.GRADED or any(TROUBLE.search(p) for p in r.problems))
     ]
+    trouble += [
+        {
+            "student": row.identity.student,
+            "name": row.identity.name,
+            "status": str(SubmissionStatus.MISSING),
+            "why": "on the roster, nothing handed in",
+        }
+        for row in rows
+        if row.result is None
+    ]
+    written_scored = [r for r in results if r.written_scores]
+    late = [r for r in results if r.lateness is not None and r.lateness.costs]
     return render(
         "report.html.j2",
         students=len(rows),
         graded=len(results),
         missing=sum(row.result is None for row in rows),
+        unreadable=sum(r.status == SubmissionStatus.UNREADABLE for r in results),
+        failed=sum(r.status == SubmissionStatus.GRADER_ERROR for r in results),
+        written_scored=len(written_scored),
+        total_mean=float(np.mean([r.total for r in written_scored])) if written_scored else 0.0,
+        total_max=rubric.total,
+        late=len(late),
+        late_points=sum(r.late_penalty for r in late),
         mean=float(np.mean(scores)) if scores else 0.0,
         median=float(np.median(scores)) if scores else 0.0,
         maximum=rubric.automatic_total,
