@@ -38,8 +38,8 @@ from grader import __version__
 from grader.intake.extensions import ExtensionsError, read_extensions
 from grader.intake.roster import RosterError, read_roster
 from grader.intake.written_scores import WrittenScoresError, read_written_scores, unimported_edits
-from grader.judge.written import question_texts
-from grader.pipeline import TEMPLATE_NOTEBOOK, ClassRun, RubricMismatch, grade_class, grade_one_folder
+from grader.judge.written import extract_written_answers, question_texts
+from grader.pipeline import SOLVED_NOTEBOOK, TEMPLATE_NOTEBOOK, ClassRun, RubricMismatch, grade_class, grade_one_folder
 from grader.result import SubmissionStatus
 from grader.rubric import RUBRIC_FILE, Rubric, RubricError, load_rubric
 from grader.run.sandbox import SandboxMode, sandbox_works, why_no_sandbox
@@ -461,8 +461,9 @@ def _write_written(store: ClassStore, rubric: Rubric, out: Path) -> tuple[Path, 
     if edits:
         saved = sheet.with_name(f"written_scores-before-{time.strftime('%Y%m%d-%H%M%S')}.csv")
         shutil.copyfile(sheet, saved)
-    texts = question_texts(nbformat.read(TEMPLATE_NOTEBOOK, as_version=4))
-    folder = write_written_pages(rows, rubric, texts, out, pseudonyms, kept=edits)
+    template = nbformat.read(TEMPLATE_NOTEBOOK, as_version=4)
+    models = extract_written_answers(nbformat.read(SOLVED_NOTEBOOK, as_version=4), template)
+    folder = write_written_pages(rows, rubric, question_texts(template), out, pseudonyms, kept=edits, models=models)
     if edits:
         print(
             f"{folder / SHEET_FILE} held {len(edits)} score(s) or comment(s) not yet imported: they are kept in the "

@@ -55,6 +55,7 @@ if TYPE_CHECKING:  # Dask is imported only for a cluster
 
 TEMPLATE_DIR = ROOT / "student_template"
 TEMPLATE_NOTEBOOK = TEMPLATE_DIR / "messmaster_part2.ipynb"
+SOLVED_NOTEBOOK = ROOT / "reference" / "messmaster_part2_solution.ipynb"  # its written answers: the model answers
 # what a submission's folder holds besides the notebook: only what students have too
 STUDENT_FILES = ("util.py", "data/xor_pattern.csv")
 # a kernel that fails to start is tried again after a pause (longer each time): a busy machine, not the student

@@ -64,6 +64,7 @@ def test_an_answer_typed_into_the_question_cell_is_found(template):
 
 # ---- from cell to grade: export for the TAs, their scores back, regrades that keep them --------------------
 
+MATH = r"By the chain rule, $\frac{\partial L}{\partial W_1} = X^T \delta_1$ and $\text{<b>bold</b>}$"
 INJECTED = '<script>document.title = "owned"</script><img src=x onerror="document.title=1">'
 
 
@@ -94,7 +95,7 @@ def graded_class_with_answers(template, tmp_path, monkeypatch):
     submissions = tmp_path / "submissions"
     submissions.mkdir()
     nbformat.write(answered(template, {"q1a": "Alice on q1a", "q2c": INJECTED}), submissions / "alice.ipynb")
-    nbformat.write(answered(template, {"q1a": "Bob on q1a"}), submissions / "bob.ipynb")
+    nbformat.write(answered(template, {"q1a": "Bob on q1a", "q1d": MATH}), submissions / "bob.ipynb")
     out = tmp_path / "class"
     assert cli.main(["grade", str(submissions), "--out", str(out)]) == 0
     return submissions, out
@@ -121,9 +122,14 @@ def test_export_writes_a_page_per_question_with_every_answer_escaped(graded_clas
     _, out = graded_class_with_answers
     assert cli.main(["written", "export", str(out)]) == 0
     page = (out / "written" / "q1a.html").read_text()
-    assert "Alice on q1a" in page and "Bob on q1a" in page and "**Q1a.**" in page
+    assert "Alice on q1a" in page and "Bob on q1a" in page and "<strong>Q1a.</strong>" in page
+    model = page.split("The model answer</h2>")[1].split("</section>")[0]
+    assert "validation set" in model  # the reference's answer, beside the question
     injected = (out / "written" / "q2c.html").read_text()
     assert "<script>document" not in injected and "&lt;script&gt;" in injected and "<img src=x" not in injected
+    math = (out / "written" / "q1d.html").read_text().split('id="bob"')[1]
+    assert "<mfrac>" in math and "<msup><mi>X</mi><mi>T</mi></msup>" in math  # MathML, drawn without a script
+    assert "<b>" not in math and "<mtext>bold</mtext>" in math  # what latex2mathml lets through is rebuilt
     with open(out / "written" / "written_scores.csv", newline="") as f:
         sheet = list(csv.DictReader(f))
     assert len(sheet) == 2 * 9 and {r["student"] for r in sheet} == {"alice", "bob"}

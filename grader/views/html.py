@@ -11,6 +11,8 @@ from pathlib import Path
 
 import jinja2
 
+from grader.views.markdown import markdown_html
+
 TEMPLATES = Path(__file__).with_name("templates")
 
 environment = jinja2.Environment(
@@ -21,6 +23,7 @@ environment = jinja2.Environment(
     lstrip_blocks=True,
 )
 environment.filters["fmt"] = lambda number: f"{number:g}"
+environment.filters["markdown"] = markdown_html  # Markdown and $math$, made safe (views/markdown.py)
 
 
 def render(template: str, **context: object) -> str:

@@ -56,11 +56,13 @@ def write_written_pages(
     out: Path,
     pseudonyms: dict[str, str] | None,
     kept: dict[tuple[str, str], tuple[str, str]] | None = None,
+    models: dict[str, str] | None = None,
 ) -> Path:
     """Write the pages and the sheet for the graded students of `rows`; returns the folder.
 
     `questions`: each question's text from the handout; `pseudonyms`: student -> pseudonym when anonymised;
-    `kept`: (student as the sheet shows them, question) -> (score, comment) a TA wrote and has not imported.
+    `kept`: (student as the sheet shows them, question) -> (score, comment) a TA wrote and has not imported;
+    `models`: each question's model answer.
     """
     folder = out / "written"
     folder.mkdir(parents=True, exist_ok=True)
@@ -86,6 +88,7 @@ def write_written_pages(
             question=question,
             points=points,
             question_text=questions.get(question, ""),
+            model_answer=(models or {}).get(question, ""),
             answers=answers,
             anonymised=pseudonyms is not None,
         )
