@@ -191,3 +191,21 @@ def test_ctrl_c_says_what_was_kept_and_exits_130(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(cli, "sandbox_works", lambda: True)
     assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "out")]) == 130
     assert "run the same command again" in capsys.readouterr().err
+
+
+def test_version_names_the_package_and_what_decides_grades(capsys):
+    import tomllib
+
+    from grader import __version__
+    from grader.rubric import load_rubric
+    from grader.store import current_versions
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--version"])
+    assert exited.value.code == 0
+    versions = current_versions(load_rubric())
+    assert capsys.readouterr().out == (
+        f"messmaster-grader {__version__} (grader {versions.grader}, default rubric {versions.rubric}, "
+        f"hidden cases {versions.cases})\n"
+    )
+    assert tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"] == __version__

@@ -326,11 +326,13 @@ def test_everyone_who_handed_in_anything_is_named_and_nobody_is_missing(stand_in
         archive.writestr("messmaster_part2.ipynb", (write(tmp_path / "z.ipynb", "right").read_text()))
     (download / "leeann_1003_5003_messmaster_part2.ipynb").write_text("")
     (download / "parkjo_1005_5005_answers.pdf").write_bytes(b"%PDF-1.4")
+    write(download / "ngo_1006_998_messmaster_part2.ipynb", "the first try")  # and its resubmission, newer
+    write(download / "ngo_1006_1000_messmaster_part2-1.ipynb", "right this time")
     roster = tmp_path / "roster.csv"
     roster.write_text(
         "Student,ID,SIS User ID,SIS Login ID,Section\n"
         '"Doe, Zoë",1001,,,\n"Smith, Jöhn",1002,,,\n"Lee, Ann-Sofie Ångström",1003,,,\n'
-        '"Kim, Min-jun 김민준",1004,,,\n"Park, Jo",1005,,,\n',
+        '"Kim, Min-jun 김민준",1004,,,\n"Park, Jo",1005,,,\n"Ngô, Bảo Châu",1006,,,\n',
         encoding="utf-8",
     )
     out = tmp_path / "grades"
@@ -344,9 +346,11 @@ def test_everyone_who_handed_in_anything_is_named_and_nobody_is_missing(stand_in
         "1003": "unreadable",
         "1004": "missing",
         "1005": "unreadable",
+        "1006": "graded",
     }
     assert gradebook["1004"]["name"] == "Kim, Min-jun 김민준" and gradebook["1001"]["name"] == "Doe, Zoë"
     assert float(gradebook["1001"]["total"]) > 0 and float(gradebook["1002"]["total"]) > 0
+    assert float(gradebook["1006"]["total"]) > 0 and gradebook["1006"]["name"] == "Ngô, Bảo Châu"  # the newer file
     assert "2 student(s) handed in nothing that can be graded (their feedback says why): 1003, 1005" in printed
     assert "1 student(s) on the roster, with nothing handed in: 1004" in printed
     feedback = (out / "1005" / "feedback.md").read_text()
@@ -356,6 +360,6 @@ def test_everyone_who_handed_in_anything_is_named_and_nobody_is_missing(stand_in
     for student, status in (("1003", "unreadable"), ("1005", "unreadable"), ("1004", "missing")):
         assert f"<td>{student}</td>" in trouble and status in trouble
     assert "Kim, Min-jun 김민준" in trouble
-    assert "5 student(s) graded or on the roster: 4 with a grading (2 of them with nothing that could be graded" in (
+    assert "6 student(s) graded or on the roster: 5 with a grading (2 of them with nothing that could be graded" in (
         " ".join(report.split())
     )
