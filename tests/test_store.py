@@ -181,7 +181,7 @@ def test_a_run_killed_with_sigkill_leaves_a_consistent_store_and_a_rerun_finishe
     db.close()
     shutil.rmtree(submissions / "sleeper")  # the rest of the class, without the notebook that sleeps
     rerun = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.returncode == 1, rerun.stderr  # the five unreadable ones need a look
     assert f"({min(stored, 5)} unchanged, not run again)" in rerun.stdout
     assert set(rows(out)) == {f"s{index}" for index in range(5)}
     assert all((out / f"s{index}" / "results.json").exists() for index in range(5))
