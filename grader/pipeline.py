@@ -38,7 +38,7 @@ from grader.judge.evidence import Evidence
 from grader.judge.rules import forbidden_uses
 from grader.judge.score import score_all
 from grader.judge.written import extract_written_answers
-from grader.rescore import rescore_class, students_without_evidence
+from grader.rescore import rescore_class
 from grader.result import SubmissionResult, SubmissionStatus
 from grader.rubric import GRADED_FUNCTIONS, Rubric, rubric_changes
 from grader.run.execute import STARTUP_TIMEOUT, CellStatus, KernelStartFailed, NotebookRunner, RunLog, run_notebook
@@ -381,7 +381,7 @@ def _check_rubric(store: ClassStore, rubric: Rubric, submissions: list[Submissio
             "--rubric), or move the whole class to this one with --change-rubric"
         )
     kernels = any(c.kind == "grading" for c in changes)
-    needed = set(store.current_ids()) if kernels else set(students_without_evidence(store))
+    needed = set(store.current_ids()) if kernels else set(store.without_evidence())
     absent = sorted(needed - {s.identity.student for s in submissions})
     if absent:
         why = "its changes need every notebook run again" if kernels else "they were graded before outcomes were kept"

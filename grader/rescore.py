@@ -21,13 +21,9 @@ class Rescoring:
     without_evidence: list[str] = field(default_factory=list)  # graded before evidence was kept: kernels needed
 
 
-def students_without_evidence(store: ClassStore) -> list[str]:
-    return sorted(student for student, grading in store.current_ids().items() if store.evidence(grading) is None)
-
-
 def rescore_class(store: ClassStore, rubric: Rubric, versions: Versions, run_id: int) -> Rescoring:
     """Score every current grading of the class again under `rubric`, each recorded as a new grading."""
-    outcome = Rescoring(without_evidence=students_without_evidence(store))
+    outcome = Rescoring(without_evidence=store.without_evidence())
     cases = generate_cases(rubric.run.grading_epochs)
     for student, grading in sorted(store.current_ids().items()):
         evidence = store.evidence(grading)

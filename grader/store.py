@@ -316,6 +316,14 @@ class ClassStore:
         row = self.db.execute("SELECT data FROM evidence WHERE grading_id = ?", (grading_id,)).fetchone()
         return None if row is None else Evidence.from_bytes(row[0])
 
+    def without_evidence(self) -> list[str]:
+        """The students whose current grading was stored before evidence was kept (rescoring them needs kernels)."""
+        rows = self.db.execute(
+            "SELECT g.student FROM gradings g LEFT JOIN evidence e ON e.grading_id = g.id "
+            "WHERE g.id IN (SELECT MAX(id) FROM gradings GROUP BY student) AND e.grading_id IS NULL ORDER BY 1"
+        )
+        return [row[0] for row in rows]
+
     def result_of(self, grading_id: int) -> SubmissionResult:
         (student, name, email, source, late, status, seconds, problems, written, note, plots, isolation, handed_in) = (
             self.db.execute(

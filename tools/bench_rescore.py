@@ -1,7 +1,7 @@
 """Measure moving a class to a rubric with other points: rescoring from stored outcomes against grading again.
 
 Grades the example submissions with kernels (the real rubric), then fills the class store up to N students
-by giving each example's grading (its tests and stored outcomes) to N / 5 students, and times
+by giving each example's grading (its tests, stored outcomes and pages) to N / 5 students, and times
 `grade --change-rubric` with other points on that class: every student is rescored, none is run.
 Printed: the kernel grading's time per student, the rescoring's per student and for the class, and the ratio.
 
@@ -21,6 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "submissions"
 RUBRIC = ROOT / "grader" / "rubric.toml"
+sys.path.insert(0, str(ROOT))
+
+from grader.store import ClassStore  # noqa: E402
+from grader.views.write import write_submission_views  # noqa: E402
 
 
 def grade(paths: list[Path], out: Path, *extra: str) -> float:
@@ -33,7 +37,8 @@ def grade(paths: list[Path], out: Path, *extra: str) -> float:
 
 
 def fill_class(out: Path, students: int) -> None:
-    """Copies of each stored grading (tests and outcomes) for made-up students, up to `students` in all."""
+    """Copies of each stored grading (tests and outcomes) for made-up students, up to `students` in all, with
+    their pages (a class graded for real has them: a rescore redraws only what changed)."""
     db = sqlite3.connect(out / "grades.sqlite")
     gradings = [row[0] for row in db.execute("SELECT MAX(id) FROM gradings GROUP BY student")]
     columns = [row[1] for row in db.execute("PRAGMA table_info(gradings)") if row[1] not in ("id", "student")]
@@ -52,6 +57,9 @@ def fill_class(out: Path, students: int) -> None:
             )
             db.execute("INSERT INTO evidence SELECT ?, data FROM evidence WHERE grading_id = ?", (new, source))
     db.close()
+    with ClassStore.open(out) as store:
+        for row in store.students():
+            write_submission_views(row.result, out)
 
 
 def main() -> None:
