@@ -453,3 +453,21 @@ def test_a_notebook_beside_a_script_is_graded_and_the_script_is_named(tmp_path, 
     (folder / "helpers.py").write_text(jupytext.writes(minimal_notebook(solved), fmt="py:percent"))
     (ana,) = collect([tmp_path / "class"], tmp_path / "scratch").submissions
     assert ana.path == folder / f"{STEM}.ipynb" and ana.note == ""
+
+
+def test_a_gradescope_submission_folder_with_a_script_or_a_zip_is_read_as_in_a_class(tmp_path, solved):
+    """Gradescope's `submission/` holds whatever the student uploaded: the same choice as in a class's export."""
+    import jupytext
+
+    from grader.intake import Identity, one_folders_submission
+
+    script = tmp_path / "script" / "submission"
+    script.mkdir(parents=True)
+    (script / "my_work.py").write_text(jupytext.writes(minimal_notebook(solved), fmt="py:percent"))
+    found = one_folders_submission(script, Identity("submission"), tmp_path / "s1", STEM, FUNCTIONS)
+    assert found.path.suffix == ".ipynb" and "Python script" in found.note
+    zipped = tmp_path / "zipped" / "submission"
+    zipped.mkdir(parents=True)
+    zip_files(zipped / "upload.zip", {f"{STEM}.ipynb": nbformat.writes(solved).encode()})
+    found = one_folders_submission(zipped, Identity("submission"), tmp_path / "s2", STEM, FUNCTIONS)
+    assert found.path.read_text() == nbformat.writes(solved)
