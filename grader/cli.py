@@ -502,6 +502,7 @@ def written(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line (`python -m grader`, or `messmaster-grader` once installed with pip)."""
     args = build_parser().parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else argv
     verbs = {"grade": grade, "history": history, "export": export_canvas, "gradescope": gradescope, "written": written}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -50,16 +51,23 @@ def test_the_zip_has_the_scripts_at_its_root_and_no_tests_or_caches(tmp_path):
     assert not [n for n in names if n.startswith(("tests/", "examples/")) or "__pycache__" in n or n.endswith(".pyc")]
 
 
-def test_setup_sh_and_the_dockerfile_install_the_same_requirements():
+def test_setup_sh_installs_what_grading_needs_without_a_third_party_repository():
     from .helpers import ROOT
 
     setup = (ROOT / "integrations" / "gradescope" / "setup.sh").read_text()
     docker = (ROOT / "Dockerfile").read_text()
     torch = "--index-url https://download.pytorch.org/whl/cpu torch==2.13.0"
-    for text in (setup, docker):
-        assert "install --quiet -r requirements.txt" in text or "install --no-cache-dir -r requirements.txt" in text
-        assert torch in text
-    assert "torch==2.13.0\n" in (ROOT / "requirements.txt").read_text()
+    assert torch in setup and torch in docker
+    assert "install --quiet -r requirements-runtime.txt" in setup  # not the development tools
+    assert "install --no-cache-dir -r requirements-cluster.txt" in docker  # the runtime and Dask, for workers
+    assert (ROOT / "requirements-cluster.txt").read_text().count("-r requirements-runtime.txt") == 1
+    assert "torch==2.13.0\n" in (ROOT / "requirements-runtime.txt").read_text()
+    runtime = (ROOT / "requirements-runtime.txt").read_text()
+    assert not [tool for tool in ("pytest", "ruff", "dask", "hypothesis") if f"\n{tool}=" in runtime]
+    assert "ppa" not in setup.lower() and "add-apt-repository" not in setup
+    assert re.search(r"^UV_VERSION=\d+\.\d+\.\d+$", setup, re.MULTILINE) and "uv==$UV_VERSION" in setup
+    check = subprocess.run(["bash", "-n", str(ROOT / "integrations" / "gradescope" / "setup.sh")], capture_output=True)
+    assert check.returncode == 0, check.stderr
 
 
 @pytest.fixture(scope="module")

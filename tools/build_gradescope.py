@@ -20,7 +20,7 @@ INTEGRATION = ROOT / "integrations" / "gradescope"
 ZIP = ROOT / "dist" / "gradescope-autograder.zip"
 SCRIPTS = ("setup.sh", "run_autograder")
 SOURCES = (
-    "requirements.txt",
+    "requirements-runtime.txt",
     "grader",
     "reference/__init__.py",
     "reference/solutions.py",

@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
-# Gradescope runs this once, as root, when it builds the autograder's image (Ubuntu): Python 3.11
-# where the image lacks it, the pinned requirements in a virtual environment, and bubblewrap.
+# Gradescope runs this once, as root, when it builds the autograder's image (Ubuntu 22.04): bubblewrap, then
+# Python 3.11 and what grading needs (requirements-runtime.txt) in a virtual environment at /opt/messmaster.
+# Where the image has no Python 3.11 (Ubuntu 22.04 has 3.10), a standalone CPython 3.11 is installed with uv
+# (uv's version pinned here, which fixes the CPython release it installs), from PyPI and uv's own Python
+# downloads: no third-party apt repository.
 set -euo pipefail
 cd "$(dirname "$0")"
 export DEBIAN_FRONTEND=noninteractive
+UV_VERSION=0.13.9
 apt-get update -qq
 apt-get install -y -qq bubblewrap util-linux >/dev/null
-if ! command -v python3.11 >/dev/null; then
-    apt-get install -y -qq software-properties-common >/dev/null
-    add-apt-repository -y ppa:deadsnakes/ppa
-    apt-get update -qq
-    apt-get install -y -qq python3.11 python3.11-venv >/dev/null
+if command -v python3.11 >/dev/null; then
+    python3.11 -m venv /opt/messmaster
+else
+    apt-get install -y -qq python3-venv >/dev/null  # Ubuntu's own, for a venv that holds uv
+    python3 -m venv /opt/uv
+    /opt/uv/bin/pip install --quiet "uv==$UV_VERSION"
+    # readable by every user: the kernels run as users of their own
+    export UV_PYTHON_INSTALL_DIR=/opt/python
+    /opt/uv/bin/uv python install 3.11
+    /opt/uv/bin/uv venv --seed --python 3.11 /opt/messmaster
 fi
-python3.11 -m venv /opt/messmaster
 # torch from its CPU index first: PyPI's Linux wheel of the same version is a CUDA build of several GB
 /opt/messmaster/bin/pip install --quiet --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
-/opt/messmaster/bin/pip install --quiet -r requirements.txt
+/opt/messmaster/bin/pip install --quiet -r requirements-runtime.txt
 ln -sf /opt/messmaster/bin/python /usr/local/bin/messmaster-python
