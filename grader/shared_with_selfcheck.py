@@ -91,55 +91,81 @@ def inject_parameters(notebook: object, parameters: dict[str, object]) -> object
 # ---- the misconception catalogue: each known mistake, how its values give it away, what to say ----------------
 
 
+# Where in the handout each graded function is asked for: its question's heading (a test checks each function
+# is defined under that heading in the template). Hints point there.
+QUESTION_OF = {
+    "loss_fn": "Q1b",
+    "init_params": "Q1e",
+    "forward": "Q1e",
+    "backward": "Q1e",
+    "sgd_update": "Q1e",
+    "train_manual": "Q1e",
+    "optimizers": "Q2",
+}
+
+
 @dataclass(frozen=True)
 class Misconception:
-    item: str  # the grader's item it costs
+    item: str  # the grader's item it costs ("" for any)
     says: str  # the sentence the feedback and the self-check give
-    step: str  # where in the handout to look
+    step: str  # where, within the item's question, to look ("step 2", "the SGD step")
+
+    @property
+    def where(self) -> str:
+        """The place in the handout: the item's question and the step (or the step alone, for any item)."""
+        return f"{QUESTION_OF[self.item]}, {self.step}" if self.item else self.step
 
 
 MISCONCEPTIONS = {
     "loss_not_averaged": Misconception(
-        "loss_fn", "the loss is one number, the mean of the per-example losses (shape ())", "Q1a, loss_fn step 2"
+        "loss_fn", "the loss is one number, the mean of the per-example losses (shape ())", "loss_fn step 2"
     ),
     "loss_summed": Misconception(
-        "loss_fn", "this is the sum of the per-example losses; the loss is their mean", "Q1a, loss_fn step 2"
+        "loss_fn", "this is the sum of the per-example losses; the loss is their mean", "loss_fn step 2"
     ),
     "loss_whole_rows": Misconception(
         "loss_fn",
         "p_y_hat[range(N)] picks whole rows; the true class's probability is p_y_hat[range(N), y]",
-        "Q1a, loss_fn step 1",
+        "loss_fn step 1",
+    ),
+    "loss_whole_columns": Misconception(
+        "loss_fn",
+        "p_y_hat[:, y] is an (N, N) table (every example's probability of every example's class), not one "
+        "probability per example; the true class's probability is p_y_hat[range(N), y]",
+        "loss_fn step 1",
     ),
     "weights_shapes_swapped": Misconception(
-        "init_params", "W1 is (d, h) and W2 is (h, k): X @ W1 maps d features to h hidden units", "Q1b, init_params"
+        "init_params", "W1 is (d, h) and W2 is (h, k): X @ W1 maps d features to h hidden units", "init_params"
     ),
     "softmax_overflow": Misconception(
         "forward",
         "exp of large logits overflows to inf and NaN: subtract each row's max first, or use torch.softmax",
-        "Q1b, forward (softmax)",
+        "forward (softmax)",
     ),
     "gradient_transposed": Misconception(
-        "backward", "each gradient has its parameter's shape: dL_dW1 = X.T @ dL_dz1 is (d, h)", "Q1d, steps 2 and 5"
+        "backward", "each gradient has its parameter's shape: dL_dW1 = X.T @ dL_dz1 is (d, h)", "backward steps 2 and 5"
     ),
     "gradient_not_divided_by_n": Misconception(
-        "backward", "it is N times too large: divide (p_hat - y_one_hot) by the batch size N", "Q1d, step 1"
+        "backward", "it is N times too large: divide (p_hat - y_one_hot) by the batch size N", "backward step 1"
     ),
     "relu_mask_missing": Misconception(
-        "backward", "multiply by the ReLU derivative 1(z1 > 0) before going through W1", "Q1d, step 4"
+        "backward", "multiply by the ReLU derivative 1(z1 > 0) before going through W1", "backward step 4"
     ),
     "relu_mask_from_wrong_tensor": Misconception(
-        "backward", "the ReLU's derivative is 1 where z1 > 0 (the pre-activation), 0 elsewhere", "Q1d, step 4"
+        "backward", "the ReLU's derivative is 1 where z1 > 0 (the pre-activation), 0 elsewhere", "backward step 4"
     ),
     "bias_summed_over_wrong_axis": Misconception(
-        "backward", "a bias gradient sums over the batch axis (dim=0) and has the bias's shape", "Q1d, steps 2 and 5"
+        "backward",
+        "a bias gradient sums over the batch axis (dim=0) and has the bias's shape",
+        "backward steps 2 and 5",
     ),
     "update_sign": Misconception(
-        "sgd_update", "SGD steps against the gradient, theta <- theta - eta * grad: use -=", "Q1c ii, sgd_update"
+        "sgd_update", "SGD steps against the gradient, theta <- theta - eta * grad: use -=", "the SGD step"
     ),
     "optimizers_start_apart": Misconception(
         "optimizers",
         "seed and initialise the weights inside train_with_optimizer, so SGD and Adam start from the same ones",
-        "Q2, train_with_optimizer",
+        "train_with_optimizer",
     ),
     "sizes_hard_coded": Misconception(
         "",  # any item whose function is right on the handout's sizes only
@@ -155,7 +181,7 @@ MISCONCEPTIONS = {
 def hint(name: str) -> str:
     """What the feedback and the self-check say for a recognised mistake."""
     mistake = MISCONCEPTIONS[name]
-    return f"Hint ({name}): {mistake.says} ({mistake.step})."
+    return f"Hint ({name}): {mistake.says} ({mistake.where})."
 
 
 def _nearly_equal(a: np.ndarray, b: np.ndarray) -> bool:
@@ -174,6 +200,8 @@ def recognise_loss(p_y_hat: np.ndarray, y: np.ndarray, loss: np.ndarray) -> str:
         return "loss_summed"
     if _nearly_equal(loss, -np.log(p).mean()) or _nearly_equal(loss, -np.log(p[np.arange(n)]).mean()):
         return "loss_whole_rows"
+    if n > 1 and _nearly_equal(loss, -np.log(p[:, y]).mean()):
+        return "loss_whole_columns"
     return ""
 
 

@@ -23,6 +23,7 @@ PLANTED = {
     "loss_summed": ("loss_fn", "nll = torch.mean(-torch.log(", "nll = torch.sum(-torch.log("),
     # the template's comments invite it: p_y_hat[correct_class_loc] with correct_class_loc = range(N)
     "loss_whole_rows": ("loss_fn", "p_y_hat[correct_class_loc, y]", "p_y_hat[correct_class_loc]"),
+    "loss_whole_columns": ("loss_fn", "p_y_hat[correct_class_loc, y]", "p_y_hat[:, y]"),
     "weights_shapes_swapped": ("init_params", "W1 = torch.randn(d, h,", "W1 = torch.randn(h, d,"),
     "softmax_overflow": (
         "forward",

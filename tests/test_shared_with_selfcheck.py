@@ -12,7 +12,7 @@ from grader.shared_with_selfcheck import inject_parameters, parameter_problem, s
 from student_template import selfcheck
 from tools.build_student_bundle import SELFCHECK, shared_constants, stamp_selfcheck
 
-from .helpers import TEMPLATE, read
+from .helpers import ROOT, TEMPLATE, read
 
 
 def test_committed_selfcheck_is_stamped_from_the_current_rubric_and_shared_code(rubric):
@@ -106,3 +106,26 @@ def test_parameters_are_injected_after_the_parameters_cell_once():
     parameters = next(i for i, c in enumerate(twice.cells) if "parameters" in c.metadata.get("tags", []))
     assert tagged == [parameters + 1] and twice.cells[tagged[0]].source == "EPOCHS = 7"
     assert len(twice.cells) == len(template.cells) + 1 and len(template.cells) == len(read(TEMPLATE).cells)
+
+
+def test_each_hint_points_to_the_question_under_which_the_template_asks_for_its_function(template):
+    """The hints' question references come from one table (QUESTION_OF); here, the template decides it: each
+    graded function's cell follows its question's heading, and each heading is the handout's (whose text
+    reference/assignment.py carries)."""
+    import re
+
+    from grader.rubric import GRADED_FUNCTIONS
+    from grader.shared_with_selfcheck import MISCONCEPTIONS, QUESTION_OF, hint
+
+    handout = (ROOT / "reference" / "assignment.py").read_text()
+    asked_under, heading = {}, None
+    for cell in template.cells:
+        if cell.cell_type == "markdown" and (found := re.findall(r"\b(Q\d[a-e]?)\.", cell.source)):
+            heading = found[-1]
+        for function in re.findall(r"^def (\w+)\(", cell.source, re.MULTILINE) if cell.cell_type == "code" else []:
+            asked_under[function] = heading
+    for item, question in QUESTION_OF.items():
+        assert asked_under[GRADED_FUNCTIONS[item]].startswith(question), (item, asked_under[GRADED_FUNCTIONS[item]])
+        assert re.search(rf"(^|\*\*){question}[a-e]?\.", handout, re.MULTILINE), question
+    for name, mistake in MISCONCEPTIONS.items():
+        assert f"({QUESTION_OF[mistake.item]}, " in hint(name) if mistake.item else "(Q" not in hint(name)
