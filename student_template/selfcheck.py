@@ -22,6 +22,7 @@ import contextlib
 import inspect
 import io
 import os
+import re
 import sys
 import textwrap
 import time
@@ -39,6 +40,12 @@ SHORT_EPOCHS = 150
 # the feedback's name for an item, where it is not its function's
 FEEDBACK_NAMES = {"train_with_optimizer": "optimizers (train_with_optimizer)"}
 INSTALL = "pip install -r requirements.txt   (the course's pinned packages, in the bundle)"
+# train_manual composes these: when one of them fails, train_manual's failure follows from it
+TRAINING_NEEDS = ("init_params", "forward", "loss_fn", "backward", "sgd_update")  # in the order it calls them
+TRAININGS = ("train_manual", "train_with_optimizer")
+CONTRACT_EPOCHS = 10000  # the trainings' default epochs, in the handout's signatures
+# from the shell: a cell running longer is reported, and again every as many seconds
+SLOW_CELL_SECONDS = float(os.environ.get("SELFCHECK_SLOW_CELL_SECONDS", "30"))
 
 
 class MissingPackage(Exception):
@@ -578,14 +585,45 @@ def rule_broken(item: str, function: Callable) -> str:
     return f"{item} uses {', '.join(used)}: {RULE_REASONS[item]}. The grader scores it 0 for this."
 
 
-def run_checks(namespace: dict, items: list[str] | None = None) -> list[Outcome]:
-    """Every check of `items` (default: all) on the functions found in `namespace`."""
+def _not_defined(item: str, raised: dict[str, str]) -> str:
+    if item in raised:
+        return f"`{item}` is not defined: its cell raised {raised[item]}; fix that cell first"
+    return f"`{item}` is not defined: run its cell first"
+
+
+def _follows_from(namespace: dict, outcomes: list[Outcome], raised: dict[str, str]) -> list[str]:
+    """The functions train_manual composes that fail their own checks (checked quietly when not checked here)."""
+    checked = {o.item for o in outcomes}
+    failing = {o.item for o in outcomes if not o.passed and o.item in TRAINING_NEEDS}
+    quietly = [item for item in TRAINING_NEEDS if item not in checked]
+    if quietly:
+        failing |= {o.item for o in _run_item_checks(namespace, quietly, raised) if not o.passed}
+    return [item for item in TRAINING_NEEDS if item in failing]
+
+
+def run_checks(namespace: dict, items: list[str] | None = None, raised: dict[str, str] | None = None) -> list[Outcome]:
+    """Every check of `items` (default: all) on the functions found in `namespace`.
+
+    `raised`: the graded functions whose notebook cell raised, and what it raised. A train_manual that fails
+    while a function it composes fails too is told to fix that one first."""
+    raised = raised or {}
+    outcomes = _run_item_checks(namespace, items or list(CHECKS), raised)
+    failed_training = [o for o in outcomes if o.item == "train_manual" and not o.passed and o.case != "defined"]
+    if failed_training and (first := _follows_from(namespace, outcomes, raised)):
+        for outcome in failed_training:
+            outcome.message += (
+                f" (this follows from the failing {', '.join(f'`{item}`' for item in first)}: fix `{first[0]}` first)"
+            )
+    return outcomes
+
+
+def _run_item_checks(namespace: dict, items: list[str], raised: dict[str, str]) -> list[Outcome]:
     _import_torch()
     outcomes = []
-    for item in items or list(CHECKS):
+    for item in items:
         function = namespace.get(item)
         if not callable(function):
-            outcomes.append(Outcome(item, "defined", False, f"`{item}` is not defined: run its cell first"))
+            outcomes.append(Outcome(item, "defined", False, _not_defined(item, raised)))
             continue
         if broken := rule_broken(item, function):
             outcomes.append(Outcome(item, "its own code", False, broken))
@@ -637,13 +675,13 @@ def check(item: str | None = None) -> None:
     _check_and_report(inspect.currentframe().f_back.f_globals, item, _colour_wanted())
 
 
-def _check_and_report(namespace: dict, item: str | None, colour: bool) -> bool:
+def _check_and_report(namespace: dict, item: str | None, colour: bool, raised: dict[str, str] | None = None) -> bool:
     if item is not None and _function(item) not in CHECKS:
         names = [FEEDBACK_NAMES.get(function, function).split(" ")[0] for function in CHECKS]
         raise ValueError(f"unknown item {item!r}; choose one of {', '.join(names)}")
     started = time.perf_counter()
     try:
-        outcomes = run_checks(namespace, [_function(item)] if item else None)
+        outcomes = run_checks(namespace, [_function(item)] if item else None, raised)
     except MissingPackage as missing:
         print(missing)
         return False
@@ -656,10 +694,89 @@ def _first_line(source: str) -> str:
     return line if len(line) <= 60 else line[:57] + "..."
 
 
+def _called_name(call: ast.Call) -> str:
+    return call.func.id if isinstance(call.func, ast.Name) else getattr(call.func, "attr", "")
+
+
+def epochs_bypassed(cells: list[str], epochs: int) -> list[str]:
+    """A warning for each training call in the cells' code that does not pass epochs=EPOCHS: the self-check's
+    fewer epochs do not reach it, so it trains for as many as it says (the handout's 10,000 when it says none)."""
+    warnings = []
+    for number, source in enumerate(cells, start=1):
+        try:
+            tree = ast.parse(
+                "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+            )
+        except SyntaxError:
+            continue
+        for call in (node for node in ast.walk(tree) if isinstance(node, ast.Call)):
+            if _called_name(call) not in TRAININGS:
+                continue
+            given = next((k.value for k in call.keywords if k.arg == "epochs"), None)
+            if isinstance(given, ast.Name) and given.id == "EPOCHS":
+                continue
+            count = given.value if isinstance(given, ast.Constant) else CONTRACT_EPOCHS if given is None else None
+            if isinstance(count, (int, float)) and count <= epochs:
+                continue
+            says = f"epochs={count:g}" if count is not None else f"epochs={ast.unparse(given)}"
+            says = "no epochs (the default, 10000)" if given is None else says
+            warnings.append(
+                f"warning: code cell {number} calls {_called_name(call)} with {says}, not epochs=EPOCHS: the "
+                f"self-check's EPOCHS = {epochs} does not reach it, so it trains that long. Pass epochs=EPOCHS, "
+                "as the handout does."
+            )
+    return warnings
+
+
+class _Progress:
+    """From the shell: the cell running, once it passes SLOW_CELL_SECONDS (and every as many seconds after)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def started(self, number: int, source: str) -> None:
+        import threading
+
+        self.finished()
+        self.stop = threading.Event()
+        started, stop = time.monotonic(), self.stop
+
+        def report() -> None:
+            while not stop.wait(SLOW_CELL_SECONDS):
+                print(
+                    f"  still running code cell {number} (`{_first_line(source)}`): {time.monotonic() - started:.0f} s",
+                    flush=True,
+                )
+
+        self.thread = threading.Thread(target=report, daemon=True)
+        self.thread.start()
+
+    def finished(self) -> None:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+
+
+def _transport() -> str:
+    """IPC sockets where the system has them (nothing listens on the network), else TCP on loopback (Windows);
+    SELFCHECK_TRANSPORT=tcp or ipc chooses."""
+    import socket
+
+    chosen = os.environ.get("SELFCHECK_TRANSPORT", "").lower()
+    if chosen in ("tcp", "ipc"):
+        return chosen
+    return "ipc" if hasattr(socket, "AF_UNIX") and os.name != "nt" else "tcp"
+
+
 def check_notebook(path: str, epochs: int = 100, item: str | None = None) -> bool:
     """Run a saved notebook (with EPOCHS overridden) in a fresh kernel, then the checks (of `item`) inside it."""
     from pathlib import Path
 
+    started = time.monotonic()
     # Jupyter's notices about its own folders and transports are not the student's business
     os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")
     import warnings
@@ -667,40 +784,79 @@ def check_notebook(path: str, epochs: int = 100, item: str | None = None) -> boo
     warnings.filterwarnings("ignore", module="jupyter_client|jupyter_core|zmq|traitlets")
     nbformat = _require("nbformat")
     NotebookClient = _require("nbclient").NotebookClient
+    run_sync = _require("jupyter_core.utils").run_sync
 
     notebook = inject_parameters(nbformat.read(path, as_version=4), {"EPOCHS": epochs})
+    own_cells = [
+        c for c in notebook.cells if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])
+    ]
+    for warning in epochs_bypassed([c.source for c in own_cells], epochs):
+        print(warning, flush=True)
     here = str(Path(__file__).resolve().parent)
     colour = _colour_wanted()  # decided here, at the terminal: the kernel's output is never one
-    run_checks_cell = (
-        f"import sys\nsys.path.insert(0, {here!r})\nimport selfcheck\n"
-        f"assert selfcheck._check_and_report(globals(), {item!r}, {colour!r}), 'failed'"
-    )
-    notebook.cells.append(nbformat.v4.new_code_cell(run_checks_cell))
+    check_cell = nbformat.v4.new_code_cell("# the checks: written when the notebook has run")
+    notebook.cells.append(check_cell)
+    raised: dict[str, str] = {}  # graded function -> what its cell raised
+    progress = _Progress()
+
+    def on_execute(cell, cell_index, **_) -> None:
+        if cell is check_cell:  # by now every cell of the notebook has run: the checks learn which raised
+            cell.source = (
+                f"import sys\nsys.path.insert(0, {here!r})\nimport selfcheck\n"
+                f"assert selfcheck._check_and_report(globals(), {item!r}, {colour!r}, {raised!r}), 'failed'"
+            )
+        elif cell in own_cells:
+            progress.started(own_cells.index(cell) + 1, cell.source)
+
+    def on_executed(cell, cell_index, **_) -> None:
+        progress.finished()
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if errors and cell is not check_cell:
+            for function in re.findall(r"^def (\w+)\(", cell.source, re.MULTILINE):
+                raised[function] = f"{errors[0]['ename']}: {errors[0]['evalue']}"
+
     folder = str(Path(path).resolve().parent)
     import tempfile
 
     manager_class = _require("jupyter_client.manager").AsyncKernelManager
     with tempfile.TemporaryDirectory(prefix="selfcheck-") as sockets:
-        # IPC sockets, not TCP: nothing listens on the network, and the kernel has no warning to print about it
-        manager = manager_class(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel"))
+        transport = _transport()
+        where = os.path.join(sockets, "kernel") if transport == "ipc" else "127.0.0.1"
+        manager = manager_class(kernel_name="python3", transport=transport, ip=where)
         client = NotebookClient(
-            notebook, km=manager, timeout=600, allow_errors=True, resources={"metadata": {"path": folder}}
+            notebook,
+            km=manager,
+            timeout=600,
+            allow_errors=True,
+            resources={"metadata": {"path": folder}},
+            on_cell_execute=on_execute,
+            on_cell_executed=on_executed,
+            # the kernel's own log (its transport, its parent) is not the student's business either
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
-        client.execute()
-    own_cells = [
-        c
-        for c in notebook.cells[:-1]
-        if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])
-    ]
-    for cell in own_cells:
+        try:
+            client.execute()
+        finally:
+            progress.finished()
+            # the kernel stopped before the command returns: nothing of it prints after the prompt is back
+            if run_sync(manager.is_alive)():
+                run_sync(manager.shutdown_kernel)(now=False)
+    notebook_seconds = time.monotonic() - started
+    for number, cell in enumerate(own_cells, start=1):
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         if errors:
-            print(f"note: the cell `{_first_line(cell.source)}` raised {errors[0]['ename']}: {errors[0]['evalue']}")
-    last = notebook.cells[-1]
-    print("".join(o.get("text", "") for o in last.outputs if o.get("output_type") == "stream"), end="")
-    failures = [o for o in last.outputs if o.get("output_type") == "error"]
+            print(
+                f"note: code cell {number} (`{_first_line(cell.source)}`) raised {errors[0]['ename']}: "
+                f"{errors[0]['evalue']}"
+            )
+    print("".join(o.get("text", "") for o in check_cell.outputs if o.get("output_type") == "stream"), end="")
+    failures = [o for o in check_cell.outputs if o.get("output_type") == "error"]
     if failures and failures[0]["ename"] != "AssertionError":
         print(f"the self-check could not run: {failures[0]['ename']}: {failures[0]['evalue']}")
+    print(
+        f"The self-check took {time.monotonic() - started:.0f} s in all (running the notebook with EPOCHS = "
+        f"{epochs}: {notebook_seconds:.0f} s, checks included)."
+    )
     return not failures
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import linecache
+import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -11,6 +13,7 @@ import nbformat
 import pandas as pd
 import pytest
 
+from examples.build_examples import replace_code
 from grader.rubric import GRADED_FUNCTIONS
 from reference.build_notebooks import SOURCE, build_notebook
 from student_template import selfcheck
@@ -129,6 +132,80 @@ def test_unzipped_template_runs_until_its_bug_and_selfcheck_fails_it(bundle):
     assert result.returncode == 1, result.stderr
     assert "mat1 and mat2 shapes cannot be multiplied (800x10 and 2x10)" in result.stdout
     assert "FAIL" in result.stdout and "PASS" in result.stdout and "hidden tests" in result.stdout
+    # train_manual's failure is the composed functions': the student is sent to the first of them
+    assert "(this follows from the failing `init_params`, `loss_fn`, `sgd_update`: fix `init_params` first)" in (
+        result.stdout
+    )
+    assert "warning:" not in result.stdout  # every training call of the template passes epochs=EPOCHS
+    assert "The self-check took" in result.stdout
+
+
+@pytest.mark.slow
+def test_from_the_shell_slow_cells_and_bypassed_epochs_are_told_and_the_kernel_is_gone_on_return(
+    bundle, solved, tmp_path
+):
+    """Over TCP (as on Windows, forced): a slow cell is reported while it runs, a training call that bypasses
+    the epochs override is warned of, and nothing of the kernel is printed once the command has returned."""
+    _, folder = bundle
+    from .helpers import minimal_notebook
+
+    notebook = minimal_notebook(
+        solved,
+        "import time\ntime.sleep(2.5)",
+        "X = torch.randn(20, 2)\ny = (X[:, 0] > 0).long()\nparams, history = train_manual(X, y, epochs=150)",
+    )
+    nbformat.write(notebook, folder / "slow.ipynb")
+    env = {**os.environ, "SELFCHECK_TRANSPORT": "tcp", "SELFCHECK_SLOW_CELL_SECONDS": "1"}
+    result = subprocess.run(
+        [sys.executable, "selfcheck.py", "slow.ipynb", "--item", "loss_fn"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"still running code cell (\d+) \(`import time`\): 1 s", result.stdout), result.stdout
+    assert re.search(r"warning: code cell \d+ calls train_manual with epochs=150, not epochs=EPOCHS", result.stdout)
+    # the kernel was shut down before the command returned: nothing of it (its output would hold the pipes open)
+    assert "Parent appears to have exited" not in result.stderr and "IPKernelApp" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    "source,warned",
+    [
+        ("train_manual(X, y, epochs=EPOCHS)", ""),
+        ("train_manual(X, y, epochs=50)", ""),
+        ("params, h = train_manual(X, y, epochs=10000)", "with epochs=10000"),
+        ("h = train_with_optimizer('SGD', X, y)", "with no epochs (the default, 10000)"),
+        ("n = 300\nh = train_manual(X, y, epochs=n)", "with epochs=n"),
+        ("%time params = train_manual(X, y)", ""),  # a magic line is not Python: left alone
+    ],
+)
+def test_a_training_call_that_bypasses_the_epochs_override_is_warned_of(source, warned):
+    warnings = selfcheck.epochs_bypassed([source], 100)
+    assert (warnings == []) if not warned else (len(warnings) == 1 and warned in warnings[0])
+
+
+def test_a_function_whose_cell_raised_is_reported_as_raised_not_as_not_run(solved):
+    namespace = graded_namespace(solved)
+    del namespace["loss_fn"]
+    raised = {"loss_fn": "SyntaxError: invalid syntax (cell 3, line 7)"}
+    (outcome,) = [o for o in selfcheck.run_checks(namespace, ["loss_fn"], raised)]
+    assert (
+        outcome.message
+        == "`loss_fn` is not defined: its cell raised SyntaxError: invalid syntax (cell 3, line 7); fix that cell first"
+    )
+    (outcome,) = selfcheck.run_checks(namespace, ["loss_fn"])
+    assert outcome.message == "`loss_fn` is not defined: run its cell first"
+
+
+def test_a_training_failure_that_follows_from_a_composed_function_says_which_to_fix_first(solved):
+    broken = replace_code(solved, "W1 = torch.randn(d, h,", "W1 = torch.randn(h, d,")  # init_params only
+    outcomes = selfcheck.run_checks(graded_namespace(broken), ["train_manual"])  # checked alone: the rest quietly
+    failed = [o for o in outcomes if not o.passed]
+    assert failed and all(o.message.endswith("fix `init_params` first)") for o in failed)
+    assert all(o.passed for o in selfcheck.run_checks(graded_namespace(solved), ["train_manual"]))
 
 
 def test_check_in_a_notebook_prints_plain_verdicts_and_returns_nothing(solved, capsys):
