@@ -19,7 +19,7 @@ from reference.build_notebooks import SOURCE, build_notebook
 from student_template import selfcheck
 from tools.build_student_bundle import FILES, FOLDER, build_bundle
 
-from .helpers import MUTANTS, ROOT, graded_namespace, mutant
+from .helpers import MUTANTS, ROOT, graded_namespace, mutant, read
 
 
 def failing_items(notebook: nbformat.NotebookNode) -> set[str]:
@@ -278,3 +278,24 @@ def test_the_self_check_passes_a_hand_written_backward_that_switches_tracking_of
     source += "    return _hand(X, y, z1, a1, p_hat, W2)\n"
     namespace = defined_as_a_notebook_does(graded_namespace(solved), source, 1)
     assert [o for o in selfcheck.run_checks(namespace, ["backward"]) if not o.passed] == []
+
+
+def test_the_students_requirements_are_the_graders_versions_and_a_front_end_nothing_more(bundle):
+    """What the notebook imports and the self-check drives, at the grader's versions, and Jupyter to open it."""
+    _, folder = bundle
+
+    def pins(path) -> dict[str, str]:
+        lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
+        return dict(line.split("==") for line in lines if "==" in line)
+
+    students, runtime = pins(folder / "requirements.txt"), pins(ROOT / "requirements-runtime.txt")
+    assert set(students) == {
+        "torch", "numpy", "pandas", "scikit-learn", "matplotlib", "nbformat", "nbclient", "ipykernel", "notebook"
+    }  # fmt: skip
+    assert all(students[name] == version for name, version in runtime.items() if name in students)
+    imported = set()
+    for cell in read(ROOT / "student_template" / "messmaster_part2.ipynb").cells:
+        imported |= set(re.findall(r"^(?:import|from) (\w+)", cell.source, re.MULTILINE))
+    imported |= set(re.findall(r"^(?:import|from) (\w+)", (folder / "util.py").read_text(), re.MULTILINE))
+    third_party = imported - set(sys.stdlib_module_names) - {"util", "selfcheck"}
+    assert {name.replace("sklearn", "scikit-learn") for name in third_party} <= set(students)

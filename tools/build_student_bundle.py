@@ -43,8 +43,6 @@ FILES = (
     "Makefile",
     "requirements.txt",
 )
-# the course's pinned packages, from the repository's root (the one list every machine installs)
-FROM_ROOT = {"requirements.txt"}
 STAMP_BEGIN = "# ---- BEGIN SHARED WITH THE GRADER"
 STAMP_END = "# ---- END SHARED WITH THE GRADER ----"
 
@@ -117,7 +115,7 @@ def build_bundle(out: Path = BUNDLE, rubric: Rubric | None = None) -> Path:
             if name == SELFCHECK.name:
                 data = stamped.encode()
             else:
-                data = ((ROOT if name in FROM_ROOT else SOURCE) / name).read_bytes()
+                data = (SOURCE / name).read_bytes()
             bundle.writestr(entry, data)
     return out
 
