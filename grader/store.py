@@ -405,6 +405,11 @@ class ClassStore:
         result = self.result_of(int(row[0]))
         result.written_scores = self.written_scores(student)
         result.extension = self.extension(student)
+        listed = self.db.execute("SELECT name, email FROM roster WHERE student = ?", (student,)).fetchone()
+        if listed is not None:  # the roster's name over the export's (Canvas's is a slug of it)
+            result.identity = dataclasses.replace(
+                result.identity, name=listed[0] or result.identity.name, email=listed[1] or result.identity.email
+            )
         return result
 
     def history(self, student: str) -> list[Grading]:

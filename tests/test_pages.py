@@ -53,7 +53,11 @@ def test_a_students_feedback_page_shows_points_failing_tests_plots_and_answers(g
     dom = Elements(browse(out / "carol_forgot_sign" / "feedback.html", tmp_path / "carol.png"))
     assert {"items", "failing", "losses"} <= dom.ids()
     assert dom.image("losses").startswith("data:image/png;base64,")
-    assert "sgd_update.handout_shapes" in dom.all_text and "moved *up* the gradient" in dom.all_text
+    assert "sgd_update.handout_shapes" in dom.all_text and "moved up the gradient" in dom.all_text
+    assert "*up*" not in dom.all_text and dom.count("em") >= 1  # the feedback's Markdown, rendered
+    # one hint, said once with how many tests gave it, not once per test
+    assert dom.all_text.count("Hint (update_sign)") == 1 and "failing tests below)" in dom.all_text
+    assert {"boundary-numbers", "loss-numbers"} <= dom.ids() or "boundary" not in dom.ids()
     assert "awaiting grading" in dom.all_text and "Validation data tunes hyperparameters" in dom.all_text
     correct = Elements(browse(out / "alice_correct" / "feedback.html"))
     assert correct.image("boundary").startswith("data:image/png;base64,") and "failing" not in correct.ids()
@@ -141,3 +145,22 @@ def test_a_page_with_nothing_new_to_show_is_not_drawn_again(rubric, monkeypatch,
     result.plots = {"trained_weights": {**narrow, "W2": [[-0.1, 0.1]] * 10}, "epochs": 100}  # another training
     write_submission_views(result, tmp_path)
     assert drawn == [1, 1]
+
+
+def test_every_figures_labels_lie_inside_it():
+    """The report's histogram once had its axis label cut off: each label's box must lie within its figure."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from grader.views.report import histogram_figure
+
+    figure = histogram_figure([10, 40, 40, 75], 75)
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()  # the labels take their places as the figure is drawn
+    renderer = canvas.get_renderer()
+    width, height = figure.bbox.width, figure.bbox.height
+    (axes,) = figure.axes
+    low, high = axes.get_xlim()
+    shown = [t.label1 for t in axes.xaxis.get_major_ticks() if low <= t.get_loc() <= high]  # drawn tick labels
+    for label in (axes.xaxis.label, axes.yaxis.label, *shown):
+        box = label.get_window_extent(renderer)
+        assert 0 <= box.x0 and box.x1 <= width and 0 <= box.y0 and box.y1 <= height, label.get_text()

@@ -8,10 +8,12 @@ import json
 import re
 from pathlib import Path
 
+from grader.judge.verdict import TestResult
 from grader.result import SubmissionResult
+from grader.shared_with_selfcheck import MISCONCEPTIONS, hint
 from grader.student_text import code_block, code_span
 from grader.views.html import render
-from grader.views.plots import decision_boundaries, loss_curves
+from grader.views.plots import decision_boundaries, loss_curves, loss_table, training_accuracy
 
 
 def feedback_markdown(result: SubmissionResult) -> str:
@@ -55,7 +57,7 @@ def feedback_html(result: SubmissionResult, previous: str = "") -> str:
     `previous` is the page as last written: it is returned as it is when nothing it shows has changed (its
     stamp says so), since drawing the figures is most of a page's cost and a class graded again is mostly
     unchanged."""
-    who = result.identity.student + (f" ({result.identity.name})" if result.identity.name else "")
+    who = f"{result.identity.name} ({result.identity.student})" if result.identity.name else result.identity.student
     items = [
         {
             "name": item,
@@ -89,7 +91,7 @@ def feedback_html(result: SubmissionResult, previous: str = "") -> str:
     stamp = content_stamp(shown, result.plots)
     if f'<meta name="messmaster-content" content="{stamp}">' in previous[:4096]:
         return previous
-    shown["failing"] = [t for t in result.tests if not t.passed]
+    shown["failing"], shown["hints"] = _without_repeated_hints([t for t in result.tests if not t.passed])
     # other scores (a rescore, a TA's import), the same training: the figures are taken from the page as it was
     figures_stamp = content_stamp(result.plots)
     drawn = _figures_of(previous) if f'content="{figures_stamp}"' in previous[:4096] else {}
@@ -99,8 +101,27 @@ def feedback_html(result: SubmissionResult, previous: str = "") -> str:
         figures_stamp=figures_stamp,
         boundary=drawn["boundary"] if "boundary" in drawn else decision_boundaries(result.plots),
         losses=drawn["losses"] if "losses" in drawn else loss_curves(result.plots),
+        accuracy=training_accuracy(result.plots),
+        loss_rows=loss_table(result.plots),
         **shown,
     )
+
+
+def _without_repeated_hints(failing: list[TestResult]) -> tuple[list[dict], list[dict]]:
+    """The failing tests, each without the catalogued hints it gives, and those hints once each, with how many
+    tests gave them (a mistake made once can fail eight tests)."""
+    catalogued = [(name, hint(name)) for name in MISCONCEPTIONS]
+    counts: dict[str, int] = {}
+    tests = []
+    for test in failing:
+        output = test.output
+        for name, sentence in catalogued:
+            if sentence in output:
+                output = output.replace(sentence, "").strip()
+                counts[name] = counts.get(name, 0) + 1
+        tests.append({"name": test.name, "score": test.score, "max_score": test.max_score, "output": output})
+    hints = [{"name": name, "text": sentence, "tests": counts[name]} for name, sentence in catalogued if name in counts]
+    return tests, hints
 
 
 FIGURE = re.compile(r'<figure id="(boundary|losses)"><img alt="[^"]*" src="(data:image/png;base64,[A-Za-z0-9+/=]+)"')

@@ -23,6 +23,8 @@ environment = jinja2.Environment(
     lstrip_blocks=True,
 )
 environment.filters["fmt"] = lambda number: f"{number:g}"
+# points as people read them: at most two decimals (1.66667 -> 1.67), no trailing zeros
+environment.filters["points"] = lambda number: f"{round(number, 2):g}"
 environment.filters["markdown"] = markdown_html  # Markdown and $math$, made safe (views/markdown.py)
 
 

@@ -13,6 +13,7 @@ import contextlib
 import io
 from functools import cache
 
+import matplotlib
 import numpy as np
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -28,11 +29,15 @@ WEIGHTS = ("W1", "b1", "W2", "b2")
 MAX_HIDDEN = 1000
 
 
+# legible at the size the pages show them: larger type than matplotlib's 10 pt
+STYLE = {"font.size": 13, "axes.titlesize": 14, "axes.labelsize": 13, "legend.fontsize": 12}
+
+
 def png(figure: Figure) -> str:
     """The figure as a PNG data: URI (margins set by each figure: a "tight" box would draw it twice)."""
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=80)
+    figure.savefig(buffer, format="png", dpi=90)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
@@ -79,11 +84,16 @@ def decision_boundaries(plots: dict) -> str | None:
     if student is None or epochs is None:
         return None
     X, y = training_split()
+    with matplotlib.rc_context(STYLE):
+        return _draw_boundaries(student, epochs, X, y)
+
+
+def _draw_boundaries(student: tuple[np.ndarray, ...], epochs: int, X: np.ndarray, y: np.ndarray) -> str:
     low, high = X.min(axis=0) - 0.5, X.max(axis=0) + 0.5
     xs, ys = np.meshgrid(np.linspace(low[0], high[0], 120), np.linspace(low[1], high[1], 120))
     grid = torch.from_numpy(np.c_[xs.ravel(), ys.ravel()].astype(np.float32))
-    figure = Figure(figsize=(8, 3.6))
-    figure.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.91, wspace=0.04)
+    figure = Figure(figsize=(8, 3.8))
+    figure.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.9, wspace=0.04)
     for axes, (title, weights) in zip(
         figure.subplots(1, 2),
         (("your trained MLP", student), ("the reference", reference_weights(epochs))),
@@ -105,8 +115,13 @@ def loss_curves(plots: dict) -> str | None:
     epochs, seed = _setting(plots, "epochs"), plots.get("optimizer_seed")
     if all(history is None for history in mine.values()) or epochs is None or not isinstance(seed, int):
         return None
-    figure = Figure(figsize=(8, 3.6))
-    figure.subplots_adjust(left=0.1, right=0.98, bottom=0.14, top=0.97)
+    with matplotlib.rc_context(STYLE):
+        return _draw_losses(mine, epochs, seed)
+
+
+def _draw_losses(mine: dict, epochs: int, seed: int) -> str:
+    figure = Figure(figsize=(8, 3.8))
+    figure.subplots_adjust(left=0.11, right=0.98, bottom=0.17, top=0.97)
     axes = figure.subplots()
     for (name, label), colour in zip((("sgd", "SGD"), ("adam", "Adam")), ("#c2571a", "#2f5fa8"), strict=True):
         reference = reference_optimizer_history(label, epochs, seed)
@@ -118,3 +133,38 @@ def loss_curves(plots: dict) -> str | None:
     axes.set_yscale("log")
     axes.legend()
     return png(figure)
+
+
+def training_accuracy(plots: dict) -> dict[str, float] | None:
+    """The decision figure's numbers: the share of the training points each MLP classifies right."""
+    student, epochs = _weights(plots.get("trained_weights")), _setting(plots, "epochs")
+    if student is None or epochs is None:
+        return None
+    X, y = training_split()
+    accuracy = {}
+    for who, weights in (("yours", student), ("the reference", reference_weights(epochs))):
+        with torch.no_grad():
+            p_hat = solutions.forward(torch.from_numpy(X), *(torch.from_numpy(w) for w in weights))[3]
+        accuracy[who] = float((p_hat.argmax(dim=1).numpy() == y).mean())
+    return accuracy
+
+
+def loss_table(plots: dict) -> list[dict[str, object]] | None:
+    """The loss figure's numbers: each curve's loss at the first epoch, a quarter, half, three quarters, the last."""
+    mine = {name: _history(plots.get(name)) for name in ("sgd", "adam")}
+    epochs, seed = _setting(plots, "epochs"), plots.get("optimizer_seed")
+    if all(history is None for history in mine.values()) or epochs is None or not isinstance(seed, int):
+        return None
+    # the student's histories are sampled (judge/artifacts.py): the epochs of the table are sampled ones
+    sampled = sorted({int(e) for history in mine.values() if history is not None for e in history[:, 0]})
+    targets = (0, epochs // 4, epochs // 2, 3 * epochs // 4, epochs - 1)
+    rows = []
+    for epoch in sorted({min(sampled, key=lambda e, t=t: abs(e - t)) for t in targets}):
+        row: dict[str, object] = {"epoch": epoch}
+        for name, label in (("sgd", "SGD"), ("adam", "Adam")):
+            history = mine[name]
+            found = history[history[:, 0] == epoch, 1] if history is not None else []
+            row[f"{label}, yours"] = float(found[0]) if len(found) else None
+            row[f"{label}, reference"] = float(reference_optimizer_history(label, epochs, seed)[epoch])
+        rows.append(row)
+    return rows

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -22,7 +23,7 @@ from grader.rubric import Rubric
 from grader.shared_with_selfcheck import MISCONCEPTIONS
 from grader.store import StudentRow
 from grader.views.html import render
-from grader.views.plots import png
+from grader.views.plots import STYLE, png
 
 HINTED = re.compile(r"Hint \((\w+)\)")  # a catalogued mistake, as the feedback names it
 TROUBLE = re.compile(r"ran longer than|kernel (was lost|died)|did not finish in time|could not", re.IGNORECASE)
@@ -34,13 +35,17 @@ def _mistake(output: str) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
-def _histogram(scores: list[float], maximum: float) -> str:
-    figure = Figure(figsize=(6, 2.8))
-    axes = figure.subplots()
-    axes.hist(scores, bins=np.linspace(0, maximum, 16), color="#2f5fa8", edgecolor="white")
-    axes.set_xlabel("automatic points")
-    axes.set_ylabel("students")
-    return png(figure)
+def histogram_figure(scores: list[float], maximum: float) -> Figure:
+    with matplotlib.rc_context(STYLE):
+        figure = Figure(figsize=(7, 3.2))
+        # margins that hold the axis labels at this size (a "tight" box would draw the figure twice)
+        figure.subplots_adjust(left=0.11, right=0.96, bottom=0.2, top=0.96)
+        axes = figure.subplots()
+        axes.hist(scores, bins=np.linspace(0, maximum, 16), color="#2f5fa8", edgecolor="white")
+        axes.set_xlim(0, maximum)
+        axes.set_xlabel("automatic points")
+        axes.set_ylabel("students")
+    return figure
 
 
 def report_html(rows: list[StudentRow], rubric: Rubric) -> str:
@@ -105,7 +110,7 @@ def report_html(rows: list[StudentRow], rubric: Rubric) -> str:
         mean=float(np.mean(scores)) if scores else 0.0,
         median=float(np.median(scores)) if scores else 0.0,
         maximum=rubric.automatic_total,
-        histogram=_histogram(scores, rubric.automatic_total) if scores else None,
+        histogram=png(histogram_figure(scores, rubric.automatic_total)) if scores else None,
         bins=[
             {"low": low, "high": high, "count": int(n)}
             for low, high, n in zip(bins[:-1], bins[1:], counts, strict=True)
