@@ -44,7 +44,8 @@ def test_markup_from_a_submission_is_text_in_the_file(injected_page):
 
 def test_an_injected_script_does_not_run_in_the_browser(injected_page, tmp_path):
     dom = Elements(browse(injected_page, tmp_path / "injected.png"))
-    assert dom.title.startswith("MessMaster part 2: feedback for mallory")
+    # the name (markup and all) shown as text before the id; had the script run, the title would be "owned"
+    assert dom.title == f"MessMaster part 2: feedback for {INJECTED} (mallory)"
     assert dom.count("script") == 0 and INJECTED in dom.all_text
 
 
