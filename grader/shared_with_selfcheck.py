@@ -178,6 +178,32 @@ MISCONCEPTIONS = {
 }
 
 
+# ---- the rules on what runs: the words the grader and the self-check both give --------------------------------
+
+
+def run_time_breach(
+    function: str, watched: dict[str, str], recording: str, watch: tuple[str, ...] | list[str], reason: str, span=repr
+) -> str:
+    """A breach when watched machinery ran during a call (`watched`: category -> what was seen), or the call
+    switched the record off (`recording` is "intact" when it did not); "" otherwise. `span` formats code."""
+    if started := watched.get("process"):
+        return (
+            f"while the grader called {function}, it started a process ({span(started)}): work handed "
+            f"to another process is out of the grader's sight, so it counts against the rule: {reason}"
+        )
+    seen = [what for category, what in watched.items() if category in watch]
+    if seen:
+        return f"while the grader called {function}, it ran {', '.join(map(span, seen))}: {reason}"
+    if recording != "intact":
+        how = span(recording) if recording else "no record came back"
+        return f"{function} switched off the grader's record of what it runs ({how}): {reason}"
+    return ""
+
+
+def autograd_history_breach(function: str, reason: str) -> str:
+    return f"what {function} returned carries an autograd history: {reason}"
+
+
 def hint(name: str) -> str:
     """What the feedback and the self-check say for a recognised mistake."""
     mistake = MISCONCEPTIONS[name]

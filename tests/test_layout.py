@@ -45,7 +45,7 @@ def grader_imports(path) -> set[str]:
 
 
 # programs that run apart from the grader: the probe inside a submission's kernel, the kernels' warm parent
-APART = ("kernel_probe.py", "zygote.py")
+APART = ("kernel_probe.py", "recording.py", "zygote.py")
 MODULES = sorted(p for p in GRADER.rglob("*.py") if p.name not in APART)
 
 

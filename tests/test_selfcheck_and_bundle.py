@@ -299,3 +299,39 @@ def test_the_students_requirements_are_the_graders_versions_and_a_front_end_noth
     imported |= set(re.findall(r"^(?:import|from) (\w+)", (folder / "util.py").read_text(), re.MULTILINE))
     third_party = imported - set(sys.stdlib_module_names) - {"util", "selfcheck"}
     assert {name.replace("sklearn", "scikit-learn") for name in third_party} <= set(students)
+
+
+def _every_breach() -> dict[str, tuple[str, str]]:
+    """Every way of breaking a rule the grader scores zero (test_scoring's): item and code."""
+    from .test_scoring import CHILD_PROCESS_DODGES, RUN_TIME_DODGES
+
+    breaches = {name: (item, code) for name, (item, code, _) in RUN_TIME_DODGES.items()}
+    breaches |= {f"process_{name}": ("backward", code) for name, code in CHILD_PROCESS_DODGES.items()}
+    breaches["autograd_in_a_helper"] = (
+        "backward",
+        """
+def _chain(X, z1, W2, dL_dz2):
+    W1 = torch.zeros(X.shape[1], z1.shape[1], requires_grad=True)
+    b1 = torch.zeros(z1.shape[1], requires_grad=True)
+    W2 = W2.clone().requires_grad_(True)
+    b2 = torch.zeros(W2.shape[1], requires_grad=True)
+    z2 = torch.relu(X @ W1 + b1 + z1) @ W2 + b2
+    return torch.autograd.grad((z2 * dL_dz2).sum(), (W1, b1, W2, b2))
+def backward(X, y, z1, a1, p_hat, W2):
+    return tuple(g.detach() for g in _chain(X, z1, W2, (p_hat - F.one_hot(y, 2).float()) / y.shape[0]))
+""",
+    )
+    return breaches
+
+
+@pytest.mark.parametrize("breach", list(_every_breach()))
+def test_every_rule_breach_the_grader_zeroes_fails_the_self_check_on_its_item(solved, breach):
+    """The self-check records what runs with the grader's own Recording (stamped) and says it in the grader's
+    words: no breach passes it, however right the values."""
+    item, code = _every_breach()[breach]
+    namespace = graded_namespace(solved, "_reference_backward = backward\n", code)
+    outcomes = selfcheck.run_checks(namespace, [item])
+    failed = [o for o in outcomes if not o.passed]
+    assert failed and all(o.item == item for o in failed), [(o.case, o.message) for o in outcomes]
+    assert any("The grader scores it 0 for this." in o.message for o in failed)
+    assert all(o.passed for o in selfcheck.run_checks(graded_namespace(solved), [item]))  # the reference passes

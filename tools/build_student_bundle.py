@@ -32,6 +32,7 @@ from grader.rubric import GRADED_FUNCTIONS, InitParamsItem, OptimizersItem, Rubr
 
 SOURCE = ROOT / "student_template"
 SELFCHECK = SOURCE / "selfcheck.py"
+RECORDING = ROOT / "grader" / "run" / "recording.py"
 BUNDLE = ROOT / "dist" / "messmaster-part2-student.zip"
 FOLDER = "messmaster-part2"
 FILES = (
@@ -70,6 +71,13 @@ def shared_constants(rubric: Rubric) -> dict[str, object]:
             GRADED_FUNCTIONS[item]: list(spec.rule.identifiers) for item, spec in rubric.items.items() if spec.rule
         },
         "RULE_REASONS": {GRADED_FUNCTIONS[item]: spec.rule.reason for item, spec in rubric.items.items() if spec.rule},
+        # and on what runs while it is called, and on what it returns: recorded as the grader records it
+        "RULE_WATCH": {
+            GRADED_FUNCTIONS[item]: list(spec.rule.watch) for item, spec in rubric.items.items() if spec.rule
+        },
+        "RULE_AUTOGRAD_HISTORY": {
+            GRADED_FUNCTIONS[item]: spec.rule.autograd_history for item, spec in rubric.items.items() if spec.rule
+        },
     }
 
 
@@ -78,6 +86,13 @@ def _shared_code() -> str:
     source = Path(shared_with_selfcheck.__file__).read_text()
     imports = [node for node in ast.parse(source).body if isinstance(node, (ast.Import, ast.ImportFrom))]
     return "\n".join(source.splitlines()[imports[-1].end_lineno :]).strip("\n")
+
+
+def _recording_code() -> str:
+    """run/recording.py's factory of the Recording class, the grader's own record of what runs during a call."""
+    source = RECORDING.read_text()
+    start = next(node for node in ast.parse(source).body if isinstance(node, ast.FunctionDef))
+    return "\n".join(source.splitlines()[start.lineno - 1 :]).strip("\n")
 
 
 def _literal(value: object) -> str:
@@ -92,7 +107,7 @@ def shared_block(rubric: Rubric) -> str:
             lines += [f"{name} = {{", *(f'    "{key}": {_literal(entry)},' for key, entry in value.items()), "}"]
         else:
             lines.append(f"{name} = {_literal(value)}")
-    return "\n".join([*lines, "", "", _shared_code(), "", "", STAMP_END])
+    return "\n".join([*lines, "", "", _shared_code(), "", "", _recording_code(), "", "", STAMP_END])
 
 
 def stamp_selfcheck(text: str, rubric: Rubric) -> str:

@@ -14,7 +14,7 @@ import nbformat
 from grader.intake.notebooks import function_definitions
 from grader.rubric import GRADED_FUNCTIONS, Rubric, Rule
 from grader.run.harvest import CallOutcome
-from grader.shared_with_selfcheck import forbidden_identifiers
+from grader.shared_with_selfcheck import autograd_history_breach, forbidden_identifiers, run_time_breach
 from grader.student_text import code_span
 
 
@@ -34,22 +34,13 @@ def forbidden_uses(notebook: nbformat.NotebookNode, rubric: Rubric) -> dict[str,
 def returned_autograd_history(function: str, outcomes: list[CallOutcome], rule: Rule) -> str:
     """A breach when a returned tensor carries an autograd history (autograd ran on the way to it)."""
     if any(leaf.facts.get("has_grad_fn") is True for outcome in outcomes for leaf in outcome.leaves):
-        return f"what {function} returned carries an autograd history: {rule.reason}"
+        return autograd_history_breach(function, rule.reason)
     return ""
 
 
 def watched_at_run_time(function: str, outcomes: list[CallOutcome], rule: Rule) -> str:
     """A breach when watched machinery ran during a call, or the call switched the recording off."""
     for outcome in outcomes:
-        if started := outcome.watched.get("process"):
-            return (
-                f"while the grader called {function}, it started a process ({code_span(started)}): work handed "
-                f"to another process is out of the grader's sight, so it counts against the rule: {rule.reason}"
-            )
-        seen = [what for category, what in outcome.watched.items() if category in rule.watch]
-        if seen:
-            return f"while the grader called {function}, it ran {', '.join(map(code_span, seen))}: {rule.reason}"
-        if outcome.recording != "intact":
-            how = code_span(outcome.recording) if outcome.recording else "no record came back"
-            return f"{function} switched off the grader's record of what it runs ({how}): {rule.reason}"
+        if breach := run_time_breach(function, outcome.watched, outcome.recording, rule.watch, rule.reason, code_span):
+            return breach
     return ""

@@ -24,7 +24,9 @@ from grader.cases import Array, Case
 from grader.run.execute import CellStatus, NotebookRunner
 from grader.run.sandbox import hand_over
 
-PROBE_SOURCE = (Path(__file__).with_name("kernel_probe.py")).read_text()
+# the recording first (the probe builds its Recording class from it), then the probe
+RECORDING_SOURCE = (Path(__file__).with_name("recording.py")).read_text()
+PROBE_SOURCE = RECORDING_SOURCE + "\n\n" + (Path(__file__).with_name("kernel_probe.py")).read_text()
 MAX_ELEMENTS_PER_VALUE = 1_000_000
 MAX_RESULT_BYTES = 64 * 1024 * 1024
 MAX_META_BYTES = 2 * 1024 * 1024
@@ -113,7 +115,7 @@ def probe_cell(calls_file: Path, arrays_file: Path, out_stem: Path, call_timeout
         f"_messmaster_probe(globals(), {str(calls_file)!r}, {str(arrays_file)!r}, {str(out_stem)!r}, "
         f"{float(call_timeout)!r}, {MAX_ELEMENTS_PER_VALUE})"
     )
-    return nbformat.v4.new_code_cell(f"{PROBE_SOURCE}\n{call}\ndel _messmaster_probe\n")
+    return nbformat.v4.new_code_cell(f"{PROBE_SOURCE}\n{call}\ndel _messmaster_probe, _messmaster_recording\n")
 
 
 def read_outcomes(out_stem: Path, keys: list[str]) -> dict[str, CallOutcome]:
