@@ -165,3 +165,17 @@ def test_every_figures_labels_lie_inside_it():
     for label in (axes.xaxis.label, axes.yaxis.label, *shown):
         box = label.get_window_extent(renderer)
         assert 0 <= box.x0 and box.x1 <= width and 0 <= box.y0 and box.y1 <= height, label.get_text()
+
+
+def test_points_read_as_people_read_them_and_pass_or_fail_is_said_in_words(rubric):
+    """A test worth 5/3 points once showed "0 / 1.66667", wrapped; an item's result was told by colour alone."""
+    result = SubmissionResult(
+        Identity("ada"),
+        rubric,
+        tests=[TestResult("loss_fn.random", 0.0, 5 / 3, "wrong"), TestResult("forward.random", 2.5, 2.5, "")],
+    )
+    page = feedback_html(result)
+    assert "1.67" in page and "1.66667" not in page
+    assert (
+        "&#10007; points lost" in page and "&#10003; full marks" not in page.split('id="items"')[1].split("loss_fn")[0]
+    )

@@ -360,6 +360,7 @@ def test_everyone_who_handed_in_anything_is_named_and_nobody_is_missing(stand_in
     for student, status in (("1003", "unreadable"), ("1005", "unreadable"), ("1004", "missing")):
         assert f"<td>{student}</td>" in trouble and status in trouble
     assert "Kim, Min-jun 김민준" in trouble
+    assert "<h1>MessMaster part 2: feedback for Doe, Zoë (1001)</h1>" in (out / "1001" / "feedback.html").read_text()
     assert "6 student(s) graded or on the roster: 5 with a grading (2 of them with nothing that could be graded" in (
         " ".join(report.split())
     )
