@@ -35,15 +35,16 @@ from pathlib import Path
 import nbformat
 
 from grader import __version__
-from grader.intake.extensions import ExtensionsError, read_extensions
-from grader.intake.roster import RosterError, read_roster
-from grader.intake.written_scores import WrittenScoresError, read_written_scores, unimported_edits
+from grader.errors import GraderError
+from grader.intake.extensions import read_extensions
+from grader.intake.roster import read_roster
+from grader.intake.written_scores import read_written_scores, unimported_edits
 from grader.judge.written import extract_written_answers, question_texts
-from grader.pipeline import SOLVED_NOTEBOOK, TEMPLATE_NOTEBOOK, ClassRun, RubricMismatch, grade_class, grade_one_folder
+from grader.pipeline import SOLVED_NOTEBOOK, TEMPLATE_NOTEBOOK, ClassRun, grade_class, grade_one_folder
 from grader.result import SubmissionStatus
-from grader.rubric import RUBRIC_FILE, Rubric, RubricError, load_rubric
+from grader.rubric import RUBRIC_FILE, Rubric, load_rubric
 from grader.run.sandbox import SandboxMode, sandbox_works, why_no_sandbox
-from grader.store import STORE_FILE, ClassStore, StoreBusy, StudentRow, class_rubric_of, current_versions
+from grader.store import STORE_FILE, ClassStore, StudentRow, class_rubric_of, current_versions
 from grader.views.canvas import write_canvas_csv
 from grader.views.gradescope import gradescope_results
 from grader.views.junit import write_junit
@@ -209,23 +210,16 @@ def _sandbox_refusal(mode: SandboxMode) -> str:
     return ""
 
 
-class ClusterError(Exception):
-    """The cluster asked for cannot grade (no answer, or a worker without its sandbox)."""
-
-
 @contextlib.contextmanager
 def _cluster(address: str | None, sandbox: SandboxMode) -> Iterator[object | None]:
     """A connected Dask client for `--cluster` (Dask imported only then), or None for local workers."""
     if address is None:
         yield None
         return
-    from grader.cluster import ClusterUnavailable, open_cluster
+    from grader.cluster import open_cluster
 
-    try:
-        with open_cluster(address, sandbox) as client:
-            yield client
-    except ClusterUnavailable as error:
-        raise ClusterError(str(error)) from None
+    with open_cluster(address, sandbox) as client:
+        yield client
 
 
 def version_line() -> str:
@@ -265,14 +259,6 @@ def _print_summary(run: ClassRun, rubric: Rubric, out: Path, rows: list[StudentR
         print(f"warning: {kept} (--accept-older grades it anyway)", file=sys.stderr)
 
 
-def _load_rubric(path: Path) -> Rubric | None:
-    try:
-        return load_rubric(path)
-    except RubricError as error:
-        print(f"error: cannot use the rubric: {error}", file=sys.stderr)
-        return None
-
-
 def _write_reports(args: argparse.Namespace, rubric: Rubric) -> None:
     """The machine-readable reports asked for, from the class store."""
     summary_targets = [args.summary_md] if args.summary_md else []
@@ -291,9 +277,7 @@ def _write_reports(args: argparse.Namespace, rubric: Rubric) -> None:
 
 def grade(args: argparse.Namespace) -> int:
     own = class_rubric_of(args.out)
-    rubric = own if args.rubric is None and own is not None else _load_rubric(args.rubric or RUBRIC_FILE)
-    if rubric is None:
-        return 2
+    rubric = own if args.rubric is None and own is not None else load_rubric(args.rubric or RUBRIC_FILE)
     if args.timeout is not None:
         if args.timeout <= 0:
             print("error: --timeout must be a positive number of seconds", file=sys.stderr)
@@ -310,16 +294,8 @@ def grade(args: argparse.Namespace) -> int:
     if missing:
         print(f"error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return 2
-    try:
-        roster = read_roster(args.roster) if args.roster else None
-    except RosterError as error:
-        print(f"error: cannot use the roster: {error}", file=sys.stderr)
-        return 2
-    try:
-        extensions = read_extensions(args.extensions) if args.extensions else None
-    except ExtensionsError as error:
-        print(f"error: cannot use the extensions: {error}", file=sys.stderr)
-        return 2
+    roster = read_roster(args.roster) if args.roster else None
+    extensions = read_extensions(args.extensions) if args.extensions else None
     if refusal := _sandbox_refusal(args.sandbox):
         print(f"error: {refusal}", file=sys.stderr)
         return 2
@@ -338,12 +314,6 @@ def grade(args: argparse.Namespace) -> int:
                 change_rubric=args.change_rubric,
                 extensions=extensions,
             )
-    except ClusterError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except (StoreBusy, RubricMismatch) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(
             f"interrupted: every submission graded so far is stored in {args.out}; run the same command again "
@@ -379,20 +349,13 @@ def grade(args: argparse.Namespace) -> int:
 def _graded_class(args: argparse.Namespace) -> Iterator[tuple[ClassStore, Rubric] | None]:
     """The class store of `args.folder` (locked) and its rubric (the class's own, unless one is named); None,
     after saying why, when it cannot be had."""
-    rubric = _load_rubric(args.rubric) if args.rubric is not None else None
-    if rubric is None and args.rubric is not None:
-        yield None
-        return
+    rubric = load_rubric(args.rubric) if args.rubric is not None else None
     if not (args.folder / STORE_FILE).is_file():
         print(f"error: {args.folder} holds no {STORE_FILE}: grade into it first", file=sys.stderr)
         yield None
         return
-    try:
-        with ClassStore.open(args.folder, rubric) as store:
-            yield store, store.rubric
-    except StoreBusy as error:
-        print(f"error: {error}", file=sys.stderr)
-        yield None
+    with ClassStore.open(args.folder, rubric) as store:
+        yield store, store.rubric
 
 
 def history(args: argparse.Namespace) -> int:
@@ -429,9 +392,7 @@ def export_canvas(args: argparse.Namespace) -> int:
 
 
 def gradescope(args: argparse.Namespace) -> int:
-    rubric = _load_rubric(args.rubric)
-    if rubric is None:
-        return 2
+    rubric = load_rubric(args.rubric)
     if not args.submission.is_dir():
         print(f"error: no such folder: {args.submission}", file=sys.stderr)
         return 2
@@ -485,11 +446,7 @@ def written(args: argparse.Namespace) -> int:
         rows = store.students()
         names = {row.identity.student: row.identity.student for row in rows}
         names |= {pseudonym: student for student, pseudonym in store.pseudonyms(list(names)).items()}
-        try:
-            scores = read_written_scores(args.file, rubric, names)
-        except WrittenScoresError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
+        scores = read_written_scores(args.file, rubric, names)
         store.set_written_scores([(s.student, s.question, s.score, s.comment) for s in scores])
         for row in store.students():  # every view is rendered again from the store
             if row.result is not None:
@@ -506,4 +463,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else argv
     verbs = {"grade": grade, "history": history, "export": export_canvas, "gradescope": gradescope, "written": written}
-    return verbs[args.command](args)
+    try:
+        return verbs[args.command](args)
+    except GraderError as error:  # every error of the grader's own, once: its message and its exit code
+        print(f"error: {error.says}{error}", file=sys.stderr)
+        return error.exit_code

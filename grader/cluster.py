@@ -23,6 +23,7 @@ from distributed import Client, WorkerPlugin, as_completed
 from distributed.client import FutureCancelledError
 from distributed.scheduler import KilledWorker
 
+from grader.errors import GraderError
 from grader.intake import Identity, Submission
 from grader.judge.verdict import TestResult
 from grader.result import SubmissionResult, SubmissionStatus
@@ -32,7 +33,7 @@ from grader.run.sandbox import SandboxMode, SandboxUnavailable, sandbox_works
 CONNECT_TIMEOUT = "5s"  # a scheduler that does not answer by then is reported, not waited for
 
 
-class ClusterUnavailable(Exception):
+class ClusterUnavailable(GraderError):
     """The scheduler does not answer, or its workers cannot grade; the message says which."""
 
 

@@ -29,6 +29,7 @@ import torch
 from tqdm import tqdm
 
 from grader.cases import ROOT, generate_cases
+from grader.errors import GraderError
 from grader.intake import Identity, Submission, collect_submissions, one_folders_submission
 from grader.intake.extensions import Extension
 from grader.intake.notebooks import UnreadableSubmission, read_notebook, upgrade_note
@@ -364,7 +365,7 @@ def _grade_in_workers(
                 )
 
 
-class RubricMismatch(Exception):
+class RubricMismatch(GraderError):
     """A run would grade part of a class under another rubric than the rest; the message says what differs."""
 
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from grader.errors import GraderError
+
 RUBRIC_FILE = Path(__file__).with_name("rubric.toml")
 
 # The contract's graded items, in the order they are graded and reported, and the function each one calls.
@@ -33,8 +35,10 @@ GRADED_FUNCTIONS = {
 AUTOMATIC_ITEMS = tuple(GRADED_FUNCTIONS)
 
 
-class RubricError(ValueError):
+class RubricError(GraderError, ValueError):
     """The rubric file cannot be used; the message names the file and the key."""
+
+    says = "cannot use the rubric: "
 
 
 def _require(condition: bool, message: str) -> None:

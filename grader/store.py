@@ -30,6 +30,7 @@ from datetime import datetime
 from pathlib import Path
 
 from grader.cases import CASES_FILE, HOLDOUT_DATA, ROOT
+from grader.errors import GraderError
 from grader.intake import HandedIn, Identity, Submission
 from grader.intake.extensions import Extension
 from grader.intake.roster import RosterEntry
@@ -86,7 +87,7 @@ CREATE TABLE IF NOT EXISTS roster (
 """
 
 
-class StoreBusy(Exception):
+class StoreBusy(GraderError):
     """Another run holds the class folder."""
 
 

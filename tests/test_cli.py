@@ -209,3 +209,35 @@ def test_version_names_the_package_and_what_decides_grades(capsys):
         f"hidden cases {versions.cases})\n"
     )
     assert tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"] == __version__
+
+
+def test_every_error_of_the_grader_has_one_base_and_the_cli_catches_it_once(monkeypatch, tmp_path, capsys):
+    """One GraderError base carries each error's exit code; the command line prints and exits with it."""
+    import ast
+    import importlib
+    import inspect
+
+    from grader.errors import GraderError, SubmissionError
+
+    apart = {"kernel_probe.py", "zygote.py", "recording.py"}  # run beside students' code: nothing of ours
+    found = []
+    for path in sorted((ROOT / "grader").rglob("*.py")):
+        if path.name in apart:
+            continue
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ClassDef) and node.bases:
+                module = "grader." + ".".join(path.relative_to(ROOT / "grader").with_suffix("").parts)
+                cls = getattr(importlib.import_module(module.removesuffix(".__init__")), node.name)
+                if inspect.isclass(cls) and issubclass(cls, BaseException):
+                    found.append(cls)
+    assert len(found) >= 12 and all(issubclass(cls, GraderError) for cls in found), found
+
+    class Refused(SubmissionError):
+        says = "refused: "
+
+    def refuse(args):
+        raise Refused("the reason")
+
+    monkeypatch.setattr(cli, "history", refuse)
+    assert cli.main(["history", str(tmp_path), "ada"]) == 1
+    assert capsys.readouterr().err == "error: refused: the reason\n"

@@ -11,6 +11,7 @@ from .helpers import ROOT
 GRADER = ROOT / "grader"
 # intake -> run -> judge -> result -> store -> views; what serves every stage comes first, the wiring last
 STAGES = {
+    "errors": 0,
     "rubric": 0,
     "cases": 0,
     "shared_with_selfcheck": 0,

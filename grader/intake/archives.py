@@ -13,13 +13,15 @@ import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from grader.errors import SubmissionError
+
 MAX_ENTRIES = 20_000
 MAX_FILE_BYTES = 200 * 1024**2
 MAX_TOTAL_BYTES = 4 * 1024**3
 CHUNK = 1024**2
 
 
-class ArchiveError(Exception):
+class ArchiveError(SubmissionError):
     """The archive cannot be unpacked; the message says why, for the instructor."""
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from grader.errors import GraderError
+
 COLUMNS = ("student", "days", "due", "reason")
 
 
@@ -29,8 +31,10 @@ class Extension:
         return self.due if self.due is not None else course_due + timedelta(days=self.days)
 
 
-class ExtensionsError(Exception):
+class ExtensionsError(GraderError):
     """The extensions file cannot be used; the message lists every problem with its line."""
+
+    says = "cannot use the extensions: "
 
 
 def read_extensions(path: Path) -> list[Extension]:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import nbformat
 
+from grader.errors import SubmissionError
+
 # Saved outputs (plots, printed logs) are never graded and are dropped as the notebook is read: the
 # limit applies to what is left; the raw file, outputs included, may be larger, up to its own cap.
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
@@ -16,7 +18,7 @@ MAX_RAW_NOTEBOOK_BYTES = 500 * 1024 * 1024
 UPGRADED_FROM = "messmaster_upgraded_from"
 
 
-class UnreadableSubmission(Exception):
+class UnreadableSubmission(SubmissionError):
     """The file is not a notebook we can run; the message says why, for the student."""
 
 

@@ -14,9 +14,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.errors import GraderError
 
-class RosterError(Exception):
+
+class RosterError(GraderError):
     """The roster cannot be used; the message names the file and the problem."""
+
+    says = "cannot use the roster: "
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,13 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.errors import GraderError
 from grader.rubric import Rubric
 
 COLUMNS = ("student", "question", "score", "comment")
 
 
-class WrittenScoresError(Exception):
+class WrittenScoresError(GraderError):
     """The file cannot be applied; the message lists every problem with its line."""
 
 

@@ -19,6 +19,8 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
+from grader.errors import SubmissionError
+
 MAX_OUTPUT_CHARS = 200_000  # per notebook: enough for any honest progress log
 TIMEOUT_ENAME = "GraderCellTimeout"
 # seconds a started kernel has to answer: a fresh one takes one or two on an idle machine, ten times that on a
@@ -56,12 +58,12 @@ class RunLog:
         return [c for c in self.cells if c.status != CellStatus.OK]
 
 
-class KernelStartFailed(RuntimeError):
+class KernelStartFailed(SubmissionError, RuntimeError):
     """A kernel could not be started, confined or made ready: the grader's machinery failed, before any of the
     submission's code ran (a busy machine, a fork server that died, a sandbox that cannot be set up)."""
 
 
-class KernelLost(Exception):
+class KernelLost(SubmissionError):
     """The kernel died or broke the Jupyter protocol: it can run no more cells."""
 
 

@@ -32,6 +32,7 @@ from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
+from grader.errors import GraderError
 from grader.rubric import Limits
 
 # Kernels run as SLOT_UID_BASE + the worker's job slot: uids far above any system's or person's, and
@@ -41,7 +42,7 @@ MAX_JOB_SLOTS = 1000
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc")
 
 
-class SandboxUnavailable(RuntimeError):
+class SandboxUnavailable(GraderError, RuntimeError):
     """`--sandbox=required` was asked for and bubblewrap cannot run here."""
 
 

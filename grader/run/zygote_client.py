@@ -20,11 +20,13 @@ import tempfile
 import threading
 from pathlib import Path
 
+from grader.errors import SubmissionError
+
 ZYGOTE_PROGRAM = Path(__file__).with_name("zygote.py")
 ANSWER_SECONDS = 120  # its imports take seconds, a fork milliseconds: past this it is stuck
 
 
-class KernelNotConfined(RuntimeError):
+class KernelNotConfined(SubmissionError, RuntimeError):
     """The zygote could not fork or confine a kernel; no submission code ran.
 
     `confinement_refused`: the kernel was forked, but this machine refused a step of its confinement (a mount,
