@@ -1,17 +1,19 @@
 """MessMaster part 2 autograder.
 
-The data flows one way, one stage a subpackage:
+The data flows one way, one stage a subpackage or module (tests/test_layout.py checks it):
 
-    intake.py   find and read the submitted notebooks
-    run/        a sandboxed kernel runs each notebook and calls its graded functions on the hidden cases
-    judge/      the outcomes are scored against the reference, in this process
-    result.py   one result per submission
-    views/      results.json, feedback and the gradebook, written from the result
+    intake/      exports, archives, scripts and notebooks -> one submission per student, with its identity
+    run/         a sandboxed kernel runs each notebook and calls its graded functions on the hidden cases
+    judge/       the outcomes are scored against the reference, in the grader's own process
+    result.py    one result per submission
+    grading.py   one submission through intake, run and judge (local workers, Dask workers, Gradescope)
+    store.py     the class store: the one writer of results
+    views/       every file people and systems read, rendered from the store
+    cluster.py   grading on a Dask cluster; pipeline.py a class on local workers; rescore.py a new rubric
 
-`rubric.py` (points, tolerances, limits, rules), `cases.py` (the hidden inputs)
-and `shared_with_selfcheck.py` (what the students' self-check shares) serve
-every stage; `pipeline.py` strings the stages together, `cli.py` is a thin
-command line over it.
+`errors.py`, `rubric.py` (points, tolerances, limits, rules), `cases.py` (the hidden inputs),
+`student_text.py` and `shared_with_selfcheck.py` (what the students' self-check shares) serve every stage;
+`cli.py` is a thin command line over the rest.
 """
 
 __version__ = "0.1.0"  # pyproject.toml's version (a test keeps them equal)

@@ -36,11 +36,12 @@ import nbformat
 
 from grader import __version__
 from grader.errors import GraderError
+from grader.grading import SOLVED_NOTEBOOK, TEMPLATE_NOTEBOOK, grade_one_folder
 from grader.intake.extensions import read_extensions
 from grader.intake.roster import read_roster
 from grader.intake.written_scores import read_written_scores, unimported_edits
 from grader.judge.written import extract_written_answers, question_texts
-from grader.pipeline import SOLVED_NOTEBOOK, TEMPLATE_NOTEBOOK, ClassRun, grade_class, grade_one_folder
+from grader.pipeline import ClassRun, grade_class
 from grader.result import SubmissionStatus
 from grader.rubric import RUBRIC_FILE, Rubric, load_rubric
 from grader.run.sandbox import SandboxMode, sandbox_works, why_no_sandbox

@@ -24,6 +24,7 @@ from distributed.client import FutureCancelledError
 from distributed.scheduler import KilledWorker
 
 from grader.errors import GraderError
+from grader.grading import grade_in_this_process
 from grader.intake import Identity, Submission
 from grader.judge.verdict import TestResult
 from grader.result import SubmissionResult, SubmissionStatus
@@ -70,7 +71,6 @@ def open_cluster(address: str, sandbox: SandboxMode) -> Iterator[Client]:
 
 def grade_task(notebook: bytes | None, name: str, rubric: Rubric, sandbox: str, note: str) -> dict:
     """Run on a worker: grade one notebook from its bytes; the result as plain data."""
-    from grader.pipeline import grade_in_this_process
 
     with tempfile.TemporaryDirectory(prefix="messmaster-task-") as scratch:
         path = None

@@ -204,7 +204,7 @@ def execute_notebook(notebook: nbformat.NotebookNode, rubric: Rubric, epochs: in
 
     Returns the run log and, for the names the contract promises, their shapes or types.
     """
-    from grader.pipeline import make_workspace
+    from grader.grading import make_workspace
     from grader.run.execute import NotebookRunner, run_notebook
     from grader.run.kernel import start_kernel, stop_kernel
     from grader.run.sandbox import SandboxPolicy, bounded_scratch

@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import pipeline
+from grader import grading, pipeline
 from grader.intake import Identity, Submission
 from grader.result import SubmissionStatus
 from grader.run.execute import CellStatus, KernelStartFailed
@@ -68,11 +68,11 @@ def test_a_kernel_that_does_not_start_is_tried_again_before_anything_is_recorded
     monkeypatch, solved, test_rubric, tmp_path, capsys
 ):
     calls: list = []
-    monkeypatch.setattr(pipeline, "start_kernel", _failing_then(pipeline.start_kernel, 1, calls))
-    monkeypatch.setattr(pipeline, "START_PAUSE_SECONDS", 0)
+    monkeypatch.setattr(grading, "start_kernel", _failing_then(grading.start_kernel, 1, calls))
+    monkeypatch.setattr(grading, "START_PAUSE_SECONDS", 0)
     path = tmp_path / "ada.ipynb"
     nbformat.write(minimal_notebook(solved), path)
-    result = pipeline.grade_in_this_process(Submission(Identity("ada"), path), test_rubric, SandboxMode.AUTO)
+    result = grading.grade_in_this_process(Submission(Identity("ada"), path), test_rubric, SandboxMode.AUTO)
     assert len(calls) == 2 and "trying a fresh kernel" in capsys.readouterr().err
     assert result.status == SubmissionStatus.GRADED and result.score == test_rubric.automatic_total
     assert result.isolation.startswith("Isolation: ")
@@ -80,12 +80,12 @@ def test_a_kernel_that_does_not_start_is_tried_again_before_anything_is_recorded
 
 def test_a_kernel_that_never_starts_is_tried_a_bounded_number_of_times(monkeypatch, solved, test_rubric):
     calls: list = []
-    monkeypatch.setattr(pipeline, "start_kernel", _failing_then(None, 99, calls))
-    monkeypatch.setattr(pipeline, "START_PAUSE_SECONDS", 0)
+    monkeypatch.setattr(grading, "start_kernel", _failing_then(None, 99, calls))
+    monkeypatch.setattr(grading, "START_PAUSE_SECONDS", 0)
     policy = SandboxPolicy.from_limits(test_rubric.limits, SandboxMode.AUTO)
-    with pytest.raises(KernelStartFailed, match=f"tried {pipeline.START_ATTEMPTS} times"), pipeline.ExitStack() as s:
-        pipeline.start_with_retries(s, minimal_notebook(solved), test_rubric, policy, math.inf)
-    assert len(calls) == pipeline.START_ATTEMPTS
+    with pytest.raises(KernelStartFailed, match=f"tried {grading.START_ATTEMPTS} times"), grading.ExitStack() as s:
+        grading.start_with_retries(s, minimal_notebook(solved), test_rubric, policy, math.inf)
+    assert len(calls) == grading.START_ATTEMPTS
 
 
 def _workers() -> list[int]:
@@ -271,10 +271,10 @@ def test_a_fresh_kernel_that_the_deadline_cuts_off_is_no_grader_error(monkeypatc
         return Path("/nonexistent"), runner
 
     lost = CellRun(1, CellStatus.ERROR, "the kernel died while running this cell", 0)
-    monkeypatch.setattr(pipeline, "time", clock)
-    monkeypatch.setattr(pipeline, "start_with_retries", start)
-    monkeypatch.setattr(pipeline, "run_notebook", lambda *args: RunLog(cells=[lost], lost_at=lost))
+    monkeypatch.setattr(grading, "time", clock)
+    monkeypatch.setattr(grading, "start_with_retries", start)
+    monkeypatch.setattr(grading, "run_notebook", lambda *args: RunLog(cells=[lost], lost_at=lost))
     policy = SandboxPolicy.from_limits(test_rubric.limits, SandboxMode.AUTO)
-    harvest = pipeline.run_and_harvest(nbformat.v4.new_notebook(), cases, test_rubric, policy, deadline=10.0)
+    harvest = grading.run_and_harvest(nbformat.v4.new_notebook(), cases, test_rubric, policy, deadline=10.0)
     assert len(starts) == 2 and harvest.outcomes
     assert all("used up its" in outcome.reason for outcome in harvest.outcomes.values())

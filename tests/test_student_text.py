@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
+from grader.grading import _describe_problems
 from grader.intake import Identity, Submission
 from grader.judge.score import score_all
 from grader.judge.written import question_texts
-from grader.pipeline import _describe_problems
 from grader.result import SubmissionResult
 from grader.run.execute import CellRun, CellStatus, RunLog
 from grader.run.harvest import CallOutcome, CallStatus
