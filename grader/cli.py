@@ -50,7 +50,7 @@ from grader.views.canvas import write_canvas_csv
 from grader.views.gradescope import gradescope_results
 from grader.views.junit import write_junit
 from grader.views.summary import summary_markdown
-from grader.views.write import write_class_views, write_submission_views, write_whole
+from grader.views.write import write_all_views, write_whole
 from grader.views.written_pages import SHEET_FILE, write_written_pages, written_sheet
 
 
@@ -449,10 +449,7 @@ def written(args: argparse.Namespace) -> int:
         names |= {pseudonym: student for student, pseudonym in store.pseudonyms(list(names)).items()}
         scores = read_written_scores(args.file, rubric, names)
         store.set_written_scores([(s.student, s.question, s.score, s.comment) for s in scores])
-        for row in store.students():  # every view is rendered again from the store
-            if row.result is not None:
-                write_submission_views(row.result, args.folder)
-        write_class_views(store, rubric, args.folder)
+        write_all_views(store, rubric, args.folder)
         if (args.folder / "written").is_dir():  # the TAs' pages too, as they were exported
             _write_written(store, rubric, args.folder)
     print(f"imported {len(scores)} written score(s) into {args.folder}")

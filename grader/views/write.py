@@ -39,3 +39,12 @@ def write_class_views(store: ClassStore, rubric: Rubric, out: Path) -> None:
     rows = store.students()
     write_gradebook(rows, rubric, out)
     write_whole(out / "report.html", report_html(rows, rubric))
+
+
+def write_all_views(store: ClassStore, rubric: Rubric, out: Path) -> None:
+    """Every view of the class again from the store: each student's files, then the class's (after a change
+    that touches every student, such as the TAs' scores)."""
+    for row in store.students():
+        if row.result is not None:
+            write_submission_views(row.result, out)
+    write_class_views(store, rubric, out)

@@ -1,0 +1,133 @@
+"""The execution logic of `run/execute.py` without a kernel, in milliseconds: how a cell's reply, a timeout, an
+interrupt that works or not, a dead kernel and a garbled message become a cell's status; how the notebook's
+and the submission's time bounds, skipped cells and a lost kernel shape the run log. A scripted client stands
+in for nbclient's (the real kernels are tested in test_notebooks_run.py and test_end_to_end.py)."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+from nbclient.exceptions import DeadKernelError
+
+from grader.run import execute
+from grader.run.execute import CellStatus, NotebookRunner, run_notebook
+
+
+class ScriptedClient:
+    """Answers each executed cell from a script: a reply's content, or an exception to raise."""
+
+    def __init__(self, script: dict[str, object]) -> None:
+        self.script = script  # a cell's source -> its reply content, or an exception
+        self.executed: list[str] = []
+        self.iopub_timeout = 4
+        self.timeout = None
+        self.error_on_timeout = None
+        self.on_cell_executed = None
+        self.truncated = False  # CappedClient's: nothing printed here
+
+    def execute_cell(self, cell, index):
+        self.executed.append(cell.source)
+        answer = self.script.get(cell.source, {"status": "ok"})
+        if isinstance(answer, BaseException):
+            raise answer
+        if answer == "timeout":
+            answer = {"status": "error", **self.error_on_timeout}
+        self.on_cell_executed(cell, index, {"content": answer})
+
+
+def runner_for(sources: list[str], script: dict[str, object], cell_timeout: float = 5) -> NotebookRunner:
+    """A NotebookRunner around a scripted client: no kernel, no manager."""
+    runner = NotebookRunner.__new__(NotebookRunner)
+    runner.notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    runner.cell_timeout, runner.recovery_timeout = cell_timeout, 1
+    runner.client = ScriptedClient(script)
+    runner.client.on_cell_executed = runner._remember_reply
+    runner._last_reply, runner.alive = {}, True
+    return runner
+
+
+def run_one(script: dict[str, object]) -> tuple[NotebookRunner, execute.CellRun]:
+    runner = runner_for(["work()"], script)
+    return runner, runner.run_cell(runner.notebook.cells[0], 0, 5)
+
+
+def test_a_cell_that_raises_is_the_students_error_and_the_kernel_goes_on():
+    runner, run = run_one({"work()": {"status": "error", "ename": "ValueError", "evalue": "bad"}})
+    assert (run.status, run.error, run.error_is_students, runner.alive) == (
+        CellStatus.ERROR,
+        "ValueError: bad",
+        True,
+        True,
+    )
+
+
+def test_a_timeout_interrupted_in_time_costs_the_cell_only():
+    runner, run = run_one({"work()": "timeout"})
+    assert run.status == CellStatus.TIMEOUT and "was interrupted" in run.error and runner.alive
+    assert runner.client.executed == ["work()", "pass"]  # the kernel was asked to run a trivial cell after
+    assert runner.client.iopub_timeout == 4  # and its output wait put back
+
+
+@pytest.mark.parametrize("probe", [DeadKernelError("gone"), "timeout", {"status": "error", "ename": "E"}])
+def test_a_timeout_that_no_interrupt_stops_loses_the_kernel(probe):
+    runner, run = run_one({"work()": "timeout", "pass": probe})
+    assert run.status == CellStatus.TIMEOUT and "did not stop when interrupted" in run.error and not runner.alive
+
+
+def test_a_kernel_that_dies_in_a_cell_is_lost_and_says_so():
+    runner, run = run_one({"work()": DeadKernelError("gone")})
+    assert (run.status, run.error, runner.alive) == (CellStatus.ERROR, "the kernel died while running this cell", False)
+
+
+def test_a_message_the_grader_cannot_read_loses_the_kernel_with_the_likely_cause():
+    runner, run = run_one({"work()": ValueError("not JSON")})
+    assert not runner.alive and "cannot read (ValueError)" in run.error and "patched" in run.error
+
+
+class Clock:
+    """time.monotonic() that moves only when a cell runs: each takes `step` seconds."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 100.0, step
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def timed(runner: NotebookRunner, clock: Clock) -> NotebookRunner:
+    run_cell = runner.run_cell
+
+    def advancing(cell, index, timeout):
+        clock.now += clock.step
+        return run_cell(cell, index, timeout)
+
+    runner.run_cell = advancing
+    return runner
+
+
+@pytest.mark.parametrize(
+    "notebook_timeout,deadline,says",
+    [(25, 10_000, "the notebook ran out of its 25 s"), (1_000, 125, "the submission ran out of its time in all")],
+)
+def test_cells_past_the_notebooks_or_the_submissions_time_are_not_run(monkeypatch, notebook_timeout, deadline, says):
+    clock = Clock(step=10)
+    monkeypatch.setattr(execute, "time", clock)
+    runner = timed(runner_for([f"cell{i}" for i in range(5)], {}), clock)
+    log = run_notebook(runner, notebook_timeout, deadline=deadline)
+    assert [c.status for c in log.cells] == [CellStatus.OK] * 3 + [CellStatus.NOT_RUN] * 2
+    assert log.stopped_because == says and runner.client.executed == ["cell0", "cell1", "cell2"]
+
+
+def test_a_skipped_cell_and_a_lost_kernel_shape_the_log(monkeypatch):
+    monkeypatch.setattr(execute, "time", Clock(step=0))
+    sources = ["EPOCHS = 3", "a = 1", "lose()", "b = 2"]
+    runner = runner_for(sources, {"lose()": DeadKernelError("gone")})
+    runner.notebook.cells[0].metadata["tags"] = ["injected-parameters"]  # the grader's: not numbered, not logged
+    log = run_notebook(runner, 100, skip={1: "it lost the kernel on the first run"})
+    assert [(c.number, c.status) for c in log.cells] == [
+        (1, CellStatus.SKIPPED),
+        (2, CellStatus.ERROR),
+        (3, CellStatus.NOT_RUN),
+    ]
+    assert log.lost_at.index == 2 and log.stopped_because == "the kernel died or stopped answering"
+    assert runner.client.executed == ["EPOCHS = 3", "lose()"]
