@@ -471,3 +471,21 @@ def test_a_gradescope_submission_folder_with_a_script_or_a_zip_is_read_as_in_a_c
     zip_files(zipped / "upload.zip", {f"{STEM}.ipynb": nbformat.writes(solved).encode()})
     found = one_folders_submission(zipped, Identity("submission"), tmp_path / "s2", STEM, FUNCTIONS)
     assert found.path.read_text() == nbformat.writes(solved)
+
+
+def test_archives_inside_archives_share_one_budget_and_a_huge_script_is_refused(tmp_path, monkeypatch):
+    """A nest of zips, each within the limits alone, cannot inflate past them together."""
+    from grader.intake import handins
+
+    monkeypatch.setattr(handins, "MAX_TOTAL_BYTES", 2_000)
+    inner = [zip_files(tmp_path / f"inner{i}.zip", {f"part{i}.txt": b"x" * 1_500}).read_bytes() for i in range(2)]
+    folder = tmp_path / "class" / "ana"
+    folder.mkdir(parents=True)
+    zip_files(folder / "nest.zip", {"a.zip": inner[0], "b.zip": inner[1]})
+    (ana,) = collect([tmp_path / "class"], tmp_path / "scratch").submissions
+    assert ana.unreadable and "inflates past" in ana.note and ana.note.count("cannot be unpacked") == 1
+    monkeypatch.setattr(handins, "MAX_NOTEBOOK_BYTES", 10)
+    (folder / "nest.zip").unlink()
+    (folder / f"{STEM}.py").write_text("# %%\nx = 1\n" * 10)
+    (ana,) = collect([tmp_path / "class"], tmp_path / "scratch2").submissions
+    assert ana.unreadable and "could not be read as a notebook script: it is" in ana.note

@@ -203,10 +203,7 @@ def test_a_function_breaking_its_rule_scores_zero_with_the_reason(
     assert scores["forward"] == rubric.points["forward"]
 
 
-def test_autograd_history_on_what_is_returned_is_a_layer_of_its_own(solved, test_rubric, cases, tmp_path):
-    # right values, with autograd in a helper the static check does not read; with the run-time recording
-    # off in the rubric, the returned history still gives it away
-    helper = """
+AUTOGRAD_IN_A_HELPER = """
 def _chain(X, z1, W2, dL_dz2):
     W1 = torch.zeros(X.shape[1], z1.shape[1], requires_grad=True)
     b1 = torch.zeros(z1.shape[1], requires_grad=True)
@@ -217,6 +214,12 @@ def _chain(X, z1, W2, dL_dz2):
 def backward(X, y, z1, a1, p_hat, W2):
     return _chain(X, z1, W2, (p_hat - F.one_hot(y, p_hat.shape[1]).float()) / y.shape[0])
 """
+
+
+def test_autograd_history_on_what_is_returned_is_a_layer_of_its_own(solved, test_rubric, cases, tmp_path):
+    # right values, with autograd in a helper the static check does not read; with the run-time recording
+    # off in the rubric, the returned history still gives it away
+    helper = AUTOGRAD_IN_A_HELPER
     rubric = only_items(test_rubric, ["backward"])
     for watch, expected in ((("autograd",), "it ran ` torch.zeros(requires_grad=True) `"), ((), "autograd history")):
         rule = dataclasses.replace(rubric.items["backward"].rule, watch=watch)

@@ -303,24 +303,11 @@ def test_the_students_requirements_are_the_graders_versions_and_a_front_end_noth
 
 def _every_breach() -> dict[str, tuple[str, str]]:
     """Every way of breaking a rule the grader scores zero (test_scoring's): item and code."""
-    from .test_scoring import CHILD_PROCESS_DODGES, RUN_TIME_DODGES
+    from .test_scoring import AUTOGRAD_IN_A_HELPER, CHILD_PROCESS_DODGES, RUN_TIME_DODGES
 
     breaches = {name: (item, code) for name, (item, code, _) in RUN_TIME_DODGES.items()}
     breaches |= {f"process_{name}": ("backward", code) for name, code in CHILD_PROCESS_DODGES.items()}
-    breaches["autograd_in_a_helper"] = (
-        "backward",
-        """
-def _chain(X, z1, W2, dL_dz2):
-    W1 = torch.zeros(X.shape[1], z1.shape[1], requires_grad=True)
-    b1 = torch.zeros(z1.shape[1], requires_grad=True)
-    W2 = W2.clone().requires_grad_(True)
-    b2 = torch.zeros(W2.shape[1], requires_grad=True)
-    z2 = torch.relu(X @ W1 + b1 + z1) @ W2 + b2
-    return torch.autograd.grad((z2 * dL_dz2).sum(), (W1, b1, W2, b2))
-def backward(X, y, z1, a1, p_hat, W2):
-    return tuple(g.detach() for g in _chain(X, z1, W2, (p_hat - F.one_hot(y, 2).float()) / y.shape[0]))
-""",
-    )
+    breaches["autograd_in_a_helper"] = ("backward", AUTOGRAD_IN_A_HELPER)
     return breaches
 
 

@@ -25,6 +25,10 @@ class ArchiveError(SubmissionError):
     """The archive cannot be unpacked; the message says why, for the instructor."""
 
 
+def _size(count: int) -> str:
+    return f"{count / 1024**3:g} GiB" if count >= 1024**3 else f"{count / 1024**2:.0f} MiB"
+
+
 def _safe_name(info: zipfile.ZipInfo) -> PurePosixPath | None:
     """The entry's relative path, None for a folder entry; ArchiveError when it could land outside."""
     name = info.filename.replace("\\", "/")
@@ -41,8 +45,11 @@ def _safe_name(info: zipfile.ZipInfo) -> PurePosixPath | None:
     return path
 
 
-def extract_archive(archive: Path, into: Path) -> Path:
-    """Unpack `archive` into the new folder `into` and return it; ArchiveError, with nothing left, when it cannot."""
+def extract_archive(archive: Path, into: Path, max_total_bytes: int = MAX_TOTAL_BYTES) -> Path:
+    """Unpack `archive` into the new folder `into` and return it; ArchiveError, with nothing left, when it cannot.
+
+    `max_total_bytes`: what it may inflate in all (less than MAX_TOTAL_BYTES for an archive inside an archive,
+    which shares its parent's budget)."""
     try:
         with zipfile.ZipFile(archive) as opened:
             entries = opened.infolist()
@@ -54,8 +61,8 @@ def extract_archive(archive: Path, into: Path) -> Path:
             too_big = [info.filename for info in entries if info.file_size > MAX_FILE_BYTES]
             if too_big:
                 raise ArchiveError(f"entry {too_big[0]!r} inflates past {MAX_FILE_BYTES // 1024**2} MiB")
-            if declared > MAX_TOTAL_BYTES:
-                raise ArchiveError(f"it inflates past {MAX_TOTAL_BYTES // 1024**3} GiB in all")
+            if declared > max_total_bytes:
+                raise ArchiveError(f"it inflates past {_size(max_total_bytes)} in all")
             files = [str(relative) for _, relative in names if relative is not None]
             if len(files) != len(set(files)):
                 raise ArchiveError("an entry appears twice in it")
@@ -73,8 +80,8 @@ def extract_archive(archive: Path, into: Path) -> Path:
                         total += len(chunk)
                         if written > MAX_FILE_BYTES:
                             raise ArchiveError(f"entry {info.filename!r} inflates past {MAX_FILE_BYTES // 1024**2} MiB")
-                        if total > MAX_TOTAL_BYTES:
-                            raise ArchiveError(f"it inflates past {MAX_TOTAL_BYTES // 1024**3} GiB in all")
+                        if total > max_total_bytes:
+                            raise ArchiveError(f"it inflates past {_size(max_total_bytes)} in all")
                         sink.write(chunk)
     except ArchiveError:
         shutil.rmtree(into, ignore_errors=True)

@@ -18,8 +18,8 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-from grader.intake.archives import ArchiveError, extract_archive
-from grader.intake.notebooks import graded_definitions
+from grader.intake.archives import MAX_TOTAL_BYTES, ArchiveError, extract_archive
+from grader.intake.notebooks import MAX_NOTEBOOK_BYTES, graded_definitions
 from grader.student_text import code_span
 
 # an archive inside an archive inside ...: deeper than this is not a hand-in but a puzzle
@@ -89,6 +89,7 @@ def files_under(folder: Path) -> list[Path]:
 def unpacked(files: list[HandedFile], scratch: Path) -> tuple[list[HandedFile], list[str]]:
     """`files` with every archive among them replaced by what it holds; the problems met, for the feedback."""
     found, problems, queue = [], [], [(f, 0) for f in files]
+    budget = MAX_TOTAL_BYTES  # archives inside archives share one: a nest of zips cannot fill the disk
     while queue:
         handed, depth = queue.pop(0)
         if handed.path.suffix.lower() != ".zip":
@@ -99,10 +100,11 @@ def unpacked(files: list[HandedFile], scratch: Path) -> tuple[list[HandedFile], 
             continue
         target = scratch / f"unpacked-{len(list(scratch.glob('unpacked-*')))}"
         try:
-            extract_archive(handed.path, target)
+            extract_archive(handed.path, target, budget)
         except ArchiveError as error:
             problems.append(f"{code_span(handed.shown)} cannot be unpacked: {error}")
             continue
+        budget -= sum(path.stat().st_size for path in target.rglob("*") if path.is_file())
         queue += [
             (HandedFile(inner, handed.handed_in, f"{handed.shown}/{inner.relative_to(target)}"), depth + 1)
             for inner in files_under(target)
@@ -116,6 +118,9 @@ def notebook_from_script(script: Path, into: Path) -> tuple[Path, str]:
     The cell that sets EPOCHS is tagged `parameters`, as the template's is, when no cell carries the tag, so
     that the grader's fewer epochs apply to a script as to a notebook. ValueError when it cannot be read.
     """
+    size = script.stat().st_size
+    if size > MAX_NOTEBOOK_BYTES:
+        raise ValueError(f"it is {size / 1e6:.0f} MB; the limit is {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB")
     try:
         notebook = jupytext.read(script)
     except Exception as error:  # jupytext raises many kinds for text it cannot parse
