@@ -26,8 +26,8 @@ from distributed.scheduler import KilledWorker
 from grader.errors import GraderError
 from grader.grading import grade_in_this_process
 from grader.intake import Identity, Submission
-from grader.judge.verdict import TestResult
-from grader.result import SubmissionResult, SubmissionStatus
+from grader.judge.verdict import TestResult, Trouble
+from grader.result import Problem, SubmissionResult, SubmissionStatus
 from grader.rubric import Rubric
 from grader.run.sandbox import SandboxMode, SandboxUnavailable, sandbox_works
 
@@ -83,10 +83,10 @@ def grade_task(notebook: bytes | None, name: str, rubric: Rubric, sandbox: str, 
 
 def result_to_data(result: SubmissionResult) -> dict:
     return {
-        "tests": [dataclasses.astuple(t) for t in result.tests],
+        "tests": [dataclasses.asdict(t) for t in result.tests],
         "written": dict(result.written),
         "status": str(result.status),
-        "problems": list(result.problems),
+        "problems": [[problem.text, str(problem.trouble)] for problem in result.problems],
         "execution_time": float(result.execution_time),
         "plots": result.plots,
         "isolation": result.isolation,
@@ -100,16 +100,19 @@ def result_from_data(data: object, submission: Submission, rubric: Rubric) -> Su
     data = json.loads(json.dumps(data))  # plain JSON values only, whatever the wire carried
     tests = []
     for entry in data["tests"]:
-        name, score, max_score, output = entry
-        if not (isinstance(name, str) and isinstance(output, str)):
-            raise ValueError("a test's name or output is not text")
-        tests.append(TestResult(name, float(score), float(max_score), output))
+        texts = {key: entry[key] for key in ("item", "name", "called", "problem", "mistake", "trouble")}
+        if not all(isinstance(text, str) for text in texts.values()):
+            raise ValueError("a test's name or message is not text")
+        texts["trouble"] = Trouble(texts["trouble"])
+        tests.append(TestResult(score=float(entry["score"]), max_score=float(entry["max_score"]), **texts))
     written = data["written"]
     if not isinstance(written, dict) or not all(isinstance(v, str) for v in written.values()):
         raise ValueError("the written answers are not text")
-    problems = data["problems"]
-    if not isinstance(problems, list) or not all(isinstance(p, str) for p in problems):
+    if not isinstance(data["problems"], list) or not all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in data["problems"]
+    ):
         raise ValueError("the problems are not text")
+    problems = [Problem(text, Trouble(trouble)) for text, trouble in data["problems"]]
     plots = data.get("plots", {})
     if not isinstance(plots, dict):
         raise ValueError("the plot data is not a mapping")

@@ -27,8 +27,9 @@ from grader.judge.artifacts import plot_data
 from grader.judge.evidence import Evidence
 from grader.judge.rules import forbidden_uses
 from grader.judge.score import score_all
+from grader.judge.verdict import Trouble
 from grader.judge.written import extract_written_answers
-from grader.result import SubmissionResult, SubmissionStatus
+from grader.result import Problem, SubmissionResult, SubmissionStatus
 from grader.rubric import GRADED_FUNCTIONS, Rubric
 from grader.run.execute import STARTUP_TIMEOUT, CellStatus, KernelStartFailed, NotebookRunner, RunLog, run_notebook
 from grader.run.harvest import CallOutcome, CallStatus, harvest_outputs
@@ -56,7 +57,16 @@ def make_workspace(parent: Path, notebook: nbformat.NotebookNode) -> Path:
     return workspace
 
 
-def _describe_problems(log: RunLog) -> list[str]:
+# a cell's kind of trouble, as the class report counts it
+CELL_TROUBLE = {
+    CellStatus.ERROR: Trouble.RAISED,
+    CellStatus.TIMEOUT: Trouble.TIMEOUT,
+    CellStatus.LOST: Trouble.KERNEL_LOST,
+    CellStatus.SKIPPED: Trouble.KERNEL_LOST,
+}
+
+
+def _describe_problems(log: RunLog) -> list[Problem]:
     problems = []
     for cell in log.failed_cells:
         if cell.status == CellStatus.NOT_RUN:
@@ -65,13 +75,17 @@ def _describe_problems(log: RunLog) -> list[str]:
         # a cell's error is the student's exception (their text), or our sentence about a timeout or a lost kernel
         error = code_span(cell.error) if cell.status == CellStatus.ERROR and cell.error_is_students else cell.error
         if cell.status == CellStatus.SKIPPED:
-            problems.append(f"{where} was skipped on a fresh kernel; on the first run: {error}")
+            text = f"{where} was skipped on a fresh kernel; on the first run: {error}"
         else:
-            problems.append(f"{where}: {error}")
+            text = f"{where}: {error}"
+        problems.append(Problem(text, CELL_TROUBLE[cell.status]))
     if log.stopped_because:
-        problems.append(f"cells after that were not run: {log.stopped_because}")
+        stopped = Trouble.TIMEOUT if log.stopped_by_time else Trouble.KERNEL_LOST
+        problems.append(Problem(f"cells after that were not run: {log.stopped_because}", stopped))
     if log.output_truncated:
-        problems.append("the notebook printed too much; output past the limit was dropped (this costs no points)")
+        problems.append(
+            Problem("the notebook printed too much; output past the limit was dropped (this costs no points)")
+        )
     return problems
 
 
@@ -121,16 +135,14 @@ def run_and_harvest(
         if not pending or time.monotonic() >= deadline:
             break
     lost = (
-        f"the submission used up its {rubric.run.submission_timeout:g} s in all before this could be graded"
+        CallOutcome(
+            CallStatus.NOT_RUN,
+            f"the submission used up its {rubric.run.submission_timeout:g} s in all before this could be graded",
+        )
         if time.monotonic() >= deadline
-        else "the kernel was lost before this could be graded"
+        else CallOutcome(CallStatus.LOST, "the kernel was lost before this could be graded")
     )
-    outcomes |= {
-        call.key: CallOutcome(CallStatus.NOT_RUN, lost)
-        for item_cases in pending.values()
-        for case in item_cases
-        for call in case.calls
-    }
+    outcomes |= {call.key: lost for item_cases in pending.values() for case in item_cases for call in case.calls}
     return Harvest(log, outcomes, attempt + 1, isolations)
 
 
@@ -182,10 +194,14 @@ def grade_submission(submission: Submission, rubric: Rubric, sandbox: SandboxMod
     policy = SandboxPolicy.from_limits(rubric.limits, sandbox)
     harvest = run_and_harvest(prepared, cases, rubric, policy, started + rubric.run.submission_timeout)
     result.isolation = " ".join(describe_isolation(isolation, policy) for isolation in harvest.isolations)
-    result.problems = ([note] if (note := upgrade_note(notebook)) else []) + _describe_problems(harvest.log)
+    result.problems = ([Problem(note)] if (note := upgrade_note(notebook)) else []) + _describe_problems(harvest.log)
     if harvest.kernels > 1:
         result.problems.append(
-            f"the kernel was lost, so the notebook was run on {harvest.kernels} kernels in all to grade what it could"
+            Problem(
+                f"the kernel was lost, so the notebook was run on {harvest.kernels} kernels in all to grade what it "
+                "could",
+                Trouble.KERNEL_LOST,
+            )
         )
     breaches = forbidden_uses(notebook, rubric)
     result.tests = score_all(cases, harvest.outcomes, rubric, breaches)
@@ -215,7 +231,8 @@ def zero_result(submission: Submission, rubric: Rubric, status: SubmissionStatus
         for case in item_cases
         for call in case.calls
     }
-    result = SubmissionResult(submission.identity, rubric, status=status, problems=[reason])
+    trouble = Trouble.UNREADABLE if status == SubmissionStatus.UNREADABLE else Trouble.GRADER_ERROR
+    result = SubmissionResult(submission.identity, rubric, status=status, problems=[Problem(reason, trouble)])
     result.tests = score_all(cases, outcomes, rubric, {})
     result.evidence = Evidence(outcomes, {})
     return result

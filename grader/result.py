@@ -10,7 +10,7 @@ from grader.intake import HandedIn, Identity, student_folder
 from grader.intake.extensions import Extension
 from grader.judge.evidence import Evidence
 from grader.judge.late import Lateness, lateness
-from grader.judge.verdict import TestResult
+from grader.judge.verdict import TestResult, Trouble
 from grader.rubric import Rubric
 from grader.student_text import clean
 
@@ -20,6 +20,14 @@ class SubmissionStatus(StrEnum):
     UNREADABLE = "unreadable"  # not a notebook we can run: zero, with the reason
     GRADER_ERROR = "grader_error"  # a bug of ours: zero, and the traceback on the instructor's terminal
     MISSING = "missing"  # on the roster, nothing handed in (a gradebook row only, never a grading)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something that went wrong running the notebook (or a note about the run), and its kind of trouble."""
+
+    text: str
+    trouble: Trouble = Trouble.NONE
 
 
 @dataclass(frozen=True)
@@ -38,7 +46,7 @@ class SubmissionResult:
     written: dict[str, str] = field(default_factory=dict)  # question -> the student's answer
     written_scores: dict[str, WrittenScore] = field(default_factory=dict)  # question -> the TA's score, once scored
     status: SubmissionStatus = SubmissionStatus.GRADED
-    problems: list[str] = field(default_factory=list)  # what went wrong running the notebook
+    problems: list[Problem] = field(default_factory=list)  # what went wrong running the notebook
     note: str = ""  # which of several notebooks handed in was graded (intake's, never from the cache)
     execution_time: float = 0.0
     plots: dict[str, object] = field(default_factory=dict)  # what the pages draw (judge/artifacts.py)
@@ -51,9 +59,9 @@ class SubmissionResult:
         """This result with every text a student may have written in it made fit for every output."""
         return dataclasses.replace(
             self,
-            tests=[dataclasses.replace(t, output=clean(t.output)) for t in self.tests],
+            tests=[dataclasses.replace(t, called=clean(t.called), problem=clean(t.problem)) for t in self.tests],
             written={question: clean(answer) for question, answer in self.written.items()},
-            problems=[clean(problem) for problem in self.problems],
+            problems=[dataclasses.replace(problem, text=clean(problem.text)) for problem in self.problems],
             note=clean(self.note),
         )
 
@@ -107,7 +115,7 @@ class SubmissionResult:
         return f"{self.written_score:g}/{self.rubric.written_total:g}, scored by the course staff"
 
     def item_score(self, item: str) -> float:
-        return round(sum(t.score for t in self.tests if t.name.split(".")[0] == item), 4)
+        return round(sum(t.score for t in self.tests if t.item == item), 4)
 
     def summary_line(self) -> str:
         line = f"{self.score:g}/{self.rubric.automatic_total:g} automatic points"

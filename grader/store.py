@@ -35,8 +35,8 @@ from grader.intake import HandedIn, Identity, Submission
 from grader.intake.extensions import Extension
 from grader.intake.roster import RosterEntry
 from grader.judge.evidence import Evidence
-from grader.judge.verdict import TestResult
-from grader.result import SubmissionResult, SubmissionStatus, WrittenScore
+from grader.judge.verdict import TestResult, Trouble
+from grader.result import Problem, SubmissionResult, SubmissionStatus, WrittenScore
 from grader.rubric import Rubric, load_rubric, rubric_as_json, rubric_from_json
 from grader.student_text import clean
 
@@ -63,6 +63,8 @@ CREATE INDEX IF NOT EXISTS gradings_by_content ON gradings (content_hash, grader
 CREATE TABLE IF NOT EXISTS tests (
     grading_id INTEGER NOT NULL REFERENCES gradings(id), position INTEGER NOT NULL,
     name TEXT NOT NULL, score REAL NOT NULL, max_score REAL NOT NULL, output TEXT NOT NULL,
+    item TEXT NOT NULL DEFAULT '', called TEXT NOT NULL DEFAULT '', problem TEXT NOT NULL DEFAULT '',
+    mistake TEXT NOT NULL DEFAULT '', trouble TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (grading_id, position)
 );
 CREATE TABLE IF NOT EXISTS written_scores (
@@ -171,6 +173,37 @@ def content_hash(submission: Submission) -> str:
     return hashlib.sha256(submission.path.read_bytes()).hexdigest()
 
 
+VERDICT_COLUMNS = ("item", "called", "problem", "mistake", "trouble")
+
+
+def _add_verdict_columns(connection: sqlite3.Connection) -> None:
+    """A store made before verdicts were data holds each test's message only: its rows get the item (the start
+    of the test's name, as the contract names tests) and the whole message as the problem, once."""
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(tests)")}
+    missing = [column for column in VERDICT_COLUMNS if column not in columns]
+    if not missing:
+        return
+    with connection:
+        connection.execute("BEGIN IMMEDIATE")
+        for column in missing:
+            connection.execute(f"ALTER TABLE tests ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
+        connection.execute(
+            "UPDATE tests SET item = CASE WHEN instr(name, '.') > 0 THEN substr(name, 1, instr(name, '.') - 1) "
+            "ELSE name END, problem = CASE WHEN output = 'passed' THEN '' ELSE output END"
+        )
+
+
+def _problems_as_json(problems: list[Problem]) -> str:
+    return json.dumps([[problem.text, str(problem.trouble)] for problem in problems])
+
+
+def _problems_from_json(text: str) -> list[Problem]:
+    """The stored problems; a store of older days kept them as sentences only."""
+    return [
+        Problem(entry) if isinstance(entry, str) else Problem(entry[0], Trouble(entry[1])) for entry in json.loads(text)
+    ]
+
+
 class ClassStore:
     def __init__(self, connection: sqlite3.Connection, rubric: Rubric) -> None:
         self.db = connection
@@ -207,6 +240,7 @@ class ClassStore:
                     connection.execute("ALTER TABLE gradings ADD COLUMN isolation TEXT NOT NULL DEFAULT ''")
                 if "handed_in" not in columns:  # a store made before the export's evidence of time was kept
                     connection.execute("ALTER TABLE gradings ADD COLUMN handed_in TEXT NOT NULL DEFAULT ''")
+                _add_verdict_columns(connection)
                 store = cls(connection, rubric or load_rubric())
                 if rubric is None and (own := store.class_rubric()) is not None:
                     store.rubric = own
@@ -279,7 +313,7 @@ class ClassStore:
                     versions.cases,
                     str(result.status),
                     result.execution_time,
-                    json.dumps(result.problems),
+                    _problems_as_json(result.problems),
                     json.dumps(result.written),
                     clean(submission.note),
                     reused_from,
@@ -290,8 +324,13 @@ class ClassStore:
             )
             grading_id = int(cursor.lastrowid)
             db.executemany(
-                "INSERT INTO tests (grading_id, position, name, score, max_score, output) VALUES (?, ?, ?, ?, ?, ?)",
-                [(grading_id, i, t.name, t.score, t.max_score, t.output) for i, t in enumerate(result.tests)],
+                "INSERT INTO tests (grading_id, position, name, score, max_score, output, item, called, problem, "
+                "mistake, trouble) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (grading_id, i, t.name, t.score, t.max_score, t.output, t.item, t.called, t.problem, t.mistake)
+                    + (str(t.trouble),)
+                    for i, t in enumerate(result.tests)
+                ],
             )
             if result.evidence is not None:
                 db.execute("INSERT INTO evidence VALUES (?, ?)", (grading_id, result.evidence.to_bytes()))
@@ -335,9 +374,11 @@ class ClassStore:
             ).fetchone()
         )
         tests = [
-            TestResult(*row)
-            for row in self.db.execute(
-                "SELECT name, score, max_score, output FROM tests WHERE grading_id = ? ORDER BY position", (grading_id,)
+            TestResult(item, name, score, max_score, called, problem, mistake, Trouble(trouble))
+            for item, name, score, max_score, called, problem, mistake, trouble in self.db.execute(
+                "SELECT item, name, score, max_score, called, problem, mistake, trouble FROM tests "
+                "WHERE grading_id = ? ORDER BY position",
+                (grading_id,),
             )
         ]
         return SubmissionResult(
@@ -346,7 +387,7 @@ class ClassStore:
             tests=tests,
             written=json.loads(written),
             status=SubmissionStatus(status),
-            problems=json.loads(problems),
+            problems=_problems_from_json(problems),
             execution_time=seconds,
             note=note,
             plots=json.loads(plots),

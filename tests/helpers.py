@@ -178,6 +178,11 @@ def outputs(tests: list[TestResult]) -> str:
     return "\n".join(f"{t.name}: {t.output}" for t in tests)
 
 
+def texts(problems: list) -> list[str]:
+    """The sentences of a result's problems."""
+    return [problem.text for problem in problems]
+
+
 # ---- running a whole notebook in a kernel ---------------------------------------------------------------
 
 INSPECT_NAMES = """

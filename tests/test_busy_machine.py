@@ -166,7 +166,7 @@ def test_a_store_write_that_fails_is_tried_again_and_one_that_keeps_failing_cost
         "bob": "grader_error",
         "cy": "unreadable",
     }
-    assert "could not record this result (OperationalError: disk I/O error)" in results["bob"].problems[0]
+    assert "could not record this result (OperationalError: disk I/O error)" in results["bob"].problems[0].text
     assert "could not be written (disk I/O error); trying again" in capsys.readouterr().err
     gradebook = (tmp_path / "out" / "gradebook.csv").read_text()
     assert all(name in gradebook for name in ("ada", "bob", "cy"))  # the class's views were written all the same
@@ -270,7 +270,7 @@ def test_a_fresh_kernel_that_the_deadline_cuts_off_is_no_grader_error(monkeypatc
             raise KernelStartFailed("the kernel did not become ready")
         return Path("/nonexistent"), runner
 
-    lost = CellRun(1, CellStatus.ERROR, "the kernel died while running this cell", 0)
+    lost = CellRun(1, CellStatus.LOST, "the kernel died while running this cell", 0)
     monkeypatch.setattr(grading, "time", clock)
     monkeypatch.setattr(grading, "start_with_retries", start)
     monkeypatch.setattr(grading, "run_notebook", lambda *args: RunLog(cells=[lost], lost_at=lost))

@@ -113,7 +113,7 @@ def test_a_submission_that_kills_workers_twice_ends_with_a_clear_reason(cluster,
     ).results
     assert len(killer.stop()) == 2
     assert result.status == SubmissionStatus.GRADER_ERROR and result.score == 0
-    assert "killed Dask workers" in result.problems[0]
+    assert "killed Dask workers" in result.problems[0].text
 
 
 def test_a_scheduler_that_does_not_answer_is_an_error_at_start(tmp_path, capsys):

@@ -22,6 +22,7 @@ import nbformat
 import pytest
 
 from examples.build_examples import OUT as EXAMPLES
+from grader.judge.verdict import Trouble
 from grader.pipeline import grade_class
 from grader.result import SubmissionStatus
 from grader.rubric import AUTOMATIC_ITEMS
@@ -29,7 +30,7 @@ from grader.run.sandbox import SandboxMode
 from grader.views.feedback import feedback_markdown
 from grader.views.gradescope import gradescope_results
 
-from .helpers import BAD_FILES, SANDBOXED, TEMPLATE_SCORE, attacks, processes_of_kernel_users, with_run
+from .helpers import BAD_FILES, SANDBOXED, TEMPLATE_SCORE, attacks, processes_of_kernel_users, texts, with_run
 
 pytestmark = pytest.mark.slow
 needs_sandbox = pytest.mark.skipif(not SANDBOXED, reason="bubblewrap cannot run here (CI installs it)")
@@ -70,7 +71,7 @@ def test_written_answers_are_in_the_results_for_reviewers(graded_class, test_rub
 
 def test_the_untouched_template_runs_on_past_its_failing_cells(graded_class):
     result = graded_class[0]["bob_untouched_template"]
-    assert any("mat1 and mat2 shapes cannot be multiplied" in p for p in result.problems)
+    assert any("mat1 and mat2 shapes cannot be multiplied" in p for p in texts(result.problems))
     assert result.item_score("optimizers") == 10, "the cells after the failing one must still run"
 
 
@@ -89,7 +90,7 @@ def test_unreadable_files_get_results_with_a_reason(graded_class, name):
 def test_a_notebook_in_format_3_is_upgraded_graded_and_told_so(graded_class, test_rubric):
     result = graded_class[0]["format3"]
     assert result.status == SubmissionStatus.GRADED and result.score == test_rubric.automatic_total
-    assert any("saved in format 3" in p and "costs no points" in p for p in result.problems)
+    assert any("saved in format 3" in p and "costs no points" in p for p in texts(result.problems))
 
 
 def test_a_script_and_a_zip_in_a_zip_are_graded_as_the_notebooks_they_hold(graded_class, test_rubric):
@@ -104,21 +105,21 @@ def test_a_syntax_error_costs_only_what_depends_on_the_cell(graded_class, test_r
     scores = item_scores(result)
     assert scores["loss_fn"] == 0 and "`loss_fn` is not defined" in feedback_markdown(result)
     assert scores["backward"] == test_rubric.points["backward"]
-    assert any("SyntaxError" in p for p in result.problems)
+    assert any("SyntaxError" in p for p in texts(result.problems))
 
 
 def test_an_endless_cell_is_interrupted_and_the_rest_is_graded(graded_class):
     result = graded_class[0]["attack_infinite_loop"]
     assert result.score == TEMPLATE_SCORE, "the template's functions, defined before the endless cell, are graded"
-    assert any("interrupted" in p for p in result.problems)
+    assert any("interrupted" in p.text and p.trouble == Trouble.TIMEOUT for p in result.problems)
 
 
 def test_a_cell_no_interrupt_stops_costs_no_item(graded_class, test_rubric):
     result = graded_class[0]["lost_in_a_cell"]
     assert result.score == test_rubric.automatic_total, feedback_markdown(result)
-    skipped = [p for p in result.problems if "was skipped on a fresh kernel" in p]
+    skipped = [p for p in texts(result.problems) if "was skipped on a fresh kernel" in p]
     assert len(skipped) == 1 and "(` import signal `)" in skipped[0] and "did not stop when interrupted" in skipped[0]
-    assert any("run on 2 kernels in all" in p for p in result.problems)
+    assert any("run on 2 kernels in all" in p for p in texts(result.problems))
 
 
 def test_a_graded_call_that_hangs_past_every_signal_costs_its_item_only(graded_class, test_rubric):
@@ -126,17 +127,20 @@ def test_a_graded_call_that_hangs_past_every_signal_costs_its_item_only(graded_c
     scores = {item: sum(t.score for t in result.tests if t.name.startswith(f"{item}.")) for item in AUTOMATIC_ITEMS}
     # optimizers, graded after train_manual, is harvested by a fresh kernel
     assert scores == test_rubric.points | {"train_manual": 0}, feedback_markdown(result)
-    assert all("did not finish in time" in t.output for t in result.tests if t.name.startswith("train_manual."))
-    assert any("run on 2 kernels in all" in p for p in result.problems)
+    lost = [t for t in result.tests if t.item == "train_manual"]
+    assert lost and all("did not finish in time" in t.output and t.trouble == Trouble.TIMEOUT for t in lost)
+    assert any("run on 2 kernels in all" in p for p in texts(result.problems))
 
 
 def test_when_every_kernel_is_lost_the_items_left_score_zero_with_the_reason(graded_class, test_rubric):
     result = graded_class[0]["attack_os_exit"]
     assert test_rubric.run.kernel_restarts == 2  # three kernels, each lost on the next exit
     assert result.score == 0
-    skipped = [p for p in result.problems if "(` import os `) was skipped on a fresh kernel" in p]
+    skipped = [p for p in texts(result.problems) if "(` import os `) was skipped on a fresh kernel" in p]
     assert len(skipped) == 2 and all("kernel died" in p for p in skipped)
     assert "kernel was lost before this could be graded" in gradescope_results(result)["tests"][0]["output"]
+    assert result.tests[0].trouble == Trouble.KERNEL_LOST
+    assert {p.trouble for p in result.problems if "was skipped" in p.text} == {Trouble.KERNEL_LOST}
 
 
 def test_grading_the_same_notebook_twice_gives_the_same_results(graded_class):
@@ -225,7 +229,7 @@ def test_no_attack_earns_a_point(graded_class, attack):
 @needs_sandbox
 def test_attacks_fail_for_the_reasons_expected(graded_class):
     results, _, contacted = graded_class
-    problems = {name: " ".join(r.problems) for name, r in results.items()}
+    problems = {name: " ".join(texts(r.problems)) for name, r in results.items()}
     secrets = problems["attack_read_secrets"]
     assert secrets.count("FileNotFoundError") == 2, secrets  # the absolute and the relative path
     assert problems["attack_import_ours"].count("ModuleNotFoundError") == 2
@@ -251,6 +255,6 @@ def test_fork_bomb_is_contained(test_rubric, tmp_path):
     # fewer processes, fewer of them spinning until the kernel is stopped (every limit holds: test_sandbox.py)
     rubric = dataclasses.replace(rubric, limits=dataclasses.replace(rubric.limits, processes=48))
     (result,) = grade_class([tmp_path], tmp_path / "out", rubric, jobs=1, sandbox=SandboxMode.REQUIRED).results
-    assert result.score == 0 and any("interrupted" in p or "kernel" in p for p in result.problems)
+    assert result.score == 0 and any("interrupted" in p or "kernel" in p for p in texts(result.problems))
     if os.geteuid() == 0:  # kernels run as their slot's user: after grading not one of the bomb's processes is left
         assert processes_of_kernel_users() == []

@@ -76,7 +76,7 @@ def test_a_timeout_that_no_interrupt_stops_loses_the_kernel(probe):
 
 def test_a_kernel_that_dies_in_a_cell_is_lost_and_says_so():
     runner, run = run_one({"work()": DeadKernelError("gone")})
-    assert (run.status, run.error, runner.alive) == (CellStatus.ERROR, "the kernel died while running this cell", False)
+    assert (run.status, run.error, runner.alive) == (CellStatus.LOST, "the kernel died while running this cell", False)
 
 
 def test_a_message_the_grader_cannot_read_loses_the_kernel_with_the_likely_cause():
@@ -115,7 +115,7 @@ def test_cells_past_the_notebooks_or_the_submissions_time_are_not_run(monkeypatc
     runner = timed(runner_for([f"cell{i}" for i in range(5)], {}), clock)
     log = run_notebook(runner, notebook_timeout, deadline=deadline)
     assert [c.status for c in log.cells] == [CellStatus.OK] * 3 + [CellStatus.NOT_RUN] * 2
-    assert log.stopped_because == says and runner.client.executed == ["cell0", "cell1", "cell2"]
+    assert log.stopped_because == says and log.stopped_by_time and runner.client.executed == ["cell0", "cell1", "cell2"]
 
 
 def test_a_skipped_cell_and_a_lost_kernel_shape_the_log(monkeypatch):
@@ -126,8 +126,9 @@ def test_a_skipped_cell_and_a_lost_kernel_shape_the_log(monkeypatch):
     log = run_notebook(runner, 100, skip={1: "it lost the kernel on the first run"})
     assert [(c.number, c.status) for c in log.cells] == [
         (1, CellStatus.SKIPPED),
-        (2, CellStatus.ERROR),
+        (2, CellStatus.LOST),
         (3, CellStatus.NOT_RUN),
     ]
     assert log.lost_at.index == 2 and log.stopped_because == "the kernel died or stopped answering"
+    assert not log.stopped_by_time
     assert runner.client.executed == ["EPOCHS = 3", "lose()"]

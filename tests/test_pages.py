@@ -7,7 +7,7 @@ import pytest
 
 from grader.intake import Identity
 from grader.judge.verdict import TestResult
-from grader.result import SubmissionResult, WrittenScore
+from grader.result import Problem, SubmissionResult, WrittenScore
 from grader.views.feedback import feedback_html
 
 from .helpers import Elements, browse
@@ -23,10 +23,14 @@ def injected_page(rubric, tmp_path_factory):
     result = SubmissionResult(
         Identity("mallory", name=INJECTED, source=INJECTED),
         rubric,
-        tests=[TestResult("loss_fn.random", 0.0, 2.5, f"Called loss_fn(...). `loss_fn` raised ValueError: {INJECTED}")],
+        tests=[
+            TestResult(
+                "loss_fn", "loss_fn.random", 0.0, 2.5, "Called loss_fn().", f"`loss_fn` raised ValueError: {INJECTED}"
+            )
+        ],
         written={"q1a": INJECTED},
         written_scores={"q1a": WrittenScore(1, INJECTED)},
-        problems=[f"code cell 3 (`{INJECTED}`): ValueError: {INJECTED}"],
+        problems=[Problem(f"code cell 3 (`{INJECTED}`): ValueError: {INJECTED}")],
         note=INJECTED,
         plots={"trained_weights": INJECTED, "sgd": [[0, INJECTED]], "epochs": INJECTED},
     )
@@ -127,7 +131,7 @@ def test_a_page_with_nothing_new_to_show_is_not_drawn_again(rubric, monkeypatch,
     result = SubmissionResult(
         Identity("ada"),
         rubric,
-        tests=[TestResult("loss_fn.random", 0.0, 2.5, "wrong")],
+        tests=[TestResult("loss_fn", "loss_fn.random", 0.0, 2.5, problem="wrong")],
         plots={"trained_weights": narrow, "epochs": 100},
     )
     drawn = []
@@ -138,7 +142,7 @@ def test_a_page_with_nothing_new_to_show_is_not_drawn_again(rubric, monkeypatch,
     write_submission_views(result, tmp_path)
     assert drawn == [1] and page.read_text() == first and "data:image/png" in first
     figure = first.split('<figure id="boundary">')[1].split("</figure>")[0]
-    result.tests = [TestResult("loss_fn.random", 2.5, 2.5, "")]  # other scores (a rescore, a TA's import)
+    result.tests = [TestResult("loss_fn", "loss_fn.random", 2.5, 2.5)]  # other scores (a rescore, a TA's import)
     write_submission_views(result, tmp_path)
     changed = page.read_text()
     assert changed != first and "2.5" in changed
@@ -172,7 +176,10 @@ def test_points_read_as_people_read_them_and_pass_or_fail_is_said_in_words(rubri
     result = SubmissionResult(
         Identity("ada"),
         rubric,
-        tests=[TestResult("loss_fn.random", 0.0, 5 / 3, "wrong"), TestResult("forward.random", 2.5, 2.5, "")],
+        tests=[
+            TestResult("loss_fn", "loss_fn.random", 0.0, 5 / 3, problem="wrong"),
+            TestResult("forward", "forward.random", 2.5, 2.5),
+        ],
     )
     page = feedback_html(result)
     assert "1.67" in page and "1.66667" not in page

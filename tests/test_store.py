@@ -8,6 +8,7 @@ one test kills a real `python -m grader` run with SIGKILL.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import shutil
@@ -24,7 +25,6 @@ import pytest
 
 from grader import cli, pipeline
 from grader.intake.roster import RosterEntry
-from grader.judge.verdict import TestResult
 from grader.pipeline import grade_class, zero_result
 from grader.result import SubmissionStatus
 from grader.store import STORE_FILE, ClassStore
@@ -47,7 +47,9 @@ class StandIn:
             result = zero_result(submission, rubric, SubmissionStatus.GRADED, "graded by the stand-in")
             first = result.tests[0]
             right = b"right" in submission.path.read_bytes()
-            result.tests[0] = TestResult(first.name, first.max_score if right else 0.0, first.max_score, "stand-in")
+            result.tests[0] = dataclasses.replace(
+                first, score=first.max_score if right else 0.0, problem="" if right else "stand-in"
+            )
             yield submission, result
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from grader.cases import Array, Case
+from grader.judge.verdict import Trouble
 from grader.rubric import Rubric
 from grader.run.harvest import CallOutcome, CallStatus, Leaf
 from grader.shared_with_selfcheck import value_mismatch
@@ -38,20 +39,22 @@ def describe_call(case: Case, call_index: int = 0) -> str:
     return f"{call.function}({', '.join(parts)})"
 
 
-def call_failure(outcome: CallOutcome, function: str) -> str:
-    """Why a call gave nothing to judge, or "" when it returned."""
+def call_failure(outcome: CallOutcome, function: str) -> tuple[str, Trouble]:
+    """Why a call gave nothing to judge, and its kind of trouble; ("", NONE) when it returned."""
     if outcome.status == CallStatus.ERROR and outcome.reason.startswith("NotImplementedError"):
         return (
             f"`{function}` raised {code_span(outcome.reason)}. Hint: `{function}` is still a TODO: write it, "
-            "following its steps"
+            "following its steps",
+            Trouble.TODO,
         )
     reasons = {
-        CallStatus.OK: "",
-        CallStatus.MISSING: f"`{function}` is not defined at the top level of the notebook",
-        CallStatus.NOT_CALLABLE: f"`{function}` is defined but is not a function",
-        CallStatus.TIMEOUT: f"`{function}` did not return in time ({outcome.reason or 'timed out'})",
-        CallStatus.ERROR: f"`{function}` raised {code_span(outcome.reason)}",
-        CallStatus.NOT_RUN: outcome.reason or f"`{function}` was not called",
+        CallStatus.OK: ("", Trouble.NONE),
+        CallStatus.MISSING: (f"`{function}` is not defined at the top level of the notebook", Trouble.MISSING),
+        CallStatus.NOT_CALLABLE: (f"`{function}` is defined but is not a function", Trouble.NOT_CALLABLE),
+        CallStatus.TIMEOUT: (f"`{function}` did not return in time ({outcome.reason or 'timed out'})", Trouble.TIMEOUT),
+        CallStatus.ERROR: (f"`{function}` raised {code_span(outcome.reason)}", Trouble.RAISED),
+        CallStatus.LOST: (outcome.reason or "the kernel was lost during this call", Trouble.KERNEL_LOST),
+        CallStatus.NOT_RUN: (outcome.reason or f"`{function}` was not called", Trouble.NOT_RUN),
     }
     return reasons[outcome.status]
 

@@ -23,7 +23,6 @@ from grader.rubric import InitParamsItem, OptimizersItem, Rubric, TrainManualIte
 from grader.run.harvest import CallOutcome, Leaf
 from grader.shared_with_selfcheck import (
     GRADIENT_HINTS,
-    hint,
     parameter_problem,
     recognise_gradient,
     recognise_loss,
@@ -47,19 +46,18 @@ def _arrays(case: Case, names: tuple[str, ...]) -> list[torch.Tensor]:
 # ---- loss_fn ---------------------------------------------------------------------------------------------
 
 
-def _loss_hint(case: Case, leaf: Leaf | None) -> str:
-    """The catalogued mistake the value returned shows (the template's comments invite some), as a hint."""
+def _loss_mistake(case: Case, leaf: Leaf | None) -> str:
+    """The catalogued mistake the value returned shows (the template's comments invite some), or ""."""
     if leaf is None or leaf.value is None:
         return ""
-    mistake = recognise_loss(case.arrays["p_y_hat"], case.arrays["y"], leaf.value.astype(np.float64))
-    return f" {hint(mistake)}" if mistake else ""
+    return recognise_loss(case.arrays["p_y_hat"], case.arrays["y"], leaf.value.astype(np.float64))
 
 
 def judge_loss_fn(case: Case, outcomes: list[CallOutcome], rubric: Rubric) -> list[Check]:
     expected = solutions.loss_fn(*_arrays(case, ("p_y_hat", "y"))).numpy()
     leaf = outcomes[0].leaf("")
     problem = compare(leaf, expected, "the loss", rubric)
-    return [Check("", f"{problem}.{_loss_hint(case, leaf)}" if problem else "")]
+    return [Check("", f"{problem}.", _loss_mistake(case, leaf)) if problem else Check("")]
 
 
 # ---- init_params -----------------------------------------------------------------------------------------
@@ -85,8 +83,9 @@ def judge_init_params(case: Case, outcomes: list[CallOutcome], rubric: Rubric) -
         for name, leaf in zip(shapes, returned, strict=True)
         if leaf and leaf.value is not None
     }
-    mistake = recognise_weight_shapes(got, d, h, k)
-    return [Check("", "; ".join(problems) + "." + (f" {hint(mistake)}" if mistake else "") if problems else "")]
+    if not problems:
+        return [Check("")]
+    return [Check("", "; ".join(problems) + ".", recognise_weight_shapes(got, d, h, k))]
 
 
 # ---- forward ---------------------------------------------------------------------------------------------
@@ -101,20 +100,24 @@ def judge_forward(case: Case, outcomes: list[CallOutcome], rubric: Rubric) -> li
     problems = [p for p in problems if p]
     p_hat = outcomes[0].leaf("3")
     overflowed = p_hat is not None and p_hat.value is not None and not np.all(np.isfinite(p_hat.value))
-    overflow = f" {hint('softmax_overflow')}" if overflowed and np.all(np.isfinite(expected[3].numpy())) else ""
-    return [Check("", "; ".join(problems) + "." + overflow if problems else "")]
+    if not problems:
+        return [Check("")]
+    overflow = "softmax_overflow" if overflowed and np.all(np.isfinite(expected[3].numpy())) else ""
+    return [Check("", "; ".join(problems) + ".", overflow)]
 
 
 # ---- backward --------------------------------------------------------------------------------------------
 
 
-def _backward_hint(gradient: str, leaf: Leaf | None, case: Case, expected: np.ndarray) -> str:
-    """The catalogued mistake the gradient shows, else where the handout computes it."""
+def _gradient_check(
+    test: str, gradient: str, problem: str, leaf: Leaf | None, case: Case, expected: np.ndarray
+) -> Check:
+    """A wrong gradient's check: the catalogued mistake it shows, else where the handout computes it."""
     if leaf is not None and leaf.value is not None:
         mistake = recognise_gradient(gradient, case.arrays, leaf.value.astype(np.float64), expected)
         if mistake:
-            return hint(mistake)
-    return f"Hint: {GRADIENT_HINTS[gradient]}."
+            return Check(test, f"{problem}.", mistake)
+    return Check(test, f"{problem}. Hint: {GRADIENT_HINTS[gradient]}.")
 
 
 def judge_backward(case: Case, outcomes: list[CallOutcome], rubric: Rubric) -> list[Check]:
@@ -123,8 +126,7 @@ def judge_backward(case: Case, outcomes: list[CallOutcome], rubric: Rubric) -> l
     for index, (gradient, test, value) in enumerate(zip(GRADIENTS, GRADIENT_TESTS, expected, strict=True)):
         leaf, wanted = outcomes[0].leaf(str(index)), value.numpy().astype(np.float64)
         problem = compare(leaf, wanted, gradient, rubric)
-        advice = f" {_backward_hint(gradient, leaf, case, wanted)}" if problem else ""
-        checks.append(Check(test, f"{problem}.{advice}" if problem else ""))
+        checks.append(_gradient_check(test, gradient, problem, leaf, case, wanted) if problem else Check(test))
     return checks
 
 
@@ -135,22 +137,23 @@ def judge_sgd_update(case: Case, outcomes: list[CallOutcome], rubric: Rubric) ->
     outcome, lr = outcomes[0], case.spec["learning_rate"]
     params = [case.arrays[p].astype(np.float64) for p in PARAMETERS]
     grads = [case.arrays[f"d{p}"].astype(np.float64) for p in PARAMETERS]
-    problems, advice = [], ""
+    problems, advice, mistake = [], "", ""
     for index, (name, param, grad) in enumerate(zip(PARAMETERS, params, grads, strict=True)):
         expected, after = param - lr * grad, outcome.inputs_after.get(index)
         problem = compare(None if after is None else Leaf(name, {}, after), expected, f"{name} after the call", rubric)
         if problem and after is not None and after.shape == param.shape:
             if recognise_update(param, grad, lr, after.astype(np.float64)):
                 problem = f"{name} moved *up* the gradient (p += lr * g)"
-                advice = f" {hint('update_sign')}"
+                mistake = "update_sign"
             elif np.array_equal(after, case.arrays[name]):
                 problem = f"{name} was not changed in place"
-                advice = (
-                    advice or " Hint: update each tensor in place (W1 -= ...) so that the caller's list sees the step."
-                )
+                advice = " Hint: update each tensor in place (W1 -= ...) so that the caller's list sees the step."
         problem = problem or compare(outcome.leaf(str(index)), expected, f"returned {name}", rubric)
         problems += [problem] if problem else []
-    return [Check("", "; ".join(problems) + "." + advice if problems else "")]
+    if not problems:
+        return [Check("")]
+    # a sign that is wrong is the mistake to name; the in-place advice only when nothing is catalogued
+    return [Check("", "; ".join(problems) + "." + ("" if mistake else advice), mistake)]
 
 
 # ---- train_manual and optimizers -------------------------------------------------------------------------
@@ -288,11 +291,10 @@ def judge_optimizers(case: Case, outcomes: list[CallOutcome], rubric: Rubric) ->
         )
     return [
         Check("loss_history", history_problem),
-        Check(
-            "same_start",
-            ""
-            if started_together
-            else f"SGD starts at loss {sgd[0]:.4f} and Adam at {adam[0]:.4f}. {hint('optimizers_start_apart')}",
+        Check("same_start")
+        if started_together
+        else Check(
+            "same_start", f"SGD starts at loss {sgd[0]:.4f} and Adam at {adam[0]:.4f}.", "optimizers_start_apart"
         ),
         Check(
             "adam_beats_sgd",

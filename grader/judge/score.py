@@ -8,29 +8,33 @@ and a note is added when the function changed its inputs in place.
 
 from __future__ import annotations
 
+import dataclasses
+
 from grader.cases import Case, training_split
 from grader.judge.compare import call_failure, changed_inputs, describe_call
 from grader.judge.items import SCORERS
 from grader.judge.rules import returned_autograd_history, watched_at_run_time
-from grader.judge.verdict import Check, ItemScorer, TestResult
+from grader.judge.verdict import Check, ItemScorer, TestResult, Trouble
 from grader.rubric import GRADED_FUNCTIONS, Item, Rubric
 from grader.run.harvest import CallOutcome
-from grader.shared_with_selfcheck import hint
 
 
-def _why_not_judged(item: str, spec: Item, case: Case, outcomes: list[CallOutcome], breach: str) -> str:
-    """Why the case's tests all fail before any value is looked at (a broken rule, a call that did not return)."""
+def _why_not_judged(item: str, spec: Item, case: Case, outcomes: list[CallOutcome], breach: str) -> tuple[str, Trouble]:
+    """Why the case's tests all fail before any value is looked at (a broken rule, a call that did not return),
+    and its kind of trouble; ("", NONE) when its values are to be judged."""
     if breach:
-        return breach
+        return breach, Trouble.RULE
     failures = [call_failure(outcome, call.function) for call, outcome in zip(case.calls, outcomes, strict=True)]
-    if any(failures):
-        return "; ".join(dict.fromkeys(f for f in failures if f))
+    if any(text for text, _ in failures):
+        first = next(trouble for text, trouble in failures if text)
+        return "; ".join(dict.fromkeys(text for text, _ in failures if text)), first
     if spec.rule is not None and spec.rule.watch:
         if ran := watched_at_run_time(GRADED_FUNCTIONS[item], outcomes, spec.rule):
-            return ran
+            return ran, Trouble.RULE
     if spec.rule is not None and spec.rule.autograd_history:
-        return returned_autograd_history(GRADED_FUNCTIONS[item], outcomes, spec.rule)
-    return ""
+        if kept := returned_autograd_history(GRADED_FUNCTIONS[item], outcomes, spec.rule):
+            return kept, Trouble.RULE
+    return "", Trouble.NONE
 
 
 def _changed_inputs_note(scorer: ItemScorer, case: Case, outcomes: list[CallOutcome]) -> str:
@@ -42,18 +46,22 @@ def _changed_inputs_note(scorer: ItemScorer, case: Case, outcomes: list[CallOutc
     return f" Note: it changed its input{'s' if len(changed) > 1 else ''} {', '.join(changed)} in place."
 
 
+def _called(scorer: ItemScorer, case: Case) -> str:
+    calls = " and ".join(describe_call(case, index) for index in range(len(case.calls)))
+    return f"Called {calls}{scorer.context}."
+
+
 def _case_checks(
     item: str, spec: Item, scorer: ItemScorer, case: Case, outcomes: list[CallOutcome], rubric: Rubric, breach: str
 ) -> list[Check]:
-    calls = " and ".join(describe_call(case, index) for index in range(len(case.calls)))
-    called = f"Called {calls}{scorer.context}."
-    if failure := _why_not_judged(item, spec, case, outcomes, breach):
-        return [Check(part, f"{called} {failure}.") for part in scorer.parts]
+    failure, trouble = _why_not_judged(item, spec, case, outcomes, breach)
+    if failure:
+        return [Check(part, f"{failure}.", trouble=trouble) for part in scorer.parts]
     checks = scorer.judge(case, outcomes, rubric)
     if [check.part for check in checks] != list(scorer.parts):  # a scorer of ours that breaks the interface
         raise ValueError(f"the {item} scorer judged {[c.part for c in checks]}, not its parts {list(scorer.parts)}")
     note = _changed_inputs_note(scorer, case, outcomes)
-    return [Check(check.part, f"{called} {check.problem}{note}" if check.problem else "") for check in checks]
+    return [dataclasses.replace(check, problem=check.problem + note) if check.problem else check for check in checks]
 
 
 HANDOUT_SIZES = {"d": 2, "h": 10}  # the notebook's own: a function right only there has them written in
@@ -91,15 +99,29 @@ def score_item(
         _case_checks(item, spec, scorer, case, [outcomes[call.key] for call in case.calls], rubric, breach)
         for case in cases
     ]
-    mistake = "" if breach else _across_cases(cases, outcomes, checks)
-    advice = f" {hint(mistake)}" if mistake else ""
-    named = [
-        (scorer.test_name(item, check.part, case), check.problem + advice if check.problem else "")
+    # a mistake only the cases together show, for the failures whose values show none of their own
+    across = "" if breach else _across_cases(cases, outcomes, checks)
+    tests = [
+        (scorer.test_name(item, check.part, case), _called(scorer, case), check)
         for case, case_checks in zip(cases, checks, strict=True)
         for check in case_checks
     ]
-    each = spec.points / len(named) if named else 0.0
-    return [TestResult(name, 0.0 if problem else each, each, problem or "passed") for name, problem in named]
+    each = spec.points / len(tests) if tests else 0.0
+    return [
+        TestResult(item, name, each, each)
+        if not check.problem
+        else TestResult(
+            item,
+            name,
+            0.0,
+            each,
+            called=called,
+            problem=check.problem,
+            mistake=check.mistake or across,
+            trouble=check.trouble,
+        )
+        for name, called, check in tests
+    ]
 
 
 def score_all(

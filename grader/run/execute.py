@@ -33,6 +33,7 @@ class CellStatus(StrEnum):
     ERROR = "error"
     TIMEOUT = "timeout"
     NOT_RUN = "not_run"
+    LOST = "lost"  # the kernel died or broke the protocol while running it
     SKIPPED = "skipped"  # lost the kernel on an earlier run, so left out of this one
 
 
@@ -50,6 +51,7 @@ class CellRun:
 class RunLog:
     cells: list[CellRun] = field(default_factory=list)
     stopped_because: str = ""  # why cells after some point were not run
+    stopped_by_time: bool = False  # they were not run because time ran out (else: the kernel was lost)
     output_truncated: bool = False
     lost_at: CellRun | None = None  # the cell during which the kernel was lost
 
@@ -140,7 +142,7 @@ class NotebookRunner:
             self._execute(cell, index, timeout)
         except KernelLost as lost:
             self.alive = False
-            return CellRun(index, CellStatus.ERROR, str(lost))
+            return CellRun(index, CellStatus.LOST, str(lost))
         reply = self._last_reply
         if reply.get("ename") == TIMEOUT_ENAME:
             self.alive = self._answers_again()
@@ -225,6 +227,7 @@ def run_notebook(
         if not runner.alive or remaining <= 0:
             if not log.stopped_because:
                 log.stopped_because = "the kernel died or stopped answering" if not runner.alive else out_of_time
+                log.stopped_by_time = runner.alive
             log.cells.append(CellRun(number, CellStatus.NOT_RUN, log.stopped_because, index))
             continue
         run = runner.run_cell(cell, index, min(runner.cell_timeout, remaining))

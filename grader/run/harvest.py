@@ -50,6 +50,7 @@ class CallStatus(StrEnum):
     ERROR = "error"
     TIMEOUT = "timeout"
     NOT_RUN = "not_run"
+    LOST = "lost"  # the kernel was lost during the call (the grader's finding; the probe never writes it)
 
 
 @dataclass
@@ -192,8 +193,8 @@ def harvest_outputs(
         # calls the probe never reported on were cut short by what happened to the cell
         if run.status == CellStatus.TIMEOUT:
             cut_short = CallOutcome(CallStatus.TIMEOUT, "the call did not finish in time")
-        elif run.status == CellStatus.ERROR and not runner.alive:
-            cut_short = CallOutcome(CallStatus.ERROR, "the kernel was lost during this call")
+        elif run.status == CellStatus.LOST:
+            cut_short = CallOutcome(CallStatus.LOST, "the kernel was lost during this call")
         else:
             cut_short = None
         if cut_short is not None:

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
 from grader.judge.verdict import TestResult
@@ -23,7 +24,7 @@ def feedback_markdown(result: SubmissionResult) -> str:
     if result.note:
         lines += [result.note, ""]
     if result.problems:
-        lines += ["## What went wrong running your notebook", ""] + [f"- {p}" for p in result.problems] + [""]
+        lines += ["## What went wrong running your notebook", ""] + [f"- {p.text}" for p in result.problems] + [""]
     lines += ["## Graded functions", "", "| item | points |", "|---|---|"]
     for item, spec in result.rubric.items.items():
         lines.append(f"| `{item}` | {result.item_score(item):g} / {spec.points:g} |")
@@ -63,8 +64,8 @@ def feedback_html(result: SubmissionResult, previous: str = "") -> str:
             "name": item,
             "score": result.item_score(item),
             "points": spec.points,
-            "passed": sum(t.passed for t in result.tests if t.name.split(".")[0] == item),
-            "tests": sum(t.name.split(".")[0] == item for t in result.tests),
+            "passed": sum(t.passed for t in result.tests if t.item == item),
+            "tests": sum(t.item == item for t in result.tests),
         }
         for item, spec in result.rubric.items.items()
     ]
@@ -82,7 +83,7 @@ def feedback_html(result: SubmissionResult, previous: str = "") -> str:
         "who": who,
         "summary": result.summary_line(),
         "note": result.note,
-        "problems": result.problems,
+        "problems": [problem.text for problem in result.problems],
         "items": items,
         "failing": [dataclasses.astuple(t) for t in result.tests if not t.passed],
         "written_status": result.written_status(),
@@ -108,19 +109,19 @@ def feedback_html(result: SubmissionResult, previous: str = "") -> str:
 
 
 def _without_repeated_hints(failing: list[TestResult]) -> tuple[list[dict], list[dict]]:
-    """The failing tests, each without the catalogued hints it gives, and those hints once each, with how many
+    """The failing tests, each without its catalogued mistake's hint, and those hints once each, with how many
     tests gave them (a mistake made once can fail eight tests)."""
-    catalogued = [(name, hint(name)) for name in MISCONCEPTIONS]
-    counts: dict[str, int] = {}
-    tests = []
-    for test in failing:
-        output = test.output
-        for name, sentence in catalogued:
-            if sentence in output:
-                output = output.replace(sentence, "").strip()
-                counts[name] = counts.get(name, 0) + 1
-        tests.append({"name": test.name, "score": test.score, "max_score": test.max_score, "output": output})
-    hints = [{"name": name, "text": sentence, "tests": counts[name]} for name, sentence in catalogued if name in counts]
+    tests = [
+        {
+            "name": test.name,
+            "score": test.score,
+            "max_score": test.max_score,
+            "output": test.output if test.mistake not in MISCONCEPTIONS else f"{test.called} {test.problem}".strip(),
+        }
+        for test in failing
+    ]
+    counts = Counter(test.mistake for test in failing if test.mistake in MISCONCEPTIONS)
+    hints = [{"name": name, "text": hint(name), "tests": counts[name]} for name in MISCONCEPTIONS if name in counts]
     return tests, hints
 
 

@@ -53,7 +53,7 @@ def gradebook_row(row: StudentRow, rubric: Rubric) -> list[object]:
         rubric.written_total,
         (late.says if (late := result.lateness) else ""),
         result.late_penalty if late and late.costs else "",
-        " | ".join([result.note] * bool(result.note) + result.problems),
+        " | ".join([result.note] * bool(result.note) + [p.text for p in result.problems]),
     ]
 
 

@@ -52,7 +52,7 @@ def gradescope_results(result: SubmissionResult, written_as_tests: bool = True) 
                 "visibility": "visible",
             }
         )
-    paragraphs = [result.summary_line(), *([result.note] if result.note else []), *result.problems]
+    paragraphs = [result.summary_line(), *([result.note] if result.note else []), *(p.text for p in result.problems)]
     return {
         "score": result.total if written_as_tests else result.score,
         "execution_time": round(result.execution_time, 2),

@@ -29,8 +29,7 @@ def junit_xml(rows: list[StudentRow]) -> ET.ElementTree:
         for name, value in (("score", f"{result.score:g}"), ("status", str(result.status))):
             ET.SubElement(properties, "property", name=name, value=value)
         for test in result.tests:
-            item = test.name.split(".")[0]
-            classname = _printable(f"{row.identity.student}.{item}")
+            classname = _printable(f"{row.identity.student}.{test.item}")
             case = ET.SubElement(suite, "testcase", classname=classname, name=test.name)
             if not test.passed:
                 failure = ET.SubElement(

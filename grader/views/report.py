@@ -11,28 +11,33 @@ once TAs have scored some.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from grader.result import SubmissionStatus
+from grader.result import SubmissionResult, SubmissionStatus
 from grader.rubric import Rubric
 from grader.shared_with_selfcheck import MISCONCEPTIONS
 from grader.store import StudentRow
 from grader.views.html import render
 from grader.views.plots import STYLE, png
 
-HINTED = re.compile(r"Hint \((\w+)\)")  # a catalogued mistake, as the feedback names it
-TROUBLE = re.compile(r"ran longer than|kernel (was lost|died)|did not finish in time|could not", re.IGNORECASE)
 
-
-def _mistake(output: str) -> str:
-    """A failing test's message without its call description, so that the same mistake counts once per case."""
-    text = re.sub(r"^Called .*?\)(?: [^.]*)?\. ", "", output)
+def _shortened(text: str) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _needs_a_look(result: SubmissionResult) -> str:
+    """Why a person should look at how this submission ran (a timeout, a lost kernel, nothing to run), or ""."""
+    if result.status != SubmissionStatus.GRADED:
+        return " | ".join(p.text for p in result.problems) or str(result.status)
+    why = [p.text for p in result.problems if p.trouble.needs_a_look]
+    calls = sorted({t.item for t in result.tests if t.trouble.needs_a_look})
+    if calls:
+        why.append(f"graded calls that timed out or lost the kernel: {', '.join(calls)}")
+    return " | ".join(why)
 
 
 def histogram_figure(scores: list[float], maximum: float) -> Figure:
@@ -67,21 +72,16 @@ def report_html(rows: list[StudentRow], rubric: Rubric) -> str:
     other: Counter[tuple[str, str]] = Counter()  # the other failure messages
     for result in results:
         graded = result.status == SubmissionStatus.GRADED
-        named.update({name for t in result.tests for name in HINTED.findall(t.output)} if graded else set())
+        named.update({t.mistake for t in result.tests if t.mistake in MISCONCEPTIONS} if graded else set())
         for test in result.tests:
             tests.setdefault(test.name, []).append(test.passed)
-            if not test.passed and graded and not HINTED.search(test.output):
-                other[(test.name.split(".")[0], _mistake(test.output))] += 1
+            if not test.passed and graded and test.mistake not in MISCONCEPTIONS:
+                # without the call, so that one mistake counts once however many cases it failed
+                other[(test.item, _shortened(test.problem))] += 1
     trouble = [
-        {
-            "student": r.identity.student,
-            "name": row.identity.name,
-            "status": str(r.status),
-            "why": " | ".join(p for p in r.problems if TROUBLE.search(p) or r.status != SubmissionStatus.GRADED),
-        }
+        {"student": r.identity.student, "name": row.identity.name, "status": str(r.status), "why": why}
         for row in rows
-        if (r := row.result) is not None
-        and (r.status != SubmissionStatus.GRADED or any(TROUBLE.search(p) for p in r.problems))
+        if (r := row.result) is not None and (why := _needs_a_look(r))
     ]
     trouble += [
         {
@@ -120,7 +120,6 @@ def report_html(rows: list[StudentRow], rubric: Rubric) -> str:
         named=[
             {"name": name, "item": MISCONCEPTIONS[name].item or "any", "says": MISCONCEPTIONS[name].says, "count": n}
             for name, n in named.most_common()
-            if name in MISCONCEPTIONS
         ],
         mistakes=[{"item": item, "text": text, "count": n} for (item, text), n in other.most_common(15)],
         trouble=trouble,
