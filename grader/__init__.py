@@ -11,9 +11,10 @@ The data flows one way, one stage a subpackage or module (tests/test_layout.py c
     views/       every file people and systems read, rendered from the store
     cluster.py   grading on a Dask cluster; pipeline.py a class on local workers; rescore.py a new rubric
 
-`errors.py`, `rubric.py` (points, tolerances, limits, rules), `cases.py` (the hidden inputs),
-`student_text.py` and `shared_with_selfcheck.py` (what the students' self-check shares) serve every stage;
-`cli.py` is a thin command line over the rest.
+`items.py` (the one table of graded items: function, options, cases, judge), `rubric.py` (points, tolerances,
+limits, rules), `cases.py` (the hidden inputs' builders), `errors.py`, `student_text.py` and
+`shared_with_selfcheck.py` (what the students' self-check shares) serve every stage; `cli.py` is a thin
+command line over the rest.
 """
 
 __version__ = "0.1.0"  # pyproject.toml's version (a test keeps them equal)

@@ -1,4 +1,5 @@
-"""Hidden cases: turn the definitions in secret/cases.toml into concrete inputs.
+"""Hidden cases: turn the definitions in secret/cases.toml into concrete inputs (`items.generate_cases` reads the
+file and calls each item's builder below).
 
 A case is one situation for one graded item (say `backward.relu_at_zero`); it
 holds one or more calls of the student's function and the input arrays they
@@ -8,7 +9,6 @@ turns them into fresh tensors for every call.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,26 +91,26 @@ def _mlp_params(rng: np.random.Generator, d: int, h: int, scale: float = 1.0) ->
     }
 
 
-def _loss_fn(name: str, spec: dict, rng: np.random.Generator, seed: int) -> Case:
+def loss_fn_case(name: str, spec: dict, rng: np.random.Generator, seed: int, epochs: int) -> Case:
     n = spec["n"]
     arrays = {"p_y_hat": _probabilities(rng, n, spec.get("logit_scale", 1.0)), "y": _labels(rng, spec, n)}
     call = Call(f"loss_fn.{name}", "loss_fn", (Array("p_y_hat"), Array("y")), {}, seed)
     return Case("loss_fn", name, [call], arrays, spec)
 
 
-def _init_params(name: str, spec: dict, rng: np.random.Generator, seed: int) -> Case:
+def init_params_case(name: str, spec: dict, rng: np.random.Generator, seed: int, epochs: int) -> Case:
     call = Call(f"init_params.{name}", "init_params", (spec["d"], spec["h"], spec["k"]), {}, seed)
     return Case("init_params", name, [call], {}, spec)
 
 
-def _forward(name: str, spec: dict, rng: np.random.Generator, seed: int) -> Case:
+def forward_case(name: str, spec: dict, rng: np.random.Generator, seed: int, epochs: int) -> Case:
     arrays = {"X": rng.normal(0, 1, (spec["n"], spec["d"])).astype(np.float32)}
     arrays |= _mlp_params(rng, spec["d"], spec["h"], spec.get("weight_scale", 1.0))
     args = tuple(Array(k) for k in ("X", "W1", "b1", "W2", "b2"))
     return Case("forward", name, [Call(f"forward.{name}", "forward", args, {}, seed)], arrays, spec)
 
 
-def _backward(name: str, spec: dict, rng: np.random.Generator, seed: int) -> Case:
+def backward_case(name: str, spec: dict, rng: np.random.Generator, seed: int, epochs: int) -> Case:
     n, d, h = spec["n"], spec["d"], spec["h"]
     X = rng.normal(0, 1, (n, d)).astype(np.float32)
     params = _mlp_params(rng, d, h)
@@ -128,7 +128,7 @@ def _backward(name: str, spec: dict, rng: np.random.Generator, seed: int) -> Cas
     return Case("backward", name, [Call(f"backward.{name}", "backward", args, {}, seed)], arrays, spec)
 
 
-def _sgd_update(name: str, spec: dict, rng: np.random.Generator, seed: int) -> Case:
+def sgd_update_case(name: str, spec: dict, rng: np.random.Generator, seed: int, epochs: int) -> Case:
     params = _mlp_params(rng, spec["d"], spec["h"])
     grads = {f"d{k}": rng.normal(0, 1, v.shape).astype(np.float32) for k, v in params.items()}
     arrays = params | grads
@@ -136,7 +136,7 @@ def _sgd_update(name: str, spec: dict, rng: np.random.Generator, seed: int) -> C
     return Case("sgd_update", name, [Call(f"sgd_update.{name}", "sgd_update", args, {}, seed)], arrays, spec)
 
 
-def _train_manual(name: str, spec: dict, rng: np.random.Generator, seed: int, epochs: int) -> Case:
+def train_manual_case(name: str, spec: dict, rng: np.random.Generator, seed: int, epochs: int) -> Case:
     X, y = training_split()
     call = Call(
         f"train_manual.{name}", "train_manual", (Array("X"), Array("y")), {"epochs": epochs}, seed, ("init_params",)
@@ -144,7 +144,7 @@ def _train_manual(name: str, spec: dict, rng: np.random.Generator, seed: int, ep
     return Case("train_manual", name, [call], {"X": X, "y": y}, spec)
 
 
-def _optimizers(name: str, spec: dict, rng: np.random.Generator, seed: int, epochs: int) -> Case:
+def optimizers_case(name: str, spec: dict, rng: np.random.Generator, seed: int, epochs: int) -> Case:
     X, y = training_split()
     # the same `seed` argument, but the global RNG in another state before each call: a function that
     # ignores its seed starts SGD and Adam from different weights, and the same_start test sees it
@@ -159,32 +159,3 @@ def _optimizers(name: str, spec: dict, rng: np.random.Generator, seed: int, epoc
         for offset, optimizer in enumerate(("SGD", "Adam"))
     ]
     return Case("optimizers", name, calls, {"X": X, "y": y}, spec)
-
-
-def generate_cases(epochs: int, path: Path = CASES_FILE) -> dict[str, list[Case]]:
-    """Every hidden case, by item, in the order of the definitions file."""
-    definitions = tomllib.loads(path.read_text())
-    base_seed = int(definitions.pop("seed"))
-    simple = {
-        "loss_fn": _loss_fn,
-        "init_params": _init_params,
-        "forward": _forward,
-        "backward": _backward,
-        "sgd_update": _sgd_update,
-    }
-    trained = {"train_manual": _train_manual, "optimizers": _optimizers}
-    cases: dict[str, list[Case]] = {}
-    for item_index, (item, entries) in enumerate(definitions.items()):
-        for index, entry in enumerate(entries):
-            spec = dict(entry)
-            name = spec.pop("name")
-            seed = base_seed + 1000 * item_index + index
-            rng = np.random.default_rng(seed)
-            if item in simple:
-                case = simple[item](name, spec, rng, seed)
-            elif item in trained:
-                case = trained[item](name, spec, rng, seed, epochs)
-            else:
-                raise ValueError(f"{path}: unknown item [[{item}]]")
-            cases.setdefault(item, []).append(case)
-    return cases

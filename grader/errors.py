@@ -21,3 +21,9 @@ class SubmissionError(GraderError):
     """What goes wrong with one submission: its result says why, and the rest of the class is graded."""
 
     exit_code = 1  # someone needs a look
+
+
+def require(condition: bool, message: str) -> None:
+    """A check of a value read from a file: ValueError with `message` when it fails (the reader adds where)."""
+    if not condition:
+        raise ValueError(message)

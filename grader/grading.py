@@ -20,9 +20,10 @@ from pathlib import Path
 import nbformat
 import torch
 
-from grader.cases import ROOT, generate_cases
+from grader.cases import ROOT
 from grader.intake import Identity, Submission, one_folders_submission
 from grader.intake.notebooks import UnreadableSubmission, read_notebook, upgrade_note
+from grader.items import GRADED_FUNCTIONS, generate_cases
 from grader.judge.artifacts import plot_data
 from grader.judge.evidence import Evidence
 from grader.judge.rules import forbidden_uses
@@ -30,7 +31,7 @@ from grader.judge.score import score_all
 from grader.judge.verdict import Trouble
 from grader.judge.written import extract_written_answers
 from grader.result import Problem, SubmissionResult, SubmissionStatus
-from grader.rubric import GRADED_FUNCTIONS, Rubric
+from grader.rubric import Rubric
 from grader.run.execute import STARTUP_TIMEOUT, CellStatus, KernelStartFailed, NotebookRunner, RunLog, run_notebook
 from grader.run.harvest import CallOutcome, CallStatus, harvest_outputs
 from grader.run.kernel import start_kernel, stop_kernel

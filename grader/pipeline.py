@@ -28,9 +28,10 @@ from grader.grading import TEMPLATE_NOTEBOOK, grade_in_this_process, one_torch_t
 from grader.intake import Submission, collect_submissions
 from grader.intake.extensions import Extension
 from grader.intake.roster import RosterEntry
+from grader.items import GRADED_FUNCTIONS
 from grader.rescore import rescore_class
 from grader.result import SubmissionResult, SubmissionStatus
-from grader.rubric import GRADED_FUNCTIONS, Rubric, rubric_changes
+from grader.rubric import Rubric, rubric_changes
 from grader.run.sandbox import SandboxMode
 from grader.store import ClassStore, content_hash, current_versions
 from grader.views.write import write_class_views, write_submission_views

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from grader.cases import generate_cases
+from grader.items import generate_cases
 from grader.judge.score import score_all
 from grader.rubric import Rubric
 from grader.store import ClassStore, Versions

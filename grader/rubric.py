@@ -18,32 +18,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from grader.errors import GraderError
+from grader.errors import GraderError, require
+from grader.items import AUTOMATIC_ITEMS, ITEMS, Item
 
 RUBRIC_FILE = Path(__file__).with_name("rubric.toml")
-
-# The contract's graded items, in the order they are graded and reported, and the function each one calls.
-GRADED_FUNCTIONS = {
-    "loss_fn": "loss_fn",
-    "init_params": "init_params",
-    "forward": "forward",
-    "backward": "backward",
-    "sgd_update": "sgd_update",
-    "train_manual": "train_manual",
-    "optimizers": "train_with_optimizer",
-}
-AUTOMATIC_ITEMS = tuple(GRADED_FUNCTIONS)
 
 
 class RubricError(GraderError, ValueError):
     """The rubric file cannot be used; the message names the file and the key."""
 
     says = "cannot use the rubric: "
-
-
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise ValueError(message)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,10 +42,10 @@ class Run:
     submission_timeout: float
 
     def __post_init__(self) -> None:
-        _require(
+        require(
             min(self.grading_epochs, self.notebook_epochs) >= 1, "grading_epochs and notebook_epochs must be at least 1"
         )
-        _require(self.kernel_restarts >= 0, "kernel_restarts must not be negative")
+        require(self.kernel_restarts >= 0, "kernel_restarts must not be negative")
         timeouts = (
             self.cell_timeout,
             self.notebook_timeout,
@@ -69,8 +53,8 @@ class Run:
             self.recovery_timeout,
             self.submission_timeout,
         )
-        _require(min(timeouts) > 0, "timeouts must be positive")
-        _require(
+        require(min(timeouts) > 0, "timeouts must be positive")
+        require(
             self.notebook_timeout < self.submission_timeout,
             "notebook_timeout must be less than submission_timeout (the graded calls need time after the notebook)",
         )
@@ -86,7 +70,7 @@ class Limits:
 
     def __post_init__(self) -> None:
         values = (self.memory_gib, self.cpu_seconds, self.processes, self.file_mib, self.disk_mib)
-        _require(min(values) > 0, "limits must be positive")
+        require(min(values) > 0, "limits must be positive")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,66 +79,7 @@ class Tolerance:
     atol: float
 
     def __post_init__(self) -> None:
-        _require(self.rtol >= 0 and self.atol >= 0, "rtol and atol must not be negative")
-
-
-# What the kernel probe can watch for while a graded function runs (recognised in kernel_probe.py)
-WATCHABLE = ("autograd", "cross_entropy", "optimizer")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Rule:
-    """What a hand-written graded function may not use: identifiers in its code, machinery it runs
-    (`watch`, recorded while the grader calls it), autograd history on what it returns."""
-
-    identifiers: tuple[str, ...]
-    reason: str
-    watch: tuple[str, ...] = ()
-    autograd_history: bool = False
-
-    def __post_init__(self) -> None:
-        unknown = sorted(set(self.watch) - set(WATCHABLE))
-        _require(not unknown, f"watch may hold {', '.join(WATCHABLE)}; not {', '.join(unknown)}")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Item:
-    points: float
-    rule: Rule | None = None
-
-    def __post_init__(self) -> None:
-        _require(self.points >= 0, "points must not be negative")
-
-
-@dataclass(frozen=True, kw_only=True)
-class InitParamsItem(Item):
-    weight_std: tuple[float, float]
-    weight_std_min_size: int
-    weight_max_abs: float
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        low, high = self.weight_std
-        _require(0 <= low < high, "weight_std must be [low, high] with 0 <= low < high")
-
-
-@dataclass(frozen=True, kw_only=True)
-class TrainManualItem(Item):
-    holdout_accuracy: float
-    history_rtol: float
-    history_atol: float
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _require(0 < self.holdout_accuracy <= 1, "holdout_accuracy must be a fraction in (0, 1]")
-
-
-@dataclass(frozen=True, kw_only=True)
-class OptimizersItem(Item):
-    same_start_rtol: float
-    same_start_atol: float
-    history_rtol: float
-    history_atol: float
+        require(self.rtol >= 0 and self.atol >= 0, "rtol and atol must not be negative")
 
 
 VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
@@ -172,8 +97,8 @@ class Gradescope:
     timeout_minutes: float  # the autograder timeout set on Gradescope for this assignment
 
     def __post_init__(self) -> None:
-        _require(self.visibility in VISIBILITIES, f"visibility must be one of {', '.join(VISIBILITIES)}")
-        _require(
+        require(self.visibility in VISIBILITIES, f"visibility must be one of {', '.join(VISIBILITIES)}")
+        require(
             0 < self.timeout_minutes <= GRADESCOPE_MAX_MINUTES,
             f"timeout_minutes must be positive and at most Gradescope's {GRADESCOPE_MAX_MINUTES}",
         )
@@ -197,21 +122,14 @@ class Late:
                 raise ValueError(
                     f"due must be an ISO 8601 time, like 2026-11-02T23:59:00-05:00; not {self.due!r}"
                 ) from None
-            _require(due.tzinfo is not None, "due must say its time zone (Z, -05:00): a class spans several")
-        _require(self.grace_minutes >= 0 and self.late_mark_days >= 0, "grace_minutes and late_mark_days: >= 0")
-        _require(0 <= self.penalty_percent_per_day <= 100, "penalty_percent_per_day must be in [0, 100]")
-        _require(0 <= self.max_penalty_percent <= 100, "max_penalty_percent must be in [0, 100]")
+            require(due.tzinfo is not None, "due must say its time zone (Z, -05:00): a class spans several")
+        require(self.grace_minutes >= 0 and self.late_mark_days >= 0, "grace_minutes and late_mark_days: >= 0")
+        require(0 <= self.penalty_percent_per_day <= 100, "penalty_percent_per_day must be in [0, 100]")
+        require(0 <= self.max_penalty_percent <= 100, "max_penalty_percent must be in [0, 100]")
 
     @property
     def due_time(self) -> datetime | None:
         return datetime.fromisoformat(self.due) if self.due else None
-
-
-ITEM_TYPES: dict[str, type[Item]] = {
-    "init_params": InitParamsItem,
-    "train_manual": TrainManualItem,
-    "optimizers": OptimizersItem,
-}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -227,9 +145,9 @@ class Rubric:
 
     def __post_init__(self) -> None:
         added = self.automatic_total + sum(self.written.values())
-        _require(abs(added - self.total) < 1e-9, f"points add up to {added:g}, not total = {self.total:g}")
+        require(abs(added - self.total) < 1e-9, f"points add up to {added:g}, not total = {self.total:g}")
         bound = self.run.submission_timeout + GRADESCOPE_MARGIN_SECONDS
-        _require(
+        require(
             bound <= self.gradescope.timeout_minutes * 60,
             f"run.submission_timeout ({self.run.submission_timeout:g} s) and {GRADESCOPE_MARGIN_SECONDS} s for the "
             f"rest of a run must fit in gradescope.timeout_minutes ({self.gradescope.timeout_minutes:g} min): "
@@ -317,9 +235,7 @@ def parse_rubric(data: dict) -> Rubric:
         tolerance=_build(Tolerance, data["tolerance"], "tolerance"),
         gradescope=_build(Gradescope, data["gradescope"], "gradescope"),
         late=_build(Late, data["late"], "late"),
-        items={
-            name: _build(ITEM_TYPES.get(name, Item), data["items"][name], f"items.{name}") for name in AUTOMATIC_ITEMS
-        },
+        items={name: _build(ITEMS[name].options, data["items"][name], f"items.{name}") for name in AUTOMATIC_ITEMS},
         written=written,
     )
 

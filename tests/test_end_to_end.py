@@ -22,10 +22,10 @@ import nbformat
 import pytest
 
 from examples.build_examples import OUT as EXAMPLES
+from grader.items import AUTOMATIC_ITEMS
 from grader.judge.verdict import Trouble
 from grader.pipeline import grade_class
 from grader.result import SubmissionStatus
-from grader.rubric import AUTOMATIC_ITEMS
 from grader.run.sandbox import SandboxMode
 from grader.views.feedback import feedback_markdown
 from grader.views.gradescope import gradescope_results

@@ -14,7 +14,7 @@ from examples.build_examples import replace_code
 from grader.intake import collect_submissions, student_folder
 from grader.intake.archives import MAX_FILE_BYTES, ArchiveError, extract_archive
 from grader.intake.roster import RosterError, read_roster
-from grader.rubric import GRADED_FUNCTIONS
+from grader.items import GRADED_FUNCTIONS
 
 from .helpers import minimal_notebook
 

@@ -12,6 +12,7 @@ GRADER = ROOT / "grader"
 # intake -> run -> judge -> result -> store -> views; what serves every stage comes first, the wiring last
 STAGES = {
     "errors": 0,
+    "items": 0,
     "rubric": 0,
     "cases": 0,
     "shared_with_selfcheck": 0,
@@ -98,3 +99,37 @@ def test_the_tools_import_what_exists():
 
     for name in ("bench", "build_student_bundle", "build_gradescope", "cluster_demo", "gradescope_resources"):
         importlib.import_module(f"tools.{name}")
+
+
+def test_the_items_are_listed_in_one_table_only():
+    """The item table (grader/items.py) is the one registry: no other module keys a table by the items' names.
+
+    But for the hints' questions: they are stamped into the students' one-file self-check, which cannot import
+    the table; their keys must then be the table's."""
+    from grader.items import ITEMS
+    from grader.shared_with_selfcheck import QUESTION_OF
+
+    assert list(QUESTION_OF) == list(ITEMS)
+    names = set(ITEMS)
+    registries = []
+    for path in MODULES:
+        if path in (GRADER / "items.py", GRADER / "shared_with_selfcheck.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Dict):
+                keys = {k.value for k in node.keys if isinstance(k, ast.Constant)}
+                if len(keys & names) >= 3:
+                    registries.append(f"{path.relative_to(GRADER)}:{node.lineno}")
+    assert registries == []
+
+
+def test_the_rubric_the_cases_and_the_judges_are_looked_up_in_the_item_table(rubric, cases):
+    from grader.items import GRADED_FUNCTIONS, ITEMS
+    from grader.judge.score import JUDGES
+
+    assert list(rubric.items) == list(cases) == list(JUDGES) == list(GRADED_FUNCTIONS) == list(ITEMS)
+    for item, entry in ITEMS.items():
+        assert type(rubric.items[item]) is entry.options
+        assert {case.item for case in cases[item]} == {item}
+        assert JUDGES[item].__name__ == entry.judge.split(":")[1]
+        assert GRADED_FUNCTIONS[item] == entry.function

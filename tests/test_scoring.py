@@ -13,9 +13,7 @@ import numpy as np
 import pytest
 
 from examples.build_examples import fixed_template, replace_code
-from grader.cases import generate_cases
-from grader.judge.items import SCORERS
-from grader.rubric import Rule
+from grader.items import ITEMS, Rule, generate_cases
 from grader.run.harvest import CallStatus, read_outcomes
 
 from .helpers import MUTANTS, equivalents, item_scores, mutant, only_items, outputs, score_in_process
@@ -31,7 +29,7 @@ def reference_tests(solved, test_rubric, cases, tmp_path_factory):
 
 
 def test_every_rubric_item_has_a_scorer_and_hidden_cases(rubric, cases):
-    assert list(SCORERS) == list(rubric.items) == list(cases)
+    assert list(ITEMS) == list(rubric.items) == list(cases)
 
 
 def test_reference_gets_full_marks_on_every_item(reference_tests, test_rubric):

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from examples.build_examples import replace_code
-from grader.rubric import GRADED_FUNCTIONS
+from grader.items import GRADED_FUNCTIONS
 from reference.build_notebooks import SOURCE, build_notebook
 from student_template import selfcheck
 from tools.build_student_bundle import FILES, FOLDER, build_bundle

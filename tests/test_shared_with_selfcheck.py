@@ -114,7 +114,7 @@ def test_each_hint_points_to_the_question_under_which_the_template_asks_for_its_
     reference/assignment.py carries)."""
     import re
 
-    from grader.rubric import GRADED_FUNCTIONS
+    from grader.items import GRADED_FUNCTIONS
     from grader.shared_with_selfcheck import MISCONCEPTIONS, QUESTION_OF, hint
 
     handout = (ROOT / "reference" / "assignment.py").read_text()

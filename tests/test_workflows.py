@@ -16,7 +16,7 @@ import nbformat
 import pytest
 import yaml
 
-from grader.rubric import GRADED_FUNCTIONS
+from grader.items import GRADED_FUNCTIONS
 from grader.run.sandbox import bubblewrap_works
 from tools.build_student_bundle import FOLDER, build_bundle
 

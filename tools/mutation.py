@@ -37,9 +37,10 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader.cases import generate_cases, training_split  # noqa: E402
+from grader.cases import training_split  # noqa: E402
+from grader.items import GRADED_FUNCTIONS, generate_cases  # noqa: E402
 from grader.judge.score import score_item  # noqa: E402
-from grader.rubric import GRADED_FUNCTIONS, Rubric, load_rubric  # noqa: E402
+from grader.rubric import Rubric, load_rubric  # noqa: E402
 from reference import solutions  # noqa: E402
 from tools.in_process import outcomes_in_process  # noqa: E402
 

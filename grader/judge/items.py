@@ -1,4 +1,4 @@
-"""Each graded item's judgement, registered in `SCORERS` under the rubric's name for it.
+"""Each graded item's judge, named by its entry in the item table (`grader/items.py`).
 
 A judge sees one hidden case whose calls all returned, and says per part what
 is wrong ("" when right); `score.py` has already said what was called and dealt
@@ -17,9 +17,10 @@ import numpy as np
 import torch
 
 from grader.cases import Case, holdout, training_split
+from grader.items import ITEMS, InitParamsItem, OptimizersItem, TrainManualItem
 from grader.judge.compare import as_tensor, compare
-from grader.judge.verdict import Check, ItemScorer
-from grader.rubric import InitParamsItem, OptimizersItem, Rubric, TrainManualItem
+from grader.judge.verdict import Check
+from grader.rubric import Rubric
 from grader.run.harvest import CallOutcome, Leaf
 from grader.shared_with_selfcheck import (
     GRADIENT_HINTS,
@@ -36,7 +37,7 @@ PARAMETERS = ("W1", "b1", "W2", "b2")
 FORWARD_OUTPUTS = ("z1", "a1", "z2", "p_hat")
 # backward's results in the order it returns them: the handout's names, and the short ones tests are named by
 GRADIENTS = tuple(GRADIENT_HINTS)  # dL_dW1, dL_db1, dL_dW2, dL_db2
-GRADIENT_TESTS = tuple(name.removeprefix("dL_") for name in GRADIENTS)  # dW1, db1, dW2, db2
+GRADIENT_TESTS = ITEMS["backward"].parts  # dW1, db1, dW2, db2: what the item table calls its tests
 
 
 def _arrays(case: Case, names: tuple[str, ...]) -> list[torch.Tensor]:
@@ -312,22 +313,3 @@ def reference_optimizer_history(optimizer: str, epochs: int, seed: int) -> np.nd
     X, y = (torch.from_numpy(a) for a in training_split())
     with contextlib.redirect_stdout(io.StringIO()):  # it reports its progress
         return np.array(solutions.train_with_optimizer(optimizer, X, y, epochs=epochs, seed=seed))
-
-
-# The rubric's items, each with its judge: a new item is one entry here, one in rubric.toml, one in cases.toml.
-SCORERS: dict[str, ItemScorer] = {
-    "loss_fn": ItemScorer(judge_loss_fn),
-    "init_params": ItemScorer(judge_init_params),
-    "forward": ItemScorer(judge_forward),
-    "backward": ItemScorer(judge_backward, parts=GRADIENT_TESTS),
-    "sgd_update": ItemScorer(judge_sgd_update, changes_inputs=True),
-    "train_manual": ItemScorer(
-        judge_train_manual,
-        parts=("loss_history", "holdout_accuracy"),
-        case_in_name=False,
-        context=" on the training split",
-    ),
-    "optimizers": ItemScorer(
-        judge_optimizers, parts=("loss_history", "same_start", "adam_beats_sgd"), case_in_name=False
-    ),
-}

@@ -12,7 +12,8 @@ from __future__ import annotations
 import nbformat
 
 from grader.intake.notebooks import function_definitions
-from grader.rubric import GRADED_FUNCTIONS, Rubric, Rule
+from grader.items import GRADED_FUNCTIONS, Rule
+from grader.rubric import Rubric
 from grader.run.harvest import CallOutcome
 from grader.shared_with_selfcheck import autograd_history_breach, forbidden_identifiers, run_time_breach
 from grader.student_text import code_span

@@ -2,21 +2,31 @@
 
 The prologue is the same for every item: say what was called; when a call did
 not return, or the function broke the item's rule, every test of the case
-fails with that reason; otherwise the item's judge (`items.SCORERS`) decides,
+fails with that reason; otherwise the item's judge (named in the item table) decides,
 and a note is added when the function changed its inputs in place.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 
 from grader.cases import Case, training_split
+from grader.items import GRADED_FUNCTIONS, ITEMS, GradedItem, Item
 from grader.judge.compare import call_failure, changed_inputs, describe_call
-from grader.judge.items import SCORERS
 from grader.judge.rules import returned_autograd_history, watched_at_run_time
-from grader.judge.verdict import Check, ItemScorer, TestResult, Trouble
-from grader.rubric import GRADED_FUNCTIONS, Item, Rubric
+from grader.judge.verdict import Check, Judge, TestResult, Trouble
+from grader.rubric import Rubric
 from grader.run.harvest import CallOutcome
+
+
+def _judge(reference: str) -> Judge:
+    module, name = reference.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+# each item's judge, found once when scoring is first loaded: an entry naming no judge fails here, not mid-batch
+JUDGES: dict[str, Judge] = {item: _judge(entry.judge) for item, entry in ITEMS.items()}
 
 
 def _why_not_judged(item: str, spec: Item, case: Case, outcomes: list[CallOutcome], breach: str) -> tuple[str, Trouble]:
@@ -37,7 +47,7 @@ def _why_not_judged(item: str, spec: Item, case: Case, outcomes: list[CallOutcom
     return "", Trouble.NONE
 
 
-def _changed_inputs_note(scorer: ItemScorer, case: Case, outcomes: list[CallOutcome]) -> str:
+def _changed_inputs_note(scorer: GradedItem, case: Case, outcomes: list[CallOutcome]) -> str:
     if scorer.changes_inputs:
         return ""
     changed = sorted({name for i, outcome in enumerate(outcomes) for name in changed_inputs(case, i, outcome)})
@@ -46,18 +56,18 @@ def _changed_inputs_note(scorer: ItemScorer, case: Case, outcomes: list[CallOutc
     return f" Note: it changed its input{'s' if len(changed) > 1 else ''} {', '.join(changed)} in place."
 
 
-def _called(scorer: ItemScorer, case: Case) -> str:
+def _called(scorer: GradedItem, case: Case) -> str:
     calls = " and ".join(describe_call(case, index) for index in range(len(case.calls)))
     return f"Called {calls}{scorer.context}."
 
 
 def _case_checks(
-    item: str, spec: Item, scorer: ItemScorer, case: Case, outcomes: list[CallOutcome], rubric: Rubric, breach: str
+    item: str, spec: Item, scorer: GradedItem, case: Case, outcomes: list[CallOutcome], rubric: Rubric, breach: str
 ) -> list[Check]:
     failure, trouble = _why_not_judged(item, spec, case, outcomes, breach)
     if failure:
         return [Check(part, f"{failure}.", trouble=trouble) for part in scorer.parts]
-    checks = scorer.judge(case, outcomes, rubric)
+    checks = JUDGES[item](case, outcomes, rubric)
     if [check.part for check in checks] != list(scorer.parts):  # a scorer of ours that breaks the interface
         raise ValueError(f"the {item} scorer judged {[c.part for c in checks]}, not its parts {list(scorer.parts)}")
     note = _changed_inputs_note(scorer, case, outcomes)
@@ -94,7 +104,7 @@ def score_item(
     item: str, cases: list[Case], outcomes: dict[str, CallOutcome], rubric: Rubric, breach: str = ""
 ) -> list[TestResult]:
     """The tests of one item, its points shared equally among them."""
-    spec, scorer = rubric.items[item], SCORERS[item]
+    spec, scorer = rubric.items[item], ITEMS[item]
     checks = [
         _case_checks(item, spec, scorer, case, [outcomes[call.key] for call in case.calls], rubric, breach)
         for case in cases

@@ -1,4 +1,4 @@
-"""The one interface every item's scorer follows, and the tests with points it ends in.
+"""The one interface every item's judge follows, and the tests with points it ends in.
 
 A verdict is data: each test carries its item, what was called, what is wrong,
 the catalogued mistake it shows and the kind of trouble that kept it from being
@@ -87,17 +87,3 @@ class Check:
 # A judge sees one case whose calls all returned (the prologue in score.py has handled the rest)
 # and gives one Check per part of the scorer, in order.
 Judge = Callable[[Case, list[CallOutcome], Rubric], list[Check]]
-
-
-@dataclass(frozen=True)
-class ItemScorer:
-    """How one rubric item is judged: the judge, and what its tests are called."""
-
-    judge: Judge
-    parts: tuple[str, ...] = ("",)  # the tests each case yields, e.g. one per gradient
-    case_in_name: bool = True  # False for items with a single case: `train_manual.loss_history`
-    context: str = ""  # said after the call in every message, e.g. " on the training split"
-    changes_inputs: bool = False  # the function is meant to change its arguments in place
-
-    def test_name(self, item: str, part: str, case: Case) -> str:
-        return ".".join(p for p in (item, part, case.name if self.case_in_name else "") if p)
