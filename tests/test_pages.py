@@ -32,7 +32,7 @@ def injected_page(rubric, tmp_path_factory):
         written_scores={"q1a": WrittenScore(1, INJECTED)},
         problems=[Problem(f"code cell 3 (`{INJECTED}`): ValueError: {INJECTED}")],
         note=INJECTED,
-        plots={"trained_weights": INJECTED, "sgd": [[0, INJECTED]], "epochs": INJECTED},
+        plots={"boundary": {"extent": INJECTED, "yours": INJECTED}, "sgd": [[0, INJECTED]], "epochs": INJECTED},
     )
     page = tmp_path_factory.mktemp("pages") / "feedback.html"
     page.write_text(feedback_html(result))
@@ -112,27 +112,61 @@ def test_pages_are_self_contained(graded_class):
         assert external == [] and source.count("link") == 0
 
 
-def test_a_trained_mlp_too_wide_to_draw_is_not_drawn(rubric):
-    """Plot data comes from a submission: a hidden layer of 5,000 units is left out, not drawn for minutes."""
-    from grader.views.plots import decision_boundaries
+def trained_plots(cases, weights: dict) -> dict:
+    """What judging stores for the pages when train_manual returned `weights` (and no loss history)."""
+    import numpy as np
+
+    from grader.judge.artifacts import plot_data
+    from grader.run.harvest import CallOutcome, CallStatus, Leaf
+
+    case = cases["train_manual"][0]
+    leaves = [Leaf(f"0.{i}", {}, np.asarray(weights[name], dtype=np.float32)) for i, name in enumerate(weights)]
+    return plot_data({"train_manual": [case]}, {case.calls[0].key: CallOutcome(CallStatus.OK, leaves=leaves)})
+
+
+NARROW = {"W1": [[0.1] * 10] * 2, "b1": [0.0] * 10, "W2": [[0.1, -0.1]] * 10, "b2": [0.0, 0.0]}
+
+
+def test_a_trained_mlp_too_wide_to_draw_is_not_computed_and_the_page_draws_only_what_is_stored(cases):
+    """Plot data comes from a submission: a hidden layer of 5,000 units is left out in judging, not evaluated over
+    the grid; a stored grid that is not one is not drawn."""
+    from grader.views.plots import decision_boundaries, training_accuracy
 
     wide = {"W1": [[0.0] * 5000] * 2, "b1": [0.0] * 5000, "W2": [[0.0, 0.0]] * 5000, "b2": [0.0, 0.0]}
-    assert decision_boundaries({"trained_weights": wide, "epochs": 100}) is None
-    narrow = {"W1": [[0.1] * 10] * 2, "b1": [0.0] * 10, "W2": [[0.1, -0.1]] * 10, "b2": [0.0, 0.0]}
-    assert decision_boundaries({"trained_weights": narrow, "epochs": 100}).startswith("data:image/png;base64,")
+    assert trained_plots(cases, wide) == {}
+    narrow = trained_plots(cases, NARROW)
+    assert decision_boundaries(narrow).startswith("data:image/png;base64,")
+    accuracy = training_accuracy(narrow)
+    assert list(accuracy) == ["yours", "the reference"] and accuracy["the reference"] > 0.9 > accuracy["yours"]
+    broken = {**narrow, "boundary": {**narrow["boundary"], "yours": "not a grid"}}
+    assert decision_boundaries(broken) is None
 
 
-def test_a_page_with_nothing_new_to_show_is_not_drawn_again(rubric, monkeypatch, tmp_path):
+def test_the_pages_compute_nothing(monkeypatch, cases):
+    """Views only draw: with the reference and the forward pass out of reach, a page draws from what is stored."""
+    from grader.views import plots
+    from reference import solutions
+
+    stored = trained_plots(cases, NARROW)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a view computed with the reference")
+
+    for name in ("forward", "train_manual", "train_with_optimizer", "backward", "loss_fn"):
+        monkeypatch.setattr(solutions, name, refuse)
+    assert plots.decision_boundaries(stored) and plots.training_accuracy(stored)
+
+
+def test_a_page_with_nothing_new_to_show_is_not_drawn_again(rubric, cases, monkeypatch, tmp_path):
     """Grading a class again mostly changes nothing: a page's figures are drawn only when what it shows changed."""
     from grader.views import feedback
     from grader.views.write import write_submission_views
 
-    narrow = {"W1": [[0.1] * 10] * 2, "b1": [0.0] * 10, "W2": [[0.1, -0.1]] * 10, "b2": [0.0, 0.0]}
     result = SubmissionResult(
         Identity("ada"),
         rubric,
         tests=[TestResult("loss_fn", "loss_fn.random", 0.0, 2.5, problem="wrong")],
-        plots={"trained_weights": narrow, "epochs": 100},
+        plots=trained_plots(cases, NARROW),
     )
     drawn = []
     boundary = feedback.decision_boundaries
@@ -147,7 +181,7 @@ def test_a_page_with_nothing_new_to_show_is_not_drawn_again(rubric, monkeypatch,
     changed = page.read_text()
     assert changed != first and "2.5" in changed
     assert drawn == [1] and figure in changed  # the same training: its figures taken from the page as it was
-    result.plots = {"trained_weights": {**narrow, "W2": [[-0.1, 0.1]] * 10}, "epochs": 100}  # another training
+    result.plots = trained_plots(cases, {**NARROW, "W2": [[-0.1, 0.1]] * 10})  # another training
     write_submission_views(result, tmp_path)
     assert drawn == [1, 1]
 
