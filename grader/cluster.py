@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from distributed.client import FutureCancelledError
 from distributed.scheduler import KilledWorker
 
 from grader.errors import GraderError
-from grader.grading import grade_in_this_process
+from grader.grading import grade_in_this_process, zero_result
 from grader.intake import Identity, Submission
 from grader.judge.verdict import TestResult, Trouble
 from grader.result import Problem, SubmissionResult, SubmissionStatus
@@ -133,16 +133,10 @@ def result_from_data(data: object, submission: Submission, rubric: Rubric) -> Su
     )
 
 
-ZeroResult = Callable[[Submission, Rubric, SubmissionStatus, str], SubmissionResult]
-
-
 def grade_on_cluster(
-    client: Client, submissions: list[Submission], rubric: Rubric, sandbox: SandboxMode, zero_result: ZeroResult
+    client: Client, submissions: list[Submission], rubric: Rubric, sandbox: SandboxMode
 ) -> Iterator[tuple[Submission, SubmissionResult]]:
-    """Each submission's result as the cluster finishes it; every submission ends with a result.
-
-    `zero_result` is the pipeline's (passed in, so that this module never imports the pipeline at load).
-    """
+    """Each submission's result as the cluster finishes it; every submission ends with a result."""
     futures = {}
     for submission in submissions:
         notebook = submission.path.read_bytes() if submission.path is not None else None

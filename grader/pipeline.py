@@ -33,7 +33,7 @@ from grader.rescore import rescore_class
 from grader.result import SubmissionResult, SubmissionStatus
 from grader.rubric import Rubric, rubric_changes
 from grader.run.sandbox import SandboxMode
-from grader.store import ClassStore, content_hash, current_versions
+from grader.store import ClassStore, Versions, content_hash, current_versions
 from grader.views.write import write_class_views, write_submission_views
 
 if TYPE_CHECKING:  # Dask is imported only for a cluster
@@ -175,6 +175,88 @@ def _newer_grading(store: ClassStore, submission: Submission, content: str) -> s
     return f"kept the grading of the newer file ({stored.shown}); this one is older ({submission.handed_in.shown})"
 
 
+@dataclass
+class Plan:
+    """What a run does with each submission it found, decided before any kernel starts."""
+
+    kept_newer: list[tuple[Submission, str]] = field(default_factory=list)  # older files: the newer grading stays
+    reuse: list[tuple[Submission, int]] = field(default_factory=list)  # unchanged: the stored grading to take
+    # by content hash: each notebook is graded once, for its first submission, and copied to the others
+    # (a group's members, a copied file)
+    to_grade: dict[str, list[Submission]] = field(default_factory=dict)
+
+
+def plan_run(
+    store: ClassStore,
+    submissions: list[Submission],
+    contents: dict[str, str],
+    versions: Versions,
+    force: bool,
+    accept_older: bool,
+) -> Plan:
+    """Which submissions keep a newer grading, which take a stored grading, and which need grading."""
+    plan = Plan()
+    for submission in submissions:
+        content = contents[submission.identity.student]
+        if not accept_older and (newer := _newer_grading(store, submission, content)):
+            plan.kept_newer.append((submission, newer))
+        elif (stored := None if force else store.cached(content, versions)) is not None:
+            plan.reuse.append((submission, stored))
+        else:
+            plan.to_grade.setdefault(content, []).append(submission)
+    return plan
+
+
+@dataclass
+class Recorder:
+    """Stores each grading of a run and writes the student's views; what fails there is that student's only.
+
+    A store write that fails is tried again after a pause; one that still fails, or views that cannot be
+    written, become the student's grader_error (nothing, when even that cannot be stored, said in `run.errors`).
+    """
+
+    store: ClassStore
+    run_id: int
+    versions: Versions
+    rubric: Rubric
+    out: Path
+    contents: dict[str, str]  # each student's content hash
+    run: ClassRun
+    results: dict[str, SubmissionResult] = field(default_factory=dict)  # each student's current result
+
+    def keep(self, submission: Submission, grading: int | SubmissionResult) -> int | None:
+        """Store a new result, or reuse the stored grading of that id; the id stored, or None."""
+        student = submission.identity.student
+        content = self.contents[student]
+        try:
+            grading_id = _with_retries(
+                lambda: (
+                    self.store.reuse(self.run_id, submission, content, self.versions, grading)
+                    if isinstance(grading, int)
+                    else self.store.record(self.run_id, submission, content, self.versions, grading)
+                )
+            )
+            self.results[student] = self.store.current(student)
+            write_submission_views(self.results[student], self.out)
+        except Exception as error:
+            traceback.print_exc()
+            reason = f"The grader could not record this result ({type(error).__name__}: {error}); ask the staff."
+            self.results[student] = zero_result(submission, self.rubric, SubmissionStatus.GRADER_ERROR, reason)
+            try:
+                grading_id = self.store.record(self.run_id, submission, content, self.versions, self.results[student])
+                write_submission_views(self.results[student], self.out)
+            except Exception as again:
+                self.run.errors.append(f"{student}: nothing could be recorded ({type(again).__name__}: {again})")
+                return None
+            return grading_id
+        self.run.reused += isinstance(grading, int)
+        return grading_id
+
+    def keep_current(self, submission: Submission) -> None:
+        """The student's current grading stays (an older file was handed in)."""
+        self.results[submission.identity.student] = self.store.current(submission.identity.student)
+
+
 def grade_class(
     paths: list[Path],
     out: Path,
@@ -216,72 +298,43 @@ def grade_class(
         if extensions is not None:
             store.set_extensions(extensions)
         contents = {s.identity.student: content_hash(s) for s in intake.submissions}
-        results: dict[str, SubmissionResult] = {}
-
-        def keep(submission: Submission, grading: int | SubmissionResult) -> int | None:
-            """Store a grading (a new result, or a stored one's id to reuse) and write the student's views.
-
-            A store write that fails is tried again after a pause; one that still fails, or views that cannot
-            be written, become this student's grader_error (None when even that cannot be stored): never the
-            class's."""
-            student = submission.identity.student
-            try:
-                grading_id = _with_retries(
-                    lambda: (
-                        store.reuse(run_id, submission, contents[student], versions, grading)
-                        if isinstance(grading, int)
-                        else store.record(run_id, submission, contents[student], versions, grading)
-                    )
-                )
-                results[student] = store.current(student)
-                write_submission_views(results[student], out)
-            except Exception as error:
-                traceback.print_exc()
-                reason = f"The grader could not record this result ({type(error).__name__}: {error}); ask the staff."
-                results[student] = zero_result(submission, rubric, SubmissionStatus.GRADER_ERROR, reason)
-                try:
-                    grading_id = store.record(run_id, submission, contents[student], versions, results[student])
-                    write_submission_views(results[student], out)
-                except Exception as again:
-                    run.errors.append(f"{student}: nothing could be recorded ({type(again).__name__}: {again})")
-                    return None
-                return grading_id
-            run.reused += isinstance(grading, int)
-            return grading_id
-
-        # identical notebooks (a group's members, a copied file) are graded once
-        to_grade: dict[str, list[Submission]] = {}
-        for submission in intake.submissions:
-            student, content = submission.identity.student, contents[submission.identity.student]
-            if not accept_older and (newer := _newer_grading(store, submission, content)):
-                run.kept_newer.append(f"{student}: {newer}")
-                results[student] = store.current(student)
-                continue
-            stored = None if force else store.cached(content, versions)
-            if stored is None:
-                to_grade.setdefault(content, []).append(submission)
-            else:
-                keep(submission, stored)
-        firsts = [group[0] for group in to_grade.values()]
-        # a file that is no notebook needs no kernel, and so no worker: it is answered here
-        unreadable = {id(s): r for s in firsts if isinstance(r := read_submission(s, rubric), SubmissionResult)}
-        runnable = [s for s in firsts if id(s) not in unreadable]
-        progress = tqdm(total=len(firsts), unit="notebook", disable=not sys.stderr.isatty() or not firsts)
-        if cluster is None:
-            graded = _grade_in_workers(runnable, rubric, jobs, sandbox) if runnable else iter(())
-        else:
-            from grader.cluster import grade_on_cluster  # Dask is imported only for a cluster
-
-            graded = grade_on_cluster(cluster, runnable, rubric, sandbox, zero_result)
-        answered_here = ((s, unreadable[id(s)]) for s in firsts if id(s) in unreadable)
-        for submission, result in itertools.chain(answered_here, graded):
-            grading_id = keep(submission, result)
-            for same in to_grade[contents[submission.identity.student]][1:]:
-                keep(same, result if grading_id is None else grading_id)
-            progress.update()
-            progress.set_postfix_str(f"{submission.identity.student}: {result.score:g}")
-        progress.close()
+        plan = plan_run(store, intake.submissions, contents, versions, force, accept_older)
+        recorder = Recorder(store, run_id, versions, rubric, out, contents, run)
+        for submission, newer in plan.kept_newer:
+            run.kept_newer.append(f"{submission.identity.student}: {newer}")
+            recorder.keep_current(submission)
+        for submission, stored in plan.reuse:
+            recorder.keep(submission, stored)
+        _grade_planned(plan, recorder, rubric, jobs, sandbox, cluster)
         write_class_views(store, rubric, out)
         store.finish_run(run_id)
-    run.results = [results[s.identity.student] for s in intake.submissions]
+    run.results = [recorder.results[s.identity.student] for s in intake.submissions]
     return run
+
+
+def _grade_planned(
+    plan: Plan, recorder: Recorder, rubric: Rubric, jobs: int, sandbox: SandboxMode, cluster: Client | None
+) -> None:
+    """Grade each planned notebook once and record it for every submission of it, as results come."""
+    firsts = {content: group[0] for content, group in plan.to_grade.items()}
+    # a file that is no notebook needs no kernel, and so no worker: it is answered here
+    answered_here = {
+        content: result
+        for content, first in firsts.items()
+        if isinstance(result := read_submission(first, rubric), SubmissionResult)
+    }
+    runnable = [first for content, first in firsts.items() if content not in answered_here]
+    if cluster is None:
+        graded = _grade_in_workers(runnable, rubric, jobs, sandbox) if runnable else iter(())
+    else:
+        from grader.cluster import grade_on_cluster  # Dask is imported only for a cluster
+
+        graded = grade_on_cluster(cluster, runnable, rubric, sandbox)
+    progress = tqdm(total=len(firsts), unit="notebook", disable=not sys.stderr.isatty() or not firsts)
+    for submission, result in itertools.chain(((firsts[c], r) for c, r in answered_here.items()), graded):
+        grading_id = recorder.keep(submission, result)
+        for same in plan.to_grade[recorder.contents[submission.identity.student]][1:]:
+            recorder.keep(same, result if grading_id is None else grading_id)
+        progress.update()
+        progress.set_postfix_str(f"{submission.identity.student}: {result.score:g}")
+    progress.close()
