@@ -26,21 +26,16 @@ import dataclasses
 import json
 import os
 import shlex
-import shutil
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import nbformat
-
 from grader import __version__
 from grader.errors import GraderError
-from grader.grading import SOLVED_NOTEBOOK, TEMPLATE_NOTEBOOK, grade_one_folder
+from grader.grading import grade_one_folder
 from grader.intake.extensions import read_extensions
 from grader.intake.roster import read_roster
-from grader.intake.written_scores import read_written_scores, unimported_edits
-from grader.judge.written import extract_written_answers, question_texts
 from grader.pipeline import ClassRun, grade_class
 from grader.result import SubmissionStatus
 from grader.rubric import RUBRIC_FILE, Rubric, load_rubric
@@ -50,8 +45,9 @@ from grader.views.canvas import write_canvas_csv
 from grader.views.gradescope import gradescope_results
 from grader.views.junit import write_junit
 from grader.views.summary import summary_markdown
-from grader.views.write import write_all_views, write_whole
-from grader.views.written_pages import SHEET_FILE, write_written_pages, written_sheet
+from grader.views.write import write_whole
+from grader.views.written_pages import SHEET_FILE
+from grader.written_answers import WrittenExport, export_written, import_written
 
 
 class _PrintVersion(argparse.Action):
@@ -408,30 +404,13 @@ def gradescope(args: argparse.Namespace) -> int:
     return 0
 
 
-WRITTEN_ANONYMISED = "written_anonymised"
-
-
-def _write_written(store: ClassStore, rubric: Rubric, out: Path) -> tuple[Path, int, Path | None]:
-    """The TAs' pages and sheet from the store, keeping the sheet's unimported edits: (folder, graded students,
-    where the replaced sheet was saved when it held such edits)."""
-    rows = store.students()
-    graded = [row.identity.student for row in rows if row.result is not None]
-    pseudonyms = store.pseudonyms(graded) if store.setting(WRITTEN_ANONYMISED) == "yes" else None
-    sheet = out / "written" / SHEET_FILE
-    edits = unimported_edits(sheet, written_sheet(rows, rubric, pseudonyms))
-    saved = None
-    if edits:
-        saved = sheet.with_name(f"written_scores-before-{time.strftime('%Y%m%d-%H%M%S')}.csv")
-        shutil.copyfile(sheet, saved)
-    template = nbformat.read(TEMPLATE_NOTEBOOK, as_version=4)
-    models = extract_written_answers(nbformat.read(SOLVED_NOTEBOOK, as_version=4), template)
-    folder = write_written_pages(rows, rubric, question_texts(template), out, pseudonyms, kept=edits, models=models)
-    if edits:
+def _said_kept(export: WrittenExport) -> None:
+    if export.kept_edits:
         print(
-            f"{folder / SHEET_FILE} held {len(edits)} score(s) or comment(s) not yet imported: they are kept in the "
-            f"new sheet as they were (the sheet it replaced is saved as {saved.name}); import it to apply them"
+            f"{export.folder / SHEET_FILE} held {export.kept_edits} score(s) or comment(s) not yet imported: they "
+            f"are kept in the new sheet as they were (the sheet it replaced is saved as {export.saved.name}); import "
+            "it to apply them"
         )
-    return folder, len(graded), saved
 
 
 def written(args: argparse.Namespace) -> int:
@@ -440,19 +419,17 @@ def written(args: argparse.Namespace) -> int:
             return 2
         store, rubric = opened
         if args.step == "export":
-            store.set_setting(WRITTEN_ANONYMISED, "yes" if args.anonymise else "no")
-            folder, graded, _ = _write_written(store, rubric, args.folder)
-            print(f"wrote {folder}: {len(rubric.written)} question page(s) and {SHEET_FILE} for {graded} student(s)")
+            export = export_written(store, rubric, args.folder, anonymise=args.anonymise)
+            _said_kept(export)
+            print(
+                f"wrote {export.folder}: {len(rubric.written)} question page(s) and {SHEET_FILE} for "
+                f"{export.students} student(s)"
+            )
             return 0
-        rows = store.students()
-        names = {row.identity.student: row.identity.student for row in rows}
-        names |= {pseudonym: student for student, pseudonym in store.pseudonyms(list(names)).items()}
-        scores = read_written_scores(args.file, rubric, names)
-        store.set_written_scores([(s.student, s.question, s.score, s.comment) for s in scores])
-        write_all_views(store, rubric, args.folder)
-        if (args.folder / "written").is_dir():  # the TAs' pages too, as they were exported
-            _write_written(store, rubric, args.folder)
-    print(f"imported {len(scores)} written score(s) into {args.folder}")
+        imported, pages = import_written(store, rubric, args.file, args.folder)
+    if pages is not None:
+        _said_kept(pages)
+    print(f"imported {imported} written score(s) into {args.folder}")
     return 0
 
 

@@ -26,6 +26,7 @@ STAGES = {
     "views": 6,
     "cluster": 7,
     "rescore": 8,
+    "written_answers": 8,
     "pipeline": 8,
     "cli": 9,
     "__main__": 9,

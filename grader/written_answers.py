@@ -1,0 +1,66 @@
+"""The written answers' offline path: export the TAs' pages and sheet from the class store, import the sheet.
+
+The sheet is a view of the store, but TAs edit it: an export never drops their
+edits not yet imported (they are kept in the new sheet, and the sheet replaced is
+saved beside it); an import records their scores in the store and renders every
+view again, the TAs' pages too when they were exported.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from grader.grading import SOLVED_NOTEBOOK, TEMPLATE_NOTEBOOK
+from grader.intake.written_scores import read_written_scores, unimported_edits
+from grader.judge.written import extract_written_answers, question_texts
+from grader.rubric import Rubric
+from grader.store import ClassStore
+from grader.views.write import write_all_views
+from grader.views.written_pages import SHEET_FILE, write_written_pages, written_sheet
+
+WRITTEN_ANONYMISED = "written_anonymised"  # the class setting: are the TAs' pages anonymised?
+
+
+@dataclass(frozen=True)
+class WrittenExport:
+    folder: Path  # DIR/written: a page per question, an index and the sheet
+    students: int  # graded students on the pages
+    kept_edits: int  # the sheet's scores or comments not yet imported, kept in the new sheet
+    saved: Path | None  # where the sheet it replaced was saved, when it held such edits
+
+
+def export_written(store: ClassStore, rubric: Rubric, out: Path, anonymise: bool | None = None) -> WrittenExport:
+    """The TAs' pages and sheet from the store; `anonymise` changes the class's setting (None: as it was)."""
+    if anonymise is not None:
+        store.set_setting(WRITTEN_ANONYMISED, "yes" if anonymise else "no")
+    rows = store.students()
+    graded = [row.identity.student for row in rows if row.result is not None]
+    pseudonyms = store.pseudonyms(graded) if store.setting(WRITTEN_ANONYMISED) == "yes" else None
+    sheet = out / "written" / SHEET_FILE
+    edits = unimported_edits(sheet, written_sheet(rows, rubric, pseudonyms))
+    saved = None
+    if edits:
+        saved = sheet.with_name(f"written_scores-before-{time.strftime('%Y%m%d-%H%M%S')}.csv")
+        shutil.copyfile(sheet, saved)
+    template = nbformat.read(TEMPLATE_NOTEBOOK, as_version=4)
+    models = extract_written_answers(nbformat.read(SOLVED_NOTEBOOK, as_version=4), template)
+    folder = write_written_pages(rows, rubric, question_texts(template), out, pseudonyms, kept=edits, models=models)
+    return WrittenExport(folder, len(graded), len(edits), saved)
+
+
+def import_written(store: ClassStore, rubric: Rubric, sheet: Path, out: Path) -> tuple[int, WrittenExport | None]:
+    """Record the sheet's scores (by student id or pseudonym) and render every view again; how many scores, and
+    the TAs' pages written again when they had been exported."""
+    rows = store.students()
+    names = {row.identity.student: row.identity.student for row in rows}
+    names |= {pseudonym: student for student, pseudonym in store.pseudonyms(list(names)).items()}
+    scores = read_written_scores(sheet, rubric, names)
+    store.set_written_scores([(s.student, s.question, s.score, s.comment) for s in scores])
+    write_all_views(store, rubric, out)
+    pages = export_written(store, rubric, out) if (out / "written").is_dir() else None
+    return len(scores), pages
