@@ -131,8 +131,8 @@ FIGURE = re.compile(r'<figure id="(boundary|losses)"><img alt="[^"]*" src="(data
 def _figures_of(page: str) -> dict[str, str | None]:
     """The figures a page of ours holds, by id; a figure it says it had nothing to draw for is None."""
     found: dict[str, str | None] = dict(FIGURE.findall(page))
-    for name, says in (("boundary", "No trained weights came back"), ("losses", "No loss histories came back")):
-        if name not in found and says in page:
+    for name in ("boundary", "losses"):
+        if name not in found and f'id="{name}-none"' in page:  # the page said there was nothing to draw
             found[name] = None
     return found
 
