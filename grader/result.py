@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -30,6 +31,25 @@ class Problem:
     trouble: Trouble = Trouble.NONE
 
 
+LATE = "late"  # what an adjustment of the late penalty is filed under, beside the automatic items
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """A person's change to a student's automatic item (or the late penalty), with why, who and when."""
+
+    points: float  # added to the item's automatic points (negative takes away; for `late`, given back)
+    reason: str
+    by: str
+    made: float  # seconds since the epoch
+    version: int = 1
+
+    def says(self, item: str) -> str:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.made))
+        what = "the late penalty" if item == LATE else f"`{item}`"
+        return f"{what} {self.points:+g} points, by {self.by} on {when}: {self.reason}"
+
+
 @dataclass(frozen=True)
 class WrittenScore:
     """A TA's score of one written answer (imported with `python -m grader written import`)."""
@@ -54,6 +74,7 @@ class SubmissionResult:
     handed_in: HandedIn | None = None  # the export's evidence of when the graded file was handed in
     evidence: Evidence | None = None  # what the tests were scored from (stored; no view shows it)
     extension: Extension | None = None  # the student's own due time, when they have one
+    adjustments: dict[str, Adjustment] = field(default_factory=dict)  # the staff's, by item (or LATE); never 0
 
     def cleaned(self) -> SubmissionResult:
         """This result with every text a student may have written in it made fit for every output."""
@@ -72,7 +93,8 @@ class SubmissionResult:
 
     @property
     def score(self) -> float:
-        return round(sum(t.score for t in self.tests), 4)
+        """The automatic points, with the staff's adjustments of items."""
+        return round(sum(t.score for t in self.tests) + sum(self.adjusted_by(item) for item in self.rubric.items), 4)
 
     @property
     def written_score(self) -> float:
@@ -93,7 +115,11 @@ class SubmissionResult:
     def late_penalty(self) -> float:
         """The points the late policy takes from those earned (automatic and written)."""
         late = self.lateness
-        return 0.0 if late is None else round((self.score + self.written_score) * late.percent / 100, 4)
+        if late is None:
+            return 0.0
+        penalty = (self.score + self.written_score) * late.percent / 100
+        given_back = self.adjustments[LATE].points if LATE in self.adjustments else 0.0
+        return round(min(max(penalty - given_back, 0.0), penalty), 4)
 
     @property
     def total(self) -> float:
@@ -115,7 +141,16 @@ class SubmissionResult:
         return f"{self.written_score:g}/{self.rubric.written_total:g}, scored by the course staff"
 
     def item_score(self, item: str) -> float:
-        return round(sum(t.score for t in self.tests if t.item == item), 4)
+        """The item's points from its tests, with the staff's adjustment, if any."""
+        return round(sum(t.score for t in self.tests if t.item == item) + self.adjusted_by(item), 4)
+
+    def adjusted_by(self, item: str) -> float:
+        """What the staff's adjustment of `item` changes its points by, held to [0, the item's points]."""
+        if item not in self.adjustments or item not in self.rubric.items:
+            return 0.0
+        earned = sum(t.score for t in self.tests if t.item == item)
+        adjusted = min(max(earned + self.adjustments[item].points, 0.0), self.rubric.items[item].points)
+        return round(adjusted - earned, 4)
 
     def summary_line(self) -> str:
         line = f"{self.score:g}/{self.rubric.automatic_total:g} automatic points"
@@ -130,4 +165,6 @@ class SubmissionResult:
         if (late := self.lateness) is not None:
             penalty = f" ({-self.late_penalty:g} points so far)" if late.costs else ""
             line += f"; late: {late.says}{penalty}"
+        if self.adjustments:
+            line += f"; adjusted by the course staff: {len(self.adjustments)} item(s)"
         return line

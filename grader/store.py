@@ -30,6 +30,8 @@ from datetime import datetime
 from pathlib import Path
 
 from grader.cases import CASES_FILE, HOLDOUT_DATA, ROOT
+from grader.decisions import Decisions
+from grader.decisions import migrate as migrate_decisions
 from grader.errors import GraderError
 from grader.intake import HandedIn, Identity, Submission
 from grader.intake.extensions import Extension
@@ -91,6 +93,10 @@ CREATE TABLE IF NOT EXISTS roster (
 
 class StoreBusy(GraderError):
     """Another run holds the class folder."""
+
+
+class StoreMissing(GraderError):
+    """The folder holds no class store."""
 
 
 @dataclass(frozen=True)
@@ -241,12 +247,36 @@ class ClassStore:
                 if "handed_in" not in columns:  # a store made before the export's evidence of time was kept
                     connection.execute("ALTER TABLE gradings ADD COLUMN handed_in TEXT NOT NULL DEFAULT ''")
                 _add_verdict_columns(connection)
+                migrate_decisions(connection)
                 store = cls(connection, rubric or load_rubric())
                 if rubric is None and (own := store.class_rubric()) is not None:
                     store.rubric = own
                 yield store
             finally:
                 connection.close()
+
+    @classmethod
+    @contextmanager
+    def shared(cls, folder: Path) -> Iterator[ClassStore]:
+        """The class's store without its lock, for people's decisions (the TA desk) beside a grading run: short
+        transactions only, each waiting its turn; under the class's rubric."""
+        if not (folder / STORE_FILE).is_file():
+            raise StoreMissing(f"{folder} holds no {STORE_FILE}: grade into it first")
+        connection = sqlite3.connect(folder / STORE_FILE, isolation_level=None, timeout=30, check_same_thread=False)
+        try:
+            connection.execute("PRAGMA foreign_keys = ON")
+            store = cls(connection, load_rubric())
+            if (own := store.class_rubric()) is not None:
+                store.rubric = own
+            migrate_decisions(connection)
+            yield store
+        finally:
+            connection.close()
+
+    @property
+    def decisions(self) -> Decisions:
+        """People's decisions on the class: written scores with rubric items, adjustments of automatic items."""
+        return Decisions(self.db, self.rubric)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -447,6 +477,8 @@ class ClassStore:
         result = self.result_of(int(row[0]))
         result.written_scores = self.written_scores(student)
         result.extension = self.extension(student)
+        adjusted = self.decisions.adjustments(student).get(student, {})
+        result.adjustments = {item: a for item, a in adjusted.items() if a.points}
         listed = self.db.execute("SELECT name, email FROM roster WHERE student = ?", (student,)).fetchone()
         if listed is not None:  # the roster's name over the export's (Canvas's is a slug of it)
             result.identity = dataclasses.replace(
@@ -488,14 +520,24 @@ class ClassStore:
         )
         return {question: WrittenScore(score, comment) for question, score, comment in rows}
 
-    def set_written_scores(self, scores: list[tuple[str, str, float, str]]) -> None:
-        """Record (student, question, score, comment) rows in one transaction, replacing earlier scores."""
+    def set_written_scores(self, scores: list[tuple[str, str, float, str]], by: str = "the sheet") -> None:
+        """Record (student, question, score, comment) rows in one transaction, replacing earlier scores. The rubric
+        items applied at the desk stay; the adjustment becomes what makes the score, and each version moves on
+        (a TA's page opened before then cannot save over it)."""
         with self._transaction() as db:
-            db.executemany(
-                "INSERT INTO written_scores VALUES (?, ?, ?, ?, ?) ON CONFLICT (student, question) "
-                "DO UPDATE SET score = excluded.score, comment = excluded.comment, imported = excluded.imported",
-                [(student, question, score, comment, time.time()) for student, question, score, comment in scores],
-            )
+            for student, question, score, comment in scores:
+                from_items = db.execute(
+                    "SELECT COALESCE(SUM(i.points), 0) FROM written_applied a JOIN written_items i ON i.id = a.item_id "
+                    "WHERE a.student = ? AND a.question = ?",
+                    (student, question),
+                ).fetchone()[0]
+                db.execute(
+                    "INSERT INTO written_scores (student, question, score, comment, imported, adjustment, version, "
+                    "scored_by) VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT (student, question) DO UPDATE SET "
+                    "score = excluded.score, comment = excluded.comment, imported = excluded.imported, "
+                    "adjustment = excluded.adjustment, version = version + 1, scored_by = excluded.scored_by",
+                    (student, question, score, comment, time.time(), score - from_items, by),
+                )
 
     def pseudonyms(self, students: list[str]) -> dict[str, str]:
         """A stable pseudonym for each student (made the first time it is asked for), for anonymised pages."""

@@ -22,6 +22,7 @@ STAGES = {
     "judge": 3,
     "result": 4,
     "store": 5,
+    "decisions": 5,
     "grading": 5,
     "views": 6,
     "cluster": 7,

@@ -28,6 +28,9 @@ def feedback_markdown(result: SubmissionResult) -> str:
     lines += ["## Graded functions", "", "| item | points |", "|---|---|"]
     for item, spec in result.rubric.items.items():
         lines.append(f"| `{item}` | {result.item_score(item):g} / {spec.points:g} |")
+    if result.adjustments:
+        lines += ["", "## Adjusted by the course staff", ""]
+        lines += [f"- {adjustment.says(item)}" for item, adjustment in result.adjustments.items()]
     failing = [t for t in result.tests if not t.passed]
     if failing:
         lines += ["", "## What to fix", ""]
@@ -85,6 +88,7 @@ def feedback_html(result: SubmissionResult, previous: str = "") -> str:
         "note": result.note,
         "problems": [problem.text for problem in result.problems],
         "items": items,
+        "adjustments": [adjustment.says(item) for item, adjustment in result.adjustments.items()],
         "failing": [dataclasses.astuple(t) for t in result.tests if not t.passed],
         "written_status": result.written_status(),
         "written": written,

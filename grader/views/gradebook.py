@@ -23,6 +23,7 @@ def gradebook_header(rubric: Rubric) -> list[str]:
         "written_max",
         "late",
         "late_penalty",
+        "adjustments",
         "problems",
     ]
 
@@ -41,6 +42,7 @@ def gradebook_row(row: StudentRow, rubric: Rubric) -> list[object]:
             rubric.written_total,
             "",
             "",
+            "",
             "no submission",
         ]
     return [
@@ -53,6 +55,7 @@ def gradebook_row(row: StudentRow, rubric: Rubric) -> list[object]:
         rubric.written_total,
         (late.says if (late := result.lateness) else ""),
         result.late_penalty if late and late.costs else "",
+        " | ".join(adjustment.says(item) for item, adjustment in result.adjustments.items()),
         " | ".join([result.note] * bool(result.note) + [p.text for p in result.problems]),
     ]
 

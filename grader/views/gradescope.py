@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grader.result import SubmissionResult
+from grader.result import LATE, SubmissionResult
 from grader.student_text import code_block
 
 
@@ -25,6 +25,18 @@ def gradescope_results(result: SubmissionResult, written_as_tests: bool = True) 
         }
         for t in result.tests
     ]
+    for item, adjustment in result.adjustments.items():  # the staff's decisions, each as a test of its own
+        changed = result.adjusted_by(item) if item != LATE else 0.0  # the late penalty is in `score` already
+        tests.append(
+            {
+                "name": f"adjustment.{item}",
+                "score": changed,
+                "max_score": 0,
+                "status": "passed",
+                "output": f"Adjusted by the course staff: {adjustment.says(item)}",
+                "visibility": "visible",
+            }
+        )
     for question, points in result.rubric.written.items() if written_as_tests else ():
         answer = code_block(result.written[question]) if result.written.get(question) else "(no answer found)"
         scored = result.written_scores.get(question)
