@@ -426,10 +426,15 @@ def written(args: argparse.Namespace) -> int:
                 f"{export.students} student(s)"
             )
             return 0
-        imported, pages = import_written(store, rubric, args.file, args.folder)
-    if pages is not None:
-        _said_kept(pages)
-    print(f"imported {imported} written score(s) into {args.folder}")
+        done = import_written(store, rubric, args.file, args.folder)
+    if done.pages is not None:
+        _said_kept(done.pages)
+    if done.overtaken:
+        print(
+            f"{len(done.overtaken)} row(s) were scored at the TA desk after {args.file} was exported and were left "
+            f"as the desk has them (export the sheet again to edit them): {', '.join(done.overtaken[:20])}"
+        )
+    print(f"imported {done.imported} written score(s) into {args.folder}")
     return 0
 
 

@@ -52,10 +52,12 @@ class Adjustment:
 
 @dataclass(frozen=True)
 class WrittenScore:
-    """A TA's score of one written answer (imported with `python -m grader written import`)."""
+    """A TA's score of one written answer (at the desk, or imported with `python -m grader written import`)."""
 
     score: float
     comment: str = ""
+    version: int = 1  # moves on with each save: a save based on an older one is refused
+    by: str = ""
 
 
 @dataclass

@@ -516,9 +516,11 @@ class ClassStore:
 
     def written_scores(self, student: str) -> dict[str, WrittenScore]:
         rows = self.db.execute(
-            "SELECT question, score, comment FROM written_scores WHERE student = ? ORDER BY question", (student,)
+            "SELECT question, score, comment, version, scored_by FROM written_scores WHERE student = ? "
+            "ORDER BY question",
+            (student,),
         )
-        return {question: WrittenScore(score, comment) for question, score, comment in rows}
+        return {question: WrittenScore(*scored) for question, *scored in rows}
 
     def set_written_scores(self, scores: list[tuple[str, str, float, str]], by: str = "the sheet") -> None:
         """Record (student, question, score, comment) rows in one transaction, replacing earlier scores. The rubric

@@ -53,14 +53,28 @@ def export_written(store: ClassStore, rubric: Rubric, out: Path, anonymise: bool
     return WrittenExport(folder, len(graded), len(edits), saved)
 
 
-def import_written(store: ClassStore, rubric: Rubric, sheet: Path, out: Path) -> tuple[int, WrittenExport | None]:
-    """Record the sheet's scores (by student id or pseudonym) and render every view again; how many scores, and
-    the TAs' pages written again when they had been exported."""
+@dataclass(frozen=True)
+class WrittenImport:
+    imported: int  # scores recorded
+    overtaken: list[str]  # "student question" rows scored at the desk since the sheet was exported: not imported
+    pages: WrittenExport | None  # the TAs' pages written again, when they had been exported
+
+
+def import_written(store: ClassStore, rubric: Rubric, sheet: Path, out: Path) -> WrittenImport:
+    """Record the sheet's scores (by student id or pseudonym) and render every view again. A row whose score was
+    saved at the desk after the sheet was exported is left as the desk has it, and named."""
     rows = store.students()
     names = {row.identity.student: row.identity.student for row in rows}
     names |= {pseudonym: student for student, pseudonym in store.pseudonyms(list(names)).items()}
-    scores = read_written_scores(sheet, rubric, names)
+    current = {row.identity.student: row.result.written_scores for row in rows if row.result is not None}
+    scores, overtaken = [], []
+    for s in read_written_scores(sheet, rubric, names):
+        now = current.get(s.student, {}).get(s.question)
+        if s.version is not None and s.version != (now.version if now else 0):
+            overtaken.append(f"{s.student} {s.question}")
+        elif now is None or (now.score, now.comment) != (s.score, s.comment):
+            scores.append(s)
     store.set_written_scores([(s.student, s.question, s.score, s.comment) for s in scores])
     write_all_views(store, rubric, out)
     pages = export_written(store, rubric, out) if (out / "written").is_dir() else None
-    return len(scores), pages
+    return WrittenImport(len(scores), overtaken, pages)

@@ -7,6 +7,11 @@ out of the question's range, a question given twice) makes the whole file
 refused, with every problem and its line: nothing of a half-checked file is
 applied. A cell a spreadsheet-safe export prefixed with `'` is read back
 without it.
+
+Each row carries the `version` of the score it was exported with: a row scored
+at the TA desk since then is not imported over the desk's score (and not taken
+for an edit of the sheet's); a sheet without the column (of older days) is
+read as current.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from pathlib import Path
 from grader.errors import GraderError
 from grader.rubric import Rubric
 
-COLUMNS = ("student", "question", "score", "comment")
+COLUMNS = ("student", "question", "score", "comment", "version")
 
 
 class WrittenScoresError(GraderError):
@@ -32,6 +37,7 @@ class WrittenScoreRow:
     question: str
     score: float
     comment: str
+    version: int | None = None  # of the score it was exported with; None from a sheet without versions
 
 
 def _cell(row: dict[str, str | None], column: str) -> str:
@@ -78,7 +84,15 @@ def read_written_scores(path: Path, rubric: Rubric, students: dict[str, str]) ->
                 problems.append(f"line {line}: {given}'s {question} is scored twice (also on line {seen[key]})")
                 continue
             seen[key] = line
-            scored.append(WrittenScoreRow(students[given], question, score, _cell(row, "comment")))
+            version = _cell(row, "version")
+            if version and not version.isdigit():
+                problems.append(f"line {line}: the version {version!r} is not the export's (leave it as it was)")
+                continue
+            scored.append(
+                WrittenScoreRow(
+                    students[given], question, score, _cell(row, "comment"), int(version) if version else None
+                )
+            )
     if problems:
         raise WrittenScoresError(f"{path}: nothing was applied:\n  " + "\n  ".join(problems))
     return scored
@@ -102,13 +116,16 @@ def unimported_edits(path: Path, current: list[dict[str, str]]) -> dict[tuple[st
         return {}
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise WrittenScoresError(f"{path}: cannot read it to keep what it holds ({error}); move it away") from None
-    stored = {(line["student"], line["question"]): (line["score"], line["comment"]) for line in current}
+    stored = {(line["student"], line["question"]): line for line in current}
     edits = {}
     for row in rows:
         row = {(key or "").strip(): value for key, value in row.items()}
         key = (_cell(row, "student"), _cell(row, "question"))
         score, comment = _cell(row, "score"), _cell(row, "comment")
-        old_score, old_comment = stored.get(key, ("", ""))
+        now = stored.get(key, {})
+        if _cell(row, "version") not in ("", now.get("version", "")):
+            continue  # scored at the desk since this sheet was written: the store's score is the newer
+        old_score, old_comment = now.get("score", ""), now.get("comment", "")
         if not _same_score(score, old_score) or comment != old_comment.strip():
             edits[key] = (score, comment)
     return edits

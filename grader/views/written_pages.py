@@ -21,7 +21,7 @@ from grader.views.write import write_whole
 SHEET_FILE = "written_scores.csv"
 
 
-SHEET_COLUMNS = ["student", "name", "question", "score", "comment", "points"]
+SHEET_COLUMNS = ["student", "name", "question", "score", "comment", "points", "version"]
 
 
 def _who(rows: list[StudentRow], pseudonyms: dict[str, str] | None) -> dict[str, str]:
@@ -44,6 +44,7 @@ def written_sheet(rows: list[StudentRow], rubric: Rubric, pseudonyms: dict[str, 
                     "score": "" if scored is None else f"{scored.score:g}",
                     "comment": "" if scored is None else scored.comment,
                     "points": f"{points:g}",
+                    "version": str(0 if scored is None else scored.version),
                 }
             )
     return sheet
