@@ -9,6 +9,7 @@
     python -m grader gradescope SUBMISSION_DIR --results FILE [--sandbox auto|required|off]
     python -m grader written export DIR [--anonymise]
     python -m grader written import DIR FILE
+    python -m grader desk DIR [--host 127.0.0.1] [--port 8765]
 
 Exit status: 0 when every submission was graded (whatever the scores); 1 when
 someone needs a look: a submission that could not be read (nothing in it can be
@@ -190,6 +191,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for step in (written_export, written_import):
         step.add_argument("--rubric", type=Path, metavar="FILE", help=argparse.SUPPRESS)
+    desk = commands.add_parser(
+        "desk",
+        help="the TA desk: grade written answers and adjust automatic items in a browser",
+        description=(
+            "Serve the TA desk over the class in DIR. The first line printed is its address with a fresh token; "
+            "open it in a browser. A grading run may go on meanwhile. Ctrl-C stops it."
+        ),
+    )
+    desk.add_argument("folder", type=Path, metavar="DIR", help="the class folder graded into")
+    desk.add_argument("--host", default="127.0.0.1", help="where to listen (default: this machine only)")
+    desk.add_argument("--port", type=int, default=8765, help="the port (default 8765; 0 takes a free one)")
     return parser
 
 
@@ -438,11 +450,31 @@ def written(args: argparse.Namespace) -> int:
     return 0
 
 
+def serve_the_desk(args: argparse.Namespace) -> int:
+    from grader.desk.app import serve_desk  # the web stack is imported only for the desk
+
+    try:
+        serve_desk(args.folder, args.host, args.port)
+    except OSError as error:
+        print(f"error: cannot listen on {args.host}:{args.port} ({error.strerror or error})", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command line (`python -m grader`, or `messmaster-grader` once installed with pip)."""
     args = build_parser().parse_args(argv)
     args.argv = sys.argv[1:] if argv is None else argv
-    verbs = {"grade": grade, "history": history, "export": export_canvas, "gradescope": gradescope, "written": written}
+    verbs = {
+        "grade": grade,
+        "history": history,
+        "export": export_canvas,
+        "gradescope": gradescope,
+        "written": written,
+        "desk": serve_the_desk,
+    }
     try:
         return verbs[args.command](args)
     except GraderError as error:  # every error of the grader's own, once: its message and its exit code

@@ -278,15 +278,24 @@ class RubricChange:
 
 
 def rubric_as_json(rubric: Rubric) -> str:
-    return json.dumps(dataclasses.asdict(rubric), sort_keys=True)
+    """The rubric as JSON, its written questions in their order (the pages' and the sheet's)."""
+    return json.dumps(dataclasses.asdict(rubric))
 
 
 def rubric_from_json(text: str) -> Rubric:
-    """The rubric `rubric_as_json` wrote (an item without a rule has none, as in the TOML)."""
+    """The rubric `rubric_as_json` wrote (an item without a rule has none, as in the TOML).
+
+    Stores of older days kept it with sorted keys: their written questions are put back in the handout's
+    order (the default rubric's), any other after them."""
     data = json.loads(text)
     for item in data["items"].values():
         if item.get("rule") is None:
             item.pop("rule", None)
+    if list(data["written"]) == sorted(data["written"]):
+        order = list(tomllib.loads(RUBRIC_FILE.read_text())["written"])
+        data["written"] = dict(
+            sorted(data["written"].items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order))
+        )
     return parse_rubric(data)
 
 

@@ -125,3 +125,15 @@ def test_a_resource_change_is_not_a_rubric_change(stand_in, tmp_path, test_rubri
     slower = with_run(test_rubric, cell_timeout=99)
     assert [c.kind for c in rubric_changes(test_rubric, slower)] == ["resources"]
     grade_class([submissions], tmp_path / "grades", slower, force=True)  # not refused
+
+
+def test_the_class_rubric_keeps_its_written_questions_in_order(rubric):
+    """A store once kept its rubric with sorted keys: the desk and the pages then listed `linear` first."""
+    import dataclasses
+    import json
+
+    from grader.rubric import rubric_as_json, rubric_from_json
+
+    assert list(rubric_from_json(rubric_as_json(rubric)).written) == list(rubric.written)
+    older = json.dumps(dataclasses.asdict(rubric), sort_keys=True)
+    assert list(rubric_from_json(older).written) == list(rubric.written)

@@ -28,6 +28,7 @@ STAGES = {
     "cluster": 7,
     "rescore": 8,
     "written_answers": 8,
+    "desk": 8,
     "pipeline": 8,
     "cli": 9,
     "__main__": 9,
