@@ -1,0 +1,227 @@
+"""The TA desk's JSON API, in process (Starlette's test client over a real class store): the token, versions
+(409), validation (422), rubric items re-weighting answers, adjustments of automatic items in every view, the
+sheet agreeing with the desk, and a grading run holding the class meanwhile."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from starlette.testclient import TestClient
+
+from grader import cli
+from grader.desk.app import Desk, make_app
+from grader.intake import Identity, Submission
+from grader.judge.verdict import TestResult
+from grader.result import SubmissionResult
+from grader.store import ClassStore, current_versions
+from grader.views.write import write_all_views
+
+STUDENTS = {
+    "ada": ("Ada Lovelace", "Validation data tunes hyperparameters; the test set is touched once."),
+    "bo": ("Bo Diddley", "The test set tells us how we *generalise*: $\\frac{1}{N}$."),
+    "cy": ("Cy Twombly", ""),
+}
+
+
+def make_class(folder, rubric) -> None:
+    """Three graded students with written answers and every automatic test passed (no kernel)."""
+    with ClassStore.open(folder, rubric) as store:
+        versions = current_versions(rubric)
+        run = store.begin_run(versions)
+        store.set_class_rubric(rubric)
+        for student, (name, answer) in STUDENTS.items():
+            identity = Identity(student, name=name)
+            result = SubmissionResult(identity, rubric, written={"q1a": answer} if answer else {})
+            result.tests = [TestResult(i, f"{i}.all", s.points, s.points) for i, s in rubric.items.items()]
+            result.tests[3] = TestResult("backward", "backward.all", 0.0, rubric.items["backward"].points, problem="no")
+            store.record(run, Submission(identity, None), f"content-{student}", versions, result)
+        write_all_views(store, rubric, folder)
+
+
+@pytest.fixture
+def desk(tmp_path, rubric):
+    make_class(tmp_path, rubric)
+    with ClassStore.shared(tmp_path) as store:
+        served = Desk(store, tmp_path)
+        client = TestClient(make_app(served))
+        client.headers["Authorization"] = f"Bearer {served.token}"
+        yield served, client
+
+
+def unauthorised(client: TestClient) -> TestClient:
+    bare = TestClient(client.app)
+    return bare
+
+
+def test_every_request_needs_the_token_and_a_change_needs_it_in_a_header(desk):
+    served, client = desk
+    bare = unauthorised(client)
+    assert bare.get("/api/questions").status_code == 401
+    assert bare.get("/").status_code == 401
+    assert bare.get("/static/desk.js").status_code == 401
+    assert bare.get("/api/questions", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert bare.get(f"/api/questions?token={served.token}").status_code == 200
+    page = bare.get(f"/?token={served.token}")
+    assert page.status_code == 200 and "messmaster_desk" in page.headers["set-cookie"]
+    assert "HttpOnly" in page.headers["set-cookie"] and "SameSite=strict" in page.headers["set-cookie"]
+    assert bare.get("/static/desk.js").status_code == 200  # the page's own files, with its cookie
+    body = {"score": 1, "comment": "", "version": 0}
+    for how in ({"params": {"token": served.token}}, {}):  # the cookie is still set on `bare`
+        assert bare.put("/api/scores/q1a/ada", json=body, **how).status_code == 401
+    assert client.put("/api/scores/q1a/ada", json=body).status_code == 200
+
+
+def test_every_answer_carries_the_policy_that_forbids_inline_scripts(desk):
+    _, client = desk
+    for path in ("/", "/api/questions", "/static/desk.js"):
+        policy = client.get(path).headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "default-src 'none'" in policy
+    assert unauthorised(client).get("/").headers["referrer-policy"] == "no-referrer"
+
+
+def test_questions_and_answers_as_documented(desk, rubric):
+    _, client = desk
+    questions = client.get("/api/questions").json()
+    assert [q["question"] for q in questions] == list(rubric.written)
+    q1a = questions[0]
+    assert (q1a["points"], q1a["scored"], q1a["answers"]) == (rubric.written["q1a"], 0, 3)
+    answers = client.get("/api/answers/q1a").json()
+    assert [a["student"] for a in answers] == ["ada", "bo", "cy"]
+    assert {"student", "answer", "score", "comment", "version"} <= set(answers[0])
+    assert answers[0]["answer"] == STUDENTS["ada"][1] and answers[0]["version"] == 0 and answers[0]["score"] is None
+    assert "<math" in answers[1]["answer_html"] and "<em>generalise</em>" in answers[1]["answer_html"]
+    assert client.get("/api/answers/q9").status_code == 422
+
+
+def test_a_save_over_a_newer_version_is_refused_and_nothing_is_lost(desk, tmp_path):
+    _, client = desk
+    first = client.put("/api/scores/q1a/ada", json={"score": 2, "comment": "good", "version": 0, "by": "ta1"})
+    assert first.status_code == 200 and first.json()["version"] == 1
+    stale = client.put("/api/scores/q1a/ada", json={"score": 0, "comment": "bad", "version": 0, "by": "ta2"})
+    assert stale.status_code == 409
+    assert stale.json()["current"] == {"score": 2.0, "comment": "good", "version": 1} and "ta1" in stale.json()["error"]
+    answers = client.get("/api/answers/q1a").json()
+    assert (answers[0]["score"], answers[0]["comment"], answers[0]["version"]) == (2.0, "good", 1)
+    feedback = json.loads((tmp_path / "ada" / "results.json").read_text())
+    assert next(t for t in feedback["tests"] if t["name"] == "written.q1a")["score"] == 2
+
+
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("/api/scores/q1a/ada", {"score": 3, "version": 0}),  # q1a is worth 2
+        ("/api/scores/q1a/ada", {"score": -1, "version": 0}),
+        ("/api/scores/q1a/ada", {"score": "two", "version": 0}),
+        ("/api/scores/q1a/ada", {"score": 1}),
+        ("/api/scores/q1a/ada", {"score": 1, "version": "0"}),
+        ("/api/scores/q9/ada", {"score": 1, "version": 0}),
+        ("/api/scores/q1a/nobody", {"score": 1, "version": 0}),
+        ("/api/scores/q1a/ada", {"score": 1, "version": 0, "items": [99]}),
+        ("/api/adjustments/ada/backward", {"points": 1, "reason": "", "by": "ta", "version": 0}),
+        ("/api/adjustments/ada/no_such_item", {"points": 1, "reason": "why", "by": "ta", "version": 0}),
+        ("/api/adjustments/ada/backward", {"points": 99, "reason": "why", "by": "ta", "version": 0}),
+    ],
+)
+def test_out_of_range_or_unknown_is_422(desk, path, body):
+    _, client = desk
+    assert client.put(path, json=body).status_code == 422
+    assert client.put("/api/scores/q1a/ada", content=b"{not json").status_code == 422
+
+
+def test_a_rubric_item_applied_to_many_answers_and_reweighted_moves_them_all(desk, tmp_path):
+    _, client = desk
+    made = client.post("/api/items/q1a", json={"points": 1, "comment": "names the test set's role"})
+    assert made.status_code == 201
+    item = made.json()
+    for student in ("ada", "bo"):
+        saved = client.put(f"/api/scores/q1a/{student}", json={"items": [item["id"]], "version": 0, "by": "ta1"})
+        assert saved.json()["score"] == 1
+    plus = client.put("/api/scores/q1a/bo", json={"adjustment": 0.5, "version": 1, "by": "ta1"}).json()
+    assert plus["score"] == 1.5 and plus["items"] == [item["id"]]
+    changed = client.put(f"/api/items/q1a/{item['id']}", json={"points": 1.5, "comment": "x", "version": 1})
+    assert changed.status_code == 200 and changed.json()["version"] == 2
+    answers = {a["student"]: a for a in client.get("/api/answers/q1a").json()}
+    assert (answers["ada"]["score"], answers["bo"]["score"], answers["cy"]["score"]) == (1.5, 2.0, None)
+    assert answers["ada"]["version"] == 2 and answers["bo"]["version"] == 3  # a page opened before cannot save
+    stale = client.put(f"/api/items/q1a/{item['id']}", json={"points": 0.5, "comment": "y", "version": 1})
+    assert stale.status_code == 409
+    assert client.get("/api/items/q1a").json()[0]["uses"] == 2
+    gradebook = {row["student"]: row for row in csv.DictReader(open(tmp_path / "gradebook.csv"))}
+    assert float(gradebook["bo"]["written"]) == 2.0
+
+
+def test_an_adjustment_shows_everywhere_with_who_and_survives_a_regrade(desk, tmp_path, rubric):
+    _, client = desk
+    body = {"points": 2.5, "reason": "regrade request upheld", "by": "Grace (TA)", "version": 0}
+    saved = client.put("/api/adjustments/ada/backward", json=body)
+    assert saved.status_code == 200 and saved.json()["version"] == 1
+    students = {s["student"]: s for s in client.get("/api/students").json()}
+    backward = next(i for i in students["ada"]["items"] if i["item"] == "backward")
+    assert (backward["earned"], backward["score"]) == (0.0, 2.5)
+    results = json.loads((tmp_path / "ada" / "results.json").read_text())
+    adjustment = next(t for t in results["tests"] if t["name"] == "adjustment.backward")
+    assert adjustment["score"] == 2.5 and "Grace (TA)" in adjustment["output"] and "upheld" in adjustment["output"]
+    assert results["score"] == sum(t["score"] for t in results["tests"])
+    assert "Grace (TA)" in (tmp_path / "ada" / "feedback.html").read_text()
+    assert "regrade request upheld" in (tmp_path / "ada" / "feedback.md").read_text()
+    row = next(r for r in csv.DictReader(open(tmp_path / "gradebook.csv")) if r["student"] == "ada")
+    full, backward_points = rubric.automatic_total, rubric.items["backward"].points
+    assert (
+        float(row["backward"]) == 2.5
+        and float(row["total"]) == full - backward_points + 2.5
+        and "Grace" in row["adjustments"]
+    )
+    assert client.put("/api/adjustments/ada/backward", json=body).status_code == 409
+    # a regrade (a new grading of the same student) keeps the adjustment: it is not part of the grading
+    with ClassStore.open(tmp_path, rubric) as store:
+        versions = current_versions(rubric)
+        regraded = store.current("ada")
+        store.record(store.begin_run(versions), Submission(Identity("ada"), None), "again", versions, regraded)
+        assert store.current("ada").item_score("backward") == 2.5
+    canvas = tmp_path / "canvas.csv"
+    assert cli.main(["export", "canvas", str(tmp_path), "--out", str(canvas)]) == 0
+    ada = next(r for r in csv.reader(open(canvas)) if len(r) > 1 and r[1] == "ada")
+    assert f"{full - backward_points + 2.5:g}" in ada
+
+
+def test_the_sheet_agrees_with_the_desk(desk, tmp_path, capsys):
+    _, client = desk
+    assert cli.main(["written", "export", str(tmp_path)]) == 0
+    sheet = tmp_path / "written" / "written_scores.csv"
+    exported = sheet.read_text()
+    assert "ada,Ada Lovelace,q1a,,,2,0" in exported
+    sheet.write_text(exported.replace("ada,Ada Lovelace,q1a,,,2,0", "ada,Ada Lovelace,q1a,1,offline,2,0"))
+    assert client.put("/api/scores/q1a/ada", json={"score": 2, "comment": "desk", "version": 0}).status_code == 200
+    # the sheet filled in offline, imported after the desk saved: its row for ada is left as the desk has it, named
+    assert cli.main(["written", "import", str(tmp_path), str(sheet)]) == 0
+    assert "ada q1a" in capsys.readouterr().out
+    assert client.get("/api/answers/q1a").json()[0]["score"] == 2.0
+    # exported again, the sheet holds the desk's score and its version; the old one's row is no unimported edit
+    sheet.write_text(exported)
+    assert cli.main(["written", "export", str(tmp_path)]) == 0
+    rows = {(r["student"], r["question"]): r for r in csv.DictReader(open(sheet))}
+    assert (rows[("ada", "q1a")]["score"], rows[("ada", "q1a")]["version"]) == ("2", "1")
+    # a TA's edit of the current sheet is imported, and moves the version on for the desk
+    lines = sheet.read_text().replace("ada,Ada Lovelace,q1a,2,desk", "ada,Ada Lovelace,q1a,1,sheet")
+    sheet.write_text(lines)
+    assert cli.main(["written", "import", str(tmp_path), str(sheet)]) == 0
+    answer = client.get("/api/answers/q1a").json()[0]
+    assert (answer["score"], answer["comment"], answer["version"]) == (1.0, "sheet", 2)
+
+
+def test_anonymised_students_are_shown_and_scored_by_their_pseudonyms(desk, tmp_path):
+    served, client = desk
+    assert cli.main(["written", "export", str(tmp_path), "--anonymise"]) == 0
+    answers = client.get("/api/answers/q1a").json()
+    assert all(a["student"].startswith("anon-") and a["name"] == "" for a in answers)
+    first = answers[0]["student"]
+    assert client.put(f"/api/scores/q1a/{first}", json={"score": 1, "version": 0}).status_code == 200
+    assert client.put("/api/scores/q1a/ada", json={"score": 1, "version": 0}).status_code == 422
+
+
+def test_a_grading_run_may_hold_the_class_while_the_desk_saves(desk, tmp_path, rubric):
+    _, client = desk
+    with ClassStore.open(tmp_path, rubric):  # what a grading run holds for its whole length
+        assert client.put("/api/scores/q1a/ada", json={"score": 1, "version": 0}).status_code == 200
