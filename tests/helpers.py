@@ -457,3 +457,33 @@ def is_kernel(pid: int) -> bool:
         return uid >= SLOT_UID_BASE or b"ipykernel" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, IndexError):
         return False
+
+
+# ---- a class for the TA desk, without kernels ------------------------------------------------------------------
+
+STUDENTS = {
+    "ada": ("Ada Lovelace", "Validation data tunes hyperparameters; the test set is touched once."),
+    "bo": ("Bo Diddley", "The test set tells us how we *generalise*: $\\frac{1}{N}$."),
+    "cy": ("Cy Twombly", ""),
+}
+
+
+def make_desk_class(folder: Path, rubric, students: dict[str, tuple[str, str]]) -> None:
+    """Graded students with their q1a answers, every automatic test passed but backward's (no kernel)."""
+    from grader.intake import Identity, Submission
+    from grader.judge.verdict import TestResult
+    from grader.result import SubmissionResult
+    from grader.store import ClassStore, current_versions
+    from grader.views.write import write_all_views
+
+    with ClassStore.open(folder, rubric) as store:
+        versions = current_versions(rubric)
+        run = store.begin_run(versions)
+        store.set_class_rubric(rubric)
+        for student, (name, answer) in students.items():
+            identity = Identity(student, name=name)
+            result = SubmissionResult(identity, rubric, written={"q1a": answer} if answer else {})
+            result.tests = [TestResult(i, f"{i}.all", s.points, s.points) for i, s in rubric.items.items()]
+            result.tests[3] = TestResult("backward", "backward.all", 0.0, rubric.items["backward"].points, problem="no")
+            store.record(run, Submission(identity, None), f"content-{student}", versions, result)
+        write_all_views(store, rubric, folder)

@@ -13,36 +13,14 @@ from starlette.testclient import TestClient
 from grader import cli
 from grader.desk.app import Desk, make_app
 from grader.intake import Identity, Submission
-from grader.judge.verdict import TestResult
-from grader.result import SubmissionResult
 from grader.store import ClassStore, current_versions
-from grader.views.write import write_all_views
 
-STUDENTS = {
-    "ada": ("Ada Lovelace", "Validation data tunes hyperparameters; the test set is touched once."),
-    "bo": ("Bo Diddley", "The test set tells us how we *generalise*: $\\frac{1}{N}$."),
-    "cy": ("Cy Twombly", ""),
-}
-
-
-def make_class(folder, rubric) -> None:
-    """Three graded students with written answers and every automatic test passed (no kernel)."""
-    with ClassStore.open(folder, rubric) as store:
-        versions = current_versions(rubric)
-        run = store.begin_run(versions)
-        store.set_class_rubric(rubric)
-        for student, (name, answer) in STUDENTS.items():
-            identity = Identity(student, name=name)
-            result = SubmissionResult(identity, rubric, written={"q1a": answer} if answer else {})
-            result.tests = [TestResult(i, f"{i}.all", s.points, s.points) for i, s in rubric.items.items()]
-            result.tests[3] = TestResult("backward", "backward.all", 0.0, rubric.items["backward"].points, problem="no")
-            store.record(run, Submission(identity, None), f"content-{student}", versions, result)
-        write_all_views(store, rubric, folder)
+from .helpers import STUDENTS, make_desk_class
 
 
 @pytest.fixture
 def desk(tmp_path, rubric):
-    make_class(tmp_path, rubric)
+    make_desk_class(tmp_path, rubric, STUDENTS)
     with ClassStore.shared(tmp_path) as store:
         served = Desk(store, tmp_path)
         client = TestClient(make_app(served))
