@@ -80,6 +80,7 @@ screenshots: $(INSTALLED)
 		chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1000,1400 \
 			--screenshot=docs/screenshots/$$(echo $$page | tr / - | sed 's/.html//').png $(OUT)/$$page 2>/dev/null; \
 	done
+	$(PY) tools/desk_screenshot.py $(OUT) docs/screenshots/desk.png
 
 # nbgrader, which `make bench` compares with: an optional extra in a venv of its own (its pins are not ours)
 NBGRADER_VENV := .venv-nbgrader

@@ -184,3 +184,24 @@ def test_hostile_answers_run_nothing_open_no_dialog_and_send_nothing_out(served,
     assert page.locator("body").is_visible()  # no answer's <style> hid the page
     assert page.title() == "MessMaster part 2: TA desk"
     page.close()
+
+
+def test_the_desk_meets_wcag_aa(served, browser):
+    """axe-core (as the static pages are checked) on the grading view and the automatic items' view."""
+    from .helpers import ROOT
+
+    _, url = served
+    context = browser.new_context(bypass_csp=True)  # axe is injected into the page for this check alone
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.goto(url)
+    playwright.expect(page.locator("#answer-title")).to_have_text("Ada Lovelace (ada)")
+    page.add_script_tag(path=str(ROOT / "tests" / "axe" / "node_modules" / "axe-core" / "axe.min.js"))
+    tags = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+    for view in ("grading", "automatic"):
+        if view == "automatic":
+            page.click("#show-automatic")
+            playwright.expect(page.locator('#automatic-items tr[data-item="late"]')).to_have_count(1)
+        found = page.evaluate("(tags) => axe.run(document, {runOnly: tags})", tags)
+        assert [v["id"] for v in found["violations"]] == [], found["violations"]
+    context.close()

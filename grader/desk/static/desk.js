@@ -119,8 +119,9 @@ function renderItems() {
     edit.textContent = "edit";
     edit.addEventListener("click", () => editItem(li, item));
     const uses = document.createElement("span");
+    const count = state.answers.filter((a) => a.items.includes(item.id)).length;
     uses.className = "muted";
-    uses.textContent = ` (${item.uses} answer${item.uses === 1 ? "" : "s"})`;
+    uses.textContent = ` (${count} answer${count === 1 ? "" : "s"})`;
     li.append(apply, " ", edit, uses);
     list.append(li);
   });
@@ -157,9 +158,9 @@ async function save(changes) {
   const { status, data } = await api("PUT", path, body);
   if (status === 200) {
     Object.assign(answer, data);
-    say(`Saved ${answer.student}'s ${state.question.question}: ${data.score} / ${state.question.points}.`);
     renderAnswer();
-    loadQuestions();
+    await loadQuestions(); // the questions' progress
+    say(`Saved ${answer.student}'s ${state.question.question}: ${data.score} / ${state.question.points}.`);
     return true;
   }
   if (status === 409) {
