@@ -203,3 +203,8 @@ def test_a_grading_run_may_hold_the_class_while_the_desk_saves(desk, tmp_path, r
     _, client = desk
     with ClassStore.open(tmp_path, rubric):  # what a grading run holds for its whole length
         assert client.put("/api/scores/q1a/ada", json={"score": 1, "version": 0}).status_code == 200
+
+
+def test_a_folder_without_a_class_is_refused_with_a_reason(tmp_path, capsys):
+    assert cli.main(["desk", str(tmp_path)]) == 2
+    assert "holds no grades.sqlite: grade into it first" in capsys.readouterr().err

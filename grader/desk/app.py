@@ -34,6 +34,7 @@ import jinja2
 import nbformat
 import uvicorn
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -177,11 +178,14 @@ def make_app(desk: Desk) -> Starlette:
     def decided(handler):
         """A handler under the desk's lock, its refusals as 409 and 422."""
 
+        def locked(request: Request, raw: bytes) -> Response:
+            with desk.lock:
+                return handler(request, raw)
+
         async def endpoint(request: Request) -> Response:
             raw = await request.body()
-            try:
-                with desk.lock:
-                    return handler(request, raw)
+            try:  # off the event loop: a save renders pages, and the server keeps answering meanwhile
+                return await run_in_threadpool(locked, request, raw)
             except Stale as stale:
                 return JSONResponse({"error": str(stale), "current": stale.current}, status_code=409)
             except Invalid as invalid:
