@@ -10,6 +10,7 @@
     python -m grader written export DIR [--anonymise]
     python -m grader written import DIR FILE
     python -m grader desk DIR [--host 127.0.0.1] [--port 8765]
+    python -m grader similarity DIR [--against OLD_DIR ...]
 
 Exit status: 0 when every submission was graded (whatever the scores); 1 when
 someone needs a look: a submission that could not be read (nothing in it can be
@@ -37,6 +38,7 @@ from grader.errors import GraderError
 from grader.grading import grade_one_folder
 from grader.intake.extensions import read_extensions
 from grader.intake.roster import read_roster
+from grader.integrity import similarity as integrity_signals
 from grader.pipeline import ClassRun, grade_class
 from grader.result import SubmissionStatus
 from grader.rubric import RUBRIC_FILE, Rubric, load_rubric
@@ -202,6 +204,19 @@ def build_parser() -> argparse.ArgumentParser:
     desk.add_argument("folder", type=Path, metavar="DIR", help="the class folder graded into")
     desk.add_argument("--host", default="127.0.0.1", help="where to listen (default: this machine only)")
     desk.add_argument("--port", type=int, default=8765, help="the port (default 8765; 0 takes a free one)")
+    similar = commands.add_parser(
+        "similarity",
+        help="integrity signals: which submissions a person should compare (never proof)",
+        description=(
+            "Point at pairs of submissions worth comparing: shared code (normalised fingerprints), identical wrong "
+            "outputs on the hidden cases, shared phrases in written answers. Writes DIR/similarity.csv, "
+            "DIR/similarity.html and a side-by-side page per pair."
+        ),
+    )
+    similar.add_argument("folder", type=Path, metavar="DIR", help="the class folder graded into")
+    similar.add_argument(
+        "--against", type=Path, nargs="+", default=[], metavar="OLD_DIR", help="earlier terms' class folders"
+    )
     return parser
 
 
@@ -450,6 +465,16 @@ def written(args: argparse.Namespace) -> int:
     return 0
 
 
+def similarity(args: argparse.Namespace) -> int:
+    found = integrity_signals(args.folder, args.against)
+    earlier = f" and {found.earlier} of earlier terms" if found.earlier else ""
+    print(
+        f"compared {found.compared} submission(s){earlier}: {len(found.flagged)} pair(s) worth a look, in "
+        f"{found.csv} and {found.csv.with_suffix('.html')} (a reason to look, never proof)"
+    )
+    return 0
+
+
 def serve_the_desk(args: argparse.Namespace) -> int:
     from grader.desk.app import serve_desk  # the web stack is imported only for the desk
 
@@ -474,6 +499,7 @@ def main(argv: list[str] | None = None) -> int:
         "gradescope": gradescope,
         "written": written,
         "desk": serve_the_desk,
+        "similarity": similarity,
     }
     try:
         return verbs[args.command](args)

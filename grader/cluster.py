@@ -90,6 +90,8 @@ def result_to_data(result: SubmissionResult) -> dict:
         "execution_time": float(result.execution_time),
         "plots": result.plots,
         "isolation": result.isolation,
+        "code": result.code,
+        "wrong_outputs": result.wrong_outputs,
     }
 
 
@@ -119,6 +121,10 @@ def result_from_data(data: object, submission: Submission, rubric: Rubric) -> Su
     isolation = data.get("isolation", "")
     if not isinstance(isolation, str):
         raise ValueError("the isolation is not text")
+    code, wrong = data.get("code", {}), data.get("wrong_outputs", {})
+    for what, mapping in (("code", code), ("wrong outputs", wrong)):
+        if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+            raise ValueError(f"the {what} is not text")
     return SubmissionResult(
         submission.identity,
         rubric,
@@ -130,6 +136,8 @@ def result_from_data(data: object, submission: Submission, rubric: Rubric) -> Su
         note=submission.note,
         plots=plots,
         isolation=isolation,
+        code=code,
+        wrong_outputs=wrong,
     )
 
 

@@ -28,6 +28,7 @@ from grader.judge.artifacts import plot_data
 from grader.judge.evidence import Evidence
 from grader.judge.rules import forbidden_uses
 from grader.judge.score import score_all
+from grader.judge.sources import graded_sources, wrong_outputs
 from grader.judge.verdict import Trouble
 from grader.judge.written import extract_written_answers
 from grader.result import Problem, SubmissionResult, SubmissionStatus
@@ -209,6 +210,8 @@ def grade_submission(submission: Submission, rubric: Rubric, sandbox: SandboxMod
     result.evidence = Evidence(harvest.outcomes, breaches)
     result.plots = plot_data(cases, harvest.outcomes)
     result.written = extract_written_answers(notebook, template)
+    result.code = graded_sources(notebook)
+    result.wrong_outputs = wrong_outputs(cases, harvest.outcomes, result.tests)
     result.execution_time = time.monotonic() - started
     return result
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from grader.items import generate_cases
 from grader.judge.score import score_all
+from grader.judge.sources import wrong_outputs
 from grader.rubric import Rubric
 from grader.store import ClassStore, Versions
 
@@ -32,6 +33,7 @@ def rescore_class(store: ClassStore, rubric: Rubric, versions: Versions, run_id:
         result = store.result_of(grading)
         result.rubric, result.evidence = rubric, evidence
         result.tests = score_all(cases, evidence.outcomes, rubric, evidence.breaches)
+        result.wrong_outputs = wrong_outputs(cases, evidence.outcomes, result.tests)
         store.rescored(run_id, grading, versions, result)
         outcome.rescored.append(student)
     return outcome

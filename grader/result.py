@@ -77,6 +77,8 @@ class SubmissionResult:
     evidence: Evidence | None = None  # what the tests were scored from (stored; no view shows it)
     extension: Extension | None = None  # the student's own due time, when they have one
     adjustments: dict[str, Adjustment] = field(default_factory=dict)  # the staff's, by item (or LATE); never 0
+    code: dict[str, str] = field(default_factory=dict)  # each graded function's source (judge/sources.py)
+    wrong_outputs: dict[str, str] = field(default_factory=dict)  # item.case -> digest of the wrong numbers
 
     def cleaned(self) -> SubmissionResult:
         """This result with every text a student may have written in it made fit for every output."""
@@ -86,6 +88,7 @@ class SubmissionResult:
             written={question: clean(answer) for question, answer in self.written.items()},
             problems=[dataclasses.replace(problem, text=clean(problem.text)) for problem in self.problems],
             note=clean(self.note),
+            code={function: clean(source) for function, source in self.code.items()},
         )
 
     @property

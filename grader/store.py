@@ -57,8 +57,7 @@ CREATE TABLE IF NOT EXISTS gradings (
     name TEXT NOT NULL, email TEXT NOT NULL, source TEXT NOT NULL, late INTEGER NOT NULL,
     content_hash TEXT NOT NULL, grader_version TEXT NOT NULL, rubric_hash TEXT NOT NULL, cases_hash TEXT NOT NULL,
     status TEXT NOT NULL, execution_time REAL NOT NULL, problems TEXT NOT NULL, written TEXT NOT NULL,
-    note TEXT NOT NULL, reused_from INTEGER REFERENCES gradings(id), plots TEXT NOT NULL DEFAULT '{}',
-    isolation TEXT NOT NULL DEFAULT '', handed_in TEXT NOT NULL DEFAULT ''
+    note TEXT NOT NULL, reused_from INTEGER REFERENCES gradings(id)
 );
 CREATE INDEX IF NOT EXISTS gradings_by_student ON gradings (student, id);
 CREATE INDEX IF NOT EXISTS gradings_by_content ON gradings (content_hash, grader_version, rubric_hash, cases_hash);
@@ -199,6 +198,27 @@ def _add_verdict_columns(connection: sqlite3.Connection) -> None:
         )
 
 
+# columns gradings gained after stores were in use: a store of older days gets them, with these defaults
+LATER_GRADING_COLUMNS = {
+    "plots": "'{}'",  # the pages' data
+    "isolation": "''",  # how its kernels were confined
+    "handed_in": "''",  # the export's evidence of when
+    "code": "'{}'",  # the graded functions' sources (integrity signals)
+    "wrong_outputs": "'{}'",  # digests of wrong numbers returned (integrity signals)
+}
+
+
+def _migrate(connection: sqlite3.Connection) -> None:
+    """The schema, and what a store made by an older grader lacks of it."""
+    connection.executescript(SCHEMA)
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(gradings)")}
+    for column, default in LATER_GRADING_COLUMNS.items():
+        if column not in columns:
+            connection.execute(f"ALTER TABLE gradings ADD COLUMN {column} TEXT NOT NULL DEFAULT {default}")
+    _add_verdict_columns(connection)
+    migrate_decisions(connection)
+
+
 def _problems_as_json(problems: list[Problem]) -> str:
     return json.dumps([[problem.text, str(problem.trouble)] for problem in problems])
 
@@ -238,16 +258,7 @@ class ClassStore:
             connection = sqlite3.connect(folder / STORE_FILE, isolation_level=None)
             try:
                 connection.execute("PRAGMA foreign_keys = ON")
-                connection.executescript(SCHEMA)
-                columns = {row[1] for row in connection.execute("PRAGMA table_info(gradings)")}
-                if "plots" not in columns:  # a store made before the pages drew plots
-                    connection.execute("ALTER TABLE gradings ADD COLUMN plots TEXT NOT NULL DEFAULT '{}'")
-                if "isolation" not in columns:  # a store made before results said how kernels were confined
-                    connection.execute("ALTER TABLE gradings ADD COLUMN isolation TEXT NOT NULL DEFAULT ''")
-                if "handed_in" not in columns:  # a store made before the export's evidence of time was kept
-                    connection.execute("ALTER TABLE gradings ADD COLUMN handed_in TEXT NOT NULL DEFAULT ''")
-                _add_verdict_columns(connection)
-                migrate_decisions(connection)
+                _migrate(connection)
                 store = cls(connection, rubric or load_rubric())
                 if rubric is None and (own := store.class_rubric()) is not None:
                     store.rubric = own
@@ -265,10 +276,10 @@ class ClassStore:
         connection = sqlite3.connect(folder / STORE_FILE, isolation_level=None, timeout=30, check_same_thread=False)
         try:
             connection.execute("PRAGMA foreign_keys = ON")
+            _migrate(connection)
             store = cls(connection, load_rubric())
             if (own := store.class_rubric()) is not None:
                 store.rubric = own
-            migrate_decisions(connection)
             yield store
         finally:
             connection.close()
@@ -328,8 +339,8 @@ class ClassStore:
             cursor = db.execute(
                 "INSERT INTO gradings (run_id, student, name, email, source, late, content_hash, grader_version, "
                 "rubric_hash, cases_hash, status, execution_time, problems, written, note, reused_from, plots, "
-                "isolation, handed_in) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "isolation, handed_in, code, wrong_outputs) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     identity.student,
@@ -350,6 +361,8 @@ class ClassStore:
                     json.dumps(result.plots),
                     result.isolation,
                     json.dumps(submission.handed_in.as_json()) if submission.handed_in else "",
+                    json.dumps(result.code),
+                    json.dumps(result.wrong_outputs),
                 ),
             )
             grading_id = int(cursor.lastrowid)
@@ -395,14 +408,28 @@ class ClassStore:
         return [row[0] for row in rows]
 
     def result_of(self, grading_id: int) -> SubmissionResult:
-        (student, name, email, source, late, status, seconds, problems, written, note, plots, isolation, handed_in) = (
-            self.db.execute(
-                "SELECT student, name, email, source, late, status, execution_time, problems, written, note, plots, "
-                "isolation, handed_in "
-                "FROM gradings WHERE id = ?",
-                (grading_id,),
-            ).fetchone()
-        )
+        (
+            student,
+            name,
+            email,
+            source,
+            late,
+            status,
+            seconds,
+            problems,
+            written,
+            note,
+            plots,
+            isolation,
+            handed_in,
+            code,
+            wrong,
+        ) = self.db.execute(
+            "SELECT student, name, email, source, late, status, execution_time, problems, written, note, plots, "
+            "isolation, handed_in, code, wrong_outputs "
+            "FROM gradings WHERE id = ?",
+            (grading_id,),
+        ).fetchone()
         tests = [
             TestResult(item, name, score, max_score, called, problem, mistake, Trouble(trouble))
             for item, name, score, max_score, called, problem, mistake, trouble in self.db.execute(
@@ -423,7 +450,20 @@ class ClassStore:
             plots=json.loads(plots),
             isolation=isolation,
             handed_in=HandedIn.from_json(json.loads(handed_in) if handed_in else None),
+            code=json.loads(code),
+            wrong_outputs=json.loads(wrong),
         )
+
+    def current_work(self) -> list[tuple[str, dict[str, str], dict[str, str], dict[str, str]]]:
+        """Each graded student's current (student, code, wrong outputs, written answers), in one query."""
+        rows = self.db.execute(
+            "SELECT student, code, wrong_outputs, written FROM gradings "
+            "WHERE id IN (SELECT MAX(id) FROM gradings GROUP BY student) ORDER BY student"
+        )
+        return [
+            (student, json.loads(code), json.loads(wrong), json.loads(written))
+            for student, code, wrong, written in rows
+        ]
 
     def current_ids(self) -> dict[str, int]:
         """Each graded student's current (latest) grading id."""

@@ -29,6 +29,7 @@ STAGES = {
     "rescore": 8,
     "written_answers": 8,
     "desk": 8,
+    "integrity": 8,
     "pipeline": 8,
     "cli": 9,
     "__main__": 9,

@@ -1,0 +1,72 @@
+"""What a submission's graded functions say, and what they returned wrong: kept with each grading for the
+integrity signals (`judge/similarity.py`).
+
+The notebook is only parsed (Python's `ast`), never run here: the source of the
+last top-level definition of each graded function, as the kernel would have
+used it. A wrong answer is kept as a digest of the exact numbers returned on a
+hidden case whose tests failed on their values: two students whose functions
+return the same wrong numbers bit for bit are rare by chance.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+
+import nbformat
+import numpy as np
+
+from grader.cases import Case
+from grader.items import GRADED_FUNCTIONS, ITEMS
+from grader.judge.verdict import TestResult, Trouble
+from grader.run.harvest import CallOutcome, CallStatus
+
+MAX_SOURCE = 20_000  # characters of one function kept (a copy shows long before that)
+
+
+def _python(source: str) -> ast.Module | None:
+    """A cell's code without IPython's magics and shell lines, parsed; None when it is not Python."""
+    lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
+    try:
+        return ast.parse("\n".join(lines))
+    except (SyntaxError, ValueError):
+        return None
+
+
+def graded_sources(notebook: nbformat.NotebookNode) -> dict[str, str]:
+    """Each graded function's source as the notebook last defines it at the top level."""
+    wanted = set(GRADED_FUNCTIONS.values())
+    found: dict[str, str] = {}
+    for cell in notebook.cells:
+        if cell.cell_type != "code" or (tree := _python(cell.source)) is None:
+            continue
+        text = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in cell.source.splitlines())
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name in wanted:
+                found[node.name] = (ast.get_source_segment(text, node) or "")[:MAX_SOURCE]
+    return found
+
+
+def _digest(outcome: CallOutcome) -> str | None:
+    values = [leaf.value for leaf in outcome.leaves if leaf.value is not None and leaf.value.size]
+    if outcome.status != CallStatus.OK or not values:
+        return None
+    digest = hashlib.sha256()
+    for value in values:
+        digest.update(str(value.shape).encode() + np.ascontiguousarray(value, dtype=np.float32).tobytes())
+    return digest.hexdigest()[:24]
+
+
+def wrong_outputs(cases: dict[str, list[Case]], outcomes: dict[str, CallOutcome], tests: list[TestResult]) -> dict:
+    """{item.case: digest} of the numbers returned on each case some test of which failed on its values."""
+    failed = {t.name for t in tests if not t.passed and t.trouble == Trouble.NONE and not t.mistake}
+    found = {}
+    for item, item_cases in cases.items():
+        entry = ITEMS[item]
+        for case in item_cases:
+            if not any(entry.test_name(item, part, case) in failed for part in entry.parts):
+                continue
+            digests = [_digest(outcomes[call.key]) for call in case.calls if call.key in outcomes]
+            if digests and all(digests):
+                found[f"{item}.{case.name}"] = hashlib.sha256("".join(digests).encode()).hexdigest()[:24]
+    return found
