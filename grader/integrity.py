@@ -18,7 +18,7 @@ from grader.grading import SOLVED_NOTEBOOK, TEMPLATE_NOTEBOOK
 from grader.judge.similarity import FLAG, Pair, Submission, find_pairs, passages
 from grader.judge.sources import graded_sources
 from grader.judge.written import extract_written_answers, question_texts
-from grader.store import ClassStore
+from grader.store import current_work_of
 from grader.views.similarity import Compared, write_similarity
 
 
@@ -31,11 +31,9 @@ class SimilarityRun:
 
 
 def _submissions(folder: Path, prefix: str, current: bool) -> list[Submission]:
-    with ClassStore.shared(folder) as store:
-        work = store.current_work()
     return [
         Submission(f"{prefix}{student}", code, wrong, written, current)
-        for student, code, wrong, written in work
+        for student, code, wrong, written in current_work_of(folder)
         if code or wrong or any(answer.strip() for answer in written.values())
     ]
 

@@ -171,6 +171,27 @@ def class_rubric_of(folder: Path) -> Rubric | None:
     return None if row is None else rubric_from_json(row[0])
 
 
+def current_work_of(folder: Path) -> list[tuple[str, dict[str, str], dict[str, str], dict[str, str]]]:
+    """Each graded student's current (student, code, wrong outputs, written answers), read without the lock and
+    without writing anything (an earlier term's store may be read-only; one made before the integrity signals
+    has answers only)."""
+    if not (folder / STORE_FILE).is_file():
+        raise StoreMissing(f"{folder} holds no {STORE_FILE}: grade into it first")
+    connection = sqlite3.connect(f"file:{folder / STORE_FILE}?mode=ro", uri=True, timeout=30)
+    try:
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(gradings)")}
+        kept = [column if column in columns else "'{}'" for column in ("code", "wrong_outputs")]
+        rows = connection.execute(
+            f"SELECT student, {kept[0]}, {kept[1]}, written FROM gradings "
+            "WHERE id IN (SELECT MAX(id) FROM gradings GROUP BY student) ORDER BY student"
+        ).fetchall()
+    finally:
+        connection.close()
+    return [
+        (student, json.loads(code), json.loads(wrong), json.loads(written)) for student, code, wrong, written in rows
+    ]
+
+
 def content_hash(submission: Submission) -> str:
     """The submitted notebook's bytes, hashed ("none" when there is no notebook)."""
     if submission.path is None:
@@ -453,17 +474,6 @@ class ClassStore:
             code=json.loads(code),
             wrong_outputs=json.loads(wrong),
         )
-
-    def current_work(self) -> list[tuple[str, dict[str, str], dict[str, str], dict[str, str]]]:
-        """Each graded student's current (student, code, wrong outputs, written answers), in one query."""
-        rows = self.db.execute(
-            "SELECT student, code, wrong_outputs, written FROM gradings "
-            "WHERE id IN (SELECT MAX(id) FROM gradings GROUP BY student) ORDER BY student"
-        )
-        return [
-            (student, json.loads(code), json.loads(wrong), json.loads(written))
-            for student, code, wrong, written in rows
-        ]
 
     def current_ids(self) -> dict[str, int]:
         """Each graded student's current (latest) grading id."""

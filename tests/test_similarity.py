@@ -186,3 +186,27 @@ def test_the_pages_meet_wcag_aa(tmp_path, rubric):
     assert cli.main(["similarity", str(tmp_path)]) == 0
     for page in (tmp_path / "similarity.html", tmp_path / "similarity" / "pair-0001.html"):
         assert violations(page, tmp_path) == [], page.name
+
+
+def test_an_earlier_term_is_read_without_writing_to_it(tmp_path, rubric):
+    """An archived class may be read-only, and one graded before the signals existed has answers only."""
+    import os
+    import sqlite3
+
+    students, _ = planted_class()
+    record_class(tmp_path / "now", rubric, [s for s in students if s.key != "s2"])
+    record_class(tmp_path / "old", rubric, [s for s in students if s.key == "s2"])
+    store = tmp_path / "old" / "grades.sqlite"
+    with sqlite3.connect(store) as db:  # as an older grader left it: no code, no wrong outputs
+        db.execute("ALTER TABLE gradings DROP COLUMN code")
+        db.execute("ALTER TABLE gradings DROP COLUMN wrong_outputs")
+    os.chmod(store, 0o444)
+    os.chmod(tmp_path / "old", 0o555)
+    try:
+        before = store.read_bytes()
+        assert cli.main(["similarity", str(tmp_path / "now"), "--against", str(tmp_path / "old")]) == 0
+        assert store.read_bytes() == before
+    finally:
+        os.chmod(tmp_path / "old", 0o755)
+    rows = list(csv.DictReader(open(tmp_path / "now" / "similarity.csv")))
+    assert any({r["student_a"], r["student_b"]} == {"old/s2", "x1"} for r in rows)
