@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 import httpx2
 import pytest
 
+from grader import cli
+
 from .helpers import BROWSERS, STUDENTS, make_desk_class
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -139,7 +141,7 @@ def test_a_ta_adjusts_an_automatic_item_and_the_gradebook_shows_it(served, brows
     gradebook = {r["student"]: r for r in csv.DictReader(open(folder / "gradebook.csv"))}
     assert float(gradebook["cy"]["backward"]) == 5 and "Alan" in gradebook["cy"]["adjustments"]
     canvas = folder / "canvas.csv"
-    subprocess.run([sys.executable, "-m", "grader", "export", "canvas", str(folder), "--out", str(canvas)], check=True)
+    assert cli.main(["export", "canvas", str(folder), "--out", str(canvas)]) == 0
     cy = next(r for r in csv.reader(open(canvas)) if len(r) > 1 and r[1] == "cy")
     assert float(cy[-1]) == float(gradebook["cy"]["total"])
     page.close()
