@@ -22,7 +22,7 @@ import nbformat
 import pytest
 
 from examples.build_examples import OUT as EXAMPLES
-from grader.items import AUTOMATIC_ITEMS
+from grader.items import AUTOMATIC_ITEMS, GRADED_FUNCTIONS
 from grader.judge.verdict import Trouble
 from grader.pipeline import grade_class
 from grader.result import SubmissionStatus
@@ -47,6 +47,15 @@ def test_a_correct_whole_notebook_gets_full_marks_and_runs_cleanly(graded_class,
     result = graded_class[0]["alice_correct"]
     assert item_scores(result) == test_rubric.points, feedback_markdown(result)
     assert result.problems == []
+
+
+def test_each_grading_keeps_what_the_integrity_signals_read(graded_class):
+    """The graded functions' sources as the notebook defines them (parsed, never run), and no wrong output for
+    a submission whose every test passed."""
+    alice, syntax_error = graded_class[0]["alice_correct"], graded_class[0]["syntax_error"]
+    assert set(alice.code) == set(GRADED_FUNCTIONS.values()) and alice.wrong_outputs == {}
+    assert alice.code["loss_fn"].startswith("def loss_fn(") and "torch.log" in alice.code["loss_fn"]
+    assert "loss_fn" not in syntax_error.code  # its cell does not parse: nothing of it is kept
 
 
 def test_whole_examples_score_as_their_mistakes_say(graded_class, test_rubric):
