@@ -175,6 +175,9 @@ def test_the_command_writes_the_csv_and_the_pages_from_the_store(tmp_path, rubri
     assert len(pair_pages) == len(rows)
     mallory = next(p.read_text() for p in pair_pages if "mallory" in p.read_text())
     assert "&lt;/pre&gt;&lt;script&gt;" in mallory and "<script" not in mallory and "<mark>" in mallory
+    # the code keeps its lines, each marked or not as a whole
+    assert "<mark>def loss_fn" not in mallory
+    assert "\n<mark>    picked = p_y_hat[torch.arange(len(y)), y]</mark>\n" in mallory
 
 
 @pytest.mark.slow
