@@ -489,3 +489,22 @@ def test_archives_inside_archives_share_one_budget_and_a_huge_script_is_refused(
     (folder / f"{STEM}.py").write_text("# %%\nx = 1\n" * 10)
     (ana,) = collect([tmp_path / "class"], tmp_path / "scratch2").submissions
     assert ana.unreadable and "could not be read as a notebook script: it is" in ana.note
+
+
+# cells that exhaust Python's parser: its memory, its recursion, its nesting limit
+PARSER_BOMBS = ("x = " + "-" * 200_000 + "1", "y = a" + ".b" * 200_000, "z = " + "(" * 300 + ")" * 300)
+
+
+@pytest.mark.parametrize("bomb", PARSER_BOMBS, ids=["memory", "recursion", "nesting"])
+def test_a_cell_that_exhausts_the_parser_is_passed_over_not_the_graders_failure(solved, rubric, bomb):
+    """The grader reads the graded functions' code (rules, integrity signals) with Python's parser, in its own
+    process: a cell the parser cannot hold is passed over, and the rest of the notebook is read as usual."""
+    from grader.intake.notebooks import function_definitions
+    from grader.judge.rules import forbidden_uses
+    from grader.judge.sources import graded_sources
+
+    notebook = minimal_notebook(solved, bomb)
+    notebook.cells.insert(1, nbformat.v4.new_code_cell(bomb))  # before the graded functions, and after them
+    assert set(GRADED_FUNCTIONS.values()) <= set(function_definitions(notebook))
+    assert set(graded_sources(notebook)) == set(GRADED_FUNCTIONS.values())
+    assert forbidden_uses(notebook, rubric) == {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
@@ -96,20 +97,35 @@ def _parsable(source: str) -> str:
     return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
 
 
-def function_definitions(notebook: nbformat.NotebookNode) -> dict[str, ast.FunctionDef]:
-    """Top-level `def`s of the code cells; a later definition wins, as it would when run in order."""
-    found: dict[str, ast.FunctionDef] = {}
+def _top_level_functions(notebook: nbformat.NotebookNode) -> Iterator[tuple[ast.FunctionDef, str]]:
+    """Each top-level `def` of the code cells, in order, with the cell's text it was parsed from. A cell that is
+    not Python is passed over, and so is one that exhausts the parser (nesting deep enough to blow its stack or
+    its memory): a submission's text must never make the grader itself fail."""
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
+        text = _parsable(cell.source)
         try:
-            tree = ast.parse(_parsable(cell.source))
-        except SyntaxError:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
         for node in tree.body:
             if isinstance(node, ast.FunctionDef):
-                found[node.name] = node
-    return found
+                yield node, text
+
+
+def function_definitions(notebook: nbformat.NotebookNode) -> dict[str, ast.FunctionDef]:
+    """Top-level `def`s of the code cells; a later definition wins, as it would when run in order."""
+    return {node.name: node for node, _ in _top_level_functions(notebook)}
+
+
+def function_sources(notebook: nbformat.NotebookNode, names: set[str], limit: int) -> dict[str, str]:
+    """The source of the last top-level definition of each function in `names` (at most `limit` characters)."""
+    return {
+        node.name: (ast.get_source_segment(text, node) or "")[:limit]
+        for node, text in _top_level_functions(notebook)
+        if node.name in names
+    }
 
 
 def graded_definitions(path: Path, functions: tuple[str, ...] | list[str]) -> int:

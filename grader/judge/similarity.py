@@ -116,8 +116,8 @@ def _normalised(source: str) -> list[str]:
             else:
                 tokens.append(text)
             after_dot = text == "."
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        pass
+    except (tokenize.TokenError, SyntaxError, RecursionError, MemoryError):
+        pass  # what was read so far (the source parsed once as a cell: this is only a second wall)
     return tokens
 
 
@@ -126,7 +126,7 @@ def statements(source: str) -> list[tuple[int, int, str]]:
     docstrings left out. Lines count from the function's first."""
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
     function = next((n for n in tree.body if isinstance(n, ast.FunctionDef)), None)
     if function is None:

@@ -10,13 +10,13 @@ return the same wrong numbers bit for bit are rare by chance.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 
 import nbformat
 import numpy as np
 
 from grader.cases import Case
+from grader.intake.notebooks import function_sources
 from grader.items import GRADED_FUNCTIONS, ITEMS
 from grader.judge.verdict import TestResult, Trouble
 from grader.run.harvest import CallOutcome, CallStatus
@@ -24,27 +24,9 @@ from grader.run.harvest import CallOutcome, CallStatus
 MAX_SOURCE = 20_000  # characters of one function kept (a copy shows long before that)
 
 
-def _python(source: str) -> ast.Module | None:
-    """A cell's code without IPython's magics and shell lines, parsed; None when it is not Python."""
-    lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
-    try:
-        return ast.parse("\n".join(lines))
-    except (SyntaxError, ValueError):
-        return None
-
-
 def graded_sources(notebook: nbformat.NotebookNode) -> dict[str, str]:
     """Each graded function's source as the notebook last defines it at the top level."""
-    wanted = set(GRADED_FUNCTIONS.values())
-    found: dict[str, str] = {}
-    for cell in notebook.cells:
-        if cell.cell_type != "code" or (tree := _python(cell.source)) is None:
-            continue
-        text = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in cell.source.splitlines())
-        for node in tree.body:
-            if isinstance(node, ast.FunctionDef) and node.name in wanted:
-                found[node.name] = (ast.get_source_segment(text, node) or "")[:MAX_SOURCE]
-    return found
+    return function_sources(notebook, set(GRADED_FUNCTIONS.values()), MAX_SOURCE)
 
 
 def _digest(outcome: CallOutcome) -> str | None:
