@@ -139,7 +139,8 @@ def test_an_adjustment_shows_everywhere_with_who_and_survives_a_regrade(desk, tm
     backward = next(i for i in students["ada"]["items"] if i["item"] == "backward")
     assert (backward["earned"], backward["score"]) == (0.0, 2.5)
     results = json.loads((tmp_path / "ada" / "results.json").read_text())
-    adjustment = next(t for t in results["tests"] if t["name"] == "adjustment.backward")
+    adjustment = next(t for t in results["tests"] if t["name"] == "backward.adjustment")
+    assert all(t["name"].split(".")[0] in {*rubric.items, "written"} for t in results["tests"])  # the contract
     assert adjustment["score"] == 2.5 and "Grace (TA)" in adjustment["output"] and "upheld" in adjustment["output"]
     assert results["score"] == sum(t["score"] for t in results["tests"])
     assert "Grace (TA)" in (tmp_path / "ada" / "feedback.html").read_text()
@@ -208,3 +209,12 @@ def test_a_grading_run_may_hold_the_class_while_the_desk_saves(desk, tmp_path, r
 def test_a_folder_without_a_class_is_refused_with_a_reason(tmp_path, capsys):
     assert cli.main(["desk", str(tmp_path)]) == 2
     assert "holds no grades.sqlite: grade into it first" in capsys.readouterr().err
+
+
+def test_a_late_penalty_given_back_is_said_in_the_results_not_made_a_test(desk, tmp_path):
+    _, client = desk
+    body = {"points": 3, "reason": "illness, documented", "by": "Grace (TA)", "version": 0}
+    assert client.put("/api/adjustments/bo/late", json=body).status_code == 200
+    results = json.loads((tmp_path / "bo" / "results.json").read_text())
+    assert "the late penalty +3 points, by Grace (TA)" in results["output"]
+    assert not [t for t in results["tests"] if "late" in t["name"] or "adjustment" in t["name"]]

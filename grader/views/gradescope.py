@@ -25,12 +25,15 @@ def gradescope_results(result: SubmissionResult, written_as_tests: bool = True) 
         }
         for t in result.tests
     ]
-    for item, adjustment in result.adjustments.items():  # the staff's decisions, each as a test of its own
-        changed = result.adjusted_by(item) if item != LATE else 0.0  # the late penalty is in `score` already
+    # the staff's adjustment of an item, a test of that item's own (the contract: a test's name starts with its
+    # item); the late penalty's is in the output, since the penalty is taken from the total, not from a test
+    for item, adjustment in result.adjustments.items():
+        if item == LATE:
+            continue
         tests.append(
             {
-                "name": f"adjustment.{item}",
-                "score": changed,
+                "name": f"{item}.adjustment",
+                "score": result.adjusted_by(item),
                 "max_score": 0,
                 "status": "passed",
                 "output": f"Adjusted by the course staff: {adjustment.says(item)}",
@@ -65,6 +68,8 @@ def gradescope_results(result: SubmissionResult, written_as_tests: bool = True) 
             }
         )
     paragraphs = [result.summary_line(), *([result.note] if result.note else []), *(p.text for p in result.problems)]
+    if LATE in result.adjustments:
+        paragraphs.append(f"Adjusted by the course staff: {result.adjustments[LATE].says(LATE)}")
     return {
         "score": result.total if written_as_tests else result.score,
         "execution_time": round(result.execution_time, 2),
