@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS adjustments (
     made REAL NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (student, item)
 );
 """
-# what written_scores gained for the desk (a store of older days gets them once; its scores become adjustments)
+# what written_scores gained for the desk (the store adds them to one of older days; its scores become adjustments)
 WRITTEN_COLUMNS = {
     "adjustment": "REAL NOT NULL DEFAULT 0",
     "version": "INTEGER NOT NULL DEFAULT 1",
@@ -83,17 +83,6 @@ class AnswerScore:
     adjustment: float
     version: int
     by: str
-
-
-def migrate(db: sqlite3.Connection) -> None:
-    """The decisions' tables, and written_scores' desk columns for a store of older days."""
-    db.executescript(SCHEMA)
-    columns = {row[1] for row in db.execute("PRAGMA table_info(written_scores)")}
-    for column, kind in WRITTEN_COLUMNS.items():
-        if column not in columns:
-            db.execute(f"ALTER TABLE written_scores ADD COLUMN {column} {kind}")
-            if column == "adjustment":  # scores imported before items existed: all adjustment
-                db.execute("UPDATE written_scores SET adjustment = score")
 
 
 class Decisions:

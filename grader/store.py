@@ -30,8 +30,8 @@ from datetime import datetime
 from pathlib import Path
 
 from grader.cases import CASES_FILE, HOLDOUT_DATA, ROOT
-from grader.decisions import Decisions
-from grader.decisions import migrate as migrate_decisions
+from grader.decisions import SCHEMA as DECISIONS_SCHEMA
+from grader.decisions import WRITTEN_COLUMNS, Decisions
 from grader.errors import GraderError
 from grader.intake import HandedIn, Identity, Submission
 from grader.intake.extensions import Extension
@@ -199,45 +199,41 @@ def content_hash(submission: Submission) -> str:
     return hashlib.sha256(submission.path.read_bytes()).hexdigest()
 
 
-VERDICT_COLUMNS = ("item", "called", "problem", "mistake", "trouble")
-
-
-def _add_verdict_columns(connection: sqlite3.Connection) -> None:
-    """A store made before verdicts were data holds each test's message only: its rows get the item (the start
-    of the test's name, as the contract names tests) and the whole message as the problem, once."""
-    columns = {row[1] for row in connection.execute("PRAGMA table_info(tests)")}
-    missing = [column for column in VERDICT_COLUMNS if column not in columns]
-    if not missing:
-        return
-    with connection:
-        connection.execute("BEGIN IMMEDIATE")
-        for column in missing:
-            connection.execute(f"ALTER TABLE tests ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
-        connection.execute(
-            "UPDATE tests SET item = CASE WHEN instr(name, '.') > 0 THEN substr(name, 1, instr(name, '.') - 1) "
-            "ELSE name END, problem = CASE WHEN output = 'passed' THEN '' ELSE output END"
-        )
-
-
-# columns gradings gained after stores were in use: a store of older days gets them, with these defaults
+# columns gradings gained after stores were in use: a store of older days gets them, with these kinds
 LATER_GRADING_COLUMNS = {
-    "plots": "'{}'",  # the pages' data
-    "isolation": "''",  # how its kernels were confined
-    "handed_in": "''",  # the export's evidence of when
-    "code": "'{}'",  # the graded functions' sources (integrity signals)
-    "wrong_outputs": "'{}'",  # digests of wrong numbers returned (integrity signals)
+    "plots": "TEXT NOT NULL DEFAULT '{}'",  # the pages' data
+    "isolation": "TEXT NOT NULL DEFAULT ''",  # how its kernels were confined
+    "handed_in": "TEXT NOT NULL DEFAULT ''",  # the export's evidence of when
+    "code": "TEXT NOT NULL DEFAULT '{}'",  # the graded functions' sources (integrity signals)
+    "wrong_outputs": "TEXT NOT NULL DEFAULT '{}'",  # digests of wrong numbers returned (integrity signals)
 }
+VERDICT_COLUMNS = {name: "TEXT NOT NULL DEFAULT ''" for name in ("item", "called", "problem", "mistake", "trouble")}
+
+
+def _add_columns(connection: sqlite3.Connection, table: str, columns: dict[str, str]) -> list[str]:
+    """The columns of `columns` (name -> kind) that `table` lacks, added; their names."""
+    present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+    added = [column for column in columns if column not in present]
+    for column in added:
+        connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {columns[column]}")
+    return added
 
 
 def _migrate(connection: sqlite3.Connection) -> None:
-    """The schema, and what a store made by an older grader lacks of it."""
-    connection.executescript(SCHEMA)
-    columns = {row[1] for row in connection.execute("PRAGMA table_info(gradings)")}
-    for column, default in LATER_GRADING_COLUMNS.items():
-        if column not in columns:
-            connection.execute(f"ALTER TABLE gradings ADD COLUMN {column} TEXT NOT NULL DEFAULT {default}")
-    _add_verdict_columns(connection)
-    migrate_decisions(connection)
+    """The schema, and what a store made by an older grader lacks of it, in one transaction."""
+    connection.executescript(SCHEMA + DECISIONS_SCHEMA)
+    with connection:
+        connection.execute("BEGIN IMMEDIATE")
+        _add_columns(connection, "gradings", LATER_GRADING_COLUMNS)
+        if _add_columns(connection, "tests", VERDICT_COLUMNS):
+            # a store made before verdicts were data holds each test's message only: the item is the start of
+            # the test's name (as the contract names tests), the whole message its problem
+            connection.execute(
+                "UPDATE tests SET item = CASE WHEN instr(name, '.') > 0 THEN substr(name, 1, instr(name, '.') - 1) "
+                "ELSE name END, problem = CASE WHEN output = 'passed' THEN '' ELSE output END"
+            )
+        if "adjustment" in _add_columns(connection, "written_scores", WRITTEN_COLUMNS):
+            connection.execute("UPDATE written_scores SET adjustment = score")  # scored before rubric items existed
 
 
 def _problems_as_json(problems: list[Problem]) -> str:

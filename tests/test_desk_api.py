@@ -218,3 +218,24 @@ def test_a_late_penalty_given_back_is_said_in_the_results_not_made_a_test(desk, 
     results = json.loads((tmp_path / "bo" / "results.json").read_text())
     assert "the late penalty +3 points, by Grace (TA)" in results["output"]
     assert not [t for t in results["tests"] if "late" in t["name"] or "adjustment" in t["name"]]
+
+
+def test_a_store_of_older_days_opens_at_the_desk_with_its_scores(tmp_path, rubric):
+    """A class graded and scored before the desk (no versions, adjustments, code columns) is migrated once when
+    opened: its TAs' scores stand, as adjustments, at version 1."""
+    import sqlite3
+
+    make_desk_class(tmp_path, rubric, STUDENTS)
+    with ClassStore.open(tmp_path, rubric) as store:
+        store.set_written_scores([("ada", "q1a", 1.5, "fine")])
+    with sqlite3.connect(tmp_path / "grades.sqlite") as db:
+        for table, column in [("written_scores", c) for c in ("adjustment", "version", "scored_by")] + [
+            ("gradings", c) for c in ("code", "wrong_outputs", "plots")
+        ]:
+            db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    with ClassStore.shared(tmp_path) as store:
+        client = TestClient(make_app(served := Desk(store, tmp_path)))
+        client.headers["Authorization"] = f"Bearer {served.token}"
+        ada = client.get("/api/answers/q1a").json()[0]
+        assert (ada["score"], ada["adjustment"], ada["version"], ada["comment"]) == (1.5, 1.5, 1, "fine")
+        assert client.put("/api/scores/q1a/ada", json={"score": 2, "version": 1}).status_code == 200
