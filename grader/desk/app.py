@@ -297,11 +297,12 @@ def make_app(desk: Desk) -> Starlette:
 
     def change_item(request: Request, raw: bytes) -> Response:
         question, body = request.path_params["question"], _body(raw)
-        before = {s for s, scored in store.decisions.answer_scores(question).items() if scored.items}
+        item_id = request.path_params["id"]
         item = store.decisions.change_item(
-            question, request.path_params["id"], _version(body), _number(body, "points"), _text(body, "comment") or ""
+            question, item_id, _version(body), _number(body, "points"), _text(body, "comment") or ""
         )
-        for student in sorted(before):  # every answer the item is applied to was scored again
+        scored = store.decisions.answer_scores(question)
+        for student in sorted(s for s, answer in scored.items() if item_id in answer.items):  # scored again
             desk.render_views(student)
         return JSONResponse({"id": item.id, "points": item.points, "comment": item.comment, "version": item.version})
 
