@@ -34,7 +34,7 @@ from grader.judge.written import extract_written_answers
 from grader.result import Problem, SubmissionResult, SubmissionStatus
 from grader.rubric import Rubric
 from grader.run.execute import STARTUP_TIMEOUT, CellStatus, KernelStartFailed, NotebookRunner, RunLog, run_notebook
-from grader.run.harvest import CallOutcome, CallStatus, harvest_outputs
+from grader.run.harvest import WATCH_SOURCE, CallOutcome, CallStatus, harvest_outputs
 from grader.run.kernel import start_kernel, stop_kernel
 from grader.run.sandbox import Isolation, SandboxMode, SandboxPolicy, bounded_scratch, describe_isolation
 from grader.shared_with_selfcheck import inject_parameters
@@ -166,7 +166,9 @@ def start_with_retries(
                 trial.callback(stop_kernel, manager)
                 startup = min(STARTUP_TIMEOUT, deadline - time.monotonic())
                 runner = trial.enter_context(
-                    NotebookRunner(manager, notebook, rubric.run.cell_timeout, rubric.run.recovery_timeout, startup)
+                    NotebookRunner(
+                        manager, notebook, rubric.run.cell_timeout, rubric.run.recovery_timeout, startup, WATCH_SOURCE
+                    )
                 )
                 stack.push(trial.pop_all())
                 return workspace, runner

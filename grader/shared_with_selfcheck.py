@@ -185,15 +185,24 @@ def run_time_breach(
     function: str, watched: dict[str, str], recording: str, watch: tuple[str, ...] | list[str], reason: str, span=repr
 ) -> str:
     """A breach when watched machinery ran during a call (`watched`: category -> what was seen), or the call
-    switched the record off (`recording` is "intact" when it did not); "" otherwise. `span` formats code."""
+    switched the record off (`recording` is "intact" when it did not); "" otherwise. `span` formats code.
+
+    What ran in a thread the record hears (the call's own, or one the notebook started) is named as if the
+    call ran it; a process, or a thread out of the record's hearing, that ran during the call is a breach
+    whatever it did, since what it did cannot be seen."""
+    seen = [what for category, what in watched.items() if category in watch]
+    if seen:
+        return f"while the grader called {function}, it ran {', '.join(map(span, seen))}: {reason}"
     if started := watched.get("process"):
         return (
             f"while the grader called {function}, it started a process ({span(started)}): work handed "
             f"to another process is out of the grader's sight, so it counts against the rule: {reason}"
         )
-    seen = [what for category, what in watched.items() if category in watch]
-    if seen:
-        return f"while the grader called {function}, it ran {', '.join(map(span, seen))}: {reason}"
+    if helper := watched.get("helper"):
+        return (
+            f"while the grader called {function}, {helper} ran out of the grader's sight: work handed to "
+            f"another thread or process counts against the rule: {reason}"
+        )
     if recording != "intact":
         how = span(recording) if recording else "no record came back"
         return f"{function} switched off the grader's record of what it runs ({how}): {reason}"

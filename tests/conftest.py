@@ -21,12 +21,15 @@ from grader.run.sandbox import SandboxMode
 
 from .helpers import (
     BAD_FILES,
+    BENIGN_THREADS,
     HANGING_TRAIN_MANUAL,
+    HELPERS_STARTED_EARLIER,
     SANDBOXED,
     SOLVED,
     TEMPLATE,
     UNINTERRUPTIBLE_CELL,
     attacks,
+    fork_server,
     minimal_notebook,
     mutant,
     read,
@@ -95,6 +98,10 @@ def graded_class(solved, template, test_rubric, tmp_path_factory):
     # correct functions, then a cell no interrupt stops; correct functions but one graded call that hangs so
     notebooks["lost_in_a_cell"] = minimal_notebook(solved, UNINTERRUPTIBLE_CELL, "after_the_lost_cell = 1")
     notebooks["lost_in_a_call"] = minimal_notebook(solved, HANGING_TRAIN_MANUAL)
+    # backward's work handed to a helper started in an earlier cell; what a notebook may leave running
+    notebooks["helper_thread"] = minimal_notebook(solved, HELPERS_STARTED_EARLIER["worker_thread"])
+    notebooks["helper_fork"] = minimal_notebook(solved, fork_server(autograd=True))
+    notebooks["benign_threads"] = minimal_notebook(solved, BENIGN_THREADS)
     if SANDBOXED:  # the attacks include an endless cell and a kernel that exits
         for name, cells in attacks(str(out), server.getsockname()[1]).items():
             notebooks[f"attack_{name}"] = minimal_notebook(template, *cells)

@@ -30,7 +30,7 @@ from grader.judge.score import score_all
 from grader.judge.verdict import TestResult
 from grader.rubric import Rubric
 from grader.run.sandbox import SLOT_UID_BASE, bubblewrap_works
-from tools.in_process import outcomes_in_process
+from tools.in_process import outcomes_in_process, watched
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLVED = ROOT / "reference" / "messmaster_part2_solution.ipynb"
@@ -163,8 +163,9 @@ def score_in_process(
     call_timeout: float = 10,
 ) -> list[TestResult]:
     """Every automatic test of a notebook's graded functions (then `extra` code), scored as the grader scores."""
-    namespace = graded_namespace(notebook, *extra)
-    outcomes = outcomes_in_process(namespace, cases, folder, rubric.watched, call_timeout)
+    with watched():  # as a kernel is, from before the notebook's first cell
+        namespace = graded_namespace(notebook, *extra)
+        outcomes = outcomes_in_process(namespace, cases, folder, rubric.watched, call_timeout)
     with_extra = copy_notebook(notebook)
     with_extra.cells += [nbformat.v4.new_code_cell(source) for source in extra]
     return score_all(cases, outcomes, rubric, forbidden_uses(with_extra, rubric))
@@ -487,3 +488,118 @@ def make_desk_class(folder: Path, rubric, students: dict[str, tuple[str, str]]) 
             result.tests[3] = TestResult("backward", "backward.all", 0.0, rubric.items["backward"].points, problem="no")
             store.record(run, Submission(identity, None), f"content-{student}", versions, result)
         write_all_views(store, rubric, folder)
+
+
+# ---- helpers a notebook starts in an earlier cell, then hands a graded call's work to ---------------------
+
+# the gradients of the mean cross-entropy by autograd, from the inputs backward is given
+_AUTOGRAD_GRADIENTS = """
+    W1 = torch.zeros(X.shape[1], z1.shape[1], requires_grad=True)
+    b1 = torch.zeros(z1.shape[1], requires_grad=True)
+    W2 = W2.clone().requires_grad_(True)
+    b2 = torch.zeros(W2.shape[1], requires_grad=True)
+    z2 = torch.relu(X @ W1 + b1 + z1) @ W2 + b2
+    g = (p_hat - torch.nn.functional.one_hot(y, p_hat.shape[1]).float()) / y.shape[0]
+    return tuple(t.detach() for t in torch.autograd.grad((z2 * g).sum(), (W1, b1, W2, b2)))
+"""
+
+HELPERS_STARTED_EARLIER = {
+    # a worker thread, started before the grader's call and fed through a queue: autograd runs in it
+    "worker_thread": f"""
+import queue, threading
+_work, _done = queue.Queue(), queue.Queue()
+def _gradients(X, y, z1, W2, p_hat):{_AUTOGRAD_GRADIENTS}
+def _serve():
+    while True:
+        _done.put(_gradients(*_work.get()))
+threading.Thread(target=_serve, daemon=True).start()
+def backward(X, y, z1, a1, p_hat, W2):
+    _work.put((X, y, z1, W2, p_hat))
+    return _done.get()
+""",
+    # the same, but the worker switches the profile hook off in itself first
+    "worker_thread_unhooked": f"""
+import queue, sys, threading
+_work, _done = queue.Queue(), queue.Queue()
+def _gradients(X, y, z1, W2, p_hat):{_AUTOGRAD_GRADIENTS}
+def _serve():
+    sys.setprofile(None)
+    while True:
+        _done.put(_gradients(*_work.get()))
+threading.Thread(target=_serve, daemon=True).start()
+def backward(X, y, z1, a1, p_hat, W2):
+    _work.put((X, y, z1, W2, p_hat))
+    return _done.get()
+""",
+}
+
+# a server forked before the call, behind two pipes, computing backward's gradients in the child process;
+# GRADIENTS is its way of computing them
+FORK_SERVER = """
+import os, pickle, struct
+import numpy
+GRADIENTS
+def _send(stream, value):
+    data = pickle.dumps(value)
+    stream.write(struct.pack("Q", len(data)) + data)
+    stream.flush()
+def _receive(stream):
+    header = stream.read(8)
+    return pickle.loads(stream.read(struct.unpack("Q", header)[0])) if len(header) == 8 else None
+_requests, _answers = os.pipe(), os.pipe()
+_server = os.fork()
+if _server == 0:
+    os.close(_requests[1])
+    os.close(_answers[0])
+    _inbox, _outbox = os.fdopen(_requests[0], "rb"), os.fdopen(_answers[1], "wb")
+    try:
+        while (_given := _receive(_inbox)) is not None:
+            _send(_outbox, [numpy.asarray(t) for t in _gradients(*_given)])
+    finally:
+        os._exit(0)
+os.close(_requests[0])
+os.close(_answers[1])
+_to_server, _from_server = os.fdopen(_requests[1], "wb"), os.fdopen(_answers[0], "rb")
+def backward(X, y, z1, a1, p_hat, W2):
+    _send(_to_server, [t.numpy() for t in (X, y, z1, W2, p_hat)])
+    return tuple(torch.from_numpy(a) for a in _receive(_from_server))
+"""
+
+
+def fork_server(autograd: bool) -> str:
+    """FORK_SERVER computing by autograd (the issue's dodge, in a kernel), or by hand with numpy (in a fork of the
+    test process, where torch's thread pool may not survive a fork): its running is the breach, not its way."""
+    if autograd:
+        gradients = (
+            "def _gradients(*given):\n    return _autograd(*(torch.from_numpy(a) for a in given))\n"
+            f"def _autograd(X, y, z1, W2, p_hat):{_AUTOGRAD_GRADIENTS}"
+        )
+    else:
+        gradients = (
+            "def _gradients(X, y, z1, W2, p_hat):\n    a1 = numpy.maximum(z1, 0)\n    p = p_hat.copy()\n"
+            "    p[numpy.arange(len(y)), y] -= 1\n    dz2 = p / len(y)\n    dz1 = (dz2 @ W2.T) * (z1 > 0)\n"
+            "    return X.T @ dz1, dz1.sum(0), a1.T @ dz2, dz2.sum(0)"
+        )
+    return FORK_SERVER.replace("GRADIENTS", gradients)
+
+
+# What a notebook may leave running while the grader calls its functions: none of it is a breach
+BENIGN_THREADS = """
+import threading, time
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from tqdm.auto import tqdm
+plt.plot([0, 1], [1, 0])
+_bar = tqdm(total=10, mininterval=0)  # tqdm's monitor thread stays behind it
+_bar.update(1)
+_idle = threading.Event()
+threading.Thread(target=_idle.wait, daemon=True).start()  # does nothing during any call
+def _tick():  # wakes often for harmless work of its own
+    total = 0
+    while True:
+        total += sum(range(100))
+        time.sleep(0.001)
+threading.Thread(target=_tick, daemon=True).start()
+torch.ones(200, 200) @ torch.ones(200, 200)  # torch's own thread pool
+"""

@@ -49,6 +49,29 @@ def test_a_correct_whole_notebook_gets_full_marks_and_runs_cleanly(graded_class,
     assert result.problems == []
 
 
+@pytest.mark.parametrize(
+    "name,says",
+    [
+        ("helper_thread", "while the grader called backward, it ran ` requires_grad_ `"),
+        ("helper_fork", "ran out of the grader's sight: work handed to another thread or process"),
+    ],
+)
+def test_autograd_in_a_helper_started_in_an_earlier_cell_costs_backward(graded_class, test_rubric, name, says):
+    result = graded_class[0][name]
+    backward = [test for test in result.tests if test.item == "backward"]
+    assert result.item_score("backward") == 0 and all(says in test.output for test in backward), feedback_markdown(
+        result
+    )
+    others = {item: score for item, score in item_scores(result).items() if item != "backward"}
+    assert others == {item: test_rubric.points[item] for item in others}, feedback_markdown(result)
+
+
+def test_what_a_notebook_leaves_running_costs_nothing(graded_class, test_rubric):
+    """ipykernel's threads, torch's pool, tqdm's monitor, matplotlib, an idle thread and a busy harmless one."""
+    result = graded_class[0]["benign_threads"]
+    assert item_scores(result) == test_rubric.points, feedback_markdown(result)
+
+
 def test_each_grading_keeps_what_the_integrity_signals_read(graded_class):
     """The graded functions' sources as the notebook defines them (parsed, never run), and no wrong output for
     a submission whose every test passed."""

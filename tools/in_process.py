@@ -8,10 +8,31 @@ called this way. A submission's code never runs in the grader's process.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from grader.cases import Case
-from grader.run.harvest import PROBE_SOURCE, CallOutcome, read_outcomes, write_case_inputs
+from grader.run.harvest import PROBE_SOURCE, RECORDING_SOURCE, CallOutcome, read_outcomes, write_case_inputs
+
+WATCH_MODULE = "_messmaster_watch"
+
+
+@contextmanager
+def watched() -> Iterator[None]:
+    """The watch a kernel installs when it starts, installed in this process meanwhile (once, if nested): the
+    threads and processes started inside are heard as a notebook's are."""
+    if WATCH_MODULE in sys.modules:
+        yield
+        return
+    installer: dict = {}
+    exec(RECORDING_SOURCE, installer)
+    installer["_messmaster_install_watch"]()
+    try:
+        yield
+    finally:
+        sys.modules.pop(WATCH_MODULE).watch.uninstall()
 
 
 def outcomes_in_process(
@@ -25,13 +46,14 @@ def outcomes_in_process(
     probe: dict = {}
     exec(PROBE_SOURCE, probe)
     outcomes: dict[str, CallOutcome] = {}
-    for item, item_cases in cases.items():
-        item_folder = folder / item
-        item_folder.mkdir(parents=True, exist_ok=True)
-        calls_file, arrays_file = write_case_inputs(item_cases, item_folder, watch.get(item, ()))
-        probe["_messmaster_probe"](
-            namespace, str(calls_file), str(arrays_file), str(item_folder / "outputs"), call_timeout, 1_000_000
-        )
-        keys = [call.key for case in item_cases for call in case.calls]
-        outcomes |= read_outcomes(item_folder / "outputs", keys)
+    with watched():
+        for item, item_cases in cases.items():
+            item_folder = folder / item
+            item_folder.mkdir(parents=True, exist_ok=True)
+            calls_file, arrays_file = write_case_inputs(item_cases, item_folder, watch.get(item, ()))
+            probe["_messmaster_probe"](
+                namespace, str(calls_file), str(arrays_file), str(item_folder / "outputs"), call_timeout, 1_000_000
+            )
+            keys = [call.key for case in item_cases for call in case.calls]
+            outcomes |= read_outcomes(item_folder / "outputs", keys)
     return outcomes

@@ -96,8 +96,13 @@ class NotebookRunner:
         cell_timeout: float,
         recovery_timeout: float = 10,
         startup_timeout: float = STARTUP_TIMEOUT,
+        setup: str = "",
     ) -> None:
+        """`setup`: the grader's code, run when the kernel is ready, before any of the notebook's (out of its
+        history and execution counts)."""
         self.manager = manager
+        self.setup = setup
+        self.startup_timeout = max(1, startup_timeout)
         self.notebook = notebook
         self.cell_timeout = cell_timeout
         self.recovery_timeout = recovery_timeout  # seconds an interrupted kernel has to answer again
@@ -122,7 +127,25 @@ class NotebookRunner:
         except Exception as error:  # nothing of the submission has run yet: the machinery's fault
             atexit.unregister(self.client._cleanup_kernel)  # nbclient's, for a kernel it has already cleaned up
             raise KernelStartFailed(f"the kernel did not become ready ({type(error).__name__}: {error})") from error
+        if self.setup:
+            self._run_setup()
         return self
+
+    def _run_setup(self) -> None:
+        cell = nbformat.v4.new_code_cell(self.setup)
+        self.notebook.cells.append(cell)  # nbclient keeps the cell it ran at its index: there, for this moment
+        self._last_reply = {}
+        try:
+            self._execute(cell, len(self.notebook.cells) - 1, self.startup_timeout, store_history=False)
+        except KernelLost as lost:
+            self.__exit__(None, None, None)
+            raise KernelStartFailed(f"the kernel was lost while the grader prepared it ({lost})") from None
+        finally:
+            self.notebook.cells.pop()
+        if self._last_reply.get("status") != "ok":
+            self.__exit__(None, None, None)
+            why = f"{self._last_reply.get('ename', 'no reply')}: {self._last_reply.get('evalue', '')}"
+            raise KernelStartFailed(f"the grader could not prepare the kernel ({why})")
 
     def __exit__(self, *exc) -> None:
         self._context.__exit__(*exc)
@@ -160,13 +183,13 @@ class NotebookRunner:
         self.notebook.cells.append(cell)
         return self.run_cell(cell, len(self.notebook.cells) - 1, timeout)
 
-    def _execute(self, cell: nbformat.NotebookNode, index: int, timeout: float) -> None:
+    def _execute(self, cell: nbformat.NotebookNode, index: int, timeout: float, store_history: bool = True) -> None:
         # On timeout nbclient interrupts the kernel and hands back this error as the cell's reply;
         # letting nbclient do it (rather than catching CellTimeoutError) keeps its message pollers clean.
         self.client.timeout = max(1, int(timeout))
         self.client.error_on_timeout = {"ename": TIMEOUT_ENAME, "evalue": f"{timeout:.0f} s", "traceback": []}
         try:
-            self.client.execute_cell(cell, index)
+            self.client.execute_cell(cell, index, store_history=store_history)
         except DeadKernelError:
             raise KernelLost("the kernel died while running this cell") from None
         except Exception as error:  # jupyter_client could not parse a message: student code tampered with them

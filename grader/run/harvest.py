@@ -27,6 +27,11 @@ from grader.run.sandbox import hand_over
 # the recording first (the probe builds its Recording class from it), then the probe
 RECORDING_SOURCE = (Path(__file__).with_name("recording.py")).read_text()
 PROBE_SOURCE = RECORDING_SOURCE + "\n\n" + (Path(__file__).with_name("kernel_probe.py")).read_text()
+# run when a kernel starts, before the notebook: the watch over the threads and processes it will start
+WATCH_SOURCE = (
+    f"{RECORDING_SOURCE}\n_messmaster_install_watch()\n"
+    "del _messmaster_watch, _messmaster_recording, _messmaster_install_watch\n"
+)
 MAX_ELEMENTS_PER_VALUE = 1_000_000
 MAX_RESULT_BYTES = 64 * 1024 * 1024
 MAX_META_BYTES = 2 * 1024 * 1024
@@ -116,7 +121,8 @@ def probe_cell(calls_file: Path, arrays_file: Path, out_stem: Path, call_timeout
         f"_messmaster_probe(globals(), {str(calls_file)!r}, {str(arrays_file)!r}, {str(out_stem)!r}, "
         f"{float(call_timeout)!r}, {MAX_ELEMENTS_PER_VALUE})"
     )
-    return nbformat.v4.new_code_cell(f"{PROBE_SOURCE}\n{call}\ndel _messmaster_probe, _messmaster_recording\n")
+    names = "_messmaster_probe, _messmaster_watch, _messmaster_recording, _messmaster_install_watch"
+    return nbformat.v4.new_code_cell(f"{PROBE_SOURCE}\n{call}\ndel {names}\n")
 
 
 def read_outcomes(out_stem: Path, keys: list[str]) -> dict[str, CallOutcome]:

@@ -3,13 +3,159 @@
 probe, and stamped into the students' self-check, so that both record alike.
 
 Neither imports anything of the grader: `harvest.py` sends this text before `kernel_probe.py`'s, and
-`tools/build_student_bundle.py` stamps it into `selfcheck.py`. One function builds the recording class from
-the modules it is given, so that nothing of it lands in the namespace it runs in.
+`tools/build_student_bundle.py` stamps it into `selfcheck.py`. Functions build the classes from the modules
+they are given, so that nothing of them lands in the namespace they run in.
+
+Two parts. The *watch* is installed when the kernel starts, before any of the notebook's code: it knows the
+kernel's own threads and processes, hooks every thread started afterwards, and so sees helpers a notebook
+starts in an earlier cell (a worker thread fed through a queue, a forked server behind pipes). The
+*recording* is in force during one graded call: what that call, and every thread and child process of the
+kernel meanwhile, ran.
 """
 
 
-def _messmaster_recording(torch, sys, threading, os):
-    """The Recording class: `with Recording(watch): function(...)`, then `.facts()`."""
+def _messmaster_watch(sys, _thread, threading, time, os):
+    """The Watch class: `Watch().install()` at the kernel's start; a Recording then reads it."""
+    sys_setprofile = sys.setprofile
+    # a thread without our hook that used less CPU than this during a call did nothing there; a thread whose
+    # hook was removed (sys.setprofile in it) is allowed none
+    silent_cpu_ns = 1_000_000
+
+    def thread_cpu_ns(ident):
+        try:
+            return time.clock_gettime_ns(time.pthread_getcpuclockid(ident))
+        except (AttributeError, OSError, OverflowError):  # no such thread any more, or no such clock here
+            return None
+
+    def processes():
+        """{(pid, start time): (parent pid, state)} of every process this machine's /proc shows ({} without one)."""
+        found = {}
+        try:
+            entries = os.listdir("/proc")
+        except OSError:
+            return found
+        for entry in entries:
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as file:
+                    stat = file.read()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(b")") + 2 :].split()  # after the command's name, which may hold anything
+            found[(int(entry), int(fields[19]))] = (int(fields[1]), fields[0].decode())
+        return found
+
+    def task_times(pid):
+        """{thread id: (nanoseconds on a CPU, times put on a CPU)} of one process's threads (the scheduler's
+        count of times put on a CPU grows the moment a sleeping thread wakes, before it can do anything)."""
+        times = {}
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            return times
+        for task in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{task}/schedstat") as file:
+                    ran, _, slices = file.read().split()[:3]
+                times[task] = (int(ran), int(slices))
+            except (OSError, ValueError):
+                continue
+        return times
+
+    class Watch:
+        """The kernel's own threads and processes, every thread started since hooked, and the recording in force."""
+
+        def __init__(self):
+            self.own_threads = set(sys._current_frames())
+            self.own_processes = set(processes())
+            self.hooked = set()  # threads whose profile hook is `dispatch`
+            self.recording = None  # the Recording in force: every hooked thread's calls go to it
+            self.start_unwatched = _thread.start_new_thread
+
+        def install(self):
+            _thread.start_new_thread = threading._start_new_thread = self.start_new_thread
+            return self
+
+        def uninstall(self):
+            _thread.start_new_thread = threading._start_new_thread = self.start_unwatched
+
+        def start_new_thread(self, function, args, kwargs=None):
+            watch = self
+
+            def hooked(*args, **kwargs):
+                ident = _thread.get_ident()
+                watch.hooked.add(ident)
+                sys_setprofile(watch.dispatch)
+                try:
+                    return function(*args, **kwargs)
+                finally:
+                    watch.hooked.discard(ident)
+
+            return self.start_unwatched(hooked, args, kwargs or {})
+
+        def dispatch(self, frame, event, arg):
+            if event == "c_call" and arg is sys_setprofile:  # this thread replaces its hook: out of our sight
+                self.hooked.discard(_thread.get_ident())
+            recording = self.recording
+            if recording is not None:
+                recording.heard.add(_thread.get_ident())
+                recording.profile(frame, event, arg)
+
+        def threads_now(self, caller):
+            """{thread: CPU nanoseconds} of every Python thread but the kernel's own and the caller."""
+            idents = set(sys._current_frames()) - self.own_threads - {caller}
+            return {ident: thread_cpu_ns(ident) for ident in idents}
+
+        def unseen_threads(self, before, caller, heard):
+            """The threads that ran during a call without being heard by the recording: "" if none."""
+            after = self.threads_now(caller)
+            for ident in sorted(set(before) | set(after)):
+                if ident in heard:
+                    continue
+                start, end = before.get(ident), after.get(ident)
+                if ident in before and ident not in after:  # it ended during the call: it ran
+                    return "a thread started before the call"
+                allowed = silent_cpu_ns if ident in self.hooked else 0
+                if end is not None and end - (start or 0) > allowed:
+                    name = getattr(threading._active.get(ident), "name", "")
+                    return f"a thread ({name})" if name else "a thread"
+            return ""
+
+        def processes_now(self):
+            """{(pid, start): (state, its threads' times)} of the notebook's processes: the kernel's descendants
+            that were not there when the watch began."""
+            table = processes()
+            children = {}
+            for key, (parent, _) in table.items():
+                children.setdefault(parent, []).append(key)
+            found, pending = {}, [key for key in table if key[0] == os.getpid()]
+            while pending:
+                for child in children.get(pending.pop()[0], []):
+                    if child not in found and child not in self.own_processes:
+                        found[child] = (table[child][1], task_times(child[0]))
+                        pending.append(child)
+            return found
+
+        def processes_that_ran(self, before):
+            """The processes that ran (or started, or ended) during a call: "" if none."""
+            after = self.processes_now()
+            for key, (state, times) in after.items():
+                if key not in before:
+                    return f"a process (pid {key[0]}) started during the call"
+                if state == "R" or times != before[key][1]:
+                    return f"a process (pid {key[0]}) the notebook started earlier"
+            ended = sorted(set(before) - set(after))
+            return f"a process (pid {ended[0][0]}) the notebook started earlier" if ended else ""
+
+    return Watch
+
+
+def _messmaster_recording(torch, sys, threading, os, watcher=None):
+    """The Recording class: `with Recording(categories): function(...)`, then `.facts()`.
+
+    `watcher`: the Watch installed at the kernel's start, through which the recording also hears every thread
+    hooked since and sees the notebook's processes; without one, only threads started during the call."""
     from torch.overrides import TorchFunctionMode, resolve_name
 
     torch_root = os.path.dirname(torch.__file__) + os.sep
@@ -61,14 +207,16 @@ def _messmaster_recording(torch, sys, threading, os):
         return None
 
     class Recording:
-        """Three layers: a profile hook on every Python and builtin call (this thread and threads started
-        meanwhile), a torch function mode on every torch call, a saved-tensors hook on any autograd graph."""
+        """Four layers: a profile hook on every Python and builtin call (this thread, and every thread the
+        watch hooked or started meanwhile), a torch function mode on every torch call, a saved-tensors hook on
+        any autograd graph, and the threads and processes that ran out of the hooks' hearing."""
 
-        def __init__(self, watch):
-            self.watch = set(watch)
+        def __init__(self, categories):
+            self.watch = set(categories)
             self.seen = {}
             self.switched_off = "" if genuine_profiler else "sys.setprofile was replaced before the call"
             self.active = False
+            self.heard = set()  # the threads whose calls the profile hook heard during the call
 
         def note(self, category, what):
             if self.active and category in self.watch and category not in self.seen:
@@ -127,7 +275,13 @@ def _messmaster_recording(torch, sys, threading, os):
             self.depth = torch._C._len_torch_function_stack()
             self.hooks = torch.autograd.graph.saved_tensors_hooks(self.graph_recorded, lambda tensor: tensor)
             self.hooks.__enter__()
-            threading.setprofile(self.profile)
+            self.caller = threading.get_ident()
+            if watcher is None:
+                threading.setprofile(self.profile)
+            else:
+                self.threads_before = watcher.threads_now(self.caller)
+                self.processes_before = watcher.processes_now()
+                watcher.recording = self
             self.active = True
             sys.setprofile(self.profile)
             return self
@@ -136,7 +290,15 @@ def _messmaster_recording(torch, sys, threading, os):
             intact = sys.getprofile() == self.profile
             self.active = False
             sys.setprofile(None)
-            threading.setprofile(None)
+            if watcher is None:
+                threading.setprofile(None)
+            else:
+                watcher.recording = None
+                if "helper" not in self.seen:
+                    unseen = watcher.unseen_threads(self.threads_before, self.caller, self.heard)
+                    unseen = unseen or watcher.processes_that_ran(self.processes_before)
+                    if unseen:
+                        self.seen["helper"] = unseen
             depth = torch._C._len_torch_function_stack()
             if not intact and not self.switched_off:
                 self.switched_off = "the profile hook was replaced"
@@ -150,3 +312,18 @@ def _messmaster_recording(torch, sys, threading, os):
             return {"watched": dict(self.seen), "recording": self.switched_off or "intact"}
 
     return Recording
+
+
+def _messmaster_install_watch():
+    """Install the Watch at the kernel's start, where the probe finds it later (a module: nothing of it lands in
+    the notebook's namespace)."""
+    import _thread
+    import os
+    import sys
+    import threading
+    import time
+    import types
+
+    module = types.ModuleType("_messmaster_watch")
+    module.watch = _messmaster_watch(sys, _thread, threading, time, os)().install()
+    sys.modules[module.__name__] = module
