@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 
 from grader.errors import GraderError
+from grader.points import exact
 from grader.result import LATE, Adjustment
 from grader.rubric import Rubric
 from grader.student_text import clean
@@ -155,10 +156,11 @@ class Decisions:
             if score is not None:
                 if not 0 <= score <= maximum:
                     raise Invalid(f"{question} is worth 0 to {maximum:g} points, not {score:g}")
-                adjustment = score - from_items
+                score = exact(score)  # on the grain of points, as every sum of them is
+                adjustment = exact(score - from_items)
             else:
-                adjustment = current.adjustment if adjustment is None else adjustment
-                score = min(max(from_items + adjustment, 0.0), maximum)
+                adjustment = exact(current.adjustment if adjustment is None else adjustment)
+                score = exact(min(max(from_items + adjustment, 0.0), maximum))
             comment = current.comment if comment is None else clean(comment)
             by = clean(by)
             saved = AnswerScore(score, comment, tuple(items), adjustment, version + 1, by)
@@ -226,7 +228,9 @@ class Decisions:
                 "SELECT student FROM written_applied WHERE item_id = ?", (item_id,)
             ).fetchall():
                 answer = self._answer(student, question)
-                score = min(max(self._item_points(question, list(answer.items)) + answer.adjustment, 0.0), maximum)
+                score = exact(
+                    min(max(self._item_points(question, list(answer.items)) + answer.adjustment, 0.0), maximum)
+                )
                 self.db.execute(
                     "UPDATE written_scores SET score = ?, version = version + 1 WHERE student = ? AND question = ?",
                     (score, student, question),
@@ -256,6 +260,7 @@ class Decisions:
         bound = self.rubric.automatic_total if item == LATE else self.rubric.items[item].points
         if not -bound <= points <= bound:
             raise Invalid(f"an adjustment of {item} is between {-bound:g} and {bound:g} points, not {points:g}")
+        points = exact(points)
         if points and not reason.strip():
             raise Invalid("say why (a regrade request upheld, a late penalty waived, ...)")
         if points and not by.strip():

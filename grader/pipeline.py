@@ -29,6 +29,7 @@ from grader.intake import Submission, collect_submissions
 from grader.intake.extensions import Extension
 from grader.intake.roster import RosterEntry
 from grader.items import GRADED_FUNCTIONS
+from grader.points import points_text
 from grader.rescore import rescore_class
 from grader.result import SubmissionResult, SubmissionStatus
 from grader.rubric import Rubric, rubric_changes
@@ -336,5 +337,5 @@ def _grade_planned(
         for same in plan.to_grade[recorder.contents[submission.identity.student]][1:]:
             recorder.keep(same, result if grading_id is None else grading_id)
         progress.update()
-        progress.set_postfix_str(f"{submission.identity.student}: {result.score:g}")
+        progress.set_postfix_str(f"{submission.identity.student}: {points_text(result.score)}")
     progress.close()

@@ -12,6 +12,7 @@ from grader.intake.extensions import Extension
 from grader.judge.evidence import Evidence
 from grader.judge.late import Lateness, lateness
 from grader.judge.verdict import TestResult, Trouble
+from grader.points import exact, points_text
 from grader.rubric import Rubric
 from grader.student_text import clean
 
@@ -99,11 +100,11 @@ class SubmissionResult:
     @property
     def score(self) -> float:
         """The automatic points, with the staff's adjustments of items."""
-        return round(sum(t.score for t in self.tests) + sum(self.adjusted_by(item) for item in self.rubric.items), 4)
+        return exact(sum(t.score for t in self.tests) + sum(self.adjusted_by(item) for item in self.rubric.items))
 
     @property
     def written_score(self) -> float:
-        return round(sum(s.score for s in self.written_scores.values()), 4)
+        return exact(sum(exact(s.score) for s in self.written_scores.values()))
 
     @property
     def written_scored_max(self) -> float:
@@ -124,30 +125,30 @@ class SubmissionResult:
             return 0.0
         penalty = (self.score + self.written_score) * late.percent / 100
         given_back = self.adjustments[LATE].points if LATE in self.adjustments else 0.0
-        return round(min(max(penalty - given_back, 0.0), penalty), 4)
+        return exact(min(max(penalty - given_back, 0.0), penalty))
 
     @property
     def total(self) -> float:
         """Automatic points and the written points scored so far, less the late penalty."""
-        return round(self.score + self.written_score - self.late_penalty, 4)
+        return exact(self.score + self.written_score - self.late_penalty)
 
     @property
     def total_max(self) -> float:
         """Out of what `total` is: the automatic points, and each written question once it is scored."""
-        return round(sum(t.max_score for t in self.tests) + self.written_scored_max, 4)
+        return exact(sum(t.max_score for t in self.tests) + self.written_scored_max)
 
     def written_status(self) -> str:
         scored, asked = len(self.written_scores), len(self.rubric.written)
         if scored == 0:
-            return f"awaiting grading by the course staff ({self.rubric.written_total:g} points)"
+            return f"awaiting grading by the course staff ({points_text(self.rubric.written_total)} points)"
         if scored < asked:
             waiting = f"{asked - scored} of {asked} awaiting grading"
-            return f"{self.written_score:g}/{self.written_scored_max:g} so far; {waiting}"
-        return f"{self.written_score:g}/{self.rubric.written_total:g}, scored by the course staff"
+            return f"{points_text(self.written_score)}/{points_text(self.written_scored_max)} so far; {waiting}"
+        return f"{points_text(self.written_score)}/{points_text(self.rubric.written_total)}, scored by the course staff"
 
     def item_score(self, item: str) -> float:
         """The item's points from its tests, with the staff's adjustment, if any."""
-        return round(sum(t.score for t in self.tests if t.item == item) + self.adjusted_by(item), 4)
+        return exact(sum(t.score for t in self.tests if t.item == item) + self.adjusted_by(item))
 
     def adjusted_by(self, item: str) -> float:
         """What the staff's adjustment of `item` changes its points by, held to [0, the item's points]."""
@@ -155,10 +156,10 @@ class SubmissionResult:
             return 0.0
         earned = sum(t.score for t in self.tests if t.item == item)
         adjusted = min(max(earned + self.adjustments[item].points, 0.0), self.rubric.items[item].points)
-        return round(adjusted - earned, 4)
+        return exact(adjusted - earned)
 
     def summary_line(self) -> str:
-        line = f"{self.score:g}/{self.rubric.automatic_total:g} automatic points"
+        line = f"{points_text(self.score)}/{points_text(self.rubric.automatic_total)} automatic points"
         failed = sum(not t.passed for t in self.tests)
         if not self.tests:
             line += ", not graded"
@@ -168,7 +169,7 @@ class SubmissionResult:
             )
         line = f"{line}; written answers: {self.written_status()}"
         if (late := self.lateness) is not None:
-            penalty = f" ({-self.late_penalty:g} points so far)" if late.costs else ""
+            penalty = f" ({points_text(-self.late_penalty)} points so far)" if late.costs else ""
             line += f"; late: {late.says}{penalty}"
         if self.adjustments:
             line += f"; adjusted by the course staff: {len(self.adjustments)} item(s)"

@@ -38,6 +38,7 @@ from grader.intake.extensions import Extension
 from grader.intake.roster import RosterEntry
 from grader.judge.evidence import Evidence
 from grader.judge.verdict import TestResult, Trouble
+from grader.points import exact
 from grader.result import Problem, SubmissionResult, SubmissionStatus, WrittenScore
 from grader.rubric import Rubric, load_rubric, rubric_as_json, rubric_from_json
 from grader.student_text import clean
@@ -573,7 +574,8 @@ class ClassStore:
         items applied at the desk stay; the adjustment becomes what makes the score, and each version moves on
         (a TA's page opened before then cannot save over it)."""
         with self._transaction() as db:
-            for student, question, score, comment in scores:
+            for student, question, given, comment in scores:
+                score = exact(given)  # on the grain of points, as every sum of them is
                 from_items = db.execute(
                     "SELECT COALESCE(SUM(i.points), 0) FROM written_applied a JOIN written_items i ON i.id = a.item_id "
                     "WHERE a.student = ? AND a.question = ?",
@@ -584,7 +586,7 @@ class ClassStore:
                     "scored_by) VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT (student, question) DO UPDATE SET "
                     "score = excluded.score, comment = excluded.comment, imported = excluded.imported, "
                     "adjustment = excluded.adjustment, version = version + 1, scored_by = excluded.scored_by",
-                    (student, question, score, comment, time.time(), score - from_items, by),
+                    (student, question, score, comment, time.time(), exact(score - from_items), by),
                 )
 
     def pseudonyms(self, students: list[str]) -> dict[str, str]:

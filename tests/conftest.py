@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import socket
 import zipfile
@@ -110,6 +111,10 @@ def graded_class(solved, template, test_rubric, tmp_path_factory):
         notebooks["attack_os_exit"] = minimal_notebook(template, *attacks("", 0)["os_exit"])
     for name, notebook in notebooks.items():
         nbformat.write(notebook, folder / f"{name}.ipynb")
+    # correct functions, and half of a UTF-16 pair in a Markdown cell (JSON may escape one: "\ud800")
+    surrogate = minimal_notebook(solved)
+    surrogate.cells.append(nbformat.v4.new_markdown_cell("a lone surrogate: \ud800"))
+    (folder / "surrogate_markdown.ipynb").write_text(json.dumps(surrogate), encoding="ascii")
     # correct functions in a notebook saved by an old Jupyter (format 3: worksheets, `input`)
     nbformat.write(minimal_notebook(solved), folder / "format3.ipynb", version=3)
     # correct functions handed in as a jupytext script, and zipped inside a zip (alice's bytes: graded once)

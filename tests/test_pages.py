@@ -216,7 +216,7 @@ def test_points_read_as_people_read_them_and_pass_or_fail_is_said_in_words(rubri
         ],
     )
     page = feedback_html(result)
-    assert "1.67" in page and "1.66667" not in page
+    assert "1.67" in page and "1.6667" not in page
     assert (
         "&#10007; points lost" in page and "&#10003; full marks" not in page.split('id="items"')[1].split("loss_fn")[0]
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
@@ -20,13 +21,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from grader.grading import _describe_problems
-from grader.intake import Identity, Submission
+from grader.grading import _describe_problems, make_workspace, read_submission
+from grader.intake import Identity, Submission, collect_submissions
+from grader.items import GRADED_FUNCTIONS
+from grader.judge.rules import forbidden_uses
 from grader.judge.score import score_all
-from grader.judge.written import question_texts
+from grader.judge.sources import graded_sources
+from grader.judge.written import extract_written_answers, question_texts
 from grader.result import SubmissionResult
 from grader.run.execute import CellRun, CellStatus, RunLog
 from grader.run.harvest import CallOutcome, CallStatus
+from grader.shared_with_selfcheck import inject_parameters
 from grader.store import ClassStore, current_versions
 from grader.student_text import clean, code_block, code_span
 from grader.views.canvas import write_canvas_csv
@@ -36,7 +41,7 @@ from grader.views.summary import summary_markdown
 from grader.views.write import write_class_views, write_submission_views
 from grader.views.written_pages import write_written_pages
 
-from .helpers import TEMPLATE
+from .helpers import SOLVED, TEMPLATE
 
 EVIL = "https://evil.example/x.png"
 INJECTIONS = [
@@ -236,3 +241,57 @@ def test_a_lone_surrogate_in_a_file_name_is_a_student_like_any_other(tmp_path, t
     assert all(r.status == "unreadable" for r in run.results)
     with open(tmp_path / "out" / "gradebook.csv", newline="", encoding="utf-8") as f:
         assert sorted(row["student"] for row in csv.DictReader(f)) == ["ana", "caf\ufffd"]
+
+
+# ---- the notebook itself as input: its cells, outputs, metadata and file name ----------------------------
+
+# a file name of any bytes (Linux names are bytes), but hidden ones, which the intake passes over as junk
+NAME_BYTES = st.binary(min_size=1, max_size=24).filter(lambda name: name[0] != 46 and not {47, 0} & set(name))
+
+
+def a_notebook_holding(text: str) -> dict:
+    """The solved notebook's JSON with `text` in a Markdown cell, a code cell, each kind of output, the
+    notebook's and a cell's metadata (a raw dict: json.dumps escapes lone surrogates as JSON may)."""
+    notebook = json.loads(SOLVED.read_text(encoding="utf-8"))
+    code = {
+        "cell_type": "code",
+        "execution_count": 1,
+        "id": "property-code",
+        "metadata": {"tags": [text], text: text},
+        "source": "print('after')  # " + text,
+        "outputs": [
+            {"output_type": "stream", "name": "stdout", "text": text},
+            {"output_type": "execute_result", "execution_count": 1, "data": {"text/plain": text}, "metadata": {}},
+            {"output_type": "error", "ename": text, "evalue": text, "traceback": [text]},
+        ],
+    }
+    markdown = {"cell_type": "markdown", "id": "property-markdown", "metadata": {}, "source": text}
+    notebook["cells"][1:1] = [markdown, code]
+    notebook["metadata"][text or "empty"] = {"note": text}
+    return notebook
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(alphabet=ANY_CHARACTER, max_size=60), name=NAME_BYTES)
+def test_any_text_anywhere_in_a_notebook_is_read_and_run_like_any_other(text, name, rubric, tmp_path_factory):
+    """Read as the grader reads it (the class's intake, by file name), written into a kernel's workspace, its
+    functions, rules and written answers read: nothing raises, and what was written is UTF-8 a kernel reads."""
+    folder = tmp_path_factory.mktemp("class")
+    (Path(os.fsdecode(folder)) / os.fsdecode(name + b".ipynb")).write_text(
+        json.dumps(a_notebook_holding(text)), encoding="ascii"
+    )
+    intake = collect_submissions([folder], folder / "scratch", "messmaster_part2", tuple(GRADED_FUNCTIONS.values()))
+    (submission,) = intake.submissions
+    submission.identity.student.encode("utf-8")
+    notebook = read_submission(submission, rubric)
+    assert isinstance(notebook, nbformat.NotebookNode), notebook.problems
+    workspace = make_workspace(folder / "run", inject_parameters(notebook, {"EPOCHS": 1}))
+    copy = nbformat.read(workspace / "submission.ipynb", as_version=4)
+    assert copy.cells[1].source == clean_surrogates(text)
+    assert set(graded_sources(notebook)) == set(GRADED_FUNCTIONS.values())
+    assert forbidden_uses(notebook, rubric) == {}
+    assert set(extract_written_answers(notebook, nbformat.read(TEMPLATE, as_version=4))) == set(rubric.written)
+
+
+def clean_surrogates(text: str) -> str:
+    return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)

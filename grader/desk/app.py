@@ -45,6 +45,7 @@ from grader.decisions import Invalid, Stale
 from grader.desk.answers import safe_html
 from grader.grading import SOLVED_NOTEBOOK, TEMPLATE_NOTEBOOK
 from grader.judge.written import extract_written_answers, question_texts
+from grader.points import exact
 from grader.result import LATE
 from grader.store import ClassStore, StudentRow
 from grader.views.write import write_class_views, write_submission_views
@@ -324,7 +325,7 @@ def make_app(desk: Desk) -> Starlette:
                         {
                             "item": item,
                             "points": spec.points,
-                            "earned": round(sum(t.score for t in result.tests if t.item == item), 4),
+                            "earned": exact(sum(t.score for t in result.tests if t.item == item)),
                             "score": result.item_score(item),
                             "adjustment": adjustment(item),
                         }

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
+import nbformat.validator
 
 from grader.errors import SubmissionError
 
@@ -23,6 +25,24 @@ class UnreadableSubmission(SubmissionError):
     """The file is not a notebook we can run; the message says why, for the student."""
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _encodable(value: object) -> object:
+    """`value` (parsed JSON) with every lone surrogate, in keys and strings alike, replaced by U+FFFD.
+
+    JSON may escape half of a UTF-16 pair (`"\\ud800"`), which no UTF-8 file, kernel message or store can
+    carry: Jupyter itself could not save it. Nothing else is changed, so the notebook runs as it was written.
+    """
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_encodable(item) for item in value]
+    if isinstance(value, dict):
+        return {_encodable(key): _encodable(item) for key, item in value.items()}
+    return value
+
+
 def read_notebook(path: Path) -> nbformat.NotebookNode:
     """The notebook as nbformat 4, or UnreadableSubmission with a reason a student understands."""
     size = path.stat().st_size
@@ -34,7 +54,7 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
             "(clear the notebook's outputs and resubmit)"
         )
     try:
-        raw = json.loads(path.read_bytes())
+        raw = _encodable(json.loads(path.read_bytes()))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise UnreadableSubmission(f"the file is not a Jupyter notebook (not valid JSON: {error})") from None
     if not isinstance(raw, dict) or "cells" not in raw and "worksheets" not in raw:
@@ -50,12 +70,32 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
             f"the notebook's code and text are {len(text) / 1e6:.0f} MB; the limit is {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB"
         )
     try:
-        notebook = nbformat.reads(text, as_version=4)
+        notebook = _without_invalid_metadata(nbformat.reads(text, as_version=4))
         nbformat.validate(notebook)
     except Exception as error:  # nbformat raises several kinds; all mean the same to a student
         raise UnreadableSubmission(f"the notebook is damaged: {str(error).splitlines()[0]}") from None
     if major == 3:  # Jupyter opens and upgrades these too; nbformat converted it on reading
         notebook.metadata[UPGRADED_FROM] = 3
+    return notebook
+
+
+def _without_invalid_metadata(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """`notebook` without the metadata entries its format does not allow (a tag with a comma, a kernelspec
+    without a name): Jupyter opens and runs such a notebook with a warning, and none of it is graded."""
+    for _ in range(100):  # each round removes at least one entry
+        errors = list(nbformat.validator.iter_validate(notebook))
+        places = [list(error.absolute_path) for error in errors]
+        if not errors or not all("metadata" in place for place in places):
+            return notebook
+        for place in places:
+            end = place.index("metadata") + 1
+            holder = notebook
+            for step in place[:end]:
+                holder = holder[step]
+            if end < len(place):
+                holder.pop(place[end], None)
+            else:
+                holder.clear()
     return notebook
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import GraderError
+from grader.points import exact
 from grader.rubric import Rubric
 
 COLUMNS = ("student", "question", "score", "comment", "version")
@@ -78,6 +79,7 @@ def read_written_scores(path: Path, rubric: Rubric, students: dict[str, str]) ->
         if points is not None and not (math.isfinite(score) and 0 <= score <= points):
             problems.append(f"line {line}: the score {score_text} is out of range for {question} (0 to {points:g})")
             continue
+        score = exact(score)  # on the grain of points, as every sum of them is
         if given in students and question in rubric.written:
             key = (students[given], question)
             if key in seen:

@@ -16,6 +16,7 @@ from grader.items import GRADED_FUNCTIONS, ITEMS, GradedItem, Item
 from grader.judge.compare import call_failure, changed_inputs, describe_call
 from grader.judge.rules import returned_autograd_history, watched_at_run_time
 from grader.judge.verdict import Check, Judge, TestResult, Trouble
+from grader.points import apportion
 from grader.rubric import Rubric
 from grader.run.harvest import CallOutcome
 
@@ -103,7 +104,7 @@ def _across_cases(cases: list[Case], outcomes: dict[str, CallOutcome], checks: l
 def score_item(
     item: str, cases: list[Case], outcomes: dict[str, CallOutcome], rubric: Rubric, breach: str = ""
 ) -> list[TestResult]:
-    """The tests of one item, its points shared equally among them."""
+    """The tests of one item, its points shared equally among them (as equally as the grain of points allows)."""
     spec, scorer = rubric.items[item], ITEMS[item]
     checks = [
         _case_checks(item, spec, scorer, case, [outcomes[call.key] for call in case.calls], rubric, breach)
@@ -116,7 +117,7 @@ def score_item(
         for case, case_checks in zip(cases, checks, strict=True)
         for check in case_checks
     ]
-    each = spec.points / len(tests) if tests else 0.0
+    shares = apportion(spec.points, len(tests))  # on the grain of points: the tests add up to the item exactly
     return [
         TestResult(item, name, each, each)
         if not check.problem
@@ -130,7 +131,7 @@ def score_item(
             mistake=check.mistake or across,
             trouble=check.trouble,
         )
-        for name, called, check in tests
+        for (name, called, check), each in zip(tests, shares, strict=True)
     ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from grader.points import points_text
 from grader.store import StudentRow
 from grader.views.csv_cells import write_csv
 
@@ -17,10 +18,10 @@ def write_canvas_csv(
     """One row per student of the store and roster, after Canvas's "Points Possible" row; the score is the
     automatic points and the written points scored so far. A student with nothing graded gets a blank cell, so
     that Canvas's own missing-submission policy applies (`missing_as_zero`: 0 instead)."""
-    lines: list[list[object]] = [["    Points Possible", "", "", "", "", points_possible]]
+    lines: list[list[object]] = [["    Points Possible", "", "", "", "", points_text(points_possible)]]
     for row in rows:
         roster = row.roster
-        score: object = row.result.total if row.result else (0 if missing_as_zero else "")
+        score = points_text(row.result.total) if row.result else ("0" if missing_as_zero else "")
         lines.append(
             [
                 row.identity.name or row.identity.student,

@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from grader.judge.verdict import TestResult
+from grader.points import points_text
 from grader.result import SubmissionResult
 from grader.shared_with_selfcheck import MISCONCEPTIONS, hint
 from grader.student_text import code_block, code_span
@@ -27,7 +28,7 @@ def feedback_markdown(result: SubmissionResult) -> str:
         lines += ["## What went wrong running your notebook", ""] + [f"- {p.text}" for p in result.problems] + [""]
     lines += ["## Graded functions", "", "| item | points |", "|---|---|"]
     for item, spec in result.rubric.items.items():
-        lines.append(f"| `{item}` | {result.item_score(item):g} / {spec.points:g} |")
+        lines.append(f"| `{item}` | {points_text(result.item_score(item))} / {points_text(spec.points)} |")
     if result.adjustments:
         lines += ["", "## Adjusted by the course staff", ""]
         lines += [f"- {adjustment.says(item)}" for item, adjustment in result.adjustments.items()]
@@ -47,8 +48,13 @@ def feedback_markdown(result: SubmissionResult) -> str:
         answer = result.written.get(question, "").strip()
         answer = code_block(answer) if answer else "_(no answer found)_"
         scored = result.written_scores.get(question)
-        verdict = "awaiting grading" if scored is None else f"{scored.score:g} / {points:g}"
-        lines += [f"### {question}: {verdict} ({points:g} point{'' if points == 1 else 's'})", "", answer, ""]
+        verdict = "awaiting grading" if scored is None else f"{points_text(scored.score)} / {points_text(points)}"
+        lines += [
+            f"### {question}: {verdict} ({points_text(points)} point{'' if points == 1 else 's'})",
+            "",
+            answer,
+            "",
+        ]
         if scored is not None and scored.comment:
             lines += [f"> **Comment:** {scored.comment}", ""]
     return "\n".join(lines)

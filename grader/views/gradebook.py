@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from grader.points import points_text
 from grader.result import SubmissionStatus
 from grader.rubric import Rubric
 from grader.store import StudentRow
@@ -34,12 +35,12 @@ def gradebook_row(row: StudentRow, rubric: Rubric) -> list[object]:
     if result is None:
         return [
             *who,
-            0,
-            rubric.automatic_total,
+            "0",
+            points_text(rubric.automatic_total),
             str(SubmissionStatus.MISSING),
-            *(0 for _ in rubric.items),
+            *("0" for _ in rubric.items),
             "",
-            rubric.written_total,
+            points_text(rubric.written_total),
             "",
             "",
             "",
@@ -47,14 +48,14 @@ def gradebook_row(row: StudentRow, rubric: Rubric) -> list[object]:
         ]
     return [
         *who,
-        result.total,
-        result.total_max,  # the automatic points, and each written question once a TA has scored it
+        points_text(result.total),
+        points_text(result.total_max),  # the automatic points, and each written question once a TA has scored it
         str(result.status),
-        *(result.item_score(item) for item in rubric.items),
-        result.written_score if result.written_scores else "",
-        rubric.written_total,
+        *(points_text(result.item_score(item)) for item in rubric.items),
+        points_text(result.written_score) if result.written_scores else "",
+        points_text(rubric.written_total),
         (late.says if (late := result.lateness) else ""),
-        result.late_penalty if late and late.costs else "",
+        points_text(result.late_penalty) if late and late.costs else "",
         " | ".join(adjustment.says(item) for item, adjustment in result.adjustments.items()),
         " | ".join([result.note] * bool(result.note) + [p.text for p in result.problems]),
     ]

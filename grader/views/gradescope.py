@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from grader.points import exact, points_text
 from grader.result import LATE, SubmissionResult
 from grader.student_text import code_block
 
@@ -17,8 +18,8 @@ def gradescope_results(result: SubmissionResult, written_as_tests: bool = True) 
     tests = [
         {
             "name": t.name,
-            "score": round(t.score, 4),
-            "max_score": round(t.max_score, 4),
+            "score": exact(t.score),
+            "max_score": exact(t.max_score),
             "status": "passed" if t.passed else "failed",
             "output": t.output,
             "visibility": visibility,
@@ -48,7 +49,7 @@ def gradescope_results(result: SubmissionResult, written_as_tests: bool = True) 
                 {
                     "name": f"written.{question}",
                     "score": 0,
-                    "max_score": points,
+                    "max_score": exact(points),
                     "status": "pending",
                     "output": f"Awaiting grading by the course staff. Your answer:\n\n{answer}",
                     "visibility": "visible",
@@ -59,10 +60,10 @@ def gradescope_results(result: SubmissionResult, written_as_tests: bool = True) 
         tests.append(
             {
                 "name": f"written.{question}",
-                "score": scored.score,
-                "max_score": points,
+                "score": exact(scored.score),
+                "max_score": exact(points),
                 "status": "passed" if scored.score >= points else "failed",
-                "output": f"Scored by the course staff: {scored.score:g}/{points:g}.{comment}\n\n"
+                "output": f"Scored by the course staff: {points_text(scored.score)}/{points_text(points)}.{comment}\n\n"
                 f"Your answer:\n\n{answer}",
                 "visibility": "visible",
             }

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import jinja2
 
+from grader.points import points_text
 from grader.views.markdown import markdown_html
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -22,9 +23,9 @@ environment = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-environment.filters["fmt"] = lambda number: f"{number:g}"
+environment.filters["fmt"] = points_text
 # points as people read them: at most two decimals (1.66667 -> 1.67), no trailing zeros
-environment.filters["points"] = lambda number: f"{round(number, 2):g}"
+environment.filters["points"] = points_text
 environment.filters["markdown"] = markdown_html  # Markdown and $math$, made safe (views/markdown.py)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from grader.points import points_text
 from grader.store import StudentRow
 
 
@@ -26,7 +27,7 @@ def junit_xml(rows: list[StudentRow]) -> ET.ElementTree:
             time=f"{result.execution_time:.2f}",
         )
         properties = ET.SubElement(suite, "properties")
-        for name, value in (("score", f"{result.score:g}"), ("status", str(result.status))):
+        for name, value in (("score", points_text(result.score)), ("status", str(result.status))):
             ET.SubElement(properties, "property", name=name, value=value)
         for test in result.tests:
             classname = _printable(f"{row.identity.student}.{test.item}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from grader.points import points_text
 from grader.result import SubmissionStatus
 from grader.rubric import Rubric
 from grader.store import StudentRow
@@ -21,13 +22,17 @@ def summary_markdown(rows: list[StudentRow], rubric: Rubric) -> str:
         "## MessMaster part 2: class summary",
         "",
         f"{len(graded)} graded, {len(rows) - len(graded)} missing; "
-        + (f"mean {sum(scores) / len(scores):.1f} of {rubric.automatic_total:g} automatic points" if scores else ""),
+        + (
+            f"mean {sum(scores) / len(scores):.1f} of {points_text(rubric.automatic_total)} automatic points"
+            if scores
+            else ""
+        ),
         "",
         "| student | name | score | status |",
         "|---|---|---:|---|",
     ]
     for row in rows:
-        score = f"{row.result.score:g}" if row.result else "-"
+        score = points_text(row.result.score) if row.result else "-"
         status = str(row.result.status) if row.result else str(SubmissionStatus.MISSING)
         lines.append(f"| {_cell(row.identity.student)} | {_cell(row.identity.name)} | {score} | {status} |")
     return "\n".join(lines) + "\n"

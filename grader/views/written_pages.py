@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from grader.points import points_text
 from grader.rubric import Rubric
 from grader.store import StudentRow
 from grader.views.csv_cells import write_csv
@@ -41,9 +42,9 @@ def written_sheet(rows: list[StudentRow], rubric: Rubric, pseudonyms: dict[str, 
                     "student": who[row.identity.student],
                     "name": "" if pseudonyms is not None else row.identity.name,
                     "question": question,
-                    "score": "" if scored is None else f"{scored.score:g}",
+                    "score": "" if scored is None else points_text(scored.score),
                     "comment": "" if scored is None else scored.comment,
-                    "points": f"{points:g}",
+                    "points": points_text(points),
                     "version": str(0 if scored is None else scored.version),
                 }
             )
