@@ -17,6 +17,7 @@ STAGES = {
     "cases": 0,
     "shared_with_selfcheck": 0,
     "student_text": 0,
+    "points": 0,
     "intake": 1,
     "run": 2,
     "judge": 3,
