@@ -98,12 +98,14 @@ class GradedItem:
     build_case: CaseBuilder  # a case from each of its [[NAME]] definitions in secret/cases.toml
     judge: str  # "module:function" of its judge (judge/verdict.Judge)
     parts: tuple[str, ...] = ("",)  # the tests each case yields, e.g. one per gradient
-    case_in_name: bool = True  # False for items with a single case: `train_manual.loss_history`
-    context: str = ""  # said after the call in every message, e.g. " on the training split"
     changes_inputs: bool = False  # the function is meant to change its arguments in place
 
     def test_name(self, item: str, part: str, case: Case) -> str:
-        return ".".join(p for p in (item, part, case.name if self.case_in_name else "") if p)
+        return ".".join(p for p in (item, part, case.name) if p)
+
+    def parts_of(self, case: Case) -> tuple[str, ...]:
+        """The tests `case` yields: the item's, or those its definition's `parts` names."""
+        return tuple(part for part in self.parts if part in case.spec.get("parts", self.parts))
 
 
 JUDGES = "grader.judge.items"
@@ -142,8 +144,6 @@ ITEMS: dict[str, GradedItem] = {
         build_case=cases.train_manual_case,
         judge=f"{JUDGES}:judge_train_manual",
         parts=("loss_history", "holdout_accuracy"),
-        case_in_name=False,
-        context=" on the training split",
     ),
     "optimizers": GradedItem(
         function="train_with_optimizer",
@@ -151,7 +151,6 @@ ITEMS: dict[str, GradedItem] = {
         build_case=cases.optimizers_case,
         judge=f"{JUDGES}:judge_optimizers",
         parts=("loss_history", "same_start", "adam_beats_sgd"),
-        case_in_name=False,
     ),
 }
 AUTOMATIC_ITEMS = tuple(ITEMS)

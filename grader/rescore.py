@@ -26,9 +26,13 @@ def rescore_class(store: ClassStore, rubric: Rubric, versions: Versions, run_id:
     """Score every current grading of the class again under `rubric`, each recorded as a new grading."""
     outcome = Rescoring(without_evidence=store.without_evidence())
     cases = generate_cases(rubric.run.grading_epochs)
+    calls = {call.key for item_cases in cases.values() for case in item_cases for call in case.calls}
     for student, grading in sorted(store.current_ids().items()):
         evidence = store.evidence(grading)
         if evidence is None:
+            continue
+        if not calls <= evidence.outcomes.keys():  # graded before a hidden case was added: kernels needed
+            outcome.without_evidence.append(student)
             continue
         result = store.result_of(grading)
         result.rubric, result.evidence = rubric, evidence

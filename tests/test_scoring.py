@@ -50,7 +50,7 @@ def test_test_names_follow_the_contract_and_points_add_up(reference_tests, test_
     names = [t.name for t in reference_tests]
     assert len(names) == len(set(names))
     assert {name.split(".")[0] for name in names} == set(test_rubric.items)
-    assert "backward.dW1.relu_at_zero" in names and "train_manual.holdout_accuracy" in names
+    assert "backward.dW1.relu_at_zero" in names and "train_manual.holdout_accuracy.training_split" in names
     for item, points in test_rubric.points.items():
         assert sum(t.max_score for t in reference_tests if t.name.startswith(f"{item}.")) == pytest.approx(points)
 
@@ -354,10 +354,10 @@ def test_optimizers_that_ignore_their_seed_do_not_start_together(solved, test_ru
     tests = score_in_process(ignores_seed, only, {"optimizers": cases["optimizers"]}, tmp_path)
     outcome = {t.name: t for t in tests}
     assert (
-        not outcome["optimizers.same_start"].passed
-        and "Hint (optimizers_start_apart)" in outcome["optimizers.same_start"].output
+        not outcome["optimizers.same_start.training_split"].passed
+        and "Hint (optimizers_start_apart)" in outcome["optimizers.same_start.training_split"].output
     )
-    assert outcome["optimizers.loss_history"].passed
+    assert outcome["optimizers.loss_history.training_split"].passed
 
 
 @pytest.mark.parametrize(
@@ -490,3 +490,31 @@ def test_a_function_without_a_watch_rule_may_start_a_process(solved, test_rubric
     )
     tests = score_in_process(solved, rubric, early, tmp_path, forking_forward)
     assert item_scores(tests, rubric)["forward"] == rubric.points["forward"], outputs(tests)
+
+
+TRAINING_ON_GLOBALS = """
+from grader.cases import training_split
+X_train_tensor, y_train_tensor = (torch.from_numpy(a) for a in training_split())
+_train_manual, _train_with_optimizer = train_manual, train_with_optimizer
+def train_manual(X, y, h=10, learning_rate=0.1, epochs=10000):
+    return _train_manual(X_train_tensor, y_train_tensor, h, learning_rate, epochs)
+def train_with_optimizer(optimizer_name, X, y, h=10, learning_rate=0.1, epochs=10000, seed=RANDOM_SEED):
+    return _train_with_optimizer(optimizer_name, X_train_tensor, y_train_tensor, h, learning_rate, epochs, seed)
+"""
+
+
+def test_trainings_that_ignore_their_arguments_lose_the_data_they_never_had(solved, test_rubric, cases, tmp_path):
+    """Called on the training split, a training on the notebook's globals is right; on other data it is not."""
+    items = ("train_manual", "optimizers")
+    rubric = only_items(test_rubric, items)
+    tests = score_in_process(solved, rubric, {item: cases[item] for item in items}, tmp_path, TRAINING_ON_GLOBALS)
+    failed = {t.name: t for t in tests if not t.passed}
+    assert set(failed) == {"train_manual.loss_history.other_data", "optimizers.loss_history.other_data"}, outputs(tests)
+    assert all(
+        t.mistake == "globals_for_arguments" and "Hint (globals_for_arguments)" in t.output for t in failed.values()
+    )
+    assert (
+        "XOR data of another size that the notebook never had" in failed["train_manual.loss_history.other_data"].output
+    )
+    # the reference itself: every test of both, on both data
+    assert all(t.passed for t in score_in_process(solved, rubric, {i: cases[i] for i in items}, tmp_path / "ok"))

@@ -57,22 +57,28 @@ def _changed_inputs_note(scorer: GradedItem, case: Case, outcomes: list[CallOutc
     return f" Note: it changed its input{'s' if len(changed) > 1 else ''} {', '.join(changed)} in place."
 
 
-def _called(scorer: GradedItem, case: Case) -> str:
+def _called(case: Case) -> str:
     calls = " and ".join(describe_call(case, index) for index in range(len(case.calls)))
-    return f"Called {calls}{scorer.context}."
+    on = f" on {case.spec['about']}" if "about" in case.spec else ""
+    return f"Called {calls}{on}."
 
 
 def _case_checks(
     item: str, spec: Item, scorer: GradedItem, case: Case, outcomes: list[CallOutcome], rubric: Rubric, breach: str
 ) -> list[Check]:
     failure, trouble = _why_not_judged(item, spec, case, outcomes, breach)
+    parts = scorer.parts_of(case)
     if failure:
-        return [Check(part, f"{failure}.", trouble=trouble) for part in scorer.parts]
+        return [Check(part, f"{failure}.", trouble=trouble) for part in parts]
     checks = JUDGES[item](case, outcomes, rubric)
     if [check.part for check in checks] != list(scorer.parts):  # a scorer of ours that breaks the interface
         raise ValueError(f"the {item} scorer judged {[c.part for c in checks]}, not its parts {list(scorer.parts)}")
     note = _changed_inputs_note(scorer, case, outcomes)
-    return [dataclasses.replace(check, problem=check.problem + note) if check.problem else check for check in checks]
+    return [
+        dataclasses.replace(check, problem=check.problem + note) if check.problem else check
+        for check in checks
+        if check.part in parts
+    ]
 
 
 HANDOUT_SIZES = {"d": 2, "h": 10}  # the notebook's own: a function right only there has them written in
@@ -113,7 +119,7 @@ def score_item(
     # a mistake only the cases together show, for the failures whose values show none of their own
     across = "" if breach else _across_cases(cases, outcomes, checks)
     tests = [
-        (scorer.test_name(item, check.part, case), _called(scorer, case), check)
+        (scorer.test_name(item, check.part, case), _called(case), check)
         for case, case_checks in zip(cases, checks, strict=True)
         for check in case_checks
     ]
