@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
@@ -518,3 +519,39 @@ def test_trainings_that_ignore_their_arguments_lose_the_data_they_never_had(solv
     )
     # the reference itself: every test of both, on both data
     assert all(t.passed for t in score_in_process(solved, rubric, {i: cases[i] for i in items}, tmp_path / "ok"))
+
+
+def test_feedback_shows_the_numbers_it_compared(solved, test_rubric, cases, tmp_path):
+    """A learning rate written in: epoch 0 is right, so the first epoch named is a later one, with the reference's
+    own (unscaled) loss there; the holdout in points of points, and the bar in points too."""
+    fast = replace_code(solved, "sgd_update(params, grads, learning_rate)", "sgd_update(params, grads, 0.5)")
+    rubric = only_items(test_rubric, ["train_manual"])
+    tests = score_in_process(fast, rubric, {"train_manual": cases["train_manual"][:1]}, tmp_path)
+    history = next(t for t in tests if t.name == "train_manual.loss_history.training_split")
+    found = re.search(r"at epoch (\d+) the loss is ([\d.]+), where ([\d.]+) was expected", history.output)
+    assert found and int(found[1]) > 0 and found[2] != found[3], history.output
+    assert "where" in history.output and "(the handout's full-batch loop" in history.output
+
+
+def test_the_holdout_is_told_in_points_with_the_bar_in_points(solved, test_rubric, cases, tmp_path):
+    flipped = mutant(solved, "sign_flipped")
+    rubric = only_items(test_rubric, ["train_manual"])
+    tests = score_in_process(flipped, rubric, {"train_manual": cases["train_manual"][:1]}, tmp_path)
+    holdout = next(t for t in tests if t.name == "train_manual.holdout_accuracy.training_split")
+    assert re.search(
+        r"classifies \d+ of the 2000 points .* correctly \([\d.]+%\); at least 1900 \(95%\)", holdout.output
+    )
+
+
+def test_numbers_shown_apart_are_told_apart():
+    from grader.judge.items import _apart
+
+    assert _apart(0.949500001, 0.95) == ("0.9495", "0.95")
+    assert _apart(0.69314718, 0.69314719) == ("0.69314718", "0.69314719")
+
+
+def test_the_handouts_column_slip_is_named_once(solved, test_rubric, cases, tmp_path):
+    slip = replace_code(solved, "p_y_hat[correct_class_loc, y]", "p_y_hat[:, y]")
+    rubric = only_items(test_rubric, ["loss_fn"])
+    tests = score_in_process(slip, rubric, {"loss_fn": cases["loss_fn"]}, tmp_path)
+    assert {t.mistake for t in tests if not t.passed} - {""} == {"loss_whole_columns"}, outputs(tests)

@@ -59,7 +59,9 @@ def test_the_report_counts_mistakes_from_the_field_whatever_the_hint_says(rubric
 
 def test_the_report_lists_for_a_look_by_trouble_never_by_wording(rubric):
     timed_out = result_of("ada", rubric, [], [Problem("code cell 4: ran longer than 15 s", Trouble.TIMEOUT)])
-    lost_call = result_of("bo", rubric, [wrong("train_manual", "train_manual.loss_history.training_split", trouble=Trouble.TIMEOUT)])
+    lost_call = result_of(
+        "bo", rubric, [wrong("train_manual", "train_manual.loss_history.training_split", trouble=Trouble.TIMEOUT)]
+    )
     # a student's own exception that happens to say "could not" or "kernel died" is no trouble of the run
     says_so = result_of("cy", rubric, [], [Problem("code cell 2: `RuntimeError: the kernel died, could not`")])
     rows = [StudentRow(r.identity, None, r) for r in (timed_out, lost_call, says_so)]
