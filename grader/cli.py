@@ -279,6 +279,10 @@ def _print_summary(run: ClassRun, rubric: Rubric, out: Path, rows: list[StudentR
             print(f"{count} student(s) {what}: {_names(students)}")
     if run.rescored:
         print(f"rescored {len(run.rescored)} student(s) under the new rubric from their stored outcomes (no kernel)")
+    if run.held:
+        print(
+            f"{len(run.held)} written score(s) above their question's new points, held to them: {'; '.join(run.held)}"
+        )
     for kept in run.kept_newer:
         print(f"warning: {kept} (--accept-older grades it anyway)", file=sys.stderr)
 

@@ -179,6 +179,32 @@ class Decisions:
         self.db.execute("COMMIT")
         return saved
 
+    def hold_to_points(self) -> list[tuple[str, str, float, float]]:
+        """Every written score above its question's points under the rubric (after a change that lowered them)
+        set to those points, the adjustment following and the version moving on; what was changed, as
+        (student, question, before, after), for the run to say."""
+        changed = []
+        self._begin()
+        try:
+            for question, points in self.rubric.written.items():
+                for student, score, adjustment in self.db.execute(
+                    "SELECT student, score, adjustment FROM written_scores WHERE question = ? AND score > ? "
+                    "ORDER BY student",
+                    (question, points),
+                ).fetchall():
+                    held = exact(points)
+                    self.db.execute(
+                        "UPDATE written_scores SET score = ?, adjustment = ?, version = version + 1, scored_by = ? "
+                        "WHERE student = ? AND question = ?",
+                        (held, exact(adjustment - (score - held)), "the rubric's new points", student, question),
+                    )
+                    changed.append((student, question, score, held))
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+        return changed
+
     # ---- a question's rubric items -------------------------------------------------------------------------
 
     def items(self, question: str) -> list[WrittenItem]:

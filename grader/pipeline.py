@@ -70,6 +70,9 @@ class ClassRun:
     errors: list[str] = field(default_factory=list)
     kept_newer: list[str] = field(default_factory=list)  # students whose newer grading an older file would replace
     rescored: list[str] = field(default_factory=list)  # students scored again under a new rubric, without kernels
+    held: list[str] = field(
+        default_factory=list
+    )  # written scores above their new points, held to them ("ana q1d: 6 -> 5")
 
 
 def _grade_in_marked_worker(marker: Path, submission: Submission, rubric: Rubric, sandbox: SandboxMode):
@@ -290,6 +293,9 @@ def grade_class(
         rescore = _check_rubric(store, rubric, intake.submissions, change_rubric)
         run_id = store.begin_run(versions)
         store.set_class_rubric(rubric)
+        run.held = store.decisions.hold_to_points()
+        for student in dict.fromkeys(student for student, *_ in run.held):
+            write_submission_views(store.current(student), out)
         if rescore:
             run.rescored = rescore_class(store, rubric, versions, run_id).rescored
             for student in run.rescored:

@@ -249,9 +249,26 @@ def _problems_from_json(text: str) -> list[Problem]:
 
 
 class ClassStore:
-    def __init__(self, connection: sqlite3.Connection, rubric: Rubric) -> None:
+    def __init__(self, connection: sqlite3.Connection, rubric: Rubric, follows_class_rubric: bool = False) -> None:
         self.db = connection
-        self.rubric = rubric
+        self._rubric = rubric
+        # a store opened beside others (the desk) reads the class's rubric again whenever it has been changed
+        # since (`--change-rubric` while the desk stays open): nothing is ever judged or written under an old one
+        self.follows_class_rubric = follows_class_rubric
+        self._rubric_changed: float | None = None
+
+    @property
+    def rubric(self) -> Rubric:
+        if self.follows_class_rubric:
+            row = self.db.execute("SELECT changed FROM class_rubric WHERE id = 1").fetchone()
+            if row is not None and row[0] != self._rubric_changed:
+                self._rubric_changed = row[0]
+                self._rubric = self.class_rubric() or self._rubric
+        return self._rubric
+
+    @rubric.setter
+    def rubric(self, rubric: Rubric) -> None:
+        self._rubric = rubric
 
     @classmethod
     @contextmanager
@@ -288,17 +305,14 @@ class ClassStore:
     @contextmanager
     def shared(cls, folder: Path) -> Iterator[ClassStore]:
         """The class's store without its lock, for people's decisions (the TA desk) beside a grading run: short
-        transactions only, each waiting its turn; under the class's rubric."""
+        transactions only, each waiting its turn; always under the class's rubric as it is now."""
         if not (folder / STORE_FILE).is_file():
             raise StoreMissing(f"{folder} holds no {STORE_FILE}: grade into it first")
         connection = sqlite3.connect(folder / STORE_FILE, isolation_level=None, timeout=30, check_same_thread=False)
         try:
             connection.execute("PRAGMA foreign_keys = ON")
             _migrate(connection)
-            store = cls(connection, load_rubric())
-            if (own := store.class_rubric()) is not None:
-                store.rubric = own
-            yield store
+            yield cls(connection, load_rubric(), follows_class_rubric=True)
         finally:
             connection.close()
 

@@ -239,3 +239,43 @@ def test_a_store_of_older_days_opens_at_the_desk_with_its_scores(tmp_path, rubri
         ada = client.get("/api/answers/q1a").json()[0]
         assert (ada["score"], ada["adjustment"], ada["version"], ada["comment"]) == (1.5, 1.5, 1, "fine")
         assert client.put("/api/scores/q1a/ada", json={"score": 2, "version": 1}).status_code == 200
+
+
+def moved(rubric, **written):
+    """The rubric with some written questions worth other points (and the total following)."""
+    import dataclasses
+
+    points = {**rubric.written, **written}
+    return dataclasses.replace(rubric, written=points, total=rubric.automatic_total + sum(points.values()))
+
+
+def test_a_desk_left_open_across_a_rubric_change_judges_and_writes_under_the_new_one(desk, rubric, tmp_path):
+    served, client = desk
+    assert client.put("/api/scores/q1a/ada", json={"score": 3, "comment": "", "version": 0}).status_code == 422
+    new = moved(rubric, q1a=4.0)
+    with ClassStore.open(tmp_path) as other:  # `grade --change-rubric` in another process, the desk still open
+        other.set_class_rubric(new)
+    assert client.get("/api/questions").json()[0]["points"] == 4
+    saved = client.put("/api/scores/q1a/ada", json={"score": 3, "comment": "", "version": 0})
+    assert saved.status_code == 200, saved.text
+    assert client.put("/api/scores/q1a/bo", json={"score": 4.5, "comment": "", "version": 0}).status_code == 422
+    with open(tmp_path / "gradebook.csv", newline="", encoding="utf-8") as f:
+        ada = next(row for row in csv.DictReader(f) if row["student"] == "ada")
+    assert ada["written_max"] == str(int(new.written_total)) and ada["written"] == "3"
+    results = json.loads((tmp_path / "ada" / "results.json").read_text())
+    q1a = next(t for t in results["tests"] if t["name"] == "written.q1a")
+    assert (q1a["score"], q1a["max_score"]) == (3, 4)
+
+
+def test_lowering_a_questions_points_holds_the_scores_above_them(desk, rubric, tmp_path):
+    _, client = desk
+    for student, score in (("ada", 6), ("bo", 4), ("cy", 5.5)):
+        assert client.put(f"/api/scores/q1d/{student}", json={"score": score, "version": 0}).status_code == 200
+    with ClassStore.open(tmp_path, moved(rubric, q1d=5.0)) as store:
+        store.set_class_rubric(store.rubric)
+        held = store.decisions.hold_to_points()
+        assert held == [("ada", "q1d", 6, 5), ("cy", "q1d", 5.5, 5)]
+        assert {s: a.score for s, a in store.decisions.answer_scores("q1d").items()} == {"ada": 5, "bo": 4, "cy": 5}
+        assert store.decisions.hold_to_points() == []  # nothing above any more
+    answers = {a["student"]: a for a in client.get("/api/answers/q1d").json()}
+    assert answers["ada"]["score"] == 5 and answers["ada"]["version"] == 2
