@@ -27,7 +27,7 @@ from grader.errors import GraderError
 from grader.grading import TEMPLATE_NOTEBOOK, grade_in_this_process, one_torch_thread, read_submission, zero_result
 from grader.intake import Submission, collect_submissions
 from grader.intake.extensions import Extension
-from grader.intake.roster import RosterEntry
+from grader.intake.roster import Roster
 from grader.items import GRADED_FUNCTIONS
 from grader.points import points_text
 from grader.rescore import rescore_class
@@ -268,7 +268,7 @@ def grade_class(
     jobs: int = 1,
     sandbox: SandboxMode = SandboxMode.AUTO,
     force: bool = False,
-    roster: list[RosterEntry] | None = None,
+    roster: Roster | None = None,
     cluster: Client | None = None,
     accept_older: bool = False,
     change_rubric: bool = False,
@@ -290,6 +290,8 @@ def grade_class(
         functions = tuple(GRADED_FUNCTIONS.values())
         intake = collect_submissions(paths, Path(scratch), TEMPLATE_NOTEBOOK.stem, functions, exclude=out)
         run.errors = intake.errors
+        if roster is not None:  # before anything is stored: a roster that matches nobody is refused
+            roster.check_matches([s.identity.student for s in intake.submissions] + list(store.current_ids()))
         rescore = _check_rubric(store, rubric, intake.submissions, change_rubric)
         run_id = store.begin_run(versions)
         store.set_class_rubric(rubric)

@@ -15,6 +15,7 @@ from grader.intake import collect_submissions, student_folder
 from grader.intake.archives import MAX_FILE_BYTES, ArchiveError, extract_archive
 from grader.intake.roster import RosterError, read_roster
 from grader.items import GRADED_FUNCTIONS
+from grader.rubric import load_rubric
 
 from .helpers import minimal_notebook
 
@@ -508,3 +509,65 @@ def test_a_cell_that_exhausts_the_parser_is_passed_over_not_the_graders_failure(
     assert set(GRADED_FUNCTIONS.values()) <= set(function_definitions(notebook))
     assert set(graded_sources(notebook)) == set(GRADED_FUNCTIONS.values())
     assert forbidden_uses(notebook, rubric) == {}
+
+
+# ---- files as spreadsheets save them; rosters that match nobody; Canvas's names --------------------------
+
+ROSTER_ROWS = [("ID", "Name", "Email"), ("1001", "Zoë Müller", "zm@uni.edu"), ("1002", "José Núñez", "jn@uni.edu")]
+
+
+@pytest.mark.parametrize(
+    "encoding,delimiter",
+    [("utf-8", ","), ("utf-8-sig", ","), ("cp1252", ";"), ("cp1252", "\t"), ("utf-16", "\t"), ("utf-8-sig", ";")],
+)
+def test_a_roster_reads_as_any_spreadsheet_saves_it(tmp_path, encoding, delimiter):
+    path = tmp_path / "roster.csv"
+    path.write_bytes("\r\n".join(delimiter.join(row) for row in ROSTER_ROWS).encode(encoding))
+    assert [(e.student, e.name, e.email) for e in read_roster(path)] == [row for row in ROSTER_ROWS[1:]]
+
+
+def test_a_file_no_spreadsheet_could_save_says_what_to_change(tmp_path):
+    path = tmp_path / "roster.csv"
+    path.write_bytes(b"ID,Name\n1001,\x81\x8d\x8f\n")  # bytes neither UTF-8 nor Windows-1252 has
+    with pytest.raises(RosterError, match='save it from the spreadsheet as "CSV UTF-8') as refused:
+        read_roster(path)
+    assert "codec" not in str(refused.value)
+
+
+def test_a_written_sheet_from_european_excel_imports(tmp_path, rubric):
+    from grader.intake.written_scores import read_written_scores
+
+    path = tmp_path / "written_scores.csv"
+    path.write_bytes("student;question;score;comment\r\nana;q1a;1,5;très bien\r\n".encode("cp1252"))
+    (row,) = read_written_scores(path, rubric, {"ana": "ana"})
+    assert (row.student, row.question, row.score, row.comment) == ("ana", "q1a", 1.5, "très bien")
+
+
+def test_a_roster_whose_ids_match_nobody_is_refused_naming_its_columns(tmp_path, notebook_text):
+    """Canvas's roster without its ID column: names would become ids, every real student a phantom."""
+    from grader.pipeline import grade_class
+
+    export = tmp_path / "export"
+    export.mkdir()
+    for user in ("100123", "100124", "100125", "100126"):
+        (export / f"someone_{user}_{int(user) + 7000}_messmaster_part2.ipynb").write_text(notebook_text)
+    roster = tmp_path / "roster.csv"
+    roster.write_text('Student,SIS User ID,Email\n"Anderson, Alice",S1,a@x\n"Baker, Bo",S2,b@x\n')
+    with pytest.raises(RosterError, match=r"match 0 of the 4 students .*Its columns: Student, SIS User ID, Email"):
+        grade_class([export], tmp_path / "out", load_rubric(), roster=read_roster(roster))
+    assert not (tmp_path / "out" / "gradebook.csv").exists()
+
+
+def test_canvas_names_with_underscores_keep_their_ids_and_an_unreadable_one_is_not_a_student(tmp_path, notebook_text):
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "vega_victor_100123_7000123_MessMaster Part 2-2.ipynb").write_text(notebook_text)
+    (export / "ana_100124_7000124_messmaster_part2.ipynb").write_text(notebook_text)
+    (export / "broken_name_12_messmaster.ipynb").write_text(notebook_text)
+    intake = collect([export], tmp_path / "scratch")
+    assert sorted((s.identity.student, s.identity.name) for s in intake.submissions) == [
+        ("100123", "vega_victor"),
+        ("100124", "ana"),
+    ]
+    (stray,) = intake.errors
+    assert "broken_name_12_messmaster.ipynb: not graded: its name is not one Canvas gives" in stray

@@ -7,13 +7,13 @@ student twice: the file is refused with every problem and its line, and nothing 
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from grader.errors import GraderError
+from grader.intake.tables import TableError, read_table
 
 COLUMNS = ("student", "days", "due", "reason")
 
@@ -39,12 +39,10 @@ class ExtensionsError(GraderError):
 
 def read_extensions(path: Path) -> list[Extension]:
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            rows = list(reader)
-            header = [(column or "").strip().lower() for column in reader.fieldnames or []]
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise ExtensionsError(f"{path}: cannot be read ({error})") from None
+        header, rows, _ = read_table(path)
+    except TableError as error:
+        raise ExtensionsError(f"{path}: {error}") from None
+    header = [column.lower() for column in header]
     unknown = [column for column in header if column not in COLUMNS]
     if "student" not in header or unknown or not {"days", "due"} & set(header):
         raise ExtensionsError(f"{path}: the header must be student, then days or due, and reason if wanted")

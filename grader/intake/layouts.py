@@ -23,9 +23,9 @@ import yaml
 from grader.intake.handins import HandedFile, HandedIn, files_under, is_junk, named_like
 from grader.student_text import clean
 
-CANVAS_FILE = re.compile(
-    r"^(?P<slug>[^_]+)_(?:(?:LATE|late)_(?P<late>))?(?P<user>\d+)_(?P<submission>\d+)_(?P<file>.+)$"
-)
+# the name (which may hold underscores: `vega_victor`) is what comes before the first two numeric fields
+CANVAS_FILE = re.compile(r"^(?P<slug>.+?)_(?:(?:LATE|late)_(?P<late>))?(?P<user>\d+)_(?P<submission>\d+)_(?P<file>.+)$")
+CANVAS_LIKE = re.compile(r"_(?:LATE_|late_)?\d+_")  # a name Canvas may have made, in a folder of Canvas's files
 MOODLE_FOLDER = re.compile(r"^(?P<name>.+)_(?P<id>\d+)_assignsubmission_\w+?_?$")
 MOODLE_FILE = re.compile(r"^(?P<name>.+?)_(?P<id>\d+)_assignsubmission_file_(?P<file>.+)$")
 CANVAS_RESUBMISSION = re.compile(r"-(?P<number>\d+)$")  # Canvas's suffix on a file name already used
@@ -157,14 +157,22 @@ def _moodle(root: Path, shown: str) -> list[Handed] | None:
 
 def _canvas_or_plain(root: Path, shown: str, exclude: Path | None) -> tuple[list[Handed], list[str]]:
     handed, strays = [], []
-    for path in sorted(root.iterdir()):
+    paths = [
+        p for p in sorted(root.iterdir()) if not is_junk(Path(p.name)) and not (exclude and p.resolve() == exclude)
+    ]
+    from_canvas = any(canvas_file(path, "") is not None for path in paths)
+    for path in paths:
         source = f"{shown}/{path.name}"
-        if is_junk(Path(path.name)) or (exclude and path.resolve() == exclude):
-            continue
         if path.is_dir():
             handed.append(Handed(Identity(path.name, source=source), handed_files(path)))
         elif (canvas := canvas_file(path, source)) is not None:
             handed.append(canvas)
+        elif from_canvas and CANVAS_LIKE.search(path.stem):  # never a student named after the whole file
+            strays.append(
+                f"{source}: not graded: its name is not one Canvas gives (NAME_ID_SUBMISSION_FILE, the ids "
+                "numbers), so whose it is cannot be read; rename it so, or move it into a folder named after "
+                "the student"
+            )
         elif path.suffix.lower() in PLAIN_HANDINS:
             handed.append(Handed(Identity(path.stem, source=source), (HandedFile(path, None, path.name),)))
         else:

@@ -16,12 +16,13 @@ read as current.
 
 from __future__ import annotations
 
-import csv
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import GraderError
+from grader.intake.tables import TableError, read_table
 from grader.points import exact
 from grader.rubric import Rubric
 
@@ -49,12 +50,9 @@ def _cell(row: dict[str, str | None], column: str) -> str:
 def read_written_scores(path: Path, rubric: Rubric, students: dict[str, str]) -> list[WrittenScoreRow]:
     """The scored rows of `path`; `students` maps every name the file may use (ids, pseudonyms) to the id."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            header = [column.strip() for column in reader.fieldnames or []]
-            rows = list(reader)
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise WrittenScoresError(f"{path}: cannot read it ({error})") from None
+        header, rows, delimiter = read_table(path)
+    except TableError as error:
+        raise WrittenScoresError(f"{path}: {error}") from None
     missing = [column for column in COLUMNS[:3] if column not in header]
     if missing:
         raise WrittenScoresError(f"{path}: the header lacks {', '.join(missing)}; expected {', '.join(COLUMNS)}")
@@ -70,6 +68,8 @@ def read_written_scores(path: Path, rubric: Rubric, students: dict[str, str]) ->
             problems.append(f"line {line}: unknown question {question!r} (the rubric's: {', '.join(rubric.written)})")
         if not score_text:
             continue  # not graded yet
+        if delimiter != "," and re.fullmatch(r"\d+,\d+", score_text):  # where the comma is the decimal mark
+            score_text = score_text.replace(",", ".")
         try:
             score = float(score_text)
         except ValueError:
@@ -111,12 +111,11 @@ def unimported_edits(path: Path, current: list[dict[str, str]]) -> dict[tuple[st
     """The (student, question) rows of the sheet at `path` whose score or comment differ from `current` (the
     sheet as the store has it): a TA's work not yet imported, as they wrote it. Read leniently (a score that
     is not a number is still someone's work); {} when there is no sheet."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.DictReader(f))
-    except FileNotFoundError:
+    if not path.exists():
         return {}
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
+    try:
+        _, rows, _ = read_table(path)
+    except TableError as error:
         raise WrittenScoresError(f"{path}: cannot read it to keep what it holds ({error}); move it away") from None
     stored = {(line["student"], line["question"]): line for line in current}
     edits = {}
