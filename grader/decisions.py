@@ -65,6 +65,12 @@ class Invalid(GraderError, ValueError):
     """A decision that cannot be: an unknown question, item or student, points out of range."""
 
 
+def _not_newer(given: int, stored: int) -> None:
+    """A change based on a version that was never stored is invalid (a stale one is a conflict: Stale)."""
+    if given > stored:
+        raise Invalid(f"version {given} was never saved (the stored one is {stored}): send the version you read")
+
+
 @dataclass(frozen=True)
 class WrittenItem:
     id: int
@@ -145,6 +151,7 @@ class Decisions:
         self._begin()
         try:
             current = self._answer(student, question)
+            _not_newer(version, current.version)
             if current.version != version:
                 raise Stale(
                     f"the answer of {student} to {question} was saved by {current.by or 'someone else'} since "
@@ -160,6 +167,10 @@ class Decisions:
                 adjustment = exact(score - from_items)
             else:
                 adjustment = exact(current.adjustment if adjustment is None else adjustment)
+                if not -maximum <= adjustment <= maximum:
+                    raise Invalid(
+                        f"an adjustment of {question} is between {-maximum:g} and {maximum:g}, not {adjustment:g}"
+                    )
                 score = exact(min(max(from_items + adjustment, 0.0), maximum))
             comment = current.comment if comment is None else clean(comment)
             by = clean(by)
@@ -239,6 +250,7 @@ class Decisions:
             ).fetchone()
             if row is None:
                 raise Invalid(f"no rubric item {item_id} for {question}")
+            _not_newer(version, row[0])
             if row[0] != version:
                 current = next(i for i in self.items(question) if i.id == item_id)
                 raise Stale(
@@ -295,6 +307,7 @@ class Decisions:
         try:
             current = self.adjustments(student).get(student, {}).get(item)
             stored = current.version if current else 0
+            _not_newer(version, stored)
             if stored != version:
                 raise Stale(
                     f"{student}'s adjustment of {item} was changed by {current.by if current else 'someone'} since "

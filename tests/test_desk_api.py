@@ -279,3 +279,27 @@ def test_lowering_a_questions_points_holds_the_scores_above_them(desk, rubric, t
         assert store.decisions.hold_to_points() == []  # nothing above any more
     answers = {a["student"]: a for a in client.get("/api/answers/q1d").json()}
     assert answers["ada"]["score"] == 5 and answers["ada"]["version"] == 2
+
+
+def test_every_text_and_number_at_the_desk_is_bounded(desk, tmp_path):
+    _, client = desk
+    huge = client.put("/api/scores/q1a/ada", json={"score": 1, "comment": "x" * 1_000_000, "version": 0})
+    assert huge.status_code == 413
+    long = client.put("/api/scores/q1a/ada", json={"score": 1, "comment": "x" * 10_000, "version": 0})
+    assert long.status_code == 422 and "at most 5,000" in long.json()["error"]
+    item = client.post("/api/items/q1a", json={"points": 1, "comment": "y" * 6_000})
+    assert item.status_code == 422
+    far = client.put("/api/scores/q1a/ada", json={"adjustment": 1e9, "version": 0})
+    assert far.status_code == 422
+    reason = client.put(
+        "/api/adjustments/ada/loss_fn", json={"points": 1, "reason": "z" * 3_000, "by": "ta", "version": 0}
+    )
+    assert reason.status_code == 422
+    for number in ("NaN", "Infinity"):
+        raw = f'{{"score": {number}, "comment": "", "version": 0}}'
+        sent = client.put("/api/scores/q1a/ada", content=raw, headers={"Content-Type": "application/json"})
+        assert sent.status_code == 422
+    assert client.put("/api/scores/q1a/ada", json={"score": 1, "comment": "ok", "version": 0}).status_code == 200
+    newer = client.put("/api/scores/q1a/ada", json={"score": 2, "comment": "", "version": 6})
+    assert newer.status_code == 422 and "was never saved" in newer.json()["error"]
+    assert len((tmp_path / "ada" / "results.json").read_bytes()) < 200_000

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import secrets
 import socket
 import sys
@@ -142,15 +143,22 @@ def _number(body: dict, key: str, required: bool = True) -> float | None:
     value = body.get(key)
     if value is None and not required:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise Invalid(f"{key} must be a number")
     return float(value)
+
+
+# what a person's words may be at most, by field: a comment or reason is a paragraph or two, not a file
+TEXT_LIMITS = {"comment": 5_000, "reason": 2_000, "by": 100}
+MAX_BODY_BYTES = 64 * 1024  # a request's body: far more than any decision needs
 
 
 def _text(body: dict, key: str) -> str | None:
     value = body.get(key)
     if value is not None and not isinstance(value, str):
         raise Invalid(f"{key} must be text")
+    if value is not None and len(value) > TEXT_LIMITS[key]:
+        raise Invalid(f"{key} is {len(value):,} characters; at most {TEXT_LIMITS[key]:,}")
     return value
 
 
@@ -184,7 +192,12 @@ def make_app(desk: Desk) -> Starlette:
                 return handler(request, raw)
 
         async def endpoint(request: Request) -> Response:
+            declared = request.headers.get("content-length", "0")
+            if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+                return JSONResponse({"error": f"the body is over {MAX_BODY_BYTES // 1024} KiB"}, status_code=413)
             raw = await request.body()
+            if len(raw) > MAX_BODY_BYTES:
+                return JSONResponse({"error": f"the body is over {MAX_BODY_BYTES // 1024} KiB"}, status_code=413)
             try:  # off the event loop: a save renders pages, and the server keeps answering meanwhile
                 return await run_in_threadpool(locked, request, raw)
             except Stale as stale:
