@@ -40,6 +40,7 @@ from grader.intake.extensions import read_extensions
 from grader.intake.roster import read_roster
 from grader.integrity import similarity as integrity_signals
 from grader.pipeline import ClassRun, grade_class
+from grader.points import points_text
 from grader.result import SubmissionStatus
 from grader.rubric import RUBRIC_FILE, Rubric, load_rubric
 from grader.run.sandbox import SandboxMode, sandbox_works, why_no_sandbox
@@ -259,30 +260,40 @@ def _names(students: list[str]) -> str:
     return ", ".join(students[:20]) + (f" and {len(students) - 20} more" if len(students) > 20 else "")
 
 
+def _row_of(rows: list[StudentRow], result) -> StudentRow:
+    return next(row for row in rows if row.identity.student == result.identity.student)
+
+
 def _print_summary(run: ClassRun, rubric: Rubric, out: Path, rows: list[StudentRow]) -> None:
     """Each student of this run, then what the run did, naming everyone who needs a look."""
     for result in run.results:
-        print(f"{result.identity.student:<32} {result.score:>6g}/{rubric.automatic_total:g}  {result.status}")
+        shown = f"{points_text(result.score)}/{points_text(rubric.automatic_total)}"
+        print(f"{result.identity.student:<32} {shown:>13}  {result.status}")
     scores = [r.score for r in run.results]
+    reuse = [f"{run.reused} unchanged, not run again"] * bool(run.reused)
+    reuse += [f"{run.identical} identical to another student's file, graded once"] * bool(run.identical)
+    reused = f" ({'; '.join(reuse)})" if reuse else ""
     print(
-        f"graded {len(run.results)} student(s) into {out} ({run.reused} unchanged, not run again): "
-        f"automatic points mean {sum(scores) / len(scores):.1f}, min {min(scores):g}, max {max(scores):g} "
-        f"of {rubric.automatic_total:g}"
+        f"graded {len(run.results)} student(s) into {out}{reused}: "
+        f"automatic points mean {sum(scores) / len(scores):.1f}, min {points_text(min(scores))}, "
+        f"max {points_text(max(scores))} of {points_text(rubric.automatic_total)}"
     )
     unreadable = [r.identity.student for r in run.results if r.status == SubmissionStatus.UNREADABLE]
     missing = [row.identity.student for row in rows if row.result is None]
+    on_roster = any(row.roster is not None for row in rows)
+    off_roster = [r.identity.student for r in run.results if on_roster and _row_of(rows, r).roster is None]
     for count, students, what in (
         (len(unreadable), unreadable, "handed in nothing that can be graded (their feedback says why)"),
         (len(missing), missing, "on the roster, with nothing handed in"),
+        (len(off_roster), off_roster, "graded, but not on the roster (a misnamed file, or a late enrolment?)"),
     ):
         if count:
             print(f"{count} student(s) {what}: {_names(students)}")
     if run.rescored:
         print(f"rescored {len(run.rescored)} student(s) under the new rubric from their stored outcomes (no kernel)")
     if run.held:
-        print(
-            f"{len(run.held)} written score(s) above their question's new points, held to them: {'; '.join(run.held)}"
-        )
+        held = "; ".join(f"{who} {question} {points_text(a)} -> {points_text(b)}" for who, question, a, b in run.held)
+        print(f"{len(run.held)} written score(s) above their question's new points, held to them: {held}")
     for kept in run.kept_newer:
         print(f"warning: {kept} (--accept-older grades it anyway)", file=sys.stderr)
 

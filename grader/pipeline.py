@@ -66,7 +66,8 @@ class ClassRun:
     """What one grading run did: this run's results in the order found, what it reused, what it could not read."""
 
     results: list[SubmissionResult] = field(default_factory=list)
-    reused: int = 0
+    reused: int = 0  # students whose own file was unchanged since it was graded: not run again
+    identical: int = 0  # students whose file is identical to another's (a group's members): graded once
     errors: list[str] = field(default_factory=list)
     kept_newer: list[str] = field(default_factory=list)  # students whose newer grading an older file would replace
     rescored: list[str] = field(default_factory=list)  # students scored again under a new rubric, without kernels
@@ -232,6 +233,7 @@ class Recorder:
         """Store a new result, or reuse the stored grading of that id; the id stored, or None."""
         student = submission.identity.student
         content = self.contents[student]
+        own = isinstance(grading, int) and self.store.current_content(student) == content  # unchanged since
         try:
             grading_id = _with_retries(
                 lambda: (
@@ -253,7 +255,8 @@ class Recorder:
                 self.run.errors.append(f"{student}: nothing could be recorded ({type(again).__name__}: {again})")
                 return None
             return grading_id
-        self.run.reused += isinstance(grading, int)
+        self.run.reused += own
+        self.run.identical += isinstance(grading, int) and not own
         return grading_id
 
     def keep_current(self, submission: Submission) -> None:

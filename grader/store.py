@@ -347,6 +347,13 @@ class ClassStore:
 
     # ---- gradings -----------------------------------------------------------------------------------------
 
+    def current_content(self, student: str) -> str | None:
+        """The content hash of the file the student's current grading was made from; None before any."""
+        row = self.db.execute(
+            "SELECT content_hash FROM gradings WHERE student = ? ORDER BY id DESC LIMIT 1", (student,)
+        ).fetchone()
+        return None if row is None else row[0]
+
     def cached(self, content: str, versions: Versions) -> int | None:
         """A stored grading of the same notebook by the same grader, rubric and cases (never a grader error)."""
         row = self.db.execute(

@@ -219,7 +219,7 @@ def test_a_canvas_zip_of_the_same_notebooks_is_graded_under_canvas_ids_from_the_
     run = grade_class(
         [archive], out, test_rubric, jobs=2, sandbox=SandboxMode.REQUIRED if SANDBOXED else SandboxMode.AUTO
     )
-    assert run.reused == 2 and [r.identity.student for r in run.results] == ["2001", "2002"]
+    assert (run.reused, run.identical) == (0, 2) and [r.identity.student for r in run.results] == ["2001", "2002"]
     with open(out / "gradebook.csv") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
     assert float(rows["2001"]["total"]) == test_rubric.automatic_total and "marked late" in rows["2002"]["late"]

@@ -24,7 +24,7 @@ import nbformat
 import pytest
 
 from grader import cli, pipeline
-from grader.intake.roster import RosterEntry
+from grader.intake.roster import Roster, RosterEntry
 from grader.pipeline import grade_class, zero_result
 from grader.result import SubmissionStatus
 from grader.store import STORE_FILE, ClassStore
@@ -213,10 +213,11 @@ def test_cells_a_student_controls_cannot_become_formulas(stand_in, tmp_path, tes
 
 def test_the_roster_names_students_and_lists_who_did_not_submit(stand_in, a_class, test_rubric, tmp_path):
     submissions, out = a_class
-    roster = [
+    entries = [
         RosterEntry("ana", "Ana Lima", "ana@uni.edu", "S-1", "alima", "Sec 1"),
         RosterEntry("dan", "Dan Wu", "dan@uni.edu", "S-4", "dwu", "Sec 2"),
     ]
+    roster = Roster(entries, tmp_path / "roster.csv", "student", ["student", "name", "email"])
     grade_class([submissions], out, test_rubric, roster=roster)
     table = rows(out)
     assert list(next(csv.reader(open(out / "gradebook.csv"))))[:4] == ["student", "name", "email", "source"]
@@ -259,7 +260,9 @@ def test_a_result_shared_by_identical_notebooks_keeps_each_students_own_note(sta
     write(tmp_path / "in" / "ana" / "draft.ipynb", "an older draft")
     write(tmp_path / "in" / "ben" / "messmaster_part2.ipynb", "same right notebook")
     run = grade_class([tmp_path / "in"], tmp_path / "out", test_rubric)
-    assert run.reused == 1 and len(stand_in.graded) == 1, "the second identical notebook takes the first one's result"
+    assert (run.reused, run.identical) == (0, 1) and len(stand_in.graded) == 1, (
+        "the second takes the first one's result"
+    )
     ana = json.loads((tmp_path / "out" / "ana" / "results.json").read_text())["output"]
     ben = json.loads((tmp_path / "out" / "ben" / "results.json").read_text())["output"]
     assert "also handed in: ` draft.ipynb `" in ana and "draft" not in ben
@@ -366,3 +369,21 @@ def test_everyone_who_handed_in_anything_is_named_and_nobody_is_missing(stand_in
     assert "6 student(s) graded or on the roster: 5 with a grading (2 of them with nothing that could be graded" in (
         " ".join(report.split())
     )
+
+
+def test_the_terminal_says_what_a_run_did_with_identical_files_and_students_off_the_roster(stand_in, tmp_path, capsys):
+    write(tmp_path / "in" / "ana" / "messmaster_part2.ipynb", "the group's notebook")
+    write(tmp_path / "in" / "ben" / "messmaster_part2.ipynb", "the group's notebook")
+    write(tmp_path / "in" / "cleo" / "messmaster_part2.ipynb", "her own")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id,name\nana,Ana\ncleo,Cleo\ndan,Dan\n")
+    out = tmp_path / "out"
+    cli.main(["grade", str(tmp_path / "in"), "--out", str(out), "--roster", str(roster), "--sandbox", "off"])
+    printed = capsys.readouterr().out
+    assert "(1 identical to another student's file, graded once)" in printed and "unchanged" not in printed
+    assert "1 student(s) graded, but not on the roster (a misnamed file, or a late enrolment?): ben" in printed
+    cli.main(["grade", str(tmp_path / "in"), "--out", str(out), "--roster", str(roster), "--sandbox", "off"])
+    assert "(3 unchanged, not run again)" in capsys.readouterr().out
+    with open(out / "gradebook.csv", newline="", encoding="utf-8") as f:
+        dan = next(row for row in csv.DictReader(f) if row["student"] == "dan")
+    assert (dan["total"], dan["max"]) == ("0", "75")  # one format for points: no 0 beside 75.0

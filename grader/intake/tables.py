@@ -13,12 +13,14 @@ import csv
 import io
 from pathlib import Path
 
+from grader.errors import GraderError
+
 DELIMITERS = (",", ";", "\t")
 SAVE_AS = 'save it from the spreadsheet as "CSV UTF-8 (comma delimited)"'
 
 
-class TableError(ValueError):
-    """The file cannot be read as a table; the message says what to change."""
+class TableError(GraderError, ValueError):
+    """The file cannot be read as a table; the message says what to change (each reader names the file)."""
 
 
 def _text(data: bytes) -> str:
