@@ -260,9 +260,7 @@ def test_a_result_shared_by_identical_notebooks_keeps_each_students_own_note(sta
     write(tmp_path / "in" / "ana" / "draft.ipynb", "an older draft")
     write(tmp_path / "in" / "ben" / "messmaster_part2.ipynb", "same right notebook")
     run = grade_class([tmp_path / "in"], tmp_path / "out", test_rubric)
-    assert (run.reused, run.identical) == (0, 1) and len(stand_in.graded) == 1, (
-        "the second takes the first one's result"
-    )
+    assert (run.reused, run.identical) == (0, 1) and len(stand_in.graded) == 1, "the second takes the first's result"
     ana = json.loads((tmp_path / "out" / "ana" / "results.json").read_text())["output"]
     ben = json.loads((tmp_path / "out" / "ben" / "results.json").read_text())["output"]
     assert "also handed in: ` draft.ipynb `" in ana and "draft" not in ben
