@@ -73,10 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     grade = commands.add_parser("grade", help="grade submissions into a class folder", description="Grade submissions.")
     grade.add_argument(
         "paths",
-        nargs="+",
+        nargs="*",
         type=Path,
         metavar="PATH",
-        help="notebooks, folders or .zip exports (Canvas, Gradescope, Moodle)",
+        help="notebooks, folders or .zip exports (Canvas, Gradescope, Moodle); none with a points-only --change-rubric",
     )
     grade.add_argument("--out", type=Path, required=True, metavar="DIR", help="the class folder (created if missing)")
     grade.add_argument("--jobs", type=int, default=1, metavar="N", help="submissions graded at once (default 1)")
@@ -260,6 +260,12 @@ def _names(students: list[str]) -> str:
     return ", ".join(students[:20]) + (f" and {len(students) - 20} more" if len(students) > 20 else "")
 
 
+def _say_held(run: ClassRun) -> None:
+    if run.held:
+        held = "; ".join(f"{who} {question} {points_text(a)} -> {points_text(b)}" for who, question, a, b in run.held)
+        print(f"{len(run.held)} written score(s) above their question's new points, held to them: {held}")
+
+
 def _row_of(rows: list[StudentRow], result) -> StudentRow:
     return next(row for row in rows if row.identity.student == result.identity.student)
 
@@ -291,9 +297,7 @@ def _print_summary(run: ClassRun, rubric: Rubric, out: Path, rows: list[StudentR
             print(f"{count} student(s) {what}: {_names(students)}")
     if run.rescored:
         print(f"rescored {len(run.rescored)} student(s) under the new rubric from their stored outcomes (no kernel)")
-    if run.held:
-        held = "; ".join(f"{who} {question} {points_text(a)} -> {points_text(b)}" for who, question, a, b in run.held)
-        print(f"{len(run.held)} written score(s) above their question's new points, held to them: {held}")
+    _say_held(run)
     for kept in run.kept_newer:
         print(f"warning: {kept} (--accept-older grades it anyway)", file=sys.stderr)
 
@@ -329,6 +333,13 @@ def grade(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         print("error: --jobs must be at least 1", file=sys.stderr)
         return 2
+    if not args.paths and not args.change_rubric:
+        print(
+            "error: name the submissions to grade (PATH...); only --change-rubric, which rescores the class from "
+            "what it stored, needs none",
+            file=sys.stderr,
+        )
+        return 2
     missing = [str(p) for p in args.paths if not p.exists()]
     if missing:
         print(f"error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
@@ -363,6 +374,10 @@ def grade(args: argparse.Namespace) -> int:
     for problem in run.errors:
         print(f"error: {problem}", file=sys.stderr)
     _write_reports(args, rubric)
+    if not args.paths:  # the class moved to a new rubric from its store: no submission was named
+        print(f"rescored {len(run.rescored)} student(s) in {args.out} under the new rubric (no kernel)")
+        _say_held(run)
+        return 1 if run.errors else 0
     if not run.results:
         print("error: no submissions found", file=sys.stderr)
         return 1 if run.errors else 2

@@ -137,3 +137,21 @@ def test_the_class_rubric_keeps_its_written_questions_in_order(rubric):
     assert list(rubric_from_json(rubric_as_json(rubric)).written) == list(rubric.written)
     older = json.dumps(dataclasses.asdict(rubric), sort_keys=True)
     assert list(rubric_from_json(older).written) == list(rubric.written)
+
+
+@pytest.mark.slow
+def test_a_points_change_with_no_submissions_named_moves_the_class(class_copy, test_rubric, monkeypatch):
+    """`grade --out DIR --rubric NEW --change-rubric` alone: every student rescored from the store, written scores
+    above a question's new points held to them."""
+    results, out = class_copy
+    with ClassStore.open(out) as store:
+        store.set_written_scores([("alice", "q1d", 6.0, "full marks")])
+    monkeypatch.setattr(pipeline, "_grade_in_workers", lambda *a, **k: (_ for _ in ()).throw(AssertionError("kernel")))
+    new = dataclasses.replace(
+        reweighted(test_rubric, backward=15, loss_fn=15), written={**test_rubric.written, "q1d": 5.0, "q1a": 3.0}
+    )
+    run = grade_class([], out, new, change_rubric=True)
+    assert set(run.rescored) == set(results) and run.results == []
+    assert run.held == [("alice", "q1d", 6.0, 5.0)]
+    assert float(rows(out)["alice"]["written"]) == 5 and float(rows(out)["alice"]["total"]) == 75 + 5
+    assert class_rubric_of(out) == new

@@ -241,3 +241,12 @@ def test_every_error_of_the_grader_has_one_base_and_the_cli_catches_it_once(monk
     monkeypatch.setattr(cli, "history", refuse)
     assert cli.main(["history", str(tmp_path), "ada"]) == 1
     assert capsys.readouterr().err == "error: refused: the reason\n"
+
+
+def test_a_points_only_change_of_rubric_needs_no_submissions(recorded, tmp_path, capsys):
+    calls, _ = recorded
+    assert cli.main(["grade", "--out", str(tmp_path / "out")]) == 2
+    assert "name the submissions to grade (PATH...)" in capsys.readouterr().err and calls == []
+    assert cli.main(["grade", "--out", str(tmp_path / "out"), "--change-rubric"]) == 0
+    assert calls[0]["paths"] == [] and calls[0]["change_rubric"] is True
+    assert "under the new rubric (no kernel)" in capsys.readouterr().out
