@@ -36,6 +36,7 @@ from pathlib import Path
 from grader import __version__
 from grader.errors import GraderError
 from grader.grading import grade_one_folder
+from grader.intake import student_folder
 from grader.intake.extensions import read_extensions
 from grader.intake.roster import read_roster
 from grader.integrity import similarity as integrity_signals
@@ -49,7 +50,7 @@ from grader.views.canvas import write_canvas_csv
 from grader.views.gradescope import gradescope_results
 from grader.views.junit import write_junit
 from grader.views.summary import summary_markdown
-from grader.views.write import write_whole
+from grader.views.write import remove_submission_views, write_class_views, write_submission_views, write_whole
 from grader.views.written_pages import SHEET_FILE
 from grader.written_answers import WrittenExport, export_written, import_written
 
@@ -146,6 +147,22 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("folder", type=Path, metavar="DIR", help="the class folder graded into")
     history.add_argument("student", metavar="STUDENT", help="the student's id, as in gradebook.csv")
     history.add_argument("--rubric", type=Path, metavar="FILE", help=argparse.SUPPRESS)
+    student = commands.add_parser(
+        "student",
+        help="take a stray student out of the class, or merge one into another",
+        description="Remove a student graded by mistake (a misnamed file graded under a name of its own), or merge "
+        "them into the student the file belongs to. Their gradings stay in the store and in `history`.",
+    )
+    changes = student.add_subparsers(dest="change", required=True, metavar="CHANGE")
+    remove = changes.add_parser("remove", help="take STUDENT out of the gradebook, exports, desk and signals")
+    merge = changes.add_parser("merge", help="STUDENT's grading becomes INTO's, then STUDENT is taken out")
+    for parser_ in (remove, merge):
+        parser_.add_argument("folder", type=Path, metavar="DIR", help="the class folder graded into")
+        parser_.add_argument("student", metavar="STUDENT", help="the student's id, as in gradebook.csv")
+        if parser_ is merge:
+            parser_.add_argument("into", metavar="INTO", help="the id of the student the file belongs to")
+        parser_.add_argument("--reason", required=True, help="why (kept in the student's history)")
+        parser_.add_argument("--rubric", type=Path, metavar="FILE", help=argparse.SUPPRESS)
     export = commands.add_parser("export", help="write a class's grades for an LMS", description="Export grades.")
     formats = export.add_subparsers(dest="format", required=True, metavar="FORMAT")
     canvas = formats.add_parser("canvas", help="Canvas gradebook import CSV", description="Canvas gradebook CSV.")
@@ -417,6 +434,7 @@ def history(args: argparse.Namespace) -> int:
         if opened is None:
             return 2
         gradings = opened[0].history(args.student)
+        removal = opened[0].removal(args.student)
     if not gradings:
         print(f"error: {args.student!r} has never been graded in {args.folder}", file=sys.stderr)
         return 1
@@ -432,6 +450,35 @@ def history(args: argparse.Namespace) -> int:
             f"{versions}{handed_in}{reused}"
         )
     print(f"{len(gradings)} grading(s) of {args.student}; the last is current")
+    if removed := removal:
+        reason, into, made = removed
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(made))
+        print(f"taken out of the class{f' (merged into {into})' if into else ''} on {when}: {reason}")
+    return 0
+
+
+def change_student(args: argparse.Namespace) -> int:
+    with _graded_class(args) as opened:
+        if opened is None:
+            return 2
+        store, rubric = opened
+        graded = store.current_ids()
+        unknown = [who for who in (args.student, getattr(args, "into", None)) if who is not None and who not in graded]
+        if args.change == "remove" and unknown or args.change == "merge" and args.student in unknown:
+            print(f"error: no graded student {unknown[0]!r} in {args.folder}", file=sys.stderr)
+            return 2
+        if args.change == "merge" and args.into == args.student:
+            print("error: a student cannot be merged into themselves", file=sys.stderr)
+            return 2
+        if args.change == "merge":
+            store.merge_student(args.student, args.into, args.reason, current_versions(rubric))
+            write_submission_views(store.current(args.into), args.folder)
+        else:
+            store.remove_student(args.student, args.reason)
+        remove_submission_views(student_folder(args.student), args.folder)
+        write_class_views(store, rubric, args.folder)
+    into = f" into {args.into}" if args.change == "merge" else ""
+    print(f"{args.change}d {args.student}{into} in {args.folder}; their gradings stay in `history`")
     return 0
 
 
@@ -525,6 +572,7 @@ def main(argv: list[str] | None = None) -> int:
     verbs = {
         "grade": grade,
         "history": history,
+        "student": change_student,
         "export": export_canvas,
         "gradescope": gradescope,
         "written": written,

@@ -88,7 +88,17 @@ CREATE TABLE IF NOT EXISTS roster (
     student TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL,
     sis_user_id TEXT NOT NULL, sis_login_id TEXT NOT NULL, section TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS removals (
+    student TEXT PRIMARY KEY, through_grading INTEGER NOT NULL, merged_into TEXT NOT NULL, reason TEXT NOT NULL,
+    made REAL NOT NULL
+);
 """
+# each student's current grading: their latest, unless the student was removed (or merged into another) since;
+# a grading after the removal (the identity handed in again) brings them back
+CURRENT_GRADINGS = (
+    "SELECT MAX(id) FROM gradings g GROUP BY student "
+    "HAVING MAX(id) > COALESCE((SELECT through_grading FROM removals r WHERE r.student = g.student), 0)"
+)
 
 
 class StoreBusy(GraderError):
@@ -182,9 +192,10 @@ def current_work_of(folder: Path) -> list[tuple[str, dict[str, str], dict[str, s
     try:
         columns = {row[1] for row in connection.execute("PRAGMA table_info(gradings)")}
         kept = [column if column in columns else "'{}'" for column in ("code", "wrong_outputs")]
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        current = CURRENT_GRADINGS if "removals" in tables else "SELECT MAX(id) FROM gradings GROUP BY student"
         rows = connection.execute(
-            f"SELECT student, {kept[0]}, {kept[1]}, written FROM gradings "
-            "WHERE id IN (SELECT MAX(id) FROM gradings GROUP BY student) ORDER BY student"
+            f"SELECT student, {kept[0]}, {kept[1]}, written FROM gradings WHERE id IN ({current}) ORDER BY student"
         ).fetchall()
     finally:
         connection.close()
@@ -442,7 +453,7 @@ class ClassStore:
         """The students whose current grading was stored before evidence was kept (rescoring them needs kernels)."""
         rows = self.db.execute(
             "SELECT g.student FROM gradings g LEFT JOIN evidence e ON e.grading_id = g.id "
-            "WHERE g.id IN (SELECT MAX(id) FROM gradings GROUP BY student) AND e.grading_id IS NULL ORDER BY 1"
+            f"WHERE g.id IN ({CURRENT_GRADINGS}) AND e.grading_id IS NULL ORDER BY 1"
         )
         return [row[0] for row in rows]
 
@@ -495,7 +506,7 @@ class ClassStore:
 
     def current_ids(self) -> dict[str, int]:
         """Each graded student's current (latest) grading id."""
-        return dict(self.db.execute("SELECT student, MAX(id) FROM gradings GROUP BY student"))
+        return dict(self.db.execute(f"SELECT student, id FROM gradings WHERE id IN ({CURRENT_GRADINGS})"))
 
     def rescored(self, run_id: int, grading_id: int, versions: Versions, result: SubmissionResult) -> int:
         """Record `result`, the grading `grading_id` scored again under another rubric, as the student's current."""
@@ -553,6 +564,46 @@ class ClassStore:
                 result.identity, name=listed[0] or result.identity.name, email=listed[1] or result.identity.email
             )
         return result
+
+    def remove_student(self, student: str, reason: str, into: str = "") -> None:
+        """Take a graded student out of the class (a stray file graded under a name of its own): out of the
+        gradebook, the exports, the desk and the signals; every grading stays in the store, and the history says
+        when and why. `into`: the student their grading was merged into."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO removals VALUES (?, (SELECT MAX(id) FROM gradings WHERE student = ?), ?, ?, ?) "
+                "ON CONFLICT (student) DO UPDATE SET through_grading = excluded.through_grading, "
+                "merged_into = excluded.merged_into, reason = excluded.reason, made = excluded.made",
+                (student, student, into, clean(reason), time.time()),
+            )
+
+    def merge_student(self, student: str, into: str, reason: str, versions: Versions) -> None:
+        """`student`'s current grading becomes `into`'s (as a grading of `into`'s, reused from it), with the
+        written scores and adjustments `into` has none of; then `student` is removed, merged into `into`."""
+        grading = self.current_ids()[student]
+        target = self.current(into)
+        identity = target.identity if target else Identity(into)
+        (content,) = self.db.execute("SELECT content_hash FROM gradings WHERE id = ?", (grading,)).fetchone()
+        run_id = self.begin_run(versions)
+        self.reuse(run_id, Submission(identity, None), content, versions, grading)
+        with self._transaction() as db:
+            for table, key in (
+                ("written_applied", "question"),
+                ("written_scores", "question"),
+                ("adjustments", "item"),
+            ):
+                db.execute(
+                    f"UPDATE {table} SET student = ? WHERE student = ? AND {key} NOT IN "
+                    f"(SELECT {key} FROM {table} WHERE student = ?)",
+                    (into, student, into),
+                )
+        self.finish_run(run_id)
+        self.remove_student(student, reason, into)
+
+    def removal(self, student: str) -> tuple[str, str, float] | None:
+        """(reason, merged into or "", when) of the student's removal from the class, if they were removed."""
+        row = self.db.execute("SELECT reason, merged_into, made FROM removals WHERE student = ?", (student,)).fetchone()
+        return None if row is None else (row[0], row[1], row[2])
 
     def history(self, student: str) -> list[Grading]:
         """Every grading of the student, oldest first."""
@@ -654,7 +705,7 @@ class ClassStore:
             row[0]: RosterEntry(*row)
             for row in self.db.execute("SELECT student, name, email, sis_user_id, sis_login_id, section FROM roster")
         }
-        graded = [row[0] for row in self.db.execute("SELECT DISTINCT student FROM gradings")]
+        graded = [row[0] for row in self.db.execute(f"SELECT student FROM gradings WHERE id IN ({CURRENT_GRADINGS})")]
         rows = []
         for student in sorted(set(graded) | set(roster)):
             result = self.current(student) if student in graded else None

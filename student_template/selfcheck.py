@@ -317,10 +317,14 @@ def recognise_loss(p_y_hat: np.ndarray, y: np.ndarray, loss: np.ndarray) -> str:
         return ""
     if n > 1 and _nearly_equal(loss, -np.log(picked).sum()):
         return "loss_summed"
-    if _nearly_equal(loss, -np.log(p).mean()) or _nearly_equal(loss, -np.log(p[np.arange(n)]).mean()):
+    whole_rows = -np.log(p).mean()
+    whole_columns = -np.log(p[:, y]).mean() if n > 1 else None
+    # where the two slips give the same number (as many examples of each class), this case cannot tell them
+    # apart: it names neither, and the item's other cases name the one that was made
+    if whole_columns is not None and _nearly_equal(loss, whole_columns):
+        return "" if _nearly_equal(whole_rows, whole_columns) else "loss_whole_columns"
+    if _nearly_equal(loss, whole_rows) or _nearly_equal(loss, -np.log(p[np.arange(n)]).mean()):
         return "loss_whole_rows"
-    if n > 1 and _nearly_equal(loss, -np.log(p[:, y]).mean()):
-        return "loss_whole_columns"
     return ""
 
 

@@ -74,7 +74,9 @@ def test_what_a_notebook_leaves_running_costs_nothing(graded_class, test_rubric)
 
 def test_a_lone_surrogate_in_a_markdown_cell_is_graded_like_any_other_text(graded_class, test_rubric):
     result = graded_class[0]["surrogate_markdown"]
-    assert result.status == SubmissionStatus.OK and item_scores(result) == test_rubric.points, feedback_markdown(result)
+    assert result.status == SubmissionStatus.GRADED and item_scores(result) == test_rubric.points, feedback_markdown(
+        result
+    )
 
 
 def test_each_grading_keeps_what_the_integrity_signals_read(graded_class):

@@ -25,8 +25,8 @@ class ScriptedClient:
         self.on_cell_executed = None
         self.truncated = False  # CappedClient's: nothing printed here
 
-    def execute_cell(self, cell, index):
-        self.executed.append(cell.source)
+    def execute_cell(self, cell, index, store_history=True):
+        self.executed.append(cell.source if store_history else f"(out of history) {cell.source}")
         answer = self.script.get(cell.source, {"status": "ok"})
         if isinstance(answer, BaseException):
             raise answer
@@ -132,3 +132,14 @@ def test_a_skipped_cell_and_a_lost_kernel_shape_the_log(monkeypatch):
     assert log.lost_at.index == 2 and log.stopped_because == "the kernel died or stopped answering"
     assert not log.stopped_by_time
     assert runner.client.executed == ["EPOCHS = 3", "lose()"]
+
+
+def test_the_graders_setup_runs_before_the_notebook_out_of_its_history_and_a_failure_is_the_graders():
+    runner = runner_for(["work()"], {"watch()": {"status": "error", "ename": "OSError", "evalue": "no"}})
+    runner.setup, runner.startup_timeout = "install()", 5
+    runner._run_setup()
+    assert runner.client.executed == ["(out of history) install()"] and len(runner.notebook.cells) == 1
+    runner.setup = "watch()"
+    with pytest.raises(execute.KernelStartFailed, match="could not prepare the kernel .OSError: no."):
+        runner._run_setup()
+    assert len(runner.notebook.cells) == 1  # the notebook as it was

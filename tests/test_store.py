@@ -385,3 +385,34 @@ def test_the_terminal_says_what_a_run_did_with_identical_files_and_students_off_
     with open(out / "gradebook.csv", newline="", encoding="utf-8") as f:
         dan = next(row for row in csv.DictReader(f) if row["student"] == "dan")
     assert (dan["total"], dan["max"]) == ("0", "75")  # one format for points: no 0 beside 75.0
+
+
+def test_a_stray_student_is_removed_or_merged_and_kept_in_history(stand_in, tmp_path, capsys):
+    write(tmp_path / "in" / "ana" / "messmaster_part2.ipynb", "ana's")
+    write(tmp_path / "in" / "ben" / "messmaster_part2.ipynb", "ben's")
+    write(tmp_path / "in" / "ana copy (2)" / "messmaster_part2.ipynb", "ana's newer")
+    write(tmp_path / "in" / "stray" / "messmaster_part2.ipynb", "nobody's")
+    out = tmp_path / "out"
+    cli.main(["grade", str(tmp_path / "in"), "--out", str(out), "--sandbox", "off"])
+    with ClassStore.open(out) as store:
+        store.set_written_scores([("ana copy (2)", "q1a", 2.0, "kept"), ("ana", "q1b", 1.0, "")])
+    assert cli.main(["student", "remove", str(out), "stray", "--reason", "an empty file"]) == 0
+    merged = ["student", "merge", str(out), "ana copy (2)", "ana", "--reason", "renamed by the LMS"]
+    assert cli.main(merged) == 0
+    assert set(rows(out)) == {"ana", "ben"}
+    assert not (out / "stray").exists() and not (out / "ana copy (2)").exists()
+    with ClassStore.open(out) as store:
+        ana = store.current("ana")
+        assert {q: s.score for q, s in ana.written_scores.items()} == {"q1a": 2.0, "q1b": 1.0}
+        assert stand_in.graded and ana.identity.student == "ana"
+    capsys.readouterr()
+    assert cli.main(["history", str(out), "stray"]) == 0
+    assert "taken out of the class on " in capsys.readouterr().out
+    assert cli.main(["history", str(out), "ana copy (2)"]) == 0
+    said = capsys.readouterr().out
+    assert "(merged into ana)" in said and "renamed by the LMS" in said
+    assert cli.main(["student", "remove", str(out), "nobody", "--reason", "x"]) == 2
+    # the identity handed in again is a student again
+    write(tmp_path / "in" / "stray" / "messmaster_part2.ipynb", "now a real notebook")
+    cli.main(["grade", str(tmp_path / "in" / "stray"), "--out", str(out), "--sandbox", "off"])
+    assert "stray" in rows(out)

@@ -128,7 +128,11 @@ class NotebookRunner:
             atexit.unregister(self.client._cleanup_kernel)  # nbclient's, for a kernel it has already cleaned up
             raise KernelStartFailed(f"the kernel did not become ready ({type(error).__name__}: {error})") from error
         if self.setup:
-            self._run_setup()
+            try:
+                self._run_setup()
+            except KernelStartFailed:
+                self.__exit__(None, None, None)
+                raise
         return self
 
     def _run_setup(self) -> None:
@@ -138,12 +142,10 @@ class NotebookRunner:
         try:
             self._execute(cell, len(self.notebook.cells) - 1, self.startup_timeout, store_history=False)
         except KernelLost as lost:
-            self.__exit__(None, None, None)
             raise KernelStartFailed(f"the kernel was lost while the grader prepared it ({lost})") from None
         finally:
             self.notebook.cells.pop()
         if self._last_reply.get("status") != "ok":
-            self.__exit__(None, None, None)
             why = f"{self._last_reply.get('ename', 'no reply')}: {self._last_reply.get('evalue', '')}"
             raise KernelStartFailed(f"the grader could not prepare the kernel ({why})")
 

@@ -34,6 +34,15 @@ def write_submission_views(result: SubmissionResult, out: Path) -> Path:
     return folder
 
 
+def remove_submission_views(student_folder: str, out: Path) -> None:
+    """A student taken out of the class: the files the grader wrote for them go (their gradings stay stored)."""
+    folder = out / student_folder
+    for name in ("results.json", "feedback.md", "feedback.html"):
+        (folder / name).unlink(missing_ok=True)
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+
+
 def write_class_views(store: ClassStore, rubric: Rubric, out: Path) -> None:
     """The views of the whole class: the gradebook and the report."""
     rows = store.students()
