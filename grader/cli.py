@@ -42,7 +42,7 @@ from grader.intake.roster import read_roster
 from grader.integrity import similarity as integrity_signals
 from grader.pipeline import ClassRun, grade_class
 from grader.points import points_text
-from grader.result import SubmissionStatus
+from grader.result import LATE, SubmissionStatus
 from grader.rubric import RUBRIC_FILE, Rubric, load_rubric
 from grader.run.sandbox import SandboxMode, sandbox_works, why_no_sandbox
 from grader.store import STORE_FILE, ClassStore, StudentRow, class_rubric_of, current_versions
@@ -429,12 +429,52 @@ def _graded_class(args: argparse.Namespace) -> Iterator[tuple[ClassStore, Rubric
         yield store, store.rubric
 
 
+def _when(seconds: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(seconds))
+
+
+def _explained_total(store: ClassStore, student: str) -> list[str]:
+    """What the student's total is made of now: the grading's points, each adjustment, each written score, the
+    late penalty, and the rubric they are under, with who and when."""
+    result = store.current(student)
+    if result is None:
+        return []
+    rubric = result.rubric
+    lines = [
+        f"total now {points_text(result.total)} of {points_text(result.total_max)}: {points_text(result.score)} "
+        f"automatic + {points_text(result.written_score)} written - {points_text(result.late_penalty)} late penalty"
+    ]
+    if (changed := store.rubric_changed()) is not None:
+        lines.append(f"  under the class's rubric since {_when(changed)} ({points_text(rubric.total)} points in all)")
+    for item in rubric.items:
+        lines.append(f"  {item}: {points_text(result.item_score(item))}/{points_text(rubric.items[item].points)}")
+        if item in result.adjustments:
+            lines.append(f"    adjusted: {result.adjustments[item].says(item)}")
+    times = store.written_times(student)
+    for question, points in rubric.written.items():
+        scored = result.written_scores.get(question)
+        if scored is None:
+            lines.append(f"  written {question}: awaiting grading ({points_text(points)} points)")
+            continue
+        who = f", by {scored.by}" if scored.by else ""
+        lines.append(
+            f"  written {question}: {points_text(scored.score)}/{points_text(points)}{who} on {_when(times[question])}"
+        )
+    if (late := result.lateness) is not None:
+        lines.append(f"  late: {late.says} ({points_text(-result.late_penalty)} points)")
+        if LATE in result.adjustments:
+            lines.append(f"    adjusted: {result.adjustments[LATE].says(LATE)}")
+    return lines
+
+
 def history(args: argparse.Namespace) -> int:
     with _graded_class(args) as opened:
         if opened is None:
             return 2
-        gradings = opened[0].history(args.student)
-        removal = opened[0].removal(args.student)
+        store = opened[0]
+        gradings = store.history(args.student)
+        removal = store.removal(args.student)
+        explained = _explained_total(store, args.student)
     if not gradings:
         print(f"error: {args.student!r} has never been graded in {args.folder}", file=sys.stderr)
         return 1
@@ -444,12 +484,13 @@ def history(args: argparse.Namespace) -> int:
         versions = f"grader {grading.versions.grader}, rubric {grading.versions.rubric}, cases {grading.versions.cases}"
         reused = f"; reused grading {grading.reused_from}" if grading.reused_from else ""
         handed_in = f"; {grading.handed_in.shown}" if grading.handed_in else ""
-        score = f"{grading.score:g}/{grading.max_score:g}"
+        score = f"{points_text(grading.score)}/{points_text(grading.max_score)}"
         print(
             f"{grading.run_id:>4}  {started:<19}  {score:>12}  {grading.status:<12}  {grading.content[:12]:<12}  "
             f"{versions}{handed_in}{reused}"
         )
     print(f"{len(gradings)} grading(s) of {args.student}; the last is current")
+    print("\n".join(explained))
     if removed := removal:
         reason, into, made = removed
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(made))
@@ -514,6 +555,12 @@ def _said_kept(export: WrittenExport) -> None:
             f"{export.folder / SHEET_FILE} held {export.kept_edits} score(s) or comment(s) not yet imported: they "
             f"are kept in the new sheet as they were (the sheet it replaced is saved as {export.saved.name}); import "
             "it to apply them"
+        )
+    if export.overtaken:
+        print(
+            f"{len(export.overtaken)} row(s) of the old sheet (a TA's edits, or the scores as they were exported) "
+            "differ from those saved at the TA desk since, and were not carried over (the desk's are in the new "
+            f"sheet; the old one is saved as {export.saved.name}): {', '.join(export.overtaken)}"
         )
 
 

@@ -600,6 +600,15 @@ class ClassStore:
         self.finish_run(run_id)
         self.remove_student(student, reason, into)
 
+    def written_times(self, student: str) -> dict[str, float]:
+        """When each of the student's written scores was last set (seconds since the epoch), by question."""
+        return dict(self.db.execute("SELECT question, imported FROM written_scores WHERE student = ?", (student,)))
+
+    def rubric_changed(self) -> float | None:
+        """When the class was last put under its current rubric (seconds since the epoch)."""
+        row = self.db.execute("SELECT changed FROM class_rubric WHERE id = 1").fetchone()
+        return None if row is None else row[0]
+
     def removal(self, student: str) -> tuple[str, str, float] | None:
         """(reason, merged into or "", when) of the student's removal from the class, if they were removed."""
         row = self.db.execute("SELECT reason, merged_into, made FROM removals WHERE student = ?", (student,)).fetchone()

@@ -31,7 +31,9 @@ class WrittenExport:
     folder: Path  # DIR/written: a page per question, an index and the sheet
     students: int  # graded students on the pages
     kept_edits: int  # the sheet's scores or comments not yet imported, kept in the new sheet
-    saved: Path | None  # where the sheet it replaced was saved, when it held such edits
+    saved: Path | None  # where the sheet it replaced was saved, when it held such edits (or rows overtaken)
+    # the sheet's rows ("student question") unlike the store's but scored at the desk since: not carried over
+    overtaken: tuple[str, ...] = ()
 
 
 def export_written(store: ClassStore, rubric: Rubric, out: Path, anonymise: bool | None = None) -> WrittenExport:
@@ -42,15 +44,15 @@ def export_written(store: ClassStore, rubric: Rubric, out: Path, anonymise: bool
     graded = [row.identity.student for row in rows if row.result is not None]
     pseudonyms = store.pseudonyms(graded) if store.setting(WRITTEN_ANONYMISED) == "yes" else None
     sheet = out / "written" / SHEET_FILE
-    edits = unimported_edits(sheet, written_sheet(rows, rubric, pseudonyms))
+    edits, overtaken = unimported_edits(sheet, written_sheet(rows, rubric, pseudonyms))
     saved = None
-    if edits:
+    if edits or overtaken:
         saved = sheet.with_name(f"written_scores-before-{time.strftime('%Y%m%d-%H%M%S')}.csv")
         shutil.copyfile(sheet, saved)
     template = nbformat.read(TEMPLATE_NOTEBOOK, as_version=4)
     models = extract_written_answers(nbformat.read(SOLVED_NOTEBOOK, as_version=4), template)
     folder = write_written_pages(rows, rubric, question_texts(template), out, pseudonyms, kept=edits, models=models)
-    return WrittenExport(folder, len(graded), len(edits), saved)
+    return WrittenExport(folder, len(graded), len(edits), saved, tuple(overtaken))
 
 
 @dataclass(frozen=True)

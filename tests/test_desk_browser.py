@@ -123,6 +123,7 @@ def test_a_ta_grades_a_question_with_the_keyboard_and_reweights_an_item(served, 
     saved(page, "Item saved")
     answers = {a["student"]: a for a in api(url).get("/api/answers/q1a").json()}
     assert (answers["ada"]["score"], answers["bo"]["score"]) == (2.0, 2.0)
+    assert api(url).get("/api/pages", timeout=90).json() == {"written": True}  # the files follow the saves
     results = (folder / "ada" / "results.json").read_text()
     assert '"name": "written.q1a",\n      "score": 2.0' in results
     page.close()
@@ -138,6 +139,7 @@ def test_a_ta_adjusts_an_automatic_item_and_the_gradebook_shows_it(served, brows
     row.locator("input").nth(1).fill("regrade request upheld: the mask was right")
     row.locator("button").click()
     saved(page, "Saved: backward +5 for cy, by Alan")
+    assert api(url).get("/api/pages", timeout=90).json() == {"written": True}
     gradebook = {r["student"]: r for r in csv.DictReader(open(folder / "gradebook.csv"))}
     assert float(gradebook["cy"]["backward"]) == 5 and "Alan" in gradebook["cy"]["adjustments"]
     canvas = folder / "canvas.csv"

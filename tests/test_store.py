@@ -416,3 +416,19 @@ def test_a_stray_student_is_removed_or_merged_and_kept_in_history(stand_in, tmp_
     write(tmp_path / "in" / "stray" / "messmaster_part2.ipynb", "now a real notebook")
     cli.main(["grade", str(tmp_path / "in" / "stray"), "--out", str(out), "--sandbox", "off"])
     assert "stray" in rows(out)
+
+
+def test_history_explains_a_students_total_with_who_and_when(stand_in, tmp_path, capsys):
+    write(tmp_path / "in" / "ana" / "messmaster_part2.ipynb", "ana's")
+    out = tmp_path / "out"
+    cli.main(["grade", str(tmp_path / "in"), "--out", str(out), "--sandbox", "off"])
+    with ClassStore.open(out) as store:
+        store.set_written_scores([("ana", "q1a", 1.5, "")], by="Grace")
+        store.decisions.adjust("ana", "forward", 0, 2.5, "a regrade request upheld", "Alan")
+    capsys.readouterr()
+    assert cli.main(["history", str(out), "ana"]) == 0
+    said = capsys.readouterr().out
+    assert "total now 4 of 77: 2.5 automatic + 1.5 written - 0 late penalty" in said, said
+    assert "under the class's rubric since " in said
+    assert "forward: 2.5/10" in said and "adjusted: `forward` +2.5 points, by Alan on " in said
+    assert "written q1a: 1.5/2, by Grace on " in said and "written q1b: awaiting grading (3 points)" in said

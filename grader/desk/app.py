@@ -8,6 +8,7 @@
     PUT  /api/items/QUESTION/ID               {"points", "comment", "version"}: every answer with it rescored
     GET  /api/students                        each student's automatic items, with their adjustments
     PUT  /api/adjustments/STUDENT/ITEM        {"points", "reason", "by", "version"}; ITEM may be "late"
+    GET  /api/pages                           {"written": true} once the files of every save so far are written
 
 Every request needs the token (401 without): in `Authorization: Bearer TOKEN`,
 or, for reading, `?token=` or the cookie the page sets; a request that changes
@@ -44,12 +45,12 @@ from starlette.staticfiles import StaticFiles
 
 from grader.decisions import Invalid, Stale
 from grader.desk.answers import safe_html
+from grader.desk.pages import PageWriter
 from grader.grading import SOLVED_NOTEBOOK, TEMPLATE_NOTEBOOK
 from grader.judge.written import extract_written_answers, question_texts
 from grader.points import exact
 from grader.result import LATE
 from grader.store import ClassStore, StudentRow
-from grader.views.write import write_class_views, write_submission_views
 from grader.written_answers import WRITTEN_ANONYMISED
 
 HERE = Path(__file__).parent
@@ -77,6 +78,7 @@ class Desk:
     lock: threading.Lock = field(default_factory=threading.Lock)  # one decision at a time over one connection
 
     def __post_init__(self) -> None:
+        self.pages = PageWriter(self.folder)
         template = nbformat.read(TEMPLATE_NOTEBOOK, as_version=4)
         self.questions = question_texts(template)
         self.models = extract_written_answers(nbformat.read(SOLVED_NOTEBOOK, as_version=4), template)
@@ -94,10 +96,10 @@ class Desk:
             raise Invalid(f"no graded student {shown!r}")
         return found[shown]
 
-    def render_views(self, student: str) -> None:
-        """The files of the student a decision touched, and the class's gradebook and report."""
-        write_submission_views(self.store.current(student), self.folder)
-        write_class_views(self.store, self.store.rubric, self.folder)
+    def render_views(self, *students: str) -> None:
+        """The files of the students a decision touched, and the class's gradebook and report: written off the
+        request, soon after it is answered (`pages.settle()` waits for them)."""
+        self.pages.mark(list(students))
 
 
 class TokenGuard(BaseHTTPMiddleware):
@@ -151,6 +153,7 @@ def _number(body: dict, key: str, required: bool = True) -> float | None:
 # what a person's words may be at most, by field: a comment or reason is a paragraph or two, not a file
 TEXT_LIMITS = {"comment": 5_000, "reason": 2_000, "by": 100}
 MAX_BODY_BYTES = 64 * 1024  # a request's body: far more than any decision needs
+PAGES_WAIT_SECONDS = 60  # GET /api/pages waits at most this long for the files to be written
 
 
 def _text(body: dict, key: str) -> str | None:
@@ -316,8 +319,7 @@ def make_app(desk: Desk) -> Starlette:
             question, item_id, _version(body), _number(body, "points"), _text(body, "comment") or ""
         )
         scored = store.decisions.answer_scores(question)
-        for student in sorted(s for s, answer in scored.items() if item_id in answer.items):  # scored again
-            desk.render_views(student)
+        desk.render_views(*(s for s, answer in scored.items() if item_id in answer.items))  # scored again
         return JSONResponse({"id": item.id, "points": item.points, "comment": item.comment, "version": item.version})
 
     def students(request: Request, raw: bytes) -> Response:
@@ -367,8 +369,13 @@ def make_app(desk: Desk) -> Starlette:
         desk.render_views(student)
         return JSONResponse({"points": saved.points, "reason": saved.reason, "by": saved.by, "version": saved.version})
 
+    async def pages(request: Request) -> Response:
+        settled = await run_in_threadpool(desk.pages.settle, PAGES_WAIT_SECONDS)
+        return JSONResponse({"written": settled})
+
     routes = [
         Route("/", decided(page)),
+        Route("/api/pages", pages),
         Route("/api/questions", decided(questions)),
         Route("/api/answers/{question}", decided(answers)),
         Route("/api/scores/{question}/{student}", decided(save_score), methods=["PUT"]),
@@ -411,3 +418,4 @@ def serve_desk(folder: Path, host: str = "127.0.0.1", port: int = 8765) -> None:
         print(f"the TA desk serves {folder} (Ctrl-C to stop)", file=sys.stderr, flush=True)
         server = uvicorn.Server(uvicorn.Config(make_app(desk), log_level="warning", access_log=False))
         server.run(sockets=[listening])
+        desk.pages.close()  # every save's files written before the desk ends

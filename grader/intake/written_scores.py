@@ -107,26 +107,32 @@ def _same_score(left: str, right: str) -> bool:
         return left == right
 
 
-def unimported_edits(path: Path, current: list[dict[str, str]]) -> dict[tuple[str, str], tuple[str, str]]:
+def unimported_edits(
+    path: Path, current: list[dict[str, str]]
+) -> tuple[dict[tuple[str, str], tuple[str, str]], list[str]]:
     """The (student, question) rows of the sheet at `path` whose score or comment differ from `current` (the
     sheet as the store has it): a TA's work not yet imported, as they wrote it. Read leniently (a score that
-    is not a number is still someone's work); {} when there is no sheet."""
+    is not a number is still someone's work); {} when there is no sheet. Also the rows ("student question")
+    that differ from the store's but were scored at the desk since the sheet was written: not carried over."""
     if not path.exists():
-        return {}
+        return {}, []
     try:
         _, rows, _ = read_table(path)
     except TableError as error:
         raise WrittenScoresError(f"{path}: cannot read it to keep what it holds ({error}); move it away") from None
     stored = {(line["student"], line["question"]): line for line in current}
-    edits = {}
+    edits, overtaken = {}, []
     for row in rows:
         row = {(key or "").strip(): value for key, value in row.items()}
         key = (_cell(row, "student"), _cell(row, "question"))
         score, comment = _cell(row, "score"), _cell(row, "comment")
         now = stored.get(key, {})
-        if _cell(row, "version") not in ("", now.get("version", "")):
-            continue  # scored at the desk since this sheet was written: the store's score is the newer
         old_score, old_comment = now.get("score", ""), now.get("comment", "")
-        if not _same_score(score, old_score) or comment != old_comment.strip():
+        differs = not _same_score(score, old_score) or comment != old_comment.strip()
+        if _cell(row, "version") not in ("", now.get("version", "")):
+            if differs and (score or comment):  # scored at the desk since this sheet was written: the desk's wins
+                overtaken.append(f"{key[0]} {key[1]}")
+            continue
+        if differs:
             edits[key] = (score, comment)
-    return edits
+    return edits, overtaken
