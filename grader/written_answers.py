@@ -8,6 +8,7 @@ view again, the TAs' pages too when they were exported.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import time
 from dataclasses import dataclass
@@ -47,7 +48,12 @@ def export_written(store: ClassStore, rubric: Rubric, out: Path, anonymise: bool
     edits, overtaken = unimported_edits(sheet, written_sheet(rows, rubric, pseudonyms))
     saved = None
     if edits or overtaken:
-        saved = sheet.with_name(f"written_scores-before-{time.strftime('%Y%m%d-%H%M%S')}.csv")
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        saved = next(  # two exports in one second must not write over the first one's saved sheet
+            path
+            for n in itertools.count(1)
+            if not (path := sheet.with_name(f"written_scores-before-{stamp}{f'-{n}' if n > 1 else ''}.csv")).exists()
+        )
         shutil.copyfile(sheet, saved)
     template = nbformat.read(TEMPLATE_NOTEBOOK, as_version=4)
     models = extract_written_answers(nbformat.read(SOLVED_NOTEBOOK, as_version=4), template)
