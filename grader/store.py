@@ -88,6 +88,9 @@ CREATE TABLE IF NOT EXISTS roster (
     student TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL,
     sis_user_id TEXT NOT NULL, sis_login_id TEXT NOT NULL, section TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS unlinked (
+    student TEXT PRIMARY KEY, made REAL NOT NULL, made_by TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS removals (
     student TEXT PRIMARY KEY, through_grading INTEGER NOT NULL, merged_into TEXT NOT NULL, reason TEXT NOT NULL,
     made REAL NOT NULL
@@ -608,6 +611,29 @@ class ClassStore:
         """When the class was last put under its current rubric (seconds since the epoch)."""
         row = self.db.execute("SELECT changed FROM class_rubric WHERE id = 1").fetchone()
         return None if row is None else row[0]
+
+    def linked(self) -> dict[str, list[str]]:
+        """The students whose current gradings are of one and the same file (a group's members, as Canvas gives each
+        the group's file), each with the others: their written answers are scored together at the desk, unless a
+        TA unlinked one of them."""
+        groups: dict[str, list[str]] = {}
+        for student, content in self.db.execute(
+            f"SELECT student, content_hash FROM gradings WHERE id IN ({CURRENT_GRADINGS}) AND content_hash != 'none' "
+            "AND student NOT IN (SELECT student FROM unlinked) ORDER BY student"
+        ):
+            groups.setdefault(content, []).append(student)
+        return {s: [o for o in group if o != s] for group in groups.values() if len(group) > 1 for s in group}
+
+    def set_linked(self, student: str, linked: bool, by: str) -> None:
+        """Link a student with those who handed in the same file again, or unlink them (scored on their own)."""
+        with self._transaction() as db:
+            if linked:
+                db.execute("DELETE FROM unlinked WHERE student = ?", (student,))
+            else:
+                db.execute(
+                    "INSERT INTO unlinked VALUES (?, ?, ?) ON CONFLICT (student) DO NOTHING",
+                    (student, time.time(), clean(by)),
+                )
 
     def removal(self, student: str) -> tuple[str, str, float] | None:
         """(reason, merged into or "", when) of the student's removal from the class, if they were removed."""

@@ -469,8 +469,12 @@ STUDENTS = {
 }
 
 
-def make_desk_class(folder: Path, rubric, students: dict[str, tuple[str, str]]) -> None:
-    """Graded students with their q1a answers, every automatic test passed but backward's (no kernel)."""
+def make_desk_class(
+    folder: Path, rubric, students: dict[str, tuple[str, str]], same_file: dict[str, str] | None = None
+) -> None:
+    """Graded students with their q1a answers, every automatic test passed but backward's (no kernel).
+
+    `same_file`: students who handed in another's file (a group's), as student -> the other."""
     from grader.intake import Identity, Submission
     from grader.judge.verdict import TestResult
     from grader.result import SubmissionResult
@@ -486,7 +490,8 @@ def make_desk_class(folder: Path, rubric, students: dict[str, tuple[str, str]]) 
             result = SubmissionResult(identity, rubric, written={"q1a": answer} if answer else {})
             result.tests = [TestResult(i, f"{i}.all", s.points, s.points) for i, s in rubric.items.items()]
             result.tests[3] = TestResult("backward", "backward.all", 0.0, rubric.items["backward"].points, problem="no")
-            store.record(run, Submission(identity, None), f"content-{student}", versions, result)
+            content = f"content-{(same_file or {}).get(student, student)}"
+            store.record(run, Submission(identity, None), content, versions, result)
         write_all_views(store, rubric, folder)
 
 

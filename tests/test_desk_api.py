@@ -351,3 +351,28 @@ def test_a_save_never_waits_for_pages_and_the_last_save_is_always_written(desk, 
     assert next(t for t in results["tests"] if t["name"] == "written.q1a")["score"] == 1.5
     with open(tmp_path / "gradebook.csv", newline="", encoding="utf-8") as f:
         assert next(r for r in csv.DictReader(f) if r["student"] == "ada")["written"] == "1.5"
+
+
+def test_a_groups_identical_answers_are_linked_and_scored_together_unless_unlinked(tmp_path, rubric):
+    """Canvas gives each member of a group the group's file: dee handed in ada's."""
+    make_desk_class(tmp_path, rubric, STUDENTS | {"dee": ("Dee Dee", STUDENTS["ada"][1])}, same_file={"dee": "ada"})
+    with ClassStore.shared(tmp_path) as store:
+        served = Desk(store, tmp_path)
+        client = TestClient(make_app(served))
+        client.headers["Authorization"] = f"Bearer {served.token}"
+        answers = {a["student"]: a for a in client.get("/api/answers/q1a").json()}
+        assert (answers["ada"]["linked"], answers["dee"]["linked"], answers["bo"]["linked"]) == (["dee"], ["ada"], [])
+        saved = client.put("/api/scores/q1a/ada", json={"score": 1.5, "comment": "the group's", "version": 0})
+        assert saved.status_code == 200 and saved.json()["linked"] == ["dee"]
+        answers = {a["student"]: a for a in client.get("/api/answers/q1a").json()}
+        assert (answers["dee"]["score"], answers["dee"]["comment"]) == (1.5, "the group's")
+        assert client.get("/api/pages").json() == {"written": True}
+        dee = json.loads((tmp_path / "dee" / "results.json").read_text())
+        assert next(t for t in dee["tests"] if t["name"] == "written.q1a")["score"] == 1.5
+        # a TA scores dee apart: ada's next score leaves dee's as it was
+        assert client.put("/api/links/dee", json={"linked": False, "by": "Grace"}).status_code == 200
+        assert client.put("/api/links/dee", json={"linked": "no"}).status_code == 422
+        assert client.put("/api/scores/q1a/ada", json={"score": 2, "version": 1}).json()["linked"] == []
+        answers = {a["student"]: a for a in client.get("/api/answers/q1a").json()}
+        assert (answers["ada"]["score"], answers["dee"]["score"], answers["ada"]["linked"]) == (2.0, 1.5, [])
+        served.pages.close()

@@ -209,3 +209,36 @@ def test_the_desk_meets_wcag_aa(served, browser):
         found = page.evaluate("(tags) => axe.run(document, {runOnly: tags})", tags)
         assert [v["id"] for v in found["violations"]] == [], found["violations"]
     context.close()
+
+
+def test_a_groups_answers_are_scored_together_until_a_ta_scores_one_apart(rubric, browser, tmp_path):
+    folder = tmp_path / "group-class"
+    make_desk_class(folder, rubric, STUDENTS | {"dee": ("Dee Dee", STUDENTS["ada"][1])}, same_file={"dee": "ada"})
+    server = subprocess.Popen(
+        [sys.executable, "-m", "grader", "desk", str(folder), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = server.stdout.readline().strip()
+        page = open_desk(browser, url, "Grace")
+        playwright.expect(page.locator("#linked")).to_contain_text("Linked with dee (the same file handed in)")
+        page.fill("#new-points", "1")
+        page.fill("#new-comment", "the group's answer")
+        page.locator("#new-comment").press("Enter")
+        playwright.expect(page.locator("#items li")).to_have_count(1)
+        page.locator("#answer").focus()
+        page.keyboard.press("1")
+        saved(page, "Saved ada's (and dee's, linked) q1a: 1 / 2")
+        answers = {a["student"]: a for a in api(url).get("/api/answers/q1a").json()}
+        assert answers["dee"]["score"] == 1.0 and answers["dee"]["items"] == answers["ada"]["items"]
+        page.get_by_role("button", name="Score apart").click()
+        saved(page, "ada is scored apart from dee now")
+        playwright.expect(page.locator("#linked")).to_be_empty()
+        answers = {a["student"]: a for a in api(url).get("/api/answers/q1a").json()}
+        assert answers["ada"]["linked"] == [] and answers["dee"]["linked"] == []
+        page.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=60)

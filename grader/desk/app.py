@@ -9,6 +9,7 @@
     GET  /api/students                        each student's automatic items, with their adjustments
     PUT  /api/adjustments/STUDENT/ITEM        {"points", "reason", "by", "version"}; ITEM may be "late"
     GET  /api/pages                           {"written": true} once the files of every save so far are written
+    PUT  /api/links/STUDENT                   {"linked": false}: scored apart from those who handed in the same file
 
 Every request needs the token (401 without): in `Authorization: Bearer TOKEN`,
 or, for reading, `?token=` or the cookie the page sets; a request that changes
@@ -50,7 +51,7 @@ from grader.grading import SOLVED_NOTEBOOK, TEMPLATE_NOTEBOOK
 from grader.judge.written import extract_written_answers, question_texts
 from grader.points import exact
 from grader.result import LATE
-from grader.store import ClassStore, StudentRow
+from grader.store import ClassStore
 from grader.written_answers import WRITTEN_ANONYMISED
 
 HERE = Path(__file__).parent
@@ -83,15 +84,15 @@ class Desk:
         self.questions = question_texts(template)
         self.models = extract_written_answers(nbformat.read(SOLVED_NOTEBOOK, as_version=4), template)
 
-    def shown_as(self, rows: list[StudentRow]) -> dict[str, str]:
+    def shown_as(self, graded: list[str]) -> dict[str, str]:
         """How each graded student is shown: their id, or their stable pseudonym when the class is anonymised."""
-        graded = [row.identity.student for row in rows if row.result is not None]
         if self.store.setting(WRITTEN_ANONYMISED) == "yes":
             return self.store.pseudonyms(graded)
         return {student: student for student in graded}
 
-    def student_of(self, shown: str, rows: list[StudentRow]) -> str:
-        found = {name: student for student, name in self.shown_as(rows).items()}
+    def student_of(self, shown: str) -> str:
+        """The graded student shown as `shown` (read from the store's ids alone: a save must not read the class)."""
+        found = {name: student for student, name in self.shown_as(sorted(self.store.current_ids())).items()}
         if shown not in found:
             raise Invalid(f"no graded student {shown!r}")
         return found[shown]
@@ -238,9 +239,10 @@ def make_app(desk: Desk) -> Starlette:
         if question not in store.rubric.written:
             raise Invalid(f"no written question {question!r}")
         rows = store.students()
-        shown = desk.shown_as(rows)
+        shown = desk.shown_as([row.identity.student for row in rows if row.result is not None])
         scores = store.decisions.answer_scores(question)
         anonymised = any(name != student for student, name in shown.items())
+        linked = store.linked()
         listed = []
         for row in sorted((r for r in rows if r.result is not None), key=lambda r: shown[r.identity.student]):
             student = row.identity.student
@@ -258,18 +260,20 @@ def make_app(desk: Desk) -> Starlette:
                     "adjustment": 0.0 if scored is None else scored.adjustment,
                     "by": "" if scored is None else scored.by,
                     "version": 0 if scored is None else scored.version,
+                    "linked": [shown[other] for other in linked.get(student, []) if other in shown],
                 }
             )
         return JSONResponse(listed)
 
     def save_score(request: Request, raw: bytes) -> Response:
         question, body = request.path_params["question"], _body(raw)
-        student = desk.student_of(request.path_params["student"], store.students())
+        student = desk.student_of(request.path_params["student"])
         items = body.get("items")
         if items is not None and not (isinstance(items, list) and all(type(i) is int for i in items)):
             raise Invalid("items must be a list of rubric item ids")
         if body.get("score") is None and items is None and body.get("adjustment") is None:
             raise Invalid("give a score (or rubric items)")
+        by = _text(body, "by") or ""
         saved = store.decisions.score_answer(
             student,
             question,
@@ -278,9 +282,23 @@ def make_app(desk: Desk) -> Starlette:
             comment=_text(body, "comment"),
             items=items,
             adjustment=_number(body, "adjustment", required=False),
-            by=_text(body, "by") or "",
+            by=by,
         )
-        desk.render_views(student)
+        # the same file handed in by a group's members: one answer, one score, unless a TA unlinked them
+        together = store.linked().get(student, [])
+        for other in together:
+            current = store.decisions.answer_scores(question).get(other)
+            store.decisions.score_answer(
+                other,
+                question,
+                current.version if current else 0,
+                score=saved.score,
+                comment=saved.comment,
+                items=list(saved.items),
+                by=by,
+            )
+        desk.render_views(student, *together)
+        shown = desk.shown_as(together)
         return JSONResponse(
             {
                 "score": saved.score,
@@ -288,8 +306,18 @@ def make_app(desk: Desk) -> Starlette:
                 "items": list(saved.items),
                 "adjustment": saved.adjustment,
                 "version": saved.version,
+                "linked": [shown.get(other, other) for other in together],
             }
         )
+
+    def link(request: Request, raw: bytes) -> Response:
+        body = _body(raw)
+        student = desk.student_of(request.path_params["student"])
+        linked = body.get("linked")
+        if not isinstance(linked, bool):
+            raise Invalid("linked must be true or false")
+        store.set_linked(student, linked, _text(body, "by") or "")
+        return JSONResponse({"student": request.path_params["student"], "linked": linked})
 
     def items(request: Request, raw: bytes) -> Response:
         question = request.path_params["question"]
@@ -356,7 +384,7 @@ def make_app(desk: Desk) -> Starlette:
     def adjust(request: Request, raw: bytes) -> Response:
         body = _body(raw)
         student = request.path_params["student"]
-        if student not in {row.identity.student for row in store.students() if row.result is not None}:
+        if student not in store.current_ids():
             raise Invalid(f"no graded student {student!r}")
         saved = store.decisions.adjust(
             student,
@@ -384,6 +412,7 @@ def make_app(desk: Desk) -> Starlette:
         Route("/api/items/{question}/{id:int}", decided(change_item), methods=["PUT"]),
         Route("/api/students", decided(students)),
         Route("/api/adjustments/{student}/{item}", decided(adjust), methods=["PUT"]),
+        Route("/api/links/{student}", decided(link), methods=["PUT"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes)

@@ -97,7 +97,24 @@ function renderAnswer() {
   $("comment").value = answer.comment;
   $("adjustment").value = answer.adjustment;
   $("score").textContent = answer.score === null ? "(not scored)" : `${answer.score} / ${state.question.points}`;
+  renderLinked(answer);
   renderItems();
+}
+
+function renderLinked(answer) {
+  const line = $("linked");
+  line.replaceChildren();
+  if (!answer.linked || !answer.linked.length) return;
+  line.append(`Linked with ${answer.linked.join(", ")} (the same file handed in): scored together. `);
+  const apart = Object.assign(document.createElement("button"), { type: "button", textContent: "Score apart" });
+  apart.addEventListener("click", async () => {
+    const path = `/api/links/${encodeURIComponent(answer.student)}`;
+    const { status, data } = await api("PUT", path, { linked: false, by: taName() });
+    if (status !== 200) return say(`Not changed: ${data.error || status}`, true);
+    await openQuestion(state.question.question, true);
+    say(`${answer.student} is scored apart from ${answer.linked.join(", ")} now.`);
+  });
+  line.append(apart);
 }
 
 function renderItems() {
@@ -157,10 +174,13 @@ async function save(changes) {
   const path = `/api/scores/${encodeURIComponent(state.question.question)}/${encodeURIComponent(answer.student)}`;
   const { status, data } = await api("PUT", path, body);
   if (status === 200) {
-    Object.assign(answer, data);
-    renderAnswer();
+    const together = data.linked || [];
+    Object.assign(answer, data, { linked: answer.linked });
+    if (together.length) await openQuestion(state.question.question, true); // their scores and versions moved too
+    else renderAnswer();
     await loadQuestions(); // the questions' progress
-    say(`Saved ${answer.student}'s ${state.question.question}: ${data.score} / ${state.question.points}.`);
+    const also = together.length ? ` (and ${together.join(", ")}'s, linked)` : "";
+    say(`Saved ${answer.student}'s${also} ${state.question.question}: ${data.score} / ${state.question.points}.`);
     return true;
   }
   if (status === 409) {
