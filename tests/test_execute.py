@@ -143,3 +143,20 @@ def test_the_graders_setup_runs_before_the_notebook_out_of_its_history_and_a_fai
     with pytest.raises(execute.KernelStartFailed, match="could not prepare the kernel .OSError: no."):
         runner._run_setup()
     assert len(runner.notebook.cells) == 1  # the notebook as it was
+
+
+@pytest.mark.parametrize(
+    "source,passed_over",
+    [
+        ('from selfcheck import check\n\ncheck("loss_fn")  # one function\ncheck()  # all seven', True),
+        ("import selfcheck\nselfcheck.check()", True),
+        ("from selfcheck import check; check()", True),  # as the issue and the students' guide write it
+        ("from selfcheck import check\nW1 = 3", False),  # it does something else too
+        ("check()", False),  # a function of the student's own, perhaps
+    ],
+)
+def test_the_self_check_cell_of_the_students_readme_is_passed_over(source, passed_over):
+    runner = runner_for(["x = 1", source], {})
+    log = run_notebook(runner, 60)
+    assert (source in runner.client.executed) is not passed_over
+    assert all(cell.status == CellStatus.OK for cell in log.cells)
