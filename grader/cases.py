@@ -149,7 +149,6 @@ def _training_data(spec: dict, rng: np.random.Generator) -> tuple[np.ndarray, np
 
 def train_manual_case(name: str, spec: dict, rng: np.random.Generator, seed: int, epochs: int) -> Case:
     X, y = _training_data(spec, rng)
-    epochs = min(epochs, spec.get("epochs", epochs))
     call = Call(
         f"train_manual.{name}", "train_manual", (Array("X"), Array("y")), {"epochs": epochs}, seed, ("init_params",)
     )
@@ -158,7 +157,6 @@ def train_manual_case(name: str, spec: dict, rng: np.random.Generator, seed: int
 
 def optimizers_case(name: str, spec: dict, rng: np.random.Generator, seed: int, epochs: int) -> Case:
     X, y = _training_data(spec, rng)
-    epochs = min(epochs, spec.get("epochs", epochs))
     # the same `seed` argument, but the global RNG in another state before each call: a function that
     # ignores its seed starts SGD and Adam from different weights, and the same_start test sees it
     calls = [

@@ -508,7 +508,7 @@ _AUTOGRAD_GRADIENTS = """
     return tuple(t.detach() for t in torch.autograd.grad((z2 * g).sum(), (W1, b1, W2, b2)))
 """
 
-HELPERS_STARTED_EARLIER = {
+HELPERS_STARTED_EARLIER: dict[str, str] = {
     # a worker thread, started before the grader's call and fed through a queue: autograd runs in it
     "worker_thread": f"""
 import queue, threading
@@ -522,21 +522,14 @@ def backward(X, y, z1, a1, p_hat, W2):
     _work.put((X, y, z1, W2, p_hat))
     return _done.get()
 """,
-    # the same, but the worker switches the profile hook off in itself first
-    "worker_thread_unhooked": f"""
-import queue, sys, threading
-_work, _done = queue.Queue(), queue.Queue()
-def _gradients(X, y, z1, W2, p_hat):{_AUTOGRAD_GRADIENTS}
-def _serve():
-    sys.setprofile(None)
-    while True:
-        _done.put(_gradients(*_work.get()))
-threading.Thread(target=_serve, daemon=True).start()
-def backward(X, y, z1, a1, p_hat, W2):
-    _work.put((X, y, z1, W2, p_hat))
-    return _done.get()
-""",
 }
+
+# the same worker, but switching the profile hook off in itself first
+HELPERS_STARTED_EARLIER["worker_thread_unhooked"] = (
+    HELPERS_STARTED_EARLIER["worker_thread"]
+    .replace("import queue, threading", "import queue, sys, threading")
+    .replace("def _serve():\n", "def _serve():\n    sys.setprofile(None)\n")
+)
 
 # a server forked before the call, behind two pipes, computing backward's gradients in the child process;
 # GRADIENTS is its way of computing them

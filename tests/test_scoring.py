@@ -555,3 +555,11 @@ def test_the_handouts_column_slip_is_named_once(solved, test_rubric, cases, tmp_
     rubric = only_items(test_rubric, ["loss_fn"])
     tests = score_in_process(slip, rubric, {"loss_fn": cases["loss_fn"]}, tmp_path)
     assert {t.mistake for t in tests if not t.passed} - {""} == {"loss_whole_columns"}, outputs(tests)
+
+
+def test_a_wrong_gradient_costs_the_training_on_either_data(solved, test_rubric, cases, tmp_path):
+    """The other data's training runs as long as the training split's: a gradient without the ReLU mask stays
+    within the tolerance for a few dozen epochs (at 60 it kept the other data's points)."""
+    rubric = only_items(test_rubric, ["train_manual"])
+    tests = score_in_process(mutant(solved, "no_relu_mask"), rubric, {"train_manual": cases["train_manual"]}, tmp_path)
+    assert {t.name for t in tests if not t.passed} == {t.name for t in tests}, outputs(tests)

@@ -432,3 +432,18 @@ def test_history_explains_a_students_total_with_who_and_when(stand_in, tmp_path,
     assert "under the class's rubric since " in said
     assert "forward: 2.5/10" in said and "adjusted: `forward` +2.5 points, by Alan on " in said
     assert "written q1a: 1.5/2, by Grace on " in said and "written q1b: awaiting grading (3 points)" in said
+
+
+def test_a_stray_file_merges_into_a_roster_student_with_nothing_graded(stand_in, tmp_path):
+    """The misnamed file of roster student 100123, who is otherwise "missing"."""
+    write(tmp_path / "in" / "vega victor whole file name" / "messmaster_part2.ipynb", "vega's")
+    write(tmp_path / "in" / "100124" / "messmaster_part2.ipynb", "ana's")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id,name\n100123,Victor Vega\n100124,Ana Lima\n")
+    out = tmp_path / "out"
+    cli.main(["grade", str(tmp_path / "in"), "--out", str(out), "--sandbox", "off", "--roster", str(roster)])
+    assert rows(out)["100123"]["status"] == "missing"
+    stray = ["student", "merge", str(out), "vega victor whole file name", "100123", "--reason", "misnamed"]
+    assert cli.main(stray) == 0
+    assert set(rows(out)) == {"100123", "100124"} and rows(out)["100123"]["status"] == "graded"
+    assert rows(out)["100123"]["name"] == "Victor Vega"
