@@ -9,13 +9,13 @@ turns them into fresh tensors for every call.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
+
+from grader.shared.outcomes import Array, Call, Case
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES_FILE = ROOT / "secret" / "cases.toml"
@@ -23,38 +23,6 @@ STUDENT_DATA = ROOT / "student_template" / "data" / "xor_pattern.csv"
 HOLDOUT_DATA = ROOT / "secret" / "data" / "holdout.csv"
 RANDOM_SEED = 10011  # the contract's split seed
 K = 2
-
-
-@dataclass(frozen=True)
-class Array:
-    """An argument that is one of the case's input arrays, passed as a fresh tensor."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class Call:
-    """One call of a graded function: `function(*args, **kwargs)` after seeding with `seed`.
-
-    `capture`: functions of the submission whose first result during the call comes back too
-    (train_manual's first weights, from its init_params).
-    """
-
-    key: str
-    function: str
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
-    seed: int
-    capture: tuple[str, ...] = ()
-
-
-@dataclass
-class Case:
-    item: str
-    name: str
-    calls: list[Call]
-    arrays: dict[str, np.ndarray]
-    spec: dict[str, Any] = field(default_factory=dict)
 
 
 def training_split() -> tuple[np.ndarray, np.ndarray]:
@@ -149,10 +117,13 @@ def _training_data(spec: dict, rng: np.random.Generator) -> tuple[np.ndarray, np
 
 def train_manual_case(name: str, spec: dict, rng: np.random.Generator, seed: int, epochs: int) -> Case:
     X, y = _training_data(spec, rng)
-    call = Call(
-        f"train_manual.{name}", "train_manual", (Array("X"), Array("y")), {"epochs": epochs}, seed, ("init_params",)
-    )
-    return Case("train_manual", name, [call], {"X": X, "y": y}, spec)
+    args, kwargs = (Array("X"), Array("y")), {"epochs": epochs}
+    calls = [
+        Call(f"train_manual.{name}", "train_manual", args, kwargs, seed, ("init_params",)),
+        # beside it, from the same seed: the handout's loop over the notebook's own functions
+        Call(f"train_manual.{name}.handout_loop", "train_manual", args, kwargs, seed, handout_loop=True),
+    ]
+    return Case("train_manual", name, calls, {"X": X, "y": y}, spec)
 
 
 def optimizers_case(name: str, spec: dict, rng: np.random.Generator, seed: int, epochs: int) -> Case:

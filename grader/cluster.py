@@ -26,10 +26,10 @@ from distributed.scheduler import KilledWorker
 from grader.errors import GraderError
 from grader.grading import grade_in_this_process, zero_result
 from grader.intake import Identity, Submission
-from grader.judge.verdict import TestResult, Trouble
 from grader.result import Problem, SubmissionResult, SubmissionStatus
 from grader.rubric import Rubric
 from grader.run.sandbox import SandboxMode, SandboxUnavailable, sandbox_works
+from grader.shared.verdicts import TestResult, Trouble
 
 CONNECT_TIMEOUT = "5s"  # a scheduler that does not answer by then is reported, not waited for
 

@@ -29,16 +29,16 @@ from grader.judge.evidence import Evidence
 from grader.judge.rules import forbidden_uses
 from grader.judge.score import score_all
 from grader.judge.sources import graded_sources, wrong_outputs
-from grader.judge.verdict import Trouble
 from grader.judge.written import extract_written_answers
 from grader.result import Problem, SubmissionResult, SubmissionStatus
 from grader.rubric import Rubric
 from grader.run.execute import STARTUP_TIMEOUT, CellStatus, KernelStartFailed, NotebookRunner, RunLog, run_notebook
-from grader.run.harvest import WATCH_SOURCE, CallOutcome, CallStatus, harvest_outputs
+from grader.run.harvest import WATCH_SOURCE, harvest_outputs
 from grader.run.kernel import start_kernel, stop_kernel
 from grader.run.sandbox import Isolation, SandboxMode, SandboxPolicy, bounded_scratch, describe_isolation
-from grader.shared_with_selfcheck import inject_parameters
-from grader.student_text import code_span
+from grader.shared.catalogue import inject_parameters
+from grader.shared.outcomes import CallOutcome, CallStatus
+from grader.shared.verdicts import Trouble, code_span
 
 TEMPLATE_DIR = ROOT / "student_template"
 TEMPLATE_NOTEBOOK = TEMPLATE_DIR / "messmaster_part2.ipynb"

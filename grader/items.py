@@ -4,11 +4,8 @@ Each entry says which of the notebook's functions the item calls, the type of it
 `[items.NAME]` table in rubric.toml, how its `[[NAME]]` definitions in
 secret/cases.toml become cases, and its judge with the tests each case yields.
 Adding an item is one entry here, its two TOML tables, and the two functions the
-entry names (a case builder in `cases.py`, a judge in `judge/items.py`).
-
-The judge is named as `module:function`, as entry points are: the judges compute
-with the reference and read what kernels returned, later in the flow than this
-table, which the rubric and the cases (first in the flow) read.
+entry names (a case builder in `cases.py`, a judge in `shared/judges.py`, which
+the students' self-check runs too).
 """
 
 from __future__ import annotations
@@ -21,8 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from grader import cases
-from grader.cases import CASES_FILE, Case
+from grader.cases import CASES_FILE
 from grader.errors import require
+from grader.shared import judges
+from grader.shared.judges import GRADIENT_TESTS, Judge
+from grader.shared.outcomes import Case
 
 # What the kernel probe can watch for while a graded function runs (recognised in kernel_probe.py)
 WATCHABLE = ("autograd", "cross_entropy", "optimizer")
@@ -96,60 +96,47 @@ class GradedItem:
     function: str  # the notebook's function it calls
     options: type[Item]  # its [items.NAME] table in rubric.toml
     build_case: CaseBuilder  # a case from each of its [[NAME]] definitions in secret/cases.toml
-    judge: str  # "module:function" of its judge (judge/verdict.Judge)
+    judge: Judge  # its judge (grader/shared/judges.py), for the grader and the self-check
     parts: tuple[str, ...] = ("",)  # the tests each case yields, e.g. one per gradient
     changes_inputs: bool = False  # the function is meant to change its arguments in place
 
-    def test_name(self, item: str, part: str, case: Case) -> str:
-        return ".".join(p for p in (item, part, case.name) if p)
-
-    def parts_of(self, case: Case) -> tuple[str, ...]:
-        """The tests `case` yields: the item's, or those its definition's `parts` names."""
-        return tuple(part for part in self.parts if part in case.spec.get("parts", self.parts))
-
-
-JUDGES = "grader.judge.items"
 
 # The contract's graded items, in the order they are graded and reported.
 ITEMS: dict[str, GradedItem] = {
-    "loss_fn": GradedItem(
-        function="loss_fn", options=Item, build_case=cases.loss_fn_case, judge=f"{JUDGES}:judge_loss_fn"
-    ),
+    "loss_fn": GradedItem(function="loss_fn", options=Item, build_case=cases.loss_fn_case, judge=judges.judge_loss_fn),
     "init_params": GradedItem(
         function="init_params",
         options=InitParamsItem,
         build_case=cases.init_params_case,
-        judge=f"{JUDGES}:judge_init_params",
+        judge=judges.judge_init_params,
     ),
-    "forward": GradedItem(
-        function="forward", options=Item, build_case=cases.forward_case, judge=f"{JUDGES}:judge_forward"
-    ),
+    "forward": GradedItem(function="forward", options=Item, build_case=cases.forward_case, judge=judges.judge_forward),
     "backward": GradedItem(
         function="backward",
         options=Item,
         build_case=cases.backward_case,
-        judge=f"{JUDGES}:judge_backward",
-        parts=("dW1", "db1", "dW2", "db2"),  # backward's results, in the order it returns them
+        judge=judges.judge_backward,
+        parts=GRADIENT_TESTS,  # backward's results, in the order it returns them
     ),
     "sgd_update": GradedItem(
         function="sgd_update",
         options=Item,
         build_case=cases.sgd_update_case,
-        judge=f"{JUDGES}:judge_sgd_update",
+        judge=judges.judge_sgd_update,
         changes_inputs=True,
     ),
     "train_manual": GradedItem(
         function="train_manual",
         options=TrainManualItem,
         build_case=cases.train_manual_case,
-        judge=f"{JUDGES}:judge_train_manual",
+        judge=judges.judge_train_manual,
         parts=("loss_history", "holdout_accuracy"),
     ),
     "optimizers": GradedItem(
         function="train_with_optimizer",
         options=OptimizersItem,
         build_case=cases.optimizers_case,
-        judge=f"{JUDGES}:judge_optimizers",
+        judge=judges.judge_optimizers,
         parts=("loss_history", "same_start", "adam_beats_sgd"),
     ),
 }

@@ -11,9 +11,9 @@ from grader.intake import HandedIn, Identity, student_folder
 from grader.intake.extensions import Extension
 from grader.judge.evidence import Evidence
 from grader.judge.late import Lateness, lateness
-from grader.judge.verdict import TestResult, Trouble
 from grader.points import exact, points_text
 from grader.rubric import Rubric
+from grader.shared.verdicts import TestResult, Trouble
 from grader.student_text import clean
 
 

@@ -37,10 +37,10 @@ from grader.intake import HandedIn, Identity, Submission
 from grader.intake.extensions import Extension
 from grader.intake.roster import RosterEntry
 from grader.judge.evidence import Evidence
-from grader.judge.verdict import TestResult, Trouble
 from grader.points import exact
 from grader.result import Problem, SubmissionResult, SubmissionStatus, WrittenScore
 from grader.rubric import Rubric, load_rubric, rubric_as_json, rubric_from_json
+from grader.shared.verdicts import TestResult, Trouble
 from grader.student_text import clean
 
 STORE_FILE = "grades.sqlite"

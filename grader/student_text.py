@@ -4,8 +4,9 @@ A student writes exception messages, printed output, written answers, file names
 their functions return. Before any of it is stored, `clean` replaces what no output format can carry
 (lone surrogates, noncharacters, NUL and other control characters) and shows bidirectional controls as
 visible marks, so that a name cannot read backwards. Each view then quotes for its own format: Markdown
-puts the student's text in a code span or a fenced block (`code_span`, `code_block`), HTML autoescapes,
-XML keeps only what XML allows, CSV guards formulas.
+puts the student's text in a code span or a fenced block (`code_span`, in grader/shared/verdicts.py for
+the self-check's sake, and `code_block`), HTML autoescapes, XML keeps only what XML allows, CSV guards
+formulas.
 """
 
 from __future__ import annotations
@@ -28,13 +29,6 @@ def clean(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _UNFIT.sub(REPLACEMENT, text)
     return _BIDI.sub(lambda match: f"<U+{ord(match.group()):04X}>", text)
-
-
-def code_span(text: str) -> str:
-    """`text` as one Markdown code span that nothing in it can end or break out of (on one line)."""
-    one_line = " ".join(text.split())  # a blank line would end the paragraph, and the span with it
-    fence = "`" * (max((len(run) for run in re.findall("`+", one_line)), default=0) + 1)
-    return f"{fence} {one_line} {fence}"
 
 
 def code_block(text: str) -> str:

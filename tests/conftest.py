@@ -14,11 +14,11 @@ import pytest
 
 from examples.build_examples import OUT as EXAMPLES
 from examples.build_examples import replace_code
-from grader.cases import Case
 from grader.items import generate_cases
 from grader.pipeline import grade_class
 from grader.rubric import Rubric, load_rubric
 from grader.run.sandbox import SandboxMode
+from grader.shared.outcomes import Case
 
 from .helpers import (
     BAD_FILES,

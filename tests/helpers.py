@@ -24,12 +24,12 @@ import torch
 import torch.nn.functional as F
 
 from examples.build_examples import copy_notebook, replace_code
-from grader.cases import Case
 from grader.judge.rules import forbidden_uses
 from grader.judge.score import score_all
-from grader.judge.verdict import TestResult
 from grader.rubric import Rubric
 from grader.run.sandbox import SLOT_UID_BASE, bubblewrap_works
+from grader.shared.outcomes import Case
+from grader.shared.verdicts import TestResult
 from tools.in_process import outcomes_in_process, watched
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -214,7 +214,7 @@ def execute_notebook(notebook: nbformat.NotebookNode, rubric: Rubric, epochs: in
     from grader.run.execute import NotebookRunner, run_notebook
     from grader.run.kernel import start_kernel, stop_kernel
     from grader.run.sandbox import SandboxPolicy, bounded_scratch
-    from grader.shared_with_selfcheck import inject_parameters
+    from grader.shared.catalogue import inject_parameters
 
     policy = SandboxPolicy.from_limits(rubric.limits, "auto")
     with bounded_scratch(policy) as scratch:
@@ -476,8 +476,8 @@ def make_desk_class(
 
     `same_file`: students who handed in another's file (a group's), as student -> the other."""
     from grader.intake import Identity, Submission
-    from grader.judge.verdict import TestResult
     from grader.result import SubmissionResult
+    from grader.shared.verdicts import TestResult
     from grader.store import ClassStore, current_versions
     from grader.views.write import write_all_views
 

@@ -10,11 +10,11 @@ import pytest
 
 from grader import cli
 from grader.intake import Identity
-from grader.judge.verdict import TestResult
 from grader.pipeline import ClassRun
 from grader.result import SubmissionResult, SubmissionStatus
 from grader.rubric import RUBRIC_FILE
 from grader.run.sandbox import SandboxMode
+from grader.shared.verdicts import TestResult
 
 from .helpers import ROOT
 

@@ -23,10 +23,10 @@ import pytest
 
 from examples.build_examples import OUT as EXAMPLES
 from grader.items import AUTOMATIC_ITEMS, GRADED_FUNCTIONS
-from grader.judge.verdict import Trouble
 from grader.pipeline import grade_class
 from grader.result import SubmissionStatus
 from grader.run.sandbox import SandboxMode
+from grader.shared.verdicts import Trouble
 from grader.views.feedback import feedback_markdown
 from grader.views.gradescope import gradescope_results
 

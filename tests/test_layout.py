@@ -15,7 +15,7 @@ STAGES = {
     "items": 0,
     "rubric": 0,
     "cases": 0,
-    "shared_with_selfcheck": 0,
+    "shared": 0,
     "student_text": 0,
     "points": 0,
     "intake": 1,
@@ -112,13 +112,13 @@ def test_the_items_are_listed_in_one_table_only():
     But for the hints' questions: they are stamped into the students' one-file self-check, which cannot import
     the table; their keys must then be the table's."""
     from grader.items import ITEMS
-    from grader.shared_with_selfcheck import QUESTION_OF
+    from grader.shared.catalogue import QUESTION_OF
 
     assert list(QUESTION_OF) == list(ITEMS)
     names = set(ITEMS)
     registries = []
     for path in MODULES:
-        if path in (GRADER / "items.py", GRADER / "shared_with_selfcheck.py"):
+        if path in (GRADER / "items.py", GRADER / "shared" / "catalogue.py"):
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Dict):
@@ -130,11 +130,11 @@ def test_the_items_are_listed_in_one_table_only():
 
 def test_the_rubric_the_cases_and_the_judges_are_looked_up_in_the_item_table(rubric, cases):
     from grader.items import GRADED_FUNCTIONS, ITEMS
-    from grader.judge.score import JUDGES
+    from grader.shared import judges
 
-    assert list(rubric.items) == list(cases) == list(JUDGES) == list(GRADED_FUNCTIONS) == list(ITEMS)
+    assert list(rubric.items) == list(cases) == list(GRADED_FUNCTIONS) == list(ITEMS)
     for item, entry in ITEMS.items():
         assert type(rubric.items[item]) is entry.options
         assert {case.item for case in cases[item]} == {item}
-        assert JUDGES[item].__name__ == entry.judge.split(":")[1]
+        assert entry.judge is getattr(judges, f"judge_{item}")
         assert GRADED_FUNCTIONS[item] == entry.function

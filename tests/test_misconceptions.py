@@ -8,7 +8,7 @@ import re
 import pytest
 
 from examples.build_examples import replace_code
-from grader.shared_with_selfcheck import MISCONCEPTIONS
+from grader.shared.catalogue import MISCONCEPTIONS
 from student_template import selfcheck
 
 from .helpers import graded_namespace, item_scores, only_items, outputs, score_in_process

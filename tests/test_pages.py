@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from grader.intake import Identity
-from grader.judge.verdict import TestResult
 from grader.result import Problem, SubmissionResult, WrittenScore
+from grader.shared.verdicts import TestResult
 from grader.views.feedback import feedback_html
 
 from .helpers import Elements, browse
@@ -117,7 +117,7 @@ def trained_plots(cases, weights: dict) -> dict:
     import numpy as np
 
     from grader.judge.artifacts import plot_data
-    from grader.run.harvest import CallOutcome, CallStatus, Leaf
+    from grader.shared.outcomes import CallOutcome, CallStatus, Leaf
 
     case = cases["train_manual"][0]
     leaves = [Leaf(f"0.{i}", {}, np.asarray(weights[name], dtype=np.float32)) for i, name in enumerate(weights)]

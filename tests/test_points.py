@@ -21,7 +21,7 @@ from grader.intake import Identity, Submission
 from grader.judge.score import score_all
 from grader.points import apportion, points_text
 from grader.result import SubmissionResult
-from grader.run.harvest import CallOutcome, CallStatus
+from grader.shared.outcomes import CallOutcome, CallStatus
 from grader.store import ClassStore, current_versions
 from grader.views.canvas import write_canvas_csv
 from grader.views.junit import write_junit

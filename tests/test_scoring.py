@@ -15,7 +15,8 @@ import pytest
 
 from examples.build_examples import fixed_template, replace_code
 from grader.items import ITEMS, Rule, generate_cases
-from grader.run.harvest import CallStatus, read_outcomes
+from grader.run.harvest import read_outcomes
+from grader.shared.outcomes import CallStatus
 
 from .helpers import MUTANTS, equivalents, item_scores, mutant, only_items, outputs, score_in_process
 
@@ -544,7 +545,7 @@ def test_the_holdout_is_told_in_points_with_the_bar_in_points(solved, test_rubri
 
 
 def test_numbers_shown_apart_are_told_apart():
-    from grader.judge.items import _apart
+    from grader.shared.judges import _apart
 
     assert _apart(0.949500001, 0.95) == ("0.9495", "0.95")
     assert _apart(0.69314718, 0.69314719) == ("0.69314718", "0.69314719")

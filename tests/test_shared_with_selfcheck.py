@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from grader.judge.compare import compare
-from grader.run.harvest import Leaf
-from grader.shared_with_selfcheck import inject_parameters, parameter_problem, same_start, value_mismatch
+from grader.shared.catalogue import inject_parameters, parameter_problem, same_start, value_mismatch
+from grader.shared.outcomes import Leaf
+from grader.shared.verdicts import compare
 from student_template import selfcheck
 from tools.build_student_bundle import SELFCHECK, shared_constants, stamp_selfcheck
 
@@ -60,7 +60,7 @@ def test_grader_and_selfcheck_agree_on_what_is_close(rubric):
     expected = np.linspace(-3, 3, 7)
     for scale in (0.0, 0.5e-4, 0.9e-4, 1.1e-4, 1e-3):
         actual = expected * (1 + scale) + (1e-7 if scale else 0.0)
-        grader_says = compare(Leaf("", {}, actual), expected, "x", rubric)
+        grader_says = compare(Leaf("", {}, actual), expected, "x", rubric.tolerance.rtol, rubric.tolerance.atol)
         try:
             selfcheck._close("x", torch.tensor(actual), torch.tensor(expected))
             selfcheck_says = ""
@@ -115,7 +115,7 @@ def test_each_hint_points_to_the_question_under_which_the_template_asks_for_its_
     import re
 
     from grader.items import GRADED_FUNCTIONS
-    from grader.shared_with_selfcheck import MISCONCEPTIONS, QUESTION_OF, hint
+    from grader.shared.catalogue import MISCONCEPTIONS, QUESTION_OF, hint
 
     handout = (ROOT / "reference" / "assignment.py").read_text()
     asked_under, heading = {}, None

@@ -30,10 +30,11 @@ from grader.judge.sources import graded_sources
 from grader.judge.written import extract_written_answers, question_texts
 from grader.result import SubmissionResult
 from grader.run.execute import CellRun, CellStatus, RunLog
-from grader.run.harvest import CallOutcome, CallStatus
-from grader.shared_with_selfcheck import inject_parameters
+from grader.shared.catalogue import inject_parameters
+from grader.shared.outcomes import CallOutcome, CallStatus
+from grader.shared.verdicts import code_span
 from grader.store import ClassStore, current_versions
-from grader.student_text import clean, code_block, code_span
+from grader.student_text import clean, code_block
 from grader.views.canvas import write_canvas_csv
 from grader.views.csv_cells import FORMULA_STARTS
 from grader.views.junit import write_junit

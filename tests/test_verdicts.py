@@ -11,11 +11,11 @@ import pytest
 
 from grader.cluster import result_from_data, result_to_data
 from grader.intake import Identity, Submission
-from grader.judge import verdict
 from grader.judge.score import score_item
-from grader.judge.verdict import TestResult, Trouble
 from grader.result import Problem, SubmissionResult, SubmissionStatus
-from grader.run.harvest import CallOutcome, CallStatus
+from grader.shared import verdicts as verdict
+from grader.shared.outcomes import CallOutcome, CallStatus
+from grader.shared.verdicts import TestResult, Trouble
 from grader.store import STORE_FILE, ClassStore, StudentRow, current_versions
 from grader.views.feedback import _without_repeated_hints
 from grader.views.junit import junit_xml

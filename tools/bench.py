@@ -49,7 +49,7 @@ from grader.grading import TEMPLATE_DIR  # noqa: E402
 from grader.pipeline import grade_class  # noqa: E402
 from grader.rubric import load_rubric  # noqa: E402
 from grader.run.sandbox import SandboxMode  # noqa: E402
-from grader.shared_with_selfcheck import inject_parameters  # noqa: E402
+from grader.shared.catalogue import inject_parameters  # noqa: E402
 from student_template import selfcheck  # noqa: E402
 from tools.build_student_bundle import FOLDER, build_bundle  # noqa: E402
 

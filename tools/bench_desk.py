@@ -28,9 +28,9 @@ from starlette.testclient import TestClient  # noqa: E402
 
 from grader.desk.app import Desk, make_app  # noqa: E402
 from grader.intake import Identity, Submission  # noqa: E402
-from grader.judge.verdict import TestResult  # noqa: E402
 from grader.result import SubmissionResult  # noqa: E402
 from grader.rubric import load_rubric  # noqa: E402
+from grader.shared.verdicts import TestResult  # noqa: E402
 from grader.store import ClassStore, current_versions  # noqa: E402
 from grader.views.write import write_all_views, write_class_views, write_submission_views  # noqa: E402
 

@@ -27,9 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader import shared_with_selfcheck  # noqa: E402
 from grader.items import GRADED_FUNCTIONS, InitParamsItem, OptimizersItem  # noqa: E402
 from grader.rubric import Rubric, load_rubric  # noqa: E402
+from grader.shared import catalogue as shared_with_selfcheck  # noqa: E402
 
 SOURCE = ROOT / "student_template"
 SELFCHECK = SOURCE / "selfcheck.py"

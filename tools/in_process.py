@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from grader.cases import Case
-from grader.run.harvest import PROBE_SOURCE, RECORDING_SOURCE, CallOutcome, read_outcomes, write_case_inputs
+from grader.run.harvest import PROBE_SOURCE, RECORDING_SOURCE, read_outcomes, write_case_inputs
+from grader.shared.outcomes import CallOutcome, Case
 
 WATCH_MODULE = "_messmaster_watch"
 

@@ -20,7 +20,7 @@ import nbformat
 
 from grader.intake.archives import MAX_TOTAL_BYTES, ArchiveError, extract_archive
 from grader.intake.notebooks import MAX_NOTEBOOK_BYTES, graded_definitions
-from grader.student_text import code_span
+from grader.shared.verdicts import code_span
 
 # an archive inside an archive inside ...: deeper than this is not a hand-in but a puzzle
 MAX_ARCHIVE_DEPTH = 3

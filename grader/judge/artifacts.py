@@ -18,9 +18,9 @@ from functools import cache
 import numpy as np
 import torch
 
-from grader.cases import RANDOM_SEED, Case, training_split
-from grader.judge.items import reference_optimizer_history
-from grader.run.harvest import CallOutcome, Leaf
+from grader.cases import RANDOM_SEED, training_split
+from grader.judge.expected import reference_optimizer_history
+from grader.shared.outcomes import CallOutcome, Case, Leaf
 from reference import solutions
 
 MAX_POINTS = 300

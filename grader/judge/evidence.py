@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from grader.run.harvest import CallOutcome, CallStatus, Leaf
+from grader.shared.outcomes import CallOutcome, CallStatus, Leaf
 
 META = "meta"
 

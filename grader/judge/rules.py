@@ -2,9 +2,9 @@
 
 Three layers: the function's source (identifiers used as names, attributes,
 keywords or imports; comments and strings aside), read from the notebook's
-text; the machinery the probe saw run while the grader called it (however it
-was reached), with the recording left on; and what it returned (no autograd
-history, where the rule says so).
+text, here; the machinery the probe saw run while the grader called it (however
+it was reached), with the recording left on, and what it returned (no autograd
+history, where the rule says so), judged with the values (grader/shared/verdicts.py).
 """
 
 from __future__ import annotations
@@ -12,11 +12,9 @@ from __future__ import annotations
 import nbformat
 
 from grader.intake.notebooks import function_definitions
-from grader.items import GRADED_FUNCTIONS, Rule
+from grader.items import GRADED_FUNCTIONS
 from grader.rubric import Rubric
-from grader.run.harvest import CallOutcome
-from grader.shared_with_selfcheck import autograd_history_breach, forbidden_identifiers, run_time_breach
-from grader.student_text import code_span
+from grader.shared.catalogue import forbidden_identifiers
 
 
 def forbidden_uses(notebook: nbformat.NotebookNode, rubric: Rubric) -> dict[str, str]:
@@ -30,18 +28,3 @@ def forbidden_uses(notebook: nbformat.NotebookNode, rubric: Rubric) -> dict[str,
             if used:
                 breaches[item] = f"{function} uses {', '.join(used)}: {spec.rule.reason}"
     return breaches
-
-
-def returned_autograd_history(function: str, outcomes: list[CallOutcome], rule: Rule) -> str:
-    """A breach when a returned tensor carries an autograd history (autograd ran on the way to it)."""
-    if any(leaf.facts.get("has_grad_fn") is True for outcome in outcomes for leaf in outcome.leaves):
-        return autograd_history_breach(function, rule.reason)
-    return ""
-
-
-def watched_at_run_time(function: str, outcomes: list[CallOutcome], rule: Rule) -> str:
-    """A breach when watched machinery ran during a call, or the call switched the recording off."""
-    for outcome in outcomes:
-        if breach := run_time_breach(function, outcome.watched, outcome.recording, rule.watch, rule.reason, code_span):
-            return breach
-    return ""

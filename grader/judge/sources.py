@@ -15,11 +15,11 @@ import hashlib
 import nbformat
 import numpy as np
 
-from grader.cases import Case
 from grader.intake.notebooks import function_sources
 from grader.items import GRADED_FUNCTIONS, ITEMS
-from grader.judge.verdict import TestResult, Trouble
-from grader.run.harvest import CallOutcome, CallStatus
+from grader.shared.judges import named_test
+from grader.shared.outcomes import CallOutcome, CallStatus, Case
+from grader.shared.verdicts import TestResult, Trouble
 
 MAX_SOURCE = 20_000  # characters of one function kept (a copy shows long before that)
 
@@ -46,7 +46,7 @@ def wrong_outputs(cases: dict[str, list[Case]], outcomes: dict[str, CallOutcome]
     for item, item_cases in cases.items():
         entry = ITEMS[item]
         for case in item_cases:
-            if not any(entry.test_name(item, part, case) in failed for part in entry.parts):
+            if not any(named_test(item, part, case) in failed for part in entry.parts):
                 continue
             digests = [_digest(outcomes[call.key]) for call in case.calls if call.key in outcomes]
             if digests and all(digests):

@@ -13,16 +13,14 @@ import json
 import math
 import secrets
 import time
-from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 
 import nbformat
 import numpy as np
 
-from grader.cases import Array, Case
 from grader.run.execute import CellStatus, NotebookRunner
 from grader.run.sandbox import hand_over
+from grader.shared.outcomes import NOT_CALLED, CallOutcome, CallStatus, Case, outcomes_from, probe_calls
 
 # the recording first (the probe builds its Recording class from it), then the probe
 RECORDING_SOURCE = (Path(__file__).with_name("recording.py")).read_text()
@@ -37,79 +35,12 @@ MAX_RESULT_BYTES = 64 * 1024 * 1024
 MAX_META_BYTES = 2 * 1024 * 1024
 
 
-@dataclass
-class Leaf:
-    """One value the function returned (a tensor, an array, a number, a list of numbers)."""
-
-    path: str  # "0", "1.2" ... position inside the returned tuple/list; "" for a bare value
-    facts: dict
-    value: np.ndarray | None
-
-
-class CallStatus(StrEnum):
-    """How one call of a graded function ended; the probe in the kernel writes these values."""
-
-    OK = "ok"
-    MISSING = "missing"
-    NOT_CALLABLE = "not_callable"
-    ERROR = "error"
-    TIMEOUT = "timeout"
-    NOT_RUN = "not_run"
-    LOST = "lost"  # the kernel was lost during the call (the grader's finding; the probe never writes it)
-
-
-@dataclass
-class CallOutcome:
-    status: CallStatus
-    reason: str = ""
-    leaves: list[Leaf] = field(default_factory=list)
-    inputs_after: dict[int, np.ndarray] = field(default_factory=dict)  # tensor arguments after the call
-    # for a call whose rule watches machinery at run time: what of it ran (category -> what was seen),
-    # and whether the recording stayed on ("intact") or how it was switched off
-    watched: dict[str, str] = field(default_factory=dict)
-    recording: str = ""
-
-    def leaf(self, path: str) -> Leaf | None:
-        return next((leaf for leaf in self.leaves if leaf.path == path), None)
-
-
-def _encode_arg(arg: object) -> dict:
-    if isinstance(arg, Array):
-        return {"array": arg.name}
-    if isinstance(arg, (list, tuple)):
-        return {"list": [_encode_arg(a) for a in arg]}
-    return {"value": arg}
-
-
 def write_case_inputs(cases: list[Case], folder: Path, watch: tuple[str, ...] = ()) -> tuple[Path, Path]:
     """The calls as JSON and all their input arrays in one `.npz`, namespaced by case.
 
     `watch`: the machinery the probe records while each call runs (the item's rule).
     """
-    calls, arrays = [], {}
-    for case in cases:
-        for call in case.calls:
-            rename = {name: f"{case.name}/{name}" for name in case.arrays}
-
-            def scoped(arg: object, rename: dict[str, str] = rename) -> object:
-                if isinstance(arg, Array):
-                    return Array(rename[arg.name])
-                if isinstance(arg, (list, tuple)):
-                    return [scoped(a) for a in arg]
-                return arg
-
-            calls.append(
-                {
-                    "key": call.key,
-                    "function": call.function,
-                    "args": [_encode_arg(scoped(a)) for a in call.args],
-                    "kwargs": {k: _encode_arg(scoped(v)) for k, v in call.kwargs.items()},
-                    "seed": call.seed,
-                    "watch": list(watch),
-                    "capture": list(call.capture),
-                }
-            )
-        arrays |= {f"{case.name}/{name}": value for name, value in case.arrays.items()}
+    calls, arrays = probe_calls(cases, watch)
     calls_file, arrays_file = folder / "calls.json", folder / "inputs.npz"
     calls_file.write_text(json.dumps(calls))
     np.savez(arrays_file, **arrays)
@@ -121,7 +52,9 @@ def probe_cell(calls_file: Path, arrays_file: Path, out_stem: Path, call_timeout
         f"_messmaster_probe(globals(), {str(calls_file)!r}, {str(arrays_file)!r}, {str(out_stem)!r}, "
         f"{float(call_timeout)!r}, {MAX_ELEMENTS_PER_VALUE})"
     )
-    names = "_messmaster_probe, _messmaster_watch, _messmaster_recording, _messmaster_install_watch"
+    names = ", ".join(
+        f"_messmaster_{name}" for name in ("probe", "call_all", "handout_loop", "watch", "recording", "install_watch")
+    )
     return nbformat.v4.new_code_cell(f"{PROBE_SOURCE}\n{call}\ndel {names}\n")
 
 
@@ -129,10 +62,7 @@ def read_outcomes(out_stem: Path, keys: list[str]) -> dict[str, CallOutcome]:
     """Parse what the probe wrote, defensively: the files were within reach of student code."""
     meta_file, arrays_file = out_stem.with_suffix(".json"), out_stem.with_suffix(".npz")
     if not meta_file.is_file() or not arrays_file.is_file():
-        return {
-            key: CallOutcome(CallStatus.NOT_RUN, "the graded function was not called (no result came back)")
-            for key in keys
-        }
+        return {key: CallOutcome(CallStatus.NOT_RUN, NOT_CALLED) for key in keys}
     if meta_file.stat().st_size > MAX_META_BYTES or arrays_file.stat().st_size > MAX_RESULT_BYTES:
         return {key: CallOutcome(CallStatus.ERROR, "the values returned were too large to grade") for key in keys}
     try:
@@ -141,29 +71,7 @@ def read_outcomes(out_stem: Path, keys: list[str]) -> dict[str, CallOutcome]:
             arrays = {name: stored[name] for name in stored.files}
     except Exception:  # a file the student's code damaged is unreadable, whatever the exact error
         return {key: CallOutcome(CallStatus.ERROR, "the values returned could not be read back") for key in keys}
-    outcomes = {}
-    for key in keys:
-        record = meta.get(key) if isinstance(meta, dict) else None
-        if not isinstance(record, dict):
-            outcomes[key] = CallOutcome(CallStatus.NOT_RUN, "the graded function was not called (no result came back)")
-            continue
-        status = record.get("status")
-        if status not in set(CallStatus):
-            outcomes[key] = CallOutcome(CallStatus.ERROR, "the values returned could not be read back")
-            continue
-        outcome = CallOutcome(CallStatus(status), str(record.get("error", "")))
-        watched = record.get("watched", {})
-        if isinstance(watched, dict):
-            outcome.watched = {str(k)[:100]: str(v)[:200] for k, v in watched.items()}
-        outcome.recording = str(record.get("recording", ""))[:200]
-        for index, facts in enumerate(record.get("leaves", []) if outcome.status == CallStatus.OK else []):
-            if isinstance(facts, dict):
-                value = arrays.get(f"{key}/out/{index}")
-                outcome.leaves.append(Leaf(str(facts.get("path", "")), facts, value))
-        prefix = f"{key}/after/"
-        outcome.inputs_after = {int(n[len(prefix) :]): a for n, a in arrays.items() if n.startswith(prefix)}
-        outcomes[key] = outcome
-    return outcomes
+    return outcomes_from(meta, arrays, keys)
 
 
 def harvest_outputs(

@@ -3,15 +3,57 @@
 
 This file is never imported by the grader: `harvest.py` sends its text to the
 kernel as one cell. It only calls the student's functions on the inputs it is
-given and writes back plain numbers (`.npz` without pickles, `.json`). It holds
+given (alone, or composed by the handout's own training loop, which the
+template hands the students) and writes back plain numbers (`.npz` without pickles, `.json`). It holds
 no expected value and makes no judgement: everything it writes is judged in the
 grader's own process, so a student who patches what this code uses can at most
-spoil their own numbers.
+spoil their own numbers. The students' self-check runs the same code on its
+public cases (`_messmaster_call_all`, stamped into it).
 """
 
 
 def _messmaster_probe(user_ns, calls_file, arrays_file, out_stem, call_timeout, max_elements):
+    """The grader's entry: the calls and their arrays from files, the results written to `out_stem`.json/.npz."""
     import json
+
+    import numpy as np
+
+    # what writes the results, taken before any graded function runs and could replace it
+    dump_json, save_arrays = json.dump, np.savez
+    with open(calls_file) as f:
+        calls = json.load(f)
+    with np.load(arrays_file, allow_pickle=False) as f:
+        arrays = {name: f[name] for name in f.files}
+    meta, results = {}, {}
+    try:
+        _messmaster_call_all(user_ns, calls, arrays, call_timeout, max_elements, meta, results)  # noqa: F821
+    finally:
+        save_arrays(out_stem + ".npz", **results)
+        with open(out_stem + ".json", "w") as f:
+            dump_json(meta, f)
+
+
+def _messmaster_handout_loop(user_ns, X, y, h=10, learning_rate=0.1, epochs=10000):
+    """The handout's train_manual loop over the notebook's own init_params, forward, loss_fn, backward and
+    sgd_update: what a training composed of them gives (the template hands this loop to the students)."""
+    init_params, forward, loss_fn = user_ns["init_params"], user_ns["forward"], user_ns["loss_fn"]
+    backward, sgd_update = user_ns["backward"], user_ns["sgd_update"]
+    params = list(init_params(X.shape[1], h, 2))
+    loss_history = []
+    for _ in range(epochs):
+        z1, a1, z2, p_hat = forward(X, *params)
+        loss = loss_fn(p_hat, y)
+        grads = backward(X, y, z1, a1, p_hat, params[2])
+        sgd_update(params, grads, learning_rate)
+        loss_history.append(loss.item())
+    return params, loss_history
+
+
+def _messmaster_call_all(user_ns, calls, arrays, call_timeout, max_elements, meta, results, watch_required=True):
+    """Call each graded function of `calls` on `arrays`; each call's record into `meta`, its arrays into
+    `results` (filled as the calls go, so that what is there survives anything). `call_timeout`: seconds,
+    or None for no bound (where SIGALRM is missing). `watch_required`: a recording without the watch
+    installed at the kernel's start is a breach (the grader's kernels always have it)."""
     import os
     import random
     import signal
@@ -21,19 +63,13 @@ def _messmaster_probe(user_ns, calls_file, arrays_file, out_stem, call_timeout, 
     import numpy as np
     import torch
 
-    # what writes the results, taken before any graded function runs and could replace it
-    dump_json, save_arrays = json.dump, np.savez
+    handout_loop = _messmaster_handout_loop  # noqa: F821  (taken before any student code runs, as below)
 
     class CallTimeout(BaseException):
         pass
 
     def on_alarm(signum, frame):
         raise CallTimeout()
-
-    with open(calls_file) as f:
-        calls = json.load(f)
-    with np.load(arrays_file, allow_pickle=False) as f:
-        arrays = {name: f[name] for name in f.files}
 
     def build(arg):
         if isinstance(arg, dict) and "array" in arg:
@@ -116,14 +152,28 @@ def _messmaster_probe(user_ns, calls_file, arrays_file, out_stem, call_timeout, 
                 out.append(arg)
         return out
 
-    meta = {}
-    results = {}
-    previous = signal.signal(signal.SIGALRM, on_alarm)
+    def timer(seconds):
+        if timed:
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+
+    timed = call_timeout is not None and hasattr(signal, "setitimer")
+    timed = timed and threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGALRM, on_alarm) if timed else None
     try:
         for call in calls:
             key = call["key"]
             record = meta[key] = {"status": "ok"}
-            function = user_ns.get(call["function"])
+            if call.get("handout_loop"):
+                composed = ("init_params", "forward", "loss_fn", "backward", "sgd_update")
+                if not all(callable(user_ns.get(name)) for name in composed):
+                    record["status"] = "missing"
+                    continue
+
+                def function(*args, **kwargs):
+                    return handout_loop(user_ns, *args, **kwargs)
+
+            else:
+                function = user_ns.get(call["function"])
             if function is None:
                 record["status"] = "missing"
                 continue
@@ -138,7 +188,7 @@ def _messmaster_probe(user_ns, calls_file, arrays_file, out_stem, call_timeout, 
             recording = Recording(call.get("watch", ()))
             captured = {}
             restore = capturing(call.get("capture", ()), captured)
-            signal.setitimer(signal.ITIMER_REAL, call_timeout)
+            timer(call_timeout)
             try:
                 if recording.watch:
                     with recording:
@@ -153,11 +203,11 @@ def _messmaster_probe(user_ns, calls_file, arrays_file, out_stem, call_timeout, 
                 record["error"] = f"{type(error).__name__}: {error}"[:500]
                 continue
             finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
+                timer(0)
                 restore()
                 if recording.watch:
                     record |= recording.facts()
-                    if watcher is None and record["recording"] == "intact":
+                    if watch_required and watcher is None and record["recording"] == "intact":
                         record["recording"] = "the grader's watch over threads and processes was removed"
             found = []
             leaves_of(returned, "", found)
@@ -174,8 +224,6 @@ def _messmaster_probe(user_ns, calls_file, arrays_file, out_stem, call_timeout, 
                 if isinstance(value, torch.Tensor) and type(value) is torch.Tensor:
                     results[f"{key}/after/{index}"] = value.detach().cpu().numpy().copy()
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        save_arrays(out_stem + ".npz", **results)
-        with open(out_stem + ".json", "w") as f:
-            dump_json(meta, f)
+        if timed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)

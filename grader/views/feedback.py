@@ -9,11 +9,11 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from grader.judge.verdict import TestResult
 from grader.points import points_text
 from grader.result import SubmissionResult
-from grader.shared_with_selfcheck import MISCONCEPTIONS, hint
-from grader.student_text import code_block, code_span
+from grader.shared.catalogue import MISCONCEPTIONS, hint
+from grader.shared.verdicts import TestResult, code_span
+from grader.student_text import code_block
 from grader.views.html import render
 from grader.views.plots import decision_boundaries, loss_curves, loss_table, training_accuracy
 

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 
 from grader.result import SubmissionResult, SubmissionStatus
 from grader.rubric import Rubric
-from grader.shared_with_selfcheck import MISCONCEPTIONS
+from grader.shared.catalogue import MISCONCEPTIONS
 from grader.store import StudentRow
 from grader.views.html import render
 from grader.views.plots import STYLE, png

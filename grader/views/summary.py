@@ -5,8 +5,8 @@ from __future__ import annotations
 from grader.points import points_text
 from grader.result import SubmissionStatus
 from grader.rubric import Rubric
+from grader.shared.verdicts import code_span
 from grader.store import StudentRow
-from grader.student_text import code_span
 
 
 def _cell(text: str) -> str:

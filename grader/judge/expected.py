@@ -1,0 +1,105 @@
+"""The grader's expected values: the reference computes them, in the grader's own process, on the hidden cases.
+
+The judges (`grader/shared/judges.py`) ask for them through the `Expected`
+interface; the students' self-check answers the same questions from numbers
+shipped with its public cases (`tools/build_student_bundle.py` writes those
+numbers with this very class).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import io
+from functools import cache
+
+import numpy as np
+import torch
+
+from grader.cases import holdout, training_split
+from grader.shared.judges import FORWARD_OUTPUTS, GRADIENTS
+from grader.shared.outcomes import Case
+from reference import solutions
+
+# the contract's defaults for the trainings (the reference's signature holds them)
+TRAINING_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(solutions.train_manual).parameters.items()
+    if parameter.default is not inspect.Parameter.empty
+}
+
+
+def _tensors(case: Case, names: tuple[str, ...]) -> list[torch.Tensor]:
+    return [torch.from_numpy(np.array(case.arrays[name])) for name in names]
+
+
+def _data(case: Case, on_split: bool) -> tuple[np.ndarray, np.ndarray]:
+    return training_split() if on_split else (case.arrays["X"], case.arrays["y"])
+
+
+def reference_training_from(
+    start: list[np.ndarray], epochs: int, data: tuple[np.ndarray, np.ndarray] | None = None, **options: float
+) -> np.ndarray:
+    """The handout's full-batch loop with the reference's functions, from the weights `start`, on `data` (the
+    training split by default): its losses. `options`: learning_rate, where the call passed one."""
+    X, y = (torch.from_numpy(a) for a in (data or training_split()))
+    params = [torch.from_numpy(np.array(p, dtype=np.float32)) for p in start]
+    learning_rate = options.get("learning_rate", TRAINING_DEFAULTS["learning_rate"])
+    history = []
+    for _ in range(epochs):
+        z1, a1, _, p_hat = solutions.forward(X, *params)
+        history.append(solutions.loss_fn(p_hat, y).item())
+        solutions.sgd_update(params, solutions.backward(X, y, z1, a1, p_hat, params[2]), learning_rate)
+    return np.array(history)
+
+
+@cache
+def _optimizer_history(optimizer: str, epochs: int, seed: int, X: bytes, y: bytes, rows: int) -> np.ndarray:
+    """The reference's loss history for one optimizer: the same for every submission, so computed once a process."""
+    inputs = torch.from_numpy(np.frombuffer(X, dtype=np.float32).reshape(rows, -1).copy())
+    labels = torch.from_numpy(np.frombuffer(y, dtype=np.int64).copy())
+    with contextlib.redirect_stdout(io.StringIO()):  # it reports its progress
+        history = solutions.train_with_optimizer(optimizer, inputs, labels, epochs=epochs, seed=seed)
+    return np.array(history)
+
+
+def reference_optimizer_history(
+    optimizer: str, epochs: int, seed: int, data: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
+    """The reference's loss history for one optimizer on `data` (the training split by default)."""
+    X, y = data or training_split()
+    X, y = np.ascontiguousarray(X, dtype=np.float32), np.ascontiguousarray(y, dtype=np.int64)
+    return _optimizer_history(optimizer, epochs, seed, X.tobytes(), y.tobytes(), len(y))
+
+
+class ReferenceExpected:
+    """The `Expected` of the judges, computed by the reference; the holdout is the secret one by default."""
+
+    def __init__(self, holdout_data: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        self.holdout_data = holdout_data
+
+    def values(self, case: Case) -> dict[str, np.ndarray]:
+        if case.item == "loss_fn":
+            return {"loss": solutions.loss_fn(*_tensors(case, ("p_y_hat", "y"))).numpy()}
+        if case.item == "forward":
+            found = solutions.forward(*_tensors(case, ("X", "W1", "b1", "W2", "b2")))
+            return {name: value.numpy() for name, value in zip(FORWARD_OUTPUTS, found, strict=True)}
+        if case.item == "backward":
+            found = solutions.backward(*_tensors(case, ("X", "y", "z1", "a1", "p_hat", "W2")))
+            return {name: value.numpy() for name, value in zip(GRADIENTS, found, strict=True)}
+        raise ValueError(f"no expected values for a case of {case.item}")
+
+    def training(self, case: Case, start: list[np.ndarray], on_split: bool = False) -> np.ndarray:
+        call = case.graded_calls[0]
+        options = {k: v for k, v in call.kwargs.items() if k == "learning_rate"}
+        return reference_training_from(start, call.kwargs["epochs"], _data(case, on_split), **options)
+
+    def optimizer(self, case: Case, optimizer: str, on_split: bool = False) -> np.ndarray:
+        call = case.calls[0]
+        return reference_optimizer_history(optimizer, call.kwargs["epochs"], call.kwargs["seed"], _data(case, on_split))
+
+    def holdout_correct(self, params: list[np.ndarray]) -> tuple[int, int]:
+        X, y = self.holdout_data or holdout()
+        W1, b1, W2, b2 = (torch.from_numpy(p.astype(np.float32)) for p in params)
+        p_hat = solutions.forward(torch.from_numpy(X), W1, b1, W2, b2)[3]
+        return int((p_hat.argmax(dim=1).numpy() == y).sum()), len(y)

@@ -1,0 +1,525 @@
+"""Each graded item's judge, and the prologue every case goes through first: one judge for the grader and the
+students' self-check.
+
+A judge sees one case whose calls all returned and says per part what is wrong
+("" when right). Expected values come from `Standards.expected`: the grader
+computes them with the reference on its hidden cases; the self-check reads them
+from the numbers shipped with its public cases (values, never the reference's
+code). Everything else (tolerances, the order of checks, the messages, the
+mistakes recognised) is this module's, for both.
+
+One policy for the trainings: train_manual composes init_params, forward,
+loss_fn, backward and sgd_update (the template's loop). What one of those gets
+wrong is charged to it alone: a training whose losses or trained weights
+differ from the handout's only because a function it composes is wrong (it
+matches the handout's loop over the notebook's own functions) keeps its points.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from grader.shared.catalogue import (
+    GRADIENT_HINTS,
+    parameter_problem,
+    recognise_gradient,
+    recognise_loss,
+    recognise_update,
+    recognise_weight_shapes,
+    same_start,
+)
+from grader.shared.outcomes import CallOutcome, Case, Leaf
+from grader.shared.verdicts import (
+    Check,
+    Trouble,
+    call_failure,
+    changed_inputs,
+    compare,
+    describe_call,
+    returned_autograd_history,
+    watched_at_run_time,
+)
+
+PARAMETERS = ("W1", "b1", "W2", "b2")
+FORWARD_OUTPUTS = ("z1", "a1", "z2", "p_hat")
+GRADIENTS = tuple(GRADIENT_HINTS)  # dL_dW1, dL_db1, dL_dW2, dL_db2: backward's results in the order it returns them
+GRADIENT_TESTS = ("dW1", "db1", "dW2", "db2")  # and the tests they are judged in (the item table's parts)
+# what train_manual composes, in the order it calls them (the template's loop)
+COMPOSED = ("init_params", "forward", "loss_fn", "backward", "sgd_update")
+HANDOUT_SIZES = {"d": 2, "h": 10}  # the notebook's own: a function right only there has them written in
+HANDOUT_LOOP = (
+    "the handout's full-batch loop (each epoch: forward, loss, backward, sgd_update, then record the loss, with "
+    "the arguments the grader passed) from the weights your init_params gave"
+)
+
+
+class Expected(Protocol):
+    """Where a judge's expected values come from: the reference (grader) or shipped numbers (self-check)."""
+
+    def values(self, case: Case) -> dict[str, np.ndarray]:
+        """The expected results of a case of loss_fn (`loss`), forward (z1 ... p_hat) or backward (dL_dW1 ...)."""
+
+    def training(self, case: Case, start: list[np.ndarray], on_split: bool = False) -> np.ndarray | None:
+        """The handout loop's losses from the weights `start` on the case's data (or on the notebook's training
+        split); None where they are not known (the self-check knows them from its own start only)."""
+
+    def optimizer(self, case: Case, optimizer: str, on_split: bool = False) -> np.ndarray | None:
+        """train_with_optimizer's expected losses for the case (or on the notebook's training split)."""
+
+    def holdout_correct(self, params: list[np.ndarray]) -> tuple[int, int]:
+        """How many points of the holdout an MLP with these weights classifies right, of how many."""
+
+
+@dataclass(frozen=True)
+class Standards:
+    """What every judge holds the values to: the tolerance, each item's options (as the rubric's `[items.NAME]`
+    tables give them), the expected values, the notebook's training rows, and the composed items that fail their
+    own tests (a training is not charged again for them)."""
+
+    rtol: float
+    atol: float
+    options: dict[str, Any]
+    expected: Expected
+    training_rows: int
+    failing: frozenset[str] = frozenset()
+
+
+# a judge sees one case whose calls all returned, and gives one Check per part of its item, in order
+Judge = Callable[[Case, list[CallOutcome], Standards], list[Check]]
+
+
+def named_test(item: str, part: str, case: Case) -> str:
+    return ".".join(p for p in (item, part, case.name) if p)
+
+
+def parts_of(parts: tuple[str, ...], case: Case) -> tuple[str, ...]:
+    """The tests `case` yields: the item's, or those its definition's `parts` names."""
+    return tuple(part for part in parts if part in case.spec.get("parts", parts))
+
+
+# ---- loss_fn ---------------------------------------------------------------------------------------------
+
+
+def judge_loss_fn(case: Case, outcomes: list[CallOutcome], standards: Standards) -> list[Check]:
+    leaf = outcomes[0].leaf("")
+    problem = compare(leaf, standards.expected.values(case)["loss"], "the loss", standards.rtol, standards.atol)
+    if not problem:
+        return [Check("")]
+    mistake = ""
+    if leaf is not None and leaf.value is not None:
+        mistake = recognise_loss(case.arrays["p_y_hat"], case.arrays["y"], leaf.value.astype(np.float64))
+    return [Check("", f"{problem}.", mistake)]
+
+
+# ---- init_params -----------------------------------------------------------------------------------------
+
+
+def judge_init_params(case: Case, outcomes: list[CallOutcome], standards: Standards) -> list[Check]:
+    item = standards.options["init_params"]
+    d, h, k = (case.spec[x] for x in "dhk")
+    shapes = {"W1": (d, h), "b1": (h,), "W2": (h, k), "b2": (k,)}
+    problems, got = [], {}
+    for index, (name, shape) in enumerate(shapes.items()):
+        leaf = outcomes[0].leaf(str(index))
+        if leaf is None or leaf.value is None:
+            problems.append(f"{name} is missing or not numbers")
+            continue
+        got[name] = tuple(leaf.value.shape)
+        problem = parameter_problem(
+            name, leaf.value, shape, item.weight_std, item.weight_std_min_size, item.weight_max_abs
+        )
+        problems += [problem] if problem else []
+    if not problems:
+        return [Check("")]
+    return [Check("", "; ".join(problems) + ".", recognise_weight_shapes(got, d, h, k))]
+
+
+# ---- forward ---------------------------------------------------------------------------------------------
+
+
+def judge_forward(case: Case, outcomes: list[CallOutcome], standards: Standards) -> list[Check]:
+    expected = standards.expected.values(case)
+    problems = [
+        compare(outcomes[0].leaf(str(i)), expected[label], label, standards.rtol, standards.atol)
+        for i, label in enumerate(FORWARD_OUTPUTS)
+    ]
+    problems = [p for p in problems if p]
+    if not problems:
+        return [Check("")]
+    p_hat = outcomes[0].leaf("3")
+    overflowed = p_hat is not None and p_hat.value is not None and not np.all(np.isfinite(p_hat.value))
+    overflow = "softmax_overflow" if overflowed and np.all(np.isfinite(expected["p_hat"])) else ""
+    return [Check("", "; ".join(problems) + ".", overflow)]
+
+
+# ---- backward --------------------------------------------------------------------------------------------
+
+
+def judge_backward(case: Case, outcomes: list[CallOutcome], standards: Standards) -> list[Check]:
+    expected = standards.expected.values(case)
+    checks = []
+    for index, (gradient, test) in enumerate(zip(GRADIENTS, GRADIENT_TESTS, strict=True)):
+        leaf, wanted = outcomes[0].leaf(str(index)), expected[gradient].astype(np.float64)
+        problem = compare(leaf, wanted, gradient, standards.rtol, standards.atol)
+        if not problem:
+            checks.append(Check(test))
+            continue
+        mistake = ""
+        if leaf is not None and leaf.value is not None:
+            mistake = recognise_gradient(gradient, case.arrays, leaf.value.astype(np.float64), wanted)
+        # a wrong gradient with no catalogued mistake: where the handout computes it
+        checks.append(Check(test, f"{problem}." + ("" if mistake else f" Hint: {GRADIENT_HINTS[gradient]}."), mistake))
+    return checks
+
+
+# ---- sgd_update ------------------------------------------------------------------------------------------
+
+
+def judge_sgd_update(case: Case, outcomes: list[CallOutcome], standards: Standards) -> list[Check]:
+    outcome, lr = outcomes[0], case.spec["learning_rate"]
+    problems, advice, mistake = [], "", ""
+    for index, name in enumerate(PARAMETERS):
+        param, grad = case.arrays[name].astype(np.float64), case.arrays[f"d{name}"].astype(np.float64)
+        expected, after = param - lr * grad, outcome.inputs_after.get(index)
+        leaf = None if after is None else Leaf(name, {}, after)
+        problem = compare(leaf, expected, f"{name} after the call", standards.rtol, standards.atol)
+        if problem and after is not None and after.shape == param.shape:
+            if recognise_update(param, grad, lr, after.astype(np.float64)):
+                problem = f"{name} moved *up* the gradient, so the loss grows"
+                mistake = "update_sign"
+            elif np.array_equal(after, case.arrays[name]):
+                problem = f"{name} was not changed in place"
+                advice = " Hint: the caller's list must see the step: change each tensor itself, in place."
+        problem = problem or compare(
+            outcome.leaf(str(index)), expected, f"returned {name}", standards.rtol, standards.atol
+        )
+        problems += [problem] if problem else []
+    if not problems:
+        return [Check("")]
+    # a sign that is wrong is the mistake to name; the in-place advice only when nothing is catalogued
+    return [Check("", "; ".join(problems) + "." + ("" if mistake else advice), mistake)]
+
+
+# ---- train_manual and optimizers -------------------------------------------------------------------------
+
+
+def _history(leaf: Leaf | None, epochs: int, label: str) -> tuple[np.ndarray | None, str]:
+    """The loss history as numbers, or what is wrong with it."""
+    if leaf is None or leaf.value is None:
+        return None, f"{label}: no list of losses came back"
+    values = leaf.value.astype(np.float64).ravel()
+    if leaf.value.ndim != 1 or len(values) != epochs:
+        return None, f"{label}: {len(values)} values for {epochs} epochs; expected one float per epoch"
+    if not np.all(np.isfinite(values)):
+        return None, f"{label}: contains NaN or infinity (the training diverged)"
+    return values, ""
+
+
+def _history_mismatch(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float, label: str) -> str:
+    """Where a loss history first leaves the expected one, or "": the two numbers compared, with the digits that
+    tell them apart."""
+    off = np.flatnonzero(~np.isclose(got, expected, rtol=rtol, atol=atol))
+    if off.size == 0:
+        return ""
+    epoch = int(off[0])
+    shown = _apart(got[epoch], expected[epoch])
+    return f"{label}: at epoch {epoch} the loss is {shown[0]}, where {shown[1]} was expected"
+
+
+def _apart(a: float, b: float) -> tuple[str, str]:
+    """Two different numbers with the fewest significant digits (at least 5) that show them different."""
+    for digits in range(5, 18):
+        shown = (f"{a:.{digits}g}", f"{b:.{digits}g}")
+        if shown[0] != shown[1]:
+            return shown
+    return shown
+
+
+def _same_run(got: np.ndarray, other: np.ndarray | None) -> bool:
+    """Whether two results of training are one run's (the same losses, or the same trained weights)."""
+    return other is not None and got.shape == other.shape and bool(np.allclose(got, other, rtol=1e-3, atol=1e-4))
+
+
+def _trained_on_the_notebooks_data(
+    case: Case, got: np.ndarray, expected_there: Callable[[], np.ndarray | None]
+) -> bool:
+    """Whether a history on data the notebook never had is, instead, the expected one on the training split (the
+    notebook's globals, used in place of the arguments)."""
+    return "n" in case.spec and _same_run(got, expected_there())
+
+
+def _follows_from(standards: Standards) -> list[str]:
+    return [item for item in COMPOSED if item in standards.failing]
+
+
+def _charged_elsewhere(follows: list[str]) -> str:
+    names = ", ".join(f"`{item}`" for item in follows)
+    return f" (it composes {names}, failing their own tests: fix those first)"
+
+
+def _manual_history_check(
+    case: Case,
+    standards: Standards,
+    history: np.ndarray,
+    start: list[np.ndarray] | None,
+    composed: np.ndarray | None,
+) -> Check:
+    """The loss history against the handout's loop from the student's own first weights, on the case's data: the
+    defaults and the order of the steps show in the losses."""
+    item = standards.options["train_manual"]
+    follows = _follows_from(standards)
+    expected = None if start is None else standards.expected.training(case, start)
+    if expected is None and start is not None:
+        # a start the expected values do not know (the self-check's, when init_params draws otherwise): the
+        # handout's loop over the notebook's own functions from it, which is the handout's run where they pass
+        # their own tests, and where they do not is what the policy above compares with anyway
+        expected = composed
+    if expected is not None:
+        problem = _history_mismatch(history, expected, item.history_rtol, item.history_atol, "loss_history")
+        if not problem:
+            return Check("loss_history")
+        # a loss_fn that sums instead of averaging scales every recorded loss by N and changes nothing of the
+        # training: the handout's run, recorded by a wrong loss_fn (which costs loss_fn)
+        scale = float(history @ expected / (expected @ expected))
+        if scale > 0 and not np.isclose(scale, 1, rtol=0.05):
+            atol = item.history_atol * max(scale, 1)
+            if not _history_mismatch(history, expected * scale, item.history_rtol, atol, "loss_history"):
+                return Check("loss_history")
+    if follows and _same_run(history, composed):
+        return Check("loss_history")  # the loop is the handout's; what differs is charged to `follows`
+    if not history[-1] < history[0]:
+        return Check(
+            "loss_history",
+            f"loss_history: the loss did not fall ({history[0]:.4f} at the start, {history[-1]:.4f} at the end)"
+            + (_charged_elsewhere(follows) if follows else "")
+            + ".",
+        )
+    if expected is None:
+        return Check("loss_history")  # no first weights of its init_params to start the handout's loop from
+    if start is not None and _trained_on_the_notebooks_data(
+        case, history, lambda: standards.expected.training(case, start, on_split=True)
+    ):
+        return Check("loss_history", f"{problem}.", "globals_for_arguments")
+    return Check("loss_history", f"{problem} ({HANDOUT_LOOP}){_charged_elsewhere(follows) if follows else ''}.")
+
+
+def _leaves_values(leaves: list[Leaf | None], shapes: list[tuple]) -> list[np.ndarray] | None:
+    if any(p is None or p.value is None or p.value.shape != s for p, s in zip(leaves, shapes, strict=True)):
+        return None
+    return [leaf.value for leaf in leaves]
+
+
+def judge_train_manual(case: Case, outcomes: list[CallOutcome], standards: Standards) -> list[Check]:
+    item = standards.options["train_manual"]
+    outcome, epochs = outcomes[0], case.calls[0].kwargs["epochs"]
+    # the handout's loop over the notebook's own functions, from the same seed (None where it did not return)
+    loop = outcomes[1] if len(outcomes) > 1 and outcomes[1].status == "ok" else None
+    d, h = case.arrays["X"].shape[1], case.calls[0].kwargs.get("h", 10)
+    shapes = [(d, h), (h,), (h, 2), (2,)]
+    history, problem = _history(outcome.leaf("1"), epochs, "loss_history")
+    composed = _history(loop.leaf("1"), epochs, "")[0] if loop else None
+    start = _leaves_values([outcome.leaf(f"captured.init_params.{i}") for i in range(4)], shapes)
+    if history is None:
+        loss_check = Check("loss_history", f"{problem}.")
+    else:
+        loss_check = _manual_history_check(case, standards, history, start, composed)
+    returned = [outcome.leaf(f"0.{i}") for i in range(4)]
+    params = _leaves_values(returned, shapes)
+    follows = _follows_from(standards)
+    if params is None:
+        got = [None if p is None or p.value is None else tuple(p.value.shape) for p in returned]
+        problem = f"The trained parameters should have shapes {shapes}, got {got}."
+    elif not all(np.all(np.isfinite(p)) for p in params):
+        problem = "The trained parameters contain NaN or infinity."
+    else:
+        correct, points = standards.expected.holdout_correct(params)
+        needed = math.ceil(item.holdout_accuracy * points - 1e-9)
+        composed_params = _leaves_values([loop.leaf(f"0.{i}") for i in range(4)], shapes) if loop else None
+        same = composed_params is not None and all(
+            _same_run(mine, theirs) for mine, theirs in zip(params, composed_params, strict=True)
+        )
+        problem = (
+            ""
+            if correct >= needed or (follows and same)
+            else f"The trained MLP classifies {correct} of the {points} points of the holdout correctly "
+            f"({correct / points:.2%}); at least {needed} ({item.holdout_accuracy:.0%}) are needed. Look at how "
+            "the weights are updated, and at the gradients." + (_charged_elsewhere(follows) if follows else "")
+        )
+    return [loss_check, Check("holdout_accuracy", problem)]
+
+
+def judge_optimizers(case: Case, outcomes: list[CallOutcome], standards: Standards) -> list[Check]:
+    item = standards.options["optimizers"]
+    epochs = case.calls[0].kwargs["epochs"]
+    histories, problems = {}, []
+    for call, outcome in zip(case.calls, outcomes, strict=True):
+        optimizer = call.args[0]
+        history, problem = _history(outcome.leaf("") or outcome.leaf("0"), epochs, f'loss_history for "{optimizer}"')
+        histories[optimizer] = history
+        problems += [problem] if problem else []
+    if problems:
+        return [Check("loss_history", ". ".join(problems) + ".")] + [
+            Check(part, "needs both the SGD and the Adam loss histories.") for part in ("same_start", "adam_beats_sgd")
+        ]
+    sgd, adam = histories["SGD"], histories["Adam"]
+    started_together = same_start(sgd[0], adam[0], item.same_start_rtol, item.same_start_atol)
+    # from the same start, both runs must be the expected ones (from different starts, same_start says why)
+    mismatches = {
+        name: _history_mismatch(
+            histories[name],
+            standards.expected.optimizer(case, name),
+            item.history_rtol,
+            item.history_atol,
+            f'loss_history for "{name}"',
+        )
+        for name in histories
+        if started_together
+    }
+    history_problem = ". ".join(m for m in mismatches.values() if m)
+    history_check = Check("loss_history")
+    if history_problem:
+        if all(
+            _trained_on_the_notebooks_data(
+                case, histories[name], lambda name=name: standards.expected.optimizer(case, name, on_split=True)
+            )
+            for name in mismatches
+        ):
+            history_check = Check("loss_history", f"{history_problem}.", "globals_for_arguments")
+        else:
+            history_check = Check(
+                "loss_history",
+                f"{history_problem}: train as the handout does (Xavier-uniform weights seeded by `seed`, zero "
+                "biases, the arguments the grader passed, the MLP of Q1, F.cross_entropy on the logits, one "
+                "full-batch step per epoch).",
+            )
+    starts, ends = _apart(sgd[0], adam[0]), _apart(adam[-1], sgd[-1])
+    return [
+        history_check,
+        Check("same_start")
+        if started_together
+        else Check("same_start", f"SGD starts at loss {starts[0]} and Adam at {starts[1]}.", "optimizers_start_apart"),
+        Check(
+            "adam_beats_sgd",
+            ""
+            if adam[-1] < sgd[-1]
+            else f"after {epochs} epochs Adam's loss ({ends[0]}) is not below SGD's ({ends[1]}), unlike the reference.",
+        ),
+    ]
+
+
+# ---- the prologue every case goes through, and the mistakes only an item's cases together show ---------------
+
+
+def _why_not_judged(
+    function: str, rule: Any, case: Case, outcomes: list[CallOutcome], breach: str
+) -> tuple[str, Trouble]:
+    """Why the case's tests all fail before any value is looked at (a broken rule, a call that did not return),
+    and its kind of trouble; ("", NONE) when its values are to be judged."""
+    if breach:
+        return breach, Trouble.RULE
+    graded = [(call, outcome) for call, outcome in zip(case.calls, outcomes, strict=True) if not call.handout_loop]
+    failures = [call_failure(outcome, call.function) for call, outcome in graded]
+    if any(text for text, _ in failures):
+        first = next(trouble for text, trouble in failures if text)
+        return "; ".join(dict.fromkeys(text for text, _ in failures if text)), first
+    own = [outcome for _, outcome in graded]
+    if rule is not None and rule.watch:
+        if ran := watched_at_run_time(function, own, tuple(rule.watch), rule.reason):
+            return ran, Trouble.RULE
+    if rule is not None and rule.autograd_history:
+        if kept := returned_autograd_history(function, own, rule.reason):
+            return kept, Trouble.RULE
+    return "", Trouble.NONE
+
+
+def _changed_inputs_note(case: Case, outcomes: list[CallOutcome]) -> str:
+    changed = sorted(
+        {
+            name
+            for index, (call, outcome) in enumerate(zip(case.calls, outcomes, strict=True))
+            if not call.handout_loop
+            for name in changed_inputs(case, index, outcome)
+        }
+    )
+    if not changed:
+        return ""
+    return f" Note: it changed its input{'s' if len(changed) > 1 else ''} {', '.join(changed)} in place."
+
+
+def called(case: Case) -> str:
+    """`Called loss_fn(p_y_hat: (4, 2) float32, y: (4,) int64).`: what a case called, and on what data."""
+    shown = [describe_call(case, index) for index, call in enumerate(case.calls) if not call.handout_loop]
+    on = f" on {case.spec['about']}" if "about" in case.spec else ""
+    return f"Called {' and '.join(shown)}{on}."
+
+
+def _across_cases(cases: list[Case], outcomes: dict[str, CallOutcome], checks: list[list[Check]], rows: int) -> str:
+    """A catalogued mistake that only shows across an item's cases (sizes written in, globals used), or ""."""
+    for case in cases:
+        case_rows = len(next(iter(case.arrays.values()))) if case.arrays else None
+        for call in case.graded_calls:
+            if case_rows not in (None, rows) and any(
+                leaf.value is not None and leaf.value.ndim >= 1 and leaf.value.shape[0] == rows
+                for leaf in outcomes[call.key].leaves
+            ):
+                return "globals_for_arguments"
+    handout = [i for i, case in enumerate(cases) if all(case.spec.get(k) == v for k, v in HANDOUT_SIZES.items())]
+    others = [i for i in range(len(cases)) if i not in handout]
+    if (
+        handout
+        and all(not c.problem for i in handout for c in checks[i])
+        and any(c.problem for i in others for c in checks[i])
+    ):
+        return "sizes_hard_coded"
+    return ""
+
+
+def judge_cases(
+    item: str,
+    entry: Any,
+    cases: list[Case],
+    outcomes: dict[str, CallOutcome],
+    standards: Standards,
+    breach: str = "",
+) -> list[tuple[str, str, Check]]:
+    """Every test of one item's cases as (test name, what was called, verdict). `entry`: the item's `function`,
+    `judge`, `parts` and `changes_inputs`; its options (`standards.options[item]`) hold its `rule`, if any."""
+    rule = getattr(standards.options[item], "rule", None)
+    checks = []
+    for case in cases:
+        case_outcomes = [outcomes[call.key] for call in case.calls]
+        failure, trouble = _why_not_judged(entry.function, rule, case, case_outcomes, breach)
+        parts = parts_of(entry.parts, case)
+        if failure:
+            checks.append([Check(part, f"{failure}.", trouble=trouble) for part in parts])
+            continue
+        found = entry.judge(case, case_outcomes, standards)
+        if [check.part for check in found] != list(entry.parts):  # a judge of ours that breaks the interface
+            raise ValueError(f"the {item} judge judged {[c.part for c in found]}, not its parts {list(entry.parts)}")
+        note = "" if entry.changes_inputs else _changed_inputs_note(case, case_outcomes)
+        checks.append([_with_note(check, note) for check in found if check.part in parts])
+    # a mistake only the cases together show, for the failures whose values show none of their own; and for a
+    # call that raised, the mistake the item's other cases show
+    across = "" if breach else _across_cases(cases, outcomes, checks, standards.training_rows)
+    shown = next((c.mistake for case_checks in checks for c in case_checks if c.mistake), "")
+    return [
+        (named_test(item, check.part, case), called(case), _with_mistake(check, across, shown))
+        for case, case_checks in zip(cases, checks, strict=True)
+        for check in case_checks
+    ]
+
+
+def _with_note(check: Check, note: str) -> Check:
+    return Check(check.part, check.problem + note, check.mistake, check.trouble) if check.problem and note else check
+
+
+def _with_mistake(check: Check, across: str, shown: str) -> Check:
+    if not check.problem or check.mistake:
+        return check
+    mistake = across or (shown if check.trouble == Trouble.RAISED else "")
+    return Check(check.part, check.problem, mistake, check.trouble)
