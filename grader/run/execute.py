@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import atexit
 import math
-import re
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -21,6 +20,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 from grader.errors import SubmissionError
+from grader.shared.catalogue import is_selfcheck_cell
 
 MAX_OUTPUT_CHARS = 200_000  # per notebook: enough for any honest progress log
 TIMEOUT_ENAME = "GraderCellTimeout"
@@ -214,22 +214,6 @@ class NotebookRunner:
         finally:
             self.client.iopub_timeout = waits_for_output
         return self._last_reply.get("status") == "ok"
-
-
-# the self-check cell the students' README suggests: its module ships with the bundle, never with a submission's
-# workspace, so the grader passes over a cell that does nothing else (it would only raise ModuleNotFoundError)
-_SELFCHECK_LINE = re.compile(
-    r"(from selfcheck import check|import selfcheck|(selfcheck\.)?check\(\s*(['\"]\w*['\"])?\s*\))\s*(#.*)?"
-)
-
-
-def is_selfcheck_cell(source: str) -> bool:
-    """Whether a cell only runs the students' self-check (comments and blank lines aside)."""
-    lines = [line.strip() for line in source.splitlines()]
-    code = [part.strip() for line in lines if line and not line.startswith("#") for part in line.split(";")]
-    code = [part for part in code if part]
-    uses_it = any("selfcheck" in part for part in code)
-    return uses_it and all(_SELFCHECK_LINE.fullmatch(part) for part in code)
 
 
 def first_line(source: str) -> str:

@@ -51,6 +51,7 @@ GRADIENTS = tuple(GRADIENT_HINTS)  # dL_dW1, dL_db1, dL_dW2, dL_db2: backward's 
 GRADIENT_TESTS = ("dW1", "db1", "dW2", "db2")  # and the tests they are judged in (the item table's parts)
 # what train_manual composes, in the order it calls them (the template's loop)
 COMPOSED = ("init_params", "forward", "loss_fn", "backward", "sgd_update")
+COMPOSES = {"train_manual": COMPOSED}
 HANDOUT_SIZES = {"d": 2, "h": 10}  # the notebook's own: a function right only there has them written in
 HANDOUT_LOOP = (
     "the handout's full-batch loop (each epoch: forward, loss, backward, sgd_update, then record the loss, with "
@@ -254,7 +255,7 @@ def _trained_on_the_notebooks_data(
 
 
 def _follows_from(standards: Standards) -> list[str]:
-    return [item for item in COMPOSED if item in standards.failing]
+    return [item for item in COMPOSES["train_manual"] if item in standards.failing]
 
 
 def _charged_elsewhere(follows: list[str]) -> str:
@@ -496,7 +497,10 @@ def judge_cases(
         failure, trouble = _why_not_judged(entry.function, rule, case, case_outcomes, breach)
         parts = parts_of(entry.parts, case)
         if failure:
-            checks.append([Check(part, f"{failure}.", trouble=trouble) for part in parts])
+            # a training that raised while a function it composes fails: that one is where to look first
+            follows = [name for name in COMPOSES.get(item, ()) if name in standards.failing]
+            pointer = _charged_elsewhere(follows) if follows and trouble != Trouble.RULE else ""
+            checks.append([Check(part, f"{failure}{pointer}.", trouble=trouble) for part in parts])
             continue
         found = entry.judge(case, case_outcomes, standards)
         if [check.part for check in found] != list(entry.parts):  # a judge of ours that breaks the interface
