@@ -26,7 +26,7 @@ from grader.intake.notebooks import UnreadableSubmission, read_notebook, upgrade
 from grader.items import GRADED_FUNCTIONS, generate_cases
 from grader.judge.artifacts import plot_data
 from grader.judge.evidence import Evidence
-from grader.judge.rules import forbidden_uses
+from grader.judge.rules import forbidden_uses, ignored_arguments_of
 from grader.judge.score import score_all
 from grader.judge.sources import graded_sources, wrong_outputs
 from grader.judge.written import extract_written_answers
@@ -207,9 +207,9 @@ def grade_submission(submission: Submission, rubric: Rubric, sandbox: SandboxMod
                 Trouble.KERNEL_LOST,
             )
         )
-    breaches = forbidden_uses(notebook, rubric)
-    result.tests = score_all(cases, harvest.outcomes, rubric, breaches)
-    result.evidence = Evidence(harvest.outcomes, breaches)
+    breaches, ignored = forbidden_uses(notebook, rubric), ignored_arguments_of(notebook, rubric)
+    result.tests = score_all(cases, harvest.outcomes, rubric, breaches, ignored)
+    result.evidence = Evidence(harvest.outcomes, breaches, ignored)
     result.plots = plot_data(cases, harvest.outcomes)
     result.written = extract_written_answers(notebook, template)
     result.code = graded_sources(notebook)

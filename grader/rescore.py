@@ -36,7 +36,7 @@ def rescore_class(store: ClassStore, rubric: Rubric, versions: Versions, run_id:
             continue
         result = store.result_of(grading)
         result.rubric, result.evidence = rubric, evidence
-        result.tests = score_all(cases, evidence.outcomes, rubric, evidence.breaches)
+        result.tests = score_all(cases, evidence.outcomes, rubric, evidence.breaches, evidence.ignored)
         result.wrong_outputs = wrong_outputs(cases, evidence.outcomes, result.tests)
         store.rescored(run_id, grading, versions, result)
         outcome.rescored.append(student)

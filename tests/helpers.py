@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import linecache
 import os
 import shutil
 import signal
@@ -24,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from examples.build_examples import copy_notebook, replace_code
-from grader.judge.rules import forbidden_uses
+from grader.judge.rules import forbidden_uses, ignored_arguments_of
 from grader.judge.score import score_all
 from grader.rubric import Rubric
 from grader.run.sandbox import SLOT_UID_BASE, bubblewrap_works
@@ -146,11 +147,12 @@ def equivalents(solved: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNod
 def graded_namespace(notebook: nbformat.NotebookNode, *extra: str) -> dict:
     """The functions a notebook's `graded` cells define (our own fixtures, so exec'd here), then `extra` code."""
     namespace = {"torch": torch, "F": F, "RANDOM_SEED": 10011}
-    for cell in notebook.cells:
-        if "graded" in cell.metadata.get("tags", []):
-            exec(cell.source, namespace)
-    for source in extra:
-        exec(source, namespace)
+    graded = [cell.source for cell in notebook.cells if "graded" in cell.metadata.get("tags", [])]
+    for number, source in enumerate([*graded, *extra]):
+        # under a name `inspect` finds the source of, as IPython registers a notebook's cells
+        name = f"<notebook cell {number}>"
+        linecache.cache[name] = (len(source), None, source.splitlines(True), name)
+        exec(compile(source, name, "exec"), namespace)
     return namespace
 
 
@@ -168,7 +170,9 @@ def score_in_process(
         outcomes = outcomes_in_process(namespace, cases, folder, rubric.watched, call_timeout)
     with_extra = copy_notebook(notebook)
     with_extra.cells += [nbformat.v4.new_code_cell(source) for source in extra]
-    return score_all(cases, outcomes, rubric, forbidden_uses(with_extra, rubric))
+    return score_all(
+        cases, outcomes, rubric, forbidden_uses(with_extra, rubric), ignored_arguments_of(with_extra, rubric)
+    )
 
 
 def item_scores(tests: list[TestResult], rubric: Rubric) -> dict[str, float]:

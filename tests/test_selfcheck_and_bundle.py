@@ -10,6 +10,7 @@ import sys
 import zipfile
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -29,7 +30,7 @@ def failing_items(notebook: nbformat.NotebookNode) -> set[str]:
 def test_reference_passes_every_check(solved):
     outcomes = selfcheck.run_checks(graded_namespace(solved))
     assert [o for o in outcomes if not o.passed] == []
-    assert {o.item for o in outcomes} == set(selfcheck.CHECKS)
+    assert {o.item for o in outcomes} == set(GRADED_FUNCTIONS.values())
 
 
 @pytest.mark.parametrize("name", MUTANTS)
@@ -45,18 +46,26 @@ def test_template_fails_exactly_where_the_planted_bugs_are(template):
     assert not {"forward", "backward", "train_with_optimizer"} & failing
 
 
-def test_messages_say_what_came_back_and_hint(template):
+def test_messages_name_each_planted_bug_without_giving_its_fix(template):
+    """The symptom and where to look, never the corrected code: the fixes are the assignment's to find."""
     messages: dict[str, str] = {}
     for o in selfcheck.run_checks(graded_namespace(template)):
         messages[o.item] = messages.get(o.item, "") + o.message
-    assert "W2 has shape (2, 10), expected (10, 2)" in messages["init_params"]
+    assert "W2 has shape (2, 10), not the one init_params' docstring gives it" in messages["init_params"]
     assert "moved *up* the gradient" in messages["sgd_update"]
-    assert "NotImplementedError" in messages["loss_fn"]
+    assert "NotImplementedError" in messages["loss_fn"] and "still a TODO" in messages["loss_fn"]
+    fixes = {
+        "init_params": ("(10, 2)", "(h, k)", "randn(h"),
+        "sgd_update": ("-=", "theta -"),
+        "loss_fn": ("range(N), y",),
+    }
+    for function, said in fixes.items():
+        assert not [fix for fix in said if fix in messages[function]], messages[function]
 
 
 def test_report_lists_each_check_and_warns_of_hidden_tests(solved):
     text = selfcheck.report(selfcheck.run_checks(graded_namespace(solved), ["backward"]), 0.1)
-    assert text.count("PASS") == 3 and "hidden tests" in text and "backward 20" in text
+    assert text.startswith("PASS backward: 20 checks passed") and "hidden tests" in text and "backward 20" in text
 
 
 def test_optimizers_that_start_apart_fail_the_same_start_check(solved):
@@ -106,7 +115,7 @@ def test_bundle_holds_exactly_the_students_files(bundle):
 def test_bundle_has_no_hidden_material(bundle):
     path, _ = bundle
     with zipfile.ZipFile(path) as archive:
-        texts = {name: archive.read(name).decode() for name in archive.namelist()}
+        texts = {name: archive.read(name).decode() for name in archive.namelist() if not name.endswith(".npz")}
     everything = "\n".join(texts.values())
     lines = solution_lines()
     assert len(lines) > 20
@@ -114,8 +123,41 @@ def test_bundle_has_no_hidden_material(bundle):
     assert leaked == []
     holdout = pd.read_csv(ROOT / "secret" / "data" / "holdout.csv").head(50)
     assert not any(f"{r.x1:.6f},{r.x2:.6f}" in everything for r in holdout.itertuples())
-    for secret in ("BEGIN SOLUTION", "cases.toml", "holdout", "reference/", "import grader", "from grader"):
+    for secret in (
+        "BEGIN SOLUTION",
+        "cases.toml",
+        "holdout.csv",
+        "secret/",
+        "reference/",
+        "import grader",
+        "from grader",
+    ):
         assert secret not in everything
+
+
+def test_the_public_cases_hold_values_only_and_none_of_the_hidden_ones(bundle, cases):
+    """The shipped numbers: no pickle, no hidden case's inputs, no point of the secret holdout; the only arrays the
+    hidden cases share are the notebook's own training split, which the students have."""
+    from grader.cases import holdout, training_split
+
+    _, folder = bundle
+    with np.load(folder / "selfcheck_cases.npz", allow_pickle=False) as stored:
+        shipped = {name: stored[name] for name in stored.files}
+    public = {training_split()[0].tobytes(), training_split()[1].tobytes()}
+    hidden = {
+        value.tobytes()
+        for item_cases in cases.values()
+        for case in item_cases
+        for value in case.arrays.values()
+        if value.tobytes() not in public and value.size >= 8  # a few labels are no secret
+    }
+    assert hidden and not [name for name, value in shipped.items() if value.tobytes() in hidden]
+    secret_points = {tuple(point) for point in holdout()[0]}
+    assert not [
+        name
+        for name, value in shipped.items()
+        if value.ndim == 2 and value.shape[1] == 2 and any(tuple(row) in secret_points for row in value)
+    ]
 
 
 def run_selfcheck(folder, notebook: str) -> subprocess.CompletedProcess:
@@ -204,7 +246,9 @@ def test_a_training_failure_that_follows_from_a_composed_function_says_which_to_
     broken = replace_code(solved, "W1 = torch.randn(d, h,", "W1 = torch.randn(h, d,")  # init_params only
     outcomes = selfcheck.run_checks(graded_namespace(broken), ["train_manual"])  # checked alone: the rest quietly
     failed = [o for o in outcomes if not o.passed]
-    assert failed and all(o.message.endswith("fix `init_params` first)") for o in failed)
+    assert failed and all(
+        o.message.endswith("(it composes `init_params`, failing their own tests: fix those first).") for o in failed
+    )
     assert all(o.passed for o in selfcheck.run_checks(graded_namespace(solved), ["train_manual"]))
 
 
@@ -227,7 +271,7 @@ def test_a_missing_package_is_one_line_saying_what_to_install(monkeypatch, capsy
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", without_torch)
-    monkeypatch.setattr(selfcheck, "torch", None)
+    monkeypatch.delitem(sys.modules, "torch")
     assert selfcheck._check_and_report({}, "loss_fn", colour=False) is False
     printed = capsys.readouterr().out.strip().splitlines()
     assert printed == [f"the self-check needs `torch`, which is not installed: {selfcheck.INSTALL}"]
@@ -269,8 +313,9 @@ def test_the_self_check_fails_what_the_grader_zeroes_by_rule(solved, item, sourc
     namespace = defined_as_a_notebook_does(graded_namespace(solved), source, 1)
     outcomes = selfcheck.run_checks(namespace, [item])
     failed = [o for o in outcomes if not o.passed]
-    assert [o.case for o in failed] == ["its own code"], failed
-    assert says in failed[0].message and "The grader scores it 0" in failed[0].message
+    assert failed == [o for o in outcomes if o.rule] == outcomes, failed  # every check, as the grader zeroes it
+    assert says in failed[0].message
+    assert f"The grader scores {item} 0 for this" in selfcheck.report(outcomes, 0.1)
 
 
 def test_the_self_check_passes_a_hand_written_backward_that_switches_tracking_off(solved):
@@ -320,5 +365,5 @@ def test_every_rule_breach_the_grader_zeroes_fails_the_self_check_on_its_item(so
     outcomes = selfcheck.run_checks(namespace, [item])
     failed = [o for o in outcomes if not o.passed]
     assert failed and all(o.item == item for o in failed), [(o.case, o.message) for o in outcomes]
-    assert any("The grader scores it 0 for this." in o.message for o in failed)
+    assert all(o.rule for o in failed) and f"The grader scores {item} 0 for this" in selfcheck.report(outcomes, 0.1)
     assert all(o.passed for o in selfcheck.run_checks(graded_namespace(solved), [item]))  # the reference passes

@@ -23,6 +23,7 @@ META = "meta"
 class Evidence:
     outcomes: dict[str, CallOutcome] = field(default_factory=dict)  # by call key
     breaches: dict[str, str] = field(default_factory=dict)  # by item: the rule its code breaks, and why
+    ignored: dict[str, list[str]] = field(default_factory=dict)  # by item: the arguments its code never reads
 
     def to_bytes(self) -> bytes:
         arrays: dict[str, np.ndarray] = {}
@@ -45,7 +46,7 @@ class Evidence:
                 "watched": outcome.watched,
                 "recording": outcome.recording,
             }
-        arrays[META] = np.array(json.dumps({"calls": calls, "breaches": self.breaches}))
+        arrays[META] = np.array(json.dumps({"calls": calls, "breaches": self.breaches, "ignored": self.ignored}))
         buffer = io.BytesIO()
         np.savez_compressed(buffer, **arrays)
         return buffer.getvalue()
@@ -69,4 +70,4 @@ class Evidence:
                     call["watched"],
                     call["recording"],
                 )
-        return cls(outcomes, meta["breaches"])
+        return cls(outcomes, meta["breaches"], meta.get("ignored", {}))  # kept before the arguments were read: none

@@ -14,7 +14,7 @@ import nbformat
 from grader.intake.notebooks import function_definitions
 from grader.items import GRADED_FUNCTIONS
 from grader.rubric import Rubric
-from grader.shared.catalogue import forbidden_identifiers
+from grader.shared.catalogue import forbidden_identifiers, ignored_arguments
 
 
 def forbidden_uses(notebook: nbformat.NotebookNode, rubric: Rubric) -> dict[str, str]:
@@ -28,3 +28,14 @@ def forbidden_uses(notebook: nbformat.NotebookNode, rubric: Rubric) -> dict[str,
             if used:
                 breaches[item] = f"{function} uses {', '.join(used)}: {spec.rule.reason}"
     return breaches
+
+
+def ignored_arguments_of(notebook: nbformat.NotebookNode, rubric: Rubric) -> dict[str, list[str]]:
+    """For each item whose function's code never reads some of its arguments: which (a hint on its failures)."""
+    definitions = function_definitions(notebook)
+    found = {}
+    for item in rubric.items:
+        function = GRADED_FUNCTIONS[item]
+        if function in definitions and (ignored := ignored_arguments(definitions[function])):
+            found[item] = ignored
+    return found

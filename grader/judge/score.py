@@ -28,9 +28,10 @@ def score_item(
     breach: str = "",
     failing: frozenset[str] = frozenset(),
     expected: Expected | None = None,
+    ignored: tuple[str, ...] | list[str] = (),
 ) -> list[TestResult]:
     """The tests of one item, its points shared equally among them (as equally as the grain of points allows).
-    `failing`: the items judged before it that failed a test."""
+    `failing`: the items judged before it that failed a test; `ignored`: the arguments its code never reads."""
     standards = Standards(
         rubric.tolerance.rtol,
         rubric.tolerance.atol,
@@ -39,7 +40,7 @@ def score_item(
         TRAINING_ROWS,
         failing,
     )
-    tests = judge_cases(item, ITEMS[item], cases, outcomes, standards, breach)
+    tests = judge_cases(item, ITEMS[item], cases, outcomes, standards, breach, ignored)
     shares = apportion(rubric.items[item].points, len(tests))  # on the grain of points: they add up exactly
     return [
         TestResult(item, name, each, each)
@@ -56,11 +57,22 @@ def score_all(
     outcomes: dict[str, CallOutcome],
     rubric: Rubric,
     breaches: dict[str, str],
+    ignored: dict[str, list[str]] | None = None,
     expected: Expected | None = None,
 ) -> list[TestResult]:
-    """Every automatic test, in the rubric's order of items; `breaches` are the rules' verdicts by item."""
+    """Every automatic test, in the rubric's order of items; `breaches` are the rules' verdicts by item, `ignored`
+    the arguments each item's function never reads."""
     found: list[TestResult] = []
     for item in rubric.items:
         failing = frozenset(test.item for test in found if not test.passed)
-        found += score_item(item, cases[item], outcomes, rubric, breaches.get(item, ""), failing, expected)
+        found += score_item(
+            item,
+            cases[item],
+            outcomes,
+            rubric,
+            breaches.get(item, ""),
+            failing,
+            expected,
+            (ignored or {}).get(item, ()),
+        )
     return found

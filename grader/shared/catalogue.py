@@ -1,11 +1,13 @@
-"""What the students' self-check shares with the grader, so that the two judge alike.
+"""The mistake catalogue, the hints, the checks of a function's own code and of its first weights: what the
+grader and the students' self-check say alike.
 
-`tools/build_student_bundle.py` stamps this module's code below its imports,
-with the rubric's constants, into `student_template/selfcheck.py`; a test
-checks that the committed self-check holds exactly that. So everything here
-must stand alone: numpy and nbformat only, no hidden case, no reference value,
-nothing of the grader's. The oracles stay apart: the self-check computes its
-expected values with PyTorch's own functions, the grader with the reference.
+`tools/build_student_bundle.py` stamps the code of grader/shared/ into
+`student_template/selfcheck.py`; so everything here stands alone: the standard
+library and numpy (nbformat where a notebook is changed), no hidden case, no
+reference value.
+
+A hint names the symptom and where to look (the question, the step, the
+docstring), never the corrected code: the fixes are the assignment's to find.
 """
 
 from __future__ import annotations
@@ -16,14 +18,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Where each gradient comes from in the handout's backward pass, for a student whose gradient is wrong.
+# Where each gradient is computed in the handout's backward pass, for a student whose gradient is wrong.
 GRADIENT_HINTS = {
-    "dL_dW1": "step 5: dL_dW1 = X.T @ dL_dz1, shape (d, h) like W1",
-    "dL_db1": "step 5: dL_db1 sums dL_dz1 over the batch axis (dim=0), shape (h,)",
-    "dL_dW2": "step 2: dL_dW2 = a1.T @ dL_dz2, shape (h, k) like W2",
-    "dL_db2": "step 2: dL_db2 sums dL_dz2 over the batch axis (dim=0), shape (k,)",
+    "dL_dW1": "look at backward's step 5, where dL_dW1 is computed; it has W1's shape",
+    "dL_db1": "look at backward's step 5, where dL_db1 is computed; it has b1's shape",
+    "dL_dW2": "look at backward's step 2, where dL_dW2 is computed; it has W2's shape",
+    "dL_db2": "look at backward's step 2, where dL_db2 is computed; it has b2's shape",
 }
-LAYER_MAPS = {"W1": "X @ W1 maps d features to h hidden units", "W2": "a1 @ W2 maps h hidden units to k classes"}
 
 
 def value_mismatch(actual: object, expected: object, rtol: float, atol: float) -> str:
@@ -50,19 +51,16 @@ def parameter_problem(
     """What is wrong with an initial parameter (shape, zeros for a bias, randn * 0.01 for a weight); "" if nothing."""
     value = np.asarray(value, dtype=np.float64)
     if value.shape != shape:
-        hint = ""
-        if name in LAYER_MAPS and value.shape == shape[::-1]:
-            hint = f" ({LAYER_MAPS[name]}, so it must be {shape})"
-        return f"{name} has shape {value.shape}, expected {shape}{hint}"
+        return f"{name} has shape {value.shape}, not the one init_params' docstring gives it"
     if not np.all(np.isfinite(value)):
         return f"{name} contains NaN or infinity"
     if name.startswith("b"):
         return f"{name} is not all zeros" if np.any(value != 0) else ""
     low, high = weight_std
     if value.size >= weight_std_min_size and not low <= value.std() <= high:
-        return f"{name} has standard deviation {value.std():.4f}; randn * 0.01 gives about 0.01"
+        return f"{name} has standard deviation {value.std():.4f}; the template's randn * 0.01 gives about 0.01"
     if np.all(value == 0) or np.abs(value).max() > weight_max_abs:
-        return f"{name} is not small random numbers (randn * 0.01)"
+        return f"{name} is not small random numbers (the template's randn * 0.01)"
     return ""
 
 
@@ -119,62 +117,85 @@ class Misconception:
 
 MISCONCEPTIONS = {
     "loss_not_averaged": Misconception(
-        "loss_fn", "the loss is one number, the mean of the per-example losses (shape ())", "loss_fn step 2"
+        "loss_fn", "the loss came back as many numbers, one per example, where it is one number", "loss_fn step 2"
     ),
     "loss_summed": Misconception(
-        "loss_fn", "this is the sum of the per-example losses; the loss is their mean", "loss_fn step 2"
+        "loss_fn",
+        "the loss grows with the number of examples: look at how the per-example losses are combined",
+        "loss_fn step 2",
     ),
     "loss_whole_rows": Misconception(
         "loss_fn",
-        "p_y_hat[range(N)] picks whole rows; the true class's probability is p_y_hat[range(N), y]",
+        "p_y_hat[range(N)] picks whole rows (every class's probability), not each example's probability of its "
+        "own class",
         "loss_fn step 1",
     ),
     "loss_whole_columns": Misconception(
         "loss_fn",
         "p_y_hat[:, y] is an (N, N) table (every example's probability of every example's class), not one "
-        "probability per example; the true class's probability is p_y_hat[range(N), y]",
+        "probability per example",
+        "loss_fn step 1",
+    ),
+    "loss_rows_by_label": Misconception(
+        "loss_fn",
+        "p_y_hat[y] picks rows by the labels (row 0 or row 1 for every example), not each example's probability "
+        "of its own class; on a single example of class 1 it raises IndexError",
         "loss_fn step 1",
     ),
     "weights_shapes_swapped": Misconception(
-        "init_params", "W1 is (d, h) and W2 is (h, k): X @ W1 maps d features to h hidden units", "init_params"
+        "init_params",
+        "a weight has its rows and columns the other way round from the shapes init_params' docstring gives",
+        "init_params",
     ),
     "softmax_overflow": Misconception(
         "forward",
-        "exp of large logits overflows to inf and NaN: subtract each row's max first, or use torch.softmax",
+        "exp of large logits overflows to inf, and the probabilities come out as NaN",
         "forward (softmax)",
     ),
     "gradient_transposed": Misconception(
-        "backward", "each gradient has its parameter's shape: dL_dW1 = X.T @ dL_dz1 is (d, h)", "backward steps 2 and 5"
+        "backward", "the gradient has its parameter's shape the other way round", "backward steps 2 and 5"
     ),
     "gradient_not_divided_by_n": Misconception(
-        "backward", "it is N times too large: divide (p_hat - y_one_hot) by the batch size N", "backward step 1"
+        "backward", "the gradient is N times too large: the loss is a mean over the batch", "backward step 1"
     ),
     "relu_mask_missing": Misconception(
-        "backward", "multiply by the ReLU derivative 1(z1 > 0) before going through W1", "backward step 4"
+        "backward",
+        "the gradient goes through the ReLU unchanged everywhere, as if the ReLU were not there",
+        "backward step 4",
     ),
     "relu_mask_from_wrong_tensor": Misconception(
-        "backward", "the ReLU's derivative is 1 where z1 > 0 (the pre-activation), 0 elsewhere", "backward step 4"
+        "backward",
+        "the ReLU's derivative is taken from another tensor than the ReLU's own input",
+        "backward step 4",
     ),
     "bias_summed_over_wrong_axis": Misconception(
         "backward",
-        "a bias gradient sums over the batch axis (dim=0) and has the bias's shape",
+        "a bias gradient has the bias's shape; this one has one value per example",
         "backward steps 2 and 5",
     ),
     "update_sign": Misconception(
-        "sgd_update", "SGD steps against the gradient, theta <- theta - eta * grad: use -=", "the SGD step"
+        "sgd_update",
+        "the parameters moved up the gradient, so the loss grows instead of falling",
+        "the SGD step",
     ),
     "optimizers_start_apart": Misconception(
         "optimizers",
-        "seed and initialise the weights inside train_with_optimizer, so SGD and Adam start from the same ones",
+        "SGD and Adam start from different weights, so their curves cannot be compared: look at where the "
+        "weights are seeded and drawn",
         "train_with_optimizer",
     ),
     "sizes_hard_coded": Misconception(
         "",  # any item whose function is right on the handout's sizes only
-        "take N, d, h and k from the arguments' shapes; the hidden cases use other sizes",
+        "right on the handout's sizes only: a size is written into the code where the arguments' shapes give it",
         "the function's docstring",
     ),
     "globals_for_arguments": Misconception(
-        "", "use the function's arguments, not the notebook's X_train or y_train", "the function's signature"
+        "", "it used the notebook's own data, not the arguments it was given", "the function's signature"
+    ),
+    "argument_ignored": Misconception(
+        "",  # any item: a learning rate, a seed or a size written where the argument was to be used
+        "a value is written in where an argument was to be used, so what the grader passes never arrives",
+        "the function's signature",
     ),
 }
 
@@ -242,6 +263,8 @@ def recognise_loss(p_y_hat: np.ndarray, y: np.ndarray, loss: np.ndarray) -> str:
         return "" if _nearly_equal(whole_rows, whole_columns) else "loss_whole_columns"
     if _nearly_equal(loss, whole_rows) or _nearly_equal(loss, -np.log(p[np.arange(n)]).mean()):
         return "loss_whole_rows"
+    if y.max(initial=0) < n and _nearly_equal(loss, -np.log(p[y]).mean()):
+        return "loss_rows_by_label"
     return ""
 
 
@@ -302,6 +325,27 @@ def tracking_turned_off(function: ast.FunctionDef) -> set[ast.AST]:
         elif isinstance(node, ast.keyword) and node.arg == "requires_grad" and _off(node.value):
             off.add(node)
     return off
+
+
+def ignored_arguments(function: ast.FunctionDef) -> list[str]:
+    """The function's arguments its code never reads, or overwrites before it reads them (a learning rate or a
+    seed written in): the grader passes values of its own, and they never arrive."""
+    ignored = []
+    arguments = function.args.posonlyargs + function.args.args + function.args.kwonlyargs
+    for argument in arguments:
+        uses = sorted(
+            (node.lineno, node.col_offset, isinstance(node.ctx, ast.Load))
+            for node in ast.walk(function)
+            if isinstance(node, ast.Name) and node.id == argument.arg
+        )
+        # an augmented assignment (lr *= 0.5) reads before it writes, though its target is a Store
+        augmented = any(
+            isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name) and node.target.id == argument.arg
+            for node in ast.walk(function)
+        )
+        if not augmented and (not uses or not uses[0][2]):
+            ignored.append(argument.arg)
+    return ignored
 
 
 def forbidden_identifiers(function: ast.FunctionDef, identifiers: tuple[str, ...] | list[str]) -> list[str]:

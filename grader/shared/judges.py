@@ -487,9 +487,11 @@ def judge_cases(
     outcomes: dict[str, CallOutcome],
     standards: Standards,
     breach: str = "",
+    ignored: tuple[str, ...] | list[str] = (),
 ) -> list[tuple[str, str, Check]]:
     """Every test of one item's cases as (test name, what was called, verdict). `entry`: the item's `function`,
-    `judge`, `parts` and `changes_inputs`; its options (`standards.options[item]`) hold its `rule`, if any."""
+    `judge`, `parts` and `changes_inputs`; its options (`standards.options[item]`) hold its `rule`, if any.
+    `breach`: the rule its code breaks; `ignored`: the arguments its code never reads (both read from its source)."""
     rule = getattr(standards.options[item], "rule", None)
     checks = []
     for case in cases:
@@ -511,19 +513,33 @@ def judge_cases(
     # call that raised, the mistake the item's other cases show
     across = "" if breach else _across_cases(cases, outcomes, checks, standards.training_rows)
     shown = next((c.mistake for case_checks in checks for c in case_checks if c.mistake), "")
+    unused = _unused_note(entry.function, ignored)
     return [
-        (named_test(item, check.part, case), called(case), _with_mistake(check, across, shown))
+        (named_test(item, check.part, case), called(case), _with_mistake(check, across, shown, unused))
         for case, case_checks in zip(cases, checks, strict=True)
         for check in case_checks
     ]
+
+
+def _unused_note(function: str, ignored: tuple[str, ...] | list[str]) -> str:
+    if not ignored:
+        return ""
+    names = ", ".join(f"`{name}`" for name in ignored)
+    return f" Note: {function} never uses its argument{'s' if len(ignored) > 1 else ''} {names}."
 
 
 def _with_note(check: Check, note: str) -> Check:
     return Check(check.part, check.problem + note, check.mistake, check.trouble) if check.problem and note else check
 
 
-def _with_mistake(check: Check, across: str, shown: str) -> Check:
-    if not check.problem or check.mistake:
+def _with_mistake(check: Check, across: str, shown: str, unused: str) -> Check:
+    """A failed check with the mistake its item's cases show together, where its own value shows none; and, for a
+    failure on the values, the arguments its code ignores."""
+    if not check.problem or check.trouble not in (Trouble.NONE, Trouble.RAISED):
+        return check
+    if check.mistake:
         return check
     mistake = across or (shown if check.trouble == Trouble.RAISED else "")
+    if unused and not mistake:
+        return Check(check.part, check.problem + unused, "argument_ignored", check.trouble)
     return Check(check.part, check.problem, mistake, check.trouble)
