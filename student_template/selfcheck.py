@@ -1060,7 +1060,7 @@ def _follows_from(standards: Standards) -> list[str]:
 
 def _charged_elsewhere(follows: list[str]) -> str:
     names = ", ".join(f"`{item}`" for item in follows)
-    return f" (it composes {names}, failing their own tests: fix those first)"
+    return f" (functions it composes fail their own tests: {names}; fix those first)"
 
 
 def _manual_history_check(
@@ -1971,6 +1971,22 @@ def _items_of(functions: list[str]) -> list[str]:
     return [item for item in ITEM_TABLE if item in wanted]
 
 
+def _loop_needed(cases: list[Case], found: dict[str, CallOutcome], failing: set[str], expected: Expected) -> bool:
+    """Whether the judge of train_manual will look at the handout's loop over the notebook's functions: where a
+    function it composes fails, or where its first weights are not those the shipped values start from (the grader
+    always runs the loop; its verdicts do not depend on it otherwise)."""
+    if failing & set(COMPOSED):
+        return True
+    for case in cases:
+        outcome = found[case.graded_calls[0].key]
+        start = [outcome.leaf(f"captured.init_params.{index}") for index in range(4)]
+        if any(leaf is None or leaf.value is None for leaf in start):
+            continue
+        if expected.training(case, [leaf.value for leaf in start]) is None:
+            return True
+    return False
+
+
 def run_checks(
     namespace: dict, functions: list[str] | None = None, raised: dict[str, str] | None = None
 ) -> list[Outcome]:
@@ -1990,8 +2006,13 @@ def run_checks(
         watch = rule["watch"] if rule else []
         item_calls = [dict(call, watch=[] if call["handout_loop"] else watch) for call in calls[item]]
         meta, results = {}, {}
+        graded = [call for call in item_calls if not call["handout_loop"]]
         with contextlib.redirect_stdout(io.StringIO()):  # training progress would bury the verdicts
-            _messmaster_call_all(namespace, item_calls, inputs[item], CALL_TIMEOUT, 1_000_000, meta, results, False)
+            _messmaster_call_all(namespace, graded, inputs[item], CALL_TIMEOUT, 1_000_000, meta, results, False)
+            found = outcomes_from(meta, results, [call["key"] for call in graded])
+            loops = [call for call in item_calls if call["handout_loop"]]
+            if loops and _loop_needed(cases[item], found, failing, standards.expected):
+                _messmaster_call_all(namespace, loops, inputs[item], CALL_TIMEOUT, 1_000_000, meta, results, False)
         found = outcomes_from(meta, results, [call["key"] for call in item_calls])
         function = namespace.get(entry.function)
         breach = rule_broken(item, function) if callable(function) else ""
@@ -2087,8 +2108,9 @@ def _called_name(call: ast.Call) -> str:
 
 
 def epochs_bypassed(cells: list[str], epochs: int) -> list[str]:
-    """A warning for each training call in the cells' code that does not pass epochs=EPOCHS: the self-check's
-    fewer epochs do not reach it, so it trains for as many as it says (the handout's 10,000 when it says none)."""
+    """A warning for each training call in the cells' code (every cell of the notebook, "" for text) that does
+    not pass epochs=EPOCHS: the self-check's fewer epochs do not reach it, so it trains for as many as it says
+    (the handout's 10,000 when it says none)."""
     warnings = []
     for number, source in enumerate(cells, start=1):
         try:
@@ -2109,7 +2131,7 @@ def epochs_bypassed(cells: list[str], epochs: int) -> list[str]:
             says = f"epochs={count:g}" if count is not None else f"epochs={ast.unparse(given)}"
             says = "no epochs (the default, 10000)" if given is None else says
             warnings.append(
-                f"warning: code cell {number} calls {_called_name(call)} with {says}, not epochs=EPOCHS: the "
+                f"warning: cell {number} calls {_called_name(call)} with {says}, not epochs=EPOCHS: the "
                 f"self-check's EPOCHS = {epochs} does not reach it, so it trains that long. Pass epochs=EPOCHS, "
                 "as the handout does."
             )
@@ -2117,11 +2139,13 @@ def epochs_bypassed(cells: list[str], epochs: int) -> list[str]:
 
 
 class _Progress:
-    """From the shell: the cell running, once it passes SLOW_CELL_SECONDS (and every as many seconds after)."""
+    """From the shell, while the notebook runs: on a terminal, one line that follows the cells; anywhere, the
+    cell still running once it passes SLOW_CELL_SECONDS (and every as many seconds after)."""
 
-    def __init__(self) -> None:
+    def __init__(self, cells: int, live: bool) -> None:
         import threading
 
+        self.cells, self.live = cells, live
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
 
@@ -2129,24 +2153,36 @@ class _Progress:
         import threading
 
         self.finished()
+        if self.live:
+            line = f"running the notebook: cell {number} of {self.cells} (`{_first_line(source)}`)"
+            print(f"\r\033[K{line}", end="", flush=True)
         self.stop = threading.Event()
         started, stop = time.monotonic(), self.stop
 
         def report() -> None:
             while not stop.wait(SLOW_CELL_SECONDS):
                 print(
-                    f"  still running code cell {number} (`{_first_line(source)}`): {time.monotonic() - started:.0f} s",
+                    f"{self._clear()}  still running cell {number} (`{_first_line(source)}`): "
+                    f"{time.monotonic() - started:.0f} s",
                     flush=True,
                 )
 
         self.thread = threading.Thread(target=report, daemon=True)
         self.thread.start()
 
+    def _clear(self) -> str:
+        return "\r\033[K" if self.live else ""
+
     def finished(self) -> None:
         self.stop.set()
         if self.thread is not None:
             self.thread.join()
             self.thread = None
+
+    def done(self) -> None:
+        self.finished()
+        if self.live:
+            print(self._clear(), end="", flush=True)
 
 
 def _transport() -> str:
@@ -2161,40 +2197,67 @@ def _transport() -> str:
 
 
 def check_notebook(path: str, epochs: int = 100, item: str | None = None) -> bool:
-    """Run a saved notebook (with EPOCHS overridden) in a fresh kernel, then the checks (of `item`) inside it."""
-    from pathlib import Path
-
+    """Run a saved notebook (with EPOCHS overridden) in a fresh kernel as the grader runs it, then the checks (of
+    `item`) inside it. Cells are numbered as the notebook lists them, text cells included."""
     started = time.monotonic()
     # Jupyter's notices about its own folders and transports are not the student's business
     os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")
     import warnings
 
     warnings.filterwarnings("ignore", module="jupyter_client|jupyter_core|zmq|traitlets")
+    # as the grader's kernels: figures are drawn without a window or an image for a front end to show
+    os.environ["MPLBACKEND"] = "agg"
+    manager_class = _require("jupyter_client.manager").AsyncKernelManager
+    run_sync = _require("jupyter_core.utils").run_sync
+    import tempfile
+
+    sockets = tempfile.TemporaryDirectory(prefix="selfcheck-")
+    transport = _transport()
+    where = os.path.join(sockets.name, "kernel") if transport == "ipc" else "127.0.0.1"
+    manager = manager_class(kernel_name="python3", transport=transport, ip=where)
+    # the kernel starts first: it gets ready while the notebook is read and prepared here
+    folder = str(Path(path).resolve().parent)
+    run_sync(manager.start_kernel)(cwd=folder, extra_arguments=["--IPKernelApp.log_level=ERROR"])
+    try:
+        return _run_and_check(manager, path, epochs, item, started)
+    finally:
+        # the kernel stopped before the command returns: nothing of it prints after the prompt is back
+        if run_sync(manager.is_alive)():
+            run_sync(manager.shutdown_kernel)(now=True)
+        sockets.cleanup()
+
+
+def _run_and_check(manager: Any, path: str, epochs: int, item: str | None, started: float) -> bool:
+    """The notebook, then the checks, in the kernel `manager` started; the verdicts printed."""
     nbformat = _require("nbformat")
     NotebookClient = _require("nbclient").NotebookClient
-    run_sync = _require("jupyter_core.utils").run_sync
 
     notebook = inject_parameters(nbformat.read(path, as_version=4), {"EPOCHS": epochs})
-    own_cells = [
-        c for c in notebook.cells if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])
-    ]
-    for warning in epochs_bypassed([c.source for c in own_cells], epochs):
+    students = [c for c in notebook.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    number_of = {id(cell): number for number, cell in enumerate(students, start=1)}
+    for warning in epochs_bypassed([c.source if c.cell_type == "code" else "" for c in students], epochs):
         print(warning, flush=True)
+    # as the grader does: a cell that only runs the self-check is passed over (the checks run once, at the end)
+    own_cells = [c for c in notebook.cells if id(c) in number_of and c.cell_type == "code"]
+    notebook.cells = [c for c in notebook.cells if not (c in own_cells and is_selfcheck_cell(c.source))]
     here = str(Path(__file__).resolve().parent)
+    load = f"import sys\nsys.path.insert(0, {here!r})\nimport selfcheck\n"
+    # first, as the grader's kernels do: the watch over the threads and processes the notebook will start
+    watch_cell = nbformat.v4.new_code_cell(f"{load}selfcheck._messmaster_install_watch()\ndel selfcheck")
     colour = _colour_wanted()  # decided here, at the terminal: the kernel's output is never one
     check_cell = nbformat.v4.new_code_cell("# the checks: written when the notebook has run")
-    notebook.cells.append(check_cell)
+    notebook.cells = [watch_cell, *notebook.cells, check_cell]
     raised: dict[str, str] = {}  # graded function -> what its cell raised
-    progress = _Progress()
+    progress = _Progress(len(number_of), live=sys.stdout.isatty())
 
     def on_execute(cell, cell_index, **_) -> None:
         if cell is check_cell:  # by now every cell of the notebook has run: the checks learn which raised
+            progress.done()
             cell.source = (
-                f"import sys\nsys.path.insert(0, {here!r})\nimport selfcheck\n"
-                f"assert selfcheck._check_and_report(globals(), {item!r}, {colour!r}, {raised!r}), 'failed'"
+                f"{load}assert selfcheck._check_and_report(globals(), {item!r}, {colour!r}, {raised!r}), 'failed'"
             )
-        elif cell in own_cells:
-            progress.started(own_cells.index(cell) + 1, cell.source)
+        elif id(cell) in number_of:
+            progress.started(number_of[id(cell)], cell.source)
 
     def on_executed(cell, cell_index, **_) -> None:
         progress.finished()
@@ -2203,48 +2266,32 @@ def check_notebook(path: str, epochs: int = 100, item: str | None = None) -> boo
             for function in re.findall(r"^def (\w+)\(", cell.source, re.MULTILINE):
                 raised[function] = f"{errors[0]['ename']}: {errors[0]['evalue']}"
 
-    folder = str(Path(path).resolve().parent)
-    import tempfile
-
-    manager_class = _require("jupyter_client.manager").AsyncKernelManager
-    with tempfile.TemporaryDirectory(prefix="selfcheck-") as sockets:
-        transport = _transport()
-        where = os.path.join(sockets, "kernel") if transport == "ipc" else "127.0.0.1"
-        manager = manager_class(kernel_name="python3", transport=transport, ip=where)
-        client = NotebookClient(
-            notebook,
-            km=manager,
-            timeout=600,
-            allow_errors=True,
-            resources={"metadata": {"path": folder}},
-            on_cell_execute=on_execute,
-            on_cell_executed=on_executed,
-            # the kernel's own log (its transport, its parent) is not the student's business either
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
-        )
-        try:
-            client.execute()
-        finally:
-            progress.finished()
-            # the kernel stopped before the command returns: nothing of it prints after the prompt is back
-            if run_sync(manager.is_alive)():
-                run_sync(manager.shutdown_kernel)(now=False)
-    notebook_seconds = time.monotonic() - started
-    for number, cell in enumerate(own_cells, start=1):
+    client = NotebookClient(
+        notebook,
+        km=manager,
+        timeout=600,
+        allow_errors=True,
+        on_cell_execute=on_execute,
+        on_cell_executed=on_executed,
+        # everything wanted of the kernel is in hand by then: no need to wait for it to wind down
+        shutdown_kernel="immediate",
+    )
+    try:
+        client.execute()
+    finally:
+        progress.done()
+    for cell in own_cells:
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         if errors:
             print(
-                f"note: code cell {number} (`{_first_line(cell.source)}`) raised {errors[0]['ename']}: "
+                f"note: cell {number_of[id(cell)]} (`{_first_line(cell.source)}`) raised {errors[0]['ename']}: "
                 f"{errors[0]['evalue']}"
             )
     print("".join(o.get("text", "") for o in check_cell.outputs if o.get("output_type") == "stream"), end="")
     failures = [o for o in check_cell.outputs if o.get("output_type") == "error"]
     if failures and failures[0]["ename"] != "AssertionError":
         print(f"the self-check could not run: {failures[0]['ename']}: {failures[0]['evalue']}")
-    print(
-        f"The self-check took {time.monotonic() - started:.0f} s in all (running the notebook with EPOCHS = "
-        f"{epochs}: {notebook_seconds:.0f} s, checks included)."
-    )
+    print(f"The self-check took {time.monotonic() - started:.1f} s in all (the notebook ran with EPOCHS = {epochs}).")
     return not failures
 
 

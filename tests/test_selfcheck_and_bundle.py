@@ -175,7 +175,7 @@ def test_unzipped_template_runs_until_its_bug_and_selfcheck_fails_it(bundle):
     assert "mat1 and mat2 shapes cannot be multiplied (800x10 and 2x10)" in result.stdout
     assert "FAIL" in result.stdout and "PASS" in result.stdout and "hidden tests" in result.stdout
     # train_manual's failure is the composed functions': the student is sent to the first of them
-    assert "(this follows from the failing `init_params`, `loss_fn`, `sgd_update`: fix `init_params` first)" in (
+    assert "(functions it composes fail their own tests: `init_params`, `loss_fn`, `sgd_update`; fix those first)" in (
         result.stdout
     )
     assert "warning:" not in result.stdout  # every training call of the template passes epochs=EPOCHS
@@ -207,8 +207,8 @@ def test_from_the_shell_slow_cells_and_bypassed_epochs_are_told_and_the_kernel_i
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert re.search(r"still running code cell (\d+) \(`import time`\): 1 s", result.stdout), result.stdout
-    assert re.search(r"warning: code cell \d+ calls train_manual with epochs=150, not epochs=EPOCHS", result.stdout)
+    assert re.search(r"still running cell (\d+) \(`import time`\): 1 s", result.stdout), result.stdout
+    assert re.search(r"warning: cell \d+ calls train_manual with epochs=150, not epochs=EPOCHS", result.stdout)
     # the kernel was shut down before the command returned: nothing of it (its output would hold the pipes open)
     assert "Parent appears to have exited" not in result.stderr and "IPKernelApp" not in result.stderr, result.stderr
 

@@ -260,7 +260,7 @@ def _follows_from(standards: Standards) -> list[str]:
 
 def _charged_elsewhere(follows: list[str]) -> str:
     names = ", ".join(f"`{item}`" for item in follows)
-    return f" (it composes {names}, failing their own tests: fix those first)"
+    return f" (functions it composes fail their own tests: {names}; fix those first)"
 
 
 def _manual_history_check(
