@@ -246,9 +246,8 @@ def test_a_training_failure_that_follows_from_a_composed_function_says_which_to_
     broken = replace_code(solved, "W1 = torch.randn(d, h,", "W1 = torch.randn(h, d,")  # init_params only
     outcomes = selfcheck.run_checks(graded_namespace(broken), ["train_manual"])  # checked alone: the rest quietly
     failed = [o for o in outcomes if not o.passed]
-    assert failed and all(
-        o.message.endswith("(it composes `init_params`, failing their own tests: fix those first).") for o in failed
-    )
+    ends = "(functions it composes fail their own tests: `init_params`; fix those first)."
+    assert failed and all(o.message.endswith(ends) for o in failed)
     assert all(o.passed for o in selfcheck.run_checks(graded_namespace(solved), ["train_manual"]))
 
 
