@@ -1059,6 +1059,20 @@ def _trained_on_the_notebooks_data(
     return "n" in case.spec and _same_run(got, expected_there())
 
 
+def charged_once(failing: set[str] | frozenset[str]) -> str:
+    """What the feedback says of train_manual while functions it composes fail their own tests: the policy."""
+    follows = [item for item in COMPOSES["train_manual"] if item in failing]
+    if not follows:
+        return ""
+    names = ", ".join(f"`{item}`" for item in follows)
+    return (
+        f"train_manual composes {', '.join(COMPOSES['train_manual'])} and is judged on its own loop: while {names} "
+        f"fail{'s' if len(follows) == 1 else ''} {'its' if len(follows) == 1 else 'their'} own tests, its losses and "
+        "trained weights are compared with what the handout's loop over your own functions gives, so what those get "
+        "wrong is charged once, to them."
+    )
+
+
 def _follows_from(standards: Standards) -> list[str]:
     return [item for item in COMPOSES["train_manual"] if item in standards.failing]
 
@@ -2075,6 +2089,8 @@ def report(outcomes: list[Outcome], seconds: float, colour: bool = False) -> str
             )
         if any(o.rule for o in failed):
             lines.append(f"     The grader scores {function} 0 for this, whatever its values.")
+        if function == "train_manual" and (policy := charged_once({o.item for o in outcomes if not o.passed})):
+            lines.append(f"     {policy}")
     worth = ", ".join(f"{function} {POINTS[function]}" for function in functions)
     passed = sum(not any(not o.passed for o in outcomes if o.item == f) for f in functions)
     lines.append(f"\n{passed} of {len(functions)} functions passed every check, in {seconds:.1f} s.")

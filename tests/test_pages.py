@@ -64,8 +64,14 @@ def test_a_students_feedback_page_shows_points_failing_tests_plots_and_answers(g
     assert dom.all_text.count("Hint (update_sign)") == 1 and "failing tests below)" in dom.all_text
     assert {"boundary-numbers", "loss-numbers"} <= dom.ids() or "boundary" not in dom.ids()
     assert "awaiting grading" in dom.all_text and "Validation data tunes hyperparameters" in dom.all_text
+    # sgd_update's sign makes the training diverge as the handout's loop over carol's functions does: charged once
+    assert "training-policy" in dom.ids() and "is charged once, to them" in dom.all_text
+    assert "train_manual" not in {
+        name.split(".")[0] for name in dom.all_text.split() if name.startswith("train_manual.")
+    }
     correct = Elements(browse(out / "alice_correct" / "feedback.html"))
     assert correct.image("boundary").startswith("data:image/png;base64,") and "failing" not in correct.ids()
+    assert "training-policy" not in correct.ids()
 
 
 def test_the_class_report_has_its_plot_and_tables(graded_class, tmp_path):

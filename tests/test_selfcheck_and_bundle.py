@@ -183,6 +183,45 @@ def test_unzipped_template_runs_until_its_bug_and_selfcheck_fails_it(bundle):
 
 
 @pytest.mark.slow
+def test_make_check_runs_with_the_environment_the_readme_sets_up(bundle, tmp_path):
+    """After the README's setup steps, `make check` uses .venv's Python, whatever `python` the shell has."""
+    import shutil
+
+    folder = shutil.copytree(bundle[1], tmp_path / "student")
+    venv_python = folder / ".venv" / "bin" / "python"
+    venv_python.parent.mkdir(parents=True)
+    venv_python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')  # the environment with the packages
+    venv_python.chmod(0o755)
+    shell = tmp_path / "shell"
+    shell.mkdir()
+    (shell / "python").write_text("#!/bin/sh\necho 'the self-check needs `nbformat`' >&2\nexit 3\n")  # none of them
+    (shell / "python").chmod(0o755)
+    env = {**os.environ, "PATH": f"{shell}:/usr/bin:/bin"}
+    result = subprocess.run(
+        ["make", "check", "NB=messmaster_part2.ipynb"], cwd=folder, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert "FAIL init_params" in result.stdout and "PASS forward" in result.stdout, result.stdout + result.stderr
+    assert "needs" not in result.stderr and result.returncode != 0  # the template fails its checks
+
+
+@pytest.mark.parametrize(
+    "present,runs",
+    [
+        (".venv/bin/python", ".venv/bin/python selfcheck.py a.ipynb"),
+        (".venv/Scripts/python.exe", ".venv/Scripts/python.exe selfcheck.py a.ipynb"),  # Windows with make
+        (None, "python selfcheck.py a.ipynb"),
+    ],
+)
+def test_make_check_finds_the_environment_on_each_system(tmp_path, present, runs):
+    (tmp_path / "Makefile").write_bytes((ROOT / "student_template" / "Makefile").read_bytes())
+    if present:
+        (tmp_path / present).parent.mkdir(parents=True)
+        (tmp_path / present).write_text("")
+    result = subprocess.run(["make", "-n", "check", "NB=a.ipynb"], cwd=tmp_path, capture_output=True, text=True)
+    assert result.stdout.strip() == runs
+
+
+@pytest.mark.slow
 def test_from_the_shell_slow_cells_and_bypassed_epochs_are_told_and_the_kernel_is_gone_on_return(
     bundle, solved, tmp_path
 ):

@@ -259,6 +259,20 @@ def _trained_on_the_notebooks_data(
     return "n" in case.spec and _same_run(got, expected_there())
 
 
+def charged_once(failing: set[str] | frozenset[str]) -> str:
+    """What the feedback says of train_manual while functions it composes fail their own tests: the policy."""
+    follows = [item for item in COMPOSES["train_manual"] if item in failing]
+    if not follows:
+        return ""
+    names = ", ".join(f"`{item}`" for item in follows)
+    return (
+        f"train_manual composes {', '.join(COMPOSES['train_manual'])} and is judged on its own loop: while {names} "
+        f"fail{'s' if len(follows) == 1 else ''} {'its' if len(follows) == 1 else 'their'} own tests, its losses and "
+        "trained weights are compared with what the handout's loop over your own functions gives, so what those get "
+        "wrong is charged once, to them."
+    )
+
+
 def _follows_from(standards: Standards) -> list[str]:
     return [item for item in COMPOSES["train_manual"] if item in standards.failing]
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from grader.points import points_text
 from grader.result import SubmissionResult
 from grader.shared.catalogue import MISCONCEPTIONS, hint
+from grader.shared.judges import charged_once
 from grader.shared.verdicts import TestResult, code_span
 from grader.student_text import code_block
 from grader.views.html import render
@@ -36,6 +37,8 @@ def feedback_markdown(result: SubmissionResult) -> str:
     if failing:
         lines += ["", "## What to fix", ""]
         lines += [f"- **{t.name}** ({t.score:.3g}/{t.max_score:.3g}): {t.output}" for t in failing]
+    if policy := _training_policy(result):
+        lines += ["", policy]
     lines += [
         "",
         "Hidden cases (other shapes, a single example, one class only, large logits) are part of the score:",
@@ -98,6 +101,7 @@ def feedback_html(result: SubmissionResult, previous: str = "") -> str:
         "failing": [dataclasses.astuple(t) for t in result.tests if not t.passed],
         "written_status": result.written_status(),
         "written": written,
+        "training_policy": _training_policy(result),
     }
     stamp = content_stamp(shown, result.plots)
     if f'<meta name="messmaster-content" content="{stamp}">' in previous[:4096]:
@@ -116,6 +120,13 @@ def feedback_html(result: SubmissionResult, previous: str = "") -> str:
         loss_rows=loss_table(result.plots),
         **shown,
     )
+
+
+def _training_policy(result: SubmissionResult) -> str:
+    """How train_manual was judged, where a function it composes fails (a mistake is charged once)."""
+    if "train_manual" not in result.rubric.items:
+        return ""
+    return charged_once({test.item for test in result.tests if not test.passed})
 
 
 def _without_repeated_hints(failing: list[TestResult]) -> tuple[list[dict], list[dict]]:
