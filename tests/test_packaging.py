@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -19,15 +20,30 @@ from .helpers import ROOT
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
-    """The wheel `pip install .` builds, installed into a folder of its own (its dependencies: this venv's)."""
+    """The wheel `pip install .` builds, installed into a folder of its own (its dependencies: this venv's).
+
+    Built from a copy of the project's own files (what a clean clone has, as in CI): a build/ folder left in the
+    working tree by an earlier build keeps modules since removed, and the wheel would carry them."""
     base = tmp_path_factory.mktemp("package")
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    source = base / "source"
+    for name in filter(None, listed.split("\0")):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
     build = subprocess.run(
         [
             sys.executable,
             "-m",
             "pip",
             "wheel",
-            str(ROOT),
+            str(source),
             "--no-deps",
             "--no-build-isolation",
             "-w",
