@@ -43,6 +43,7 @@ def fill_class(out: Path, students: int) -> None:
     gradings = [row[0] for row in db.execute("SELECT MAX(id) FROM gradings GROUP BY student")]
     columns = [row[1] for row in db.execute("PRAGMA table_info(gradings)") if row[1] not in ("id", "student")]
     listed = ", ".join(columns)
+    test_columns = ", ".join(row[1] for row in db.execute("PRAGMA table_info(tests)") if row[1] != "grading_id")
     with db:
         for number in range(students - len(gradings)):
             source = gradings[number % len(gradings)]
@@ -52,7 +53,8 @@ def fill_class(out: Path, students: int) -> None:
             )
             new = cursor.lastrowid
             db.execute(
-                "INSERT INTO tests SELECT ?, position, name, score, max_score, output FROM tests WHERE grading_id = ?",
+                f"INSERT INTO tests (grading_id, {test_columns}) "
+                f"SELECT ?, {test_columns} FROM tests WHERE grading_id = ?",
                 (new, source),
             )
             db.execute("INSERT INTO evidence SELECT ?, data FROM evidence WHERE grading_id = ?", (new, source))

@@ -24,8 +24,12 @@ class Evidence:
     outcomes: dict[str, CallOutcome] = field(default_factory=dict)  # by call key
     breaches: dict[str, str] = field(default_factory=dict)  # by item: the rule its code breaks, and why
     ignored: dict[str, list[str]] = field(default_factory=dict)  # by item: the arguments its code never reads
+    # the bytes it was read from: a rescore stores the same evidence again, as it was, without encoding it anew
+    stored: bytes | None = field(default=None, repr=False, compare=False)
 
     def to_bytes(self) -> bytes:
+        if self.stored is not None:
+            return self.stored
         arrays: dict[str, np.ndarray] = {}
         calls = {}
         for key, outcome in self.outcomes.items():
@@ -70,4 +74,5 @@ class Evidence:
                     call["watched"],
                     call["recording"],
                 )
-        return cls(outcomes, meta["breaches"], meta.get("ignored", {}))  # kept before the arguments were read: none
+        # evidence kept before the arguments were read has none
+        return cls(outcomes, meta["breaches"], meta.get("ignored", {}), stored=data)
