@@ -18,8 +18,18 @@ from grader.items import ITEMS, Rule, generate_cases
 from grader.run.harvest import read_outcomes
 from grader.shared.outcomes import CallStatus
 from grader.shared.verdicts import Trouble
+from tools.in_process import outcomes_in_process, watched
 
-from .helpers import MUTANTS, equivalents, item_scores, mutant, only_items, outputs, score_in_process
+from .helpers import (
+    MUTANTS,
+    equivalents,
+    graded_namespace,
+    item_scores,
+    mutant,
+    only_items,
+    outputs,
+    score_in_process,
+)
 
 
 def full(rubric):
@@ -572,3 +582,68 @@ def test_a_wrong_gradient_costs_the_training_on_either_data(solved, test_rubric,
     rubric = only_items(test_rubric, ["train_manual"])
     tests = score_in_process(mutant(solved, "no_relu_mask"), rubric, {"train_manual": cases["train_manual"]}, tmp_path)
     assert {t.name for t in tests if not t.passed} == {t.name for t in tests}, outputs(tests)
+
+
+# ---- the evidence a grading is rescored from ------------------------------------------------------------------
+
+
+def _old_evidence_bytes(outcomes: dict, breaches: dict) -> bytes:
+    """Evidence as stores made before this format kept it: one `.npz` entry an array."""
+    import io
+    import json
+
+    arrays, calls = {}, {}
+    for number, (key, outcome) in enumerate(outcomes.items()):
+        for index, leaf in enumerate(outcome.leaves):
+            if leaf.value is not None:
+                arrays[f"{number}/leaf/{index}"] = leaf.value
+        for position, value in outcome.inputs_after.items():
+            arrays[f"{number}/input/{position}"] = value
+        calls[key] = {
+            "number": number,
+            "status": str(outcome.status),
+            "reason": outcome.reason,
+            "leaves": [{"path": x.path, "facts": x.facts, "has_value": x.value is not None} for x in outcome.leaves],
+            "inputs_after": sorted(outcome.inputs_after),
+            "watched": outcome.watched,
+            "recording": outcome.recording,
+        }
+    arrays["meta"] = np.array(json.dumps({"calls": calls, "breaches": breaches}))
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def test_evidence_reads_back_what_was_scored_in_its_format_and_in_the_one_before(solved, test_rubric, cases, tmp_path):
+    from grader.judge.evidence import Evidence
+    from grader.judge.score import score_all
+
+    namespace = graded_namespace(mutant(solved, "no_relu_mask"))
+    with watched():
+        outcomes = outcomes_in_process(namespace, cases, tmp_path, test_rubric.watched)
+    breaches, ignored = {"sgd_update": "it used optim"}, {"train_manual": ["learning_rate"]}
+    scored = score_all(cases, outcomes, test_rubric, breaches, ignored)
+    kept = Evidence(outcomes, breaches, ignored).to_bytes()
+    for data, with_ignored in ((kept, ignored), (_old_evidence_bytes(outcomes, breaches), {})):
+        back = Evidence.from_bytes(data)
+        assert back.breaches == breaches and back.ignored == with_ignored
+        assert back.to_bytes() == data  # stored again as it was read
+        assert list(back.outcomes) == list(outcomes)
+        for key, outcome in outcomes.items():
+            again = back.outcomes[key]
+            assert (again.status, again.reason, again.watched, again.recording) == (
+                outcome.status,
+                outcome.reason,
+                outcome.watched,
+                outcome.recording,
+            )
+            assert [(x.path, x.facts) for x in again.leaves] == [(x.path, x.facts) for x in outcome.leaves]
+            for mine, theirs in zip(again.leaves, outcome.leaves, strict=True):
+                assert (mine.value is None) == (theirs.value is None)
+                if theirs.value is not None:
+                    assert mine.value.dtype == theirs.value.dtype and np.array_equal(mine.value, theirs.value)
+            assert sorted(again.inputs_after) == sorted(outcome.inputs_after)
+            assert all(np.array_equal(again.inputs_after[i], v) for i, v in outcome.inputs_after.items())
+        assert score_all(cases, back.outcomes, test_rubric, back.breaches, back.ignored) == (
+            scored if with_ignored else score_all(cases, outcomes, test_rubric, breaches)
+        )
