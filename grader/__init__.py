@@ -7,7 +7,7 @@ The data flows one way, one stage a subpackage or module (tests/test_layout.py c
     judge/       the outcomes are scored against the reference, in the grader's own process
     result.py    one result per submission
     grading.py   one submission through intake, run and judge (local workers, Dask workers, Gradescope)
-    store.py     the class store: the one writer of results
+    store/       the class store: the one writer of results, its one schema and numbered migrations
     views/       every file people and systems read, rendered from the store
     cluster.py   grading on a Dask cluster; pipeline.py a class on local workers; rescore.py a new rubric
 

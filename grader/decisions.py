@@ -31,27 +31,6 @@ from grader.result import LATE, Adjustment
 from grader.rubric import Rubric
 from grader.student_text import clean
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS written_items (
-    id INTEGER PRIMARY KEY, question TEXT NOT NULL, points REAL NOT NULL, comment TEXT NOT NULL,
-    version INTEGER NOT NULL DEFAULT 1
-);
-CREATE TABLE IF NOT EXISTS written_applied (
-    student TEXT NOT NULL, question TEXT NOT NULL, item_id INTEGER NOT NULL REFERENCES written_items(id),
-    PRIMARY KEY (student, question, item_id)
-);
-CREATE TABLE IF NOT EXISTS adjustments (
-    student TEXT NOT NULL, item TEXT NOT NULL, points REAL NOT NULL, reason TEXT NOT NULL, made_by TEXT NOT NULL,
-    made REAL NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (student, item)
-);
-"""
-# what written_scores gained for the desk (the store adds them to one of older days; its scores become adjustments)
-WRITTEN_COLUMNS = {
-    "adjustment": "REAL NOT NULL DEFAULT 0",
-    "version": "INTEGER NOT NULL DEFAULT 1",
-    "scored_by": "TEXT NOT NULL DEFAULT ''",
-}
-
 
 class Stale(GraderError):
     """A save based on a version someone else has since replaced: nothing was written."""

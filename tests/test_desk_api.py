@@ -248,6 +248,7 @@ def test_a_store_of_older_days_opens_at_the_desk_with_its_scores(tmp_path, rubri
             ("gradings", c) for c in ("code", "wrong_outputs", "plots")
         ]:
             db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        db.execute("PRAGMA user_version = 0")  # made before stores were numbered
     with ClassStore.shared(tmp_path) as store:
         client = TestClient(make_app(served := Desk(store, tmp_path)))
         client.headers["Authorization"] = f"Bearer {served.token}"

@@ -144,6 +144,7 @@ def test_a_store_of_older_days_gets_its_items_and_problems_once(rubric, tmp_path
     for column in ("item", "called", "problem", "mistake", "trouble"):
         db.execute(f"ALTER TABLE tests DROP COLUMN {column}")
     db.execute("UPDATE gradings SET problems = ?", (json.dumps(["code cell 1: ran longer than 15 s"]),))
+    db.execute("PRAGMA user_version = 0")  # made before stores were numbered
     db.commit()
     db.close()
     with ClassStore.open(tmp_path, rubric) as store:

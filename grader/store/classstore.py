@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
-import hashlib
 import json
 import os
 import secrets
@@ -29,10 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from grader.cases import CASES_FILE, HOLDOUT_DATA, ROOT
-from grader.decisions import SCHEMA as DECISIONS_SCHEMA
-from grader.decisions import WRITTEN_COLUMNS, Decisions
-from grader.errors import GraderError
+from grader.decisions import Decisions
 from grader.intake import HandedIn, Identity, Submission
 from grader.intake.extensions import Extension
 from grader.intake.roster import RosterEntry
@@ -41,84 +37,9 @@ from grader.points import exact
 from grader.result import Problem, SubmissionResult, SubmissionStatus, WrittenScore
 from grader.rubric import Rubric, load_rubric, rubric_as_json, rubric_from_json
 from grader.shared.verdicts import TestResult, Trouble
+from grader.store.schema import CURRENT_GRADINGS, LOCK_FILE, STORE_FILE, StoreBusy, StoreMissing, migrate
+from grader.store.versions import Versions
 from grader.student_text import clean
-
-STORE_FILE = "grades.sqlite"
-LOCK_FILE = "grades.lock"
-# what decides a grade besides the rubric and the cases: the grader's code, the reference, the students' files
-GRADER_SOURCES = ("grader", "reference/solutions.py", "student_template/util.py", "student_template/data")
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY, started REAL NOT NULL, finished REAL,
-    grader_version TEXT NOT NULL, rubric_hash TEXT NOT NULL, cases_hash TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS gradings (
-    id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id), student TEXT NOT NULL,
-    name TEXT NOT NULL, email TEXT NOT NULL, source TEXT NOT NULL, late INTEGER NOT NULL,
-    content_hash TEXT NOT NULL, grader_version TEXT NOT NULL, rubric_hash TEXT NOT NULL, cases_hash TEXT NOT NULL,
-    status TEXT NOT NULL, execution_time REAL NOT NULL, problems TEXT NOT NULL, written TEXT NOT NULL,
-    note TEXT NOT NULL, reused_from INTEGER REFERENCES gradings(id)
-);
-CREATE INDEX IF NOT EXISTS gradings_by_student ON gradings (student, id);
-CREATE INDEX IF NOT EXISTS gradings_by_content ON gradings (content_hash, grader_version, rubric_hash, cases_hash);
-CREATE TABLE IF NOT EXISTS tests (
-    grading_id INTEGER NOT NULL REFERENCES gradings(id), position INTEGER NOT NULL,
-    name TEXT NOT NULL, score REAL NOT NULL, max_score REAL NOT NULL, output TEXT NOT NULL,
-    item TEXT NOT NULL DEFAULT '', called TEXT NOT NULL DEFAULT '', problem TEXT NOT NULL DEFAULT '',
-    mistake TEXT NOT NULL DEFAULT '', trouble TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (grading_id, position)
-);
-CREATE TABLE IF NOT EXISTS written_scores (
-    student TEXT NOT NULL, question TEXT NOT NULL, score REAL NOT NULL, comment TEXT NOT NULL,
-    imported REAL NOT NULL, PRIMARY KEY (student, question)
-);
-CREATE TABLE IF NOT EXISTS evidence (
-    grading_id INTEGER PRIMARY KEY REFERENCES gradings(id), data BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS class_rubric (
-    id INTEGER PRIMARY KEY CHECK (id = 1), rubric TEXT NOT NULL, changed REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS extensions (
-    student TEXT PRIMARY KEY, due TEXT NOT NULL, days REAL NOT NULL, reason TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS class_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS pseudonyms (student TEXT PRIMARY KEY, pseudonym TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS roster (
-    student TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL,
-    sis_user_id TEXT NOT NULL, sis_login_id TEXT NOT NULL, section TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS unlinked (
-    student TEXT PRIMARY KEY, made REAL NOT NULL, made_by TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS removals (
-    student TEXT PRIMARY KEY, through_grading INTEGER NOT NULL, merged_into TEXT NOT NULL, reason TEXT NOT NULL,
-    made REAL NOT NULL
-);
-"""
-# each student's current grading: their latest, unless the student was removed (or merged into another) since;
-# a grading after the removal (the identity handed in again) brings them back
-CURRENT_GRADINGS = (
-    "SELECT MAX(id) FROM gradings g GROUP BY student "
-    "HAVING MAX(id) > COALESCE((SELECT through_grading FROM removals r WHERE r.student = g.student), 0)"
-)
-
-
-class StoreBusy(GraderError):
-    """Another run holds the class folder."""
-
-
-class StoreMissing(GraderError):
-    """The folder holds no class store."""
-
-
-@dataclass(frozen=True)
-class Versions:
-    """What, besides the notebook, decides a grade: equal versions and content give an equal result."""
-
-    grader: str
-    rubric: str
-    cases: str
 
 
 @dataclass(frozen=True)
@@ -145,110 +66,6 @@ class StudentRow:
     identity: Identity
     roster: RosterEntry | None
     result: SubmissionResult | None
-
-
-def _digest(paths: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in paths:
-        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
-
-
-def current_versions(rubric: Rubric) -> Versions:
-    files = []
-    for name in GRADER_SOURCES:
-        path = ROOT / name
-        files += (
-            sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-            if path.is_dir()
-            else [path]
-        )
-    rubric_text = json.dumps(dataclasses.asdict(rubric), sort_keys=True, default=str)
-    return Versions(
-        grader=_digest(files),
-        rubric=hashlib.sha256(rubric_text.encode()).hexdigest()[:16],
-        cases=_digest([CASES_FILE, HOLDOUT_DATA]),
-    )
-
-
-def class_rubric_of(folder: Path) -> Rubric | None:
-    """The rubric the class in `folder` is graded under (read without taking the lock), or None."""
-    if not (folder / STORE_FILE).is_file():
-        return None
-    connection = sqlite3.connect(f"file:{folder / STORE_FILE}?mode=ro", uri=True)
-    try:
-        row = connection.execute("SELECT rubric FROM class_rubric WHERE id = 1").fetchone()
-    except sqlite3.OperationalError:  # a store made before it remembered its rubric
-        row = None
-    finally:
-        connection.close()
-    return None if row is None else rubric_from_json(row[0])
-
-
-def current_work_of(folder: Path) -> list[tuple[str, dict[str, str], dict[str, str], dict[str, str]]]:
-    """Each graded student's current (student, code, wrong outputs, written answers), read without the lock and
-    without writing anything (an earlier term's store may be read-only; one made before the integrity signals
-    has answers only)."""
-    if not (folder / STORE_FILE).is_file():
-        raise StoreMissing(f"{folder} holds no {STORE_FILE}: grade into it first")
-    connection = sqlite3.connect(f"file:{folder / STORE_FILE}?mode=ro", uri=True, timeout=30)
-    try:
-        columns = {row[1] for row in connection.execute("PRAGMA table_info(gradings)")}
-        kept = [column if column in columns else "'{}'" for column in ("code", "wrong_outputs")]
-        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        current = CURRENT_GRADINGS if "removals" in tables else "SELECT MAX(id) FROM gradings GROUP BY student"
-        rows = connection.execute(
-            f"SELECT student, {kept[0]}, {kept[1]}, written FROM gradings WHERE id IN ({current}) ORDER BY student"
-        ).fetchall()
-    finally:
-        connection.close()
-    return [
-        (student, json.loads(code), json.loads(wrong), json.loads(written)) for student, code, wrong, written in rows
-    ]
-
-
-def content_hash(submission: Submission) -> str:
-    """The submitted notebook's bytes, hashed ("none" when there is no notebook)."""
-    if submission.path is None:
-        return "none"
-    return hashlib.sha256(submission.path.read_bytes()).hexdigest()
-
-
-# columns gradings gained after stores were in use: a store of older days gets them, with these kinds
-LATER_GRADING_COLUMNS = {
-    "plots": "TEXT NOT NULL DEFAULT '{}'",  # the pages' data
-    "isolation": "TEXT NOT NULL DEFAULT ''",  # how its kernels were confined
-    "handed_in": "TEXT NOT NULL DEFAULT ''",  # the export's evidence of when
-    "code": "TEXT NOT NULL DEFAULT '{}'",  # the graded functions' sources (integrity signals)
-    "wrong_outputs": "TEXT NOT NULL DEFAULT '{}'",  # digests of wrong numbers returned (integrity signals)
-}
-VERDICT_COLUMNS = {name: "TEXT NOT NULL DEFAULT ''" for name in ("item", "called", "problem", "mistake", "trouble")}
-
-
-def _add_columns(connection: sqlite3.Connection, table: str, columns: dict[str, str]) -> list[str]:
-    """The columns of `columns` (name -> kind) that `table` lacks, added; their names."""
-    present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
-    added = [column for column in columns if column not in present]
-    for column in added:
-        connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {columns[column]}")
-    return added
-
-
-def _migrate(connection: sqlite3.Connection) -> None:
-    """The schema, and what a store made by an older grader lacks of it, in one transaction."""
-    connection.executescript(SCHEMA + DECISIONS_SCHEMA)
-    with connection:
-        connection.execute("BEGIN IMMEDIATE")
-        _add_columns(connection, "gradings", LATER_GRADING_COLUMNS)
-        if _add_columns(connection, "tests", VERDICT_COLUMNS):
-            # a store made before verdicts were data holds each test's message only: the item is the start of
-            # the test's name (as the contract names tests), the whole message its problem
-            connection.execute(
-                "UPDATE tests SET item = CASE WHEN instr(name, '.') > 0 THEN substr(name, 1, instr(name, '.') - 1) "
-                "ELSE name END, problem = CASE WHEN output = 'passed' THEN '' ELSE output END"
-            )
-        if "adjustment" in _add_columns(connection, "written_scores", WRITTEN_COLUMNS):
-            connection.execute("UPDATE written_scores SET adjustment = score")  # scored before rubric items existed
 
 
 def _problems_as_json(problems: list[Problem]) -> str:
@@ -307,7 +124,7 @@ class ClassStore:
             connection = sqlite3.connect(folder / STORE_FILE, isolation_level=None)
             try:
                 connection.execute("PRAGMA foreign_keys = ON")
-                _migrate(connection)
+                migrate(connection)
                 store = cls(connection, rubric or load_rubric())
                 if rubric is None and (own := store.class_rubric()) is not None:
                     store.rubric = own
@@ -325,7 +142,7 @@ class ClassStore:
         connection = sqlite3.connect(folder / STORE_FILE, isolation_level=None, timeout=30, check_same_thread=False)
         try:
             connection.execute("PRAGMA foreign_keys = ON")
-            _migrate(connection)
+            migrate(connection)
             yield cls(connection, load_rubric(), follows_class_rubric=True)
         finally:
             connection.close()
