@@ -3,6 +3,8 @@ the TAs' pages; everything a submission controls shown as text, never run."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from grader.intake import Identity
@@ -35,7 +37,7 @@ def injected_page(rubric, tmp_path_factory):
         plots={"boundary": {"extent": INJECTED, "yours": INJECTED}, "sgd": [[0, INJECTED]], "epochs": INJECTED},
     )
     page = tmp_path_factory.mktemp("pages") / "feedback.html"
-    page.write_text(feedback_html(result))
+    page.write_text(feedback_html(result)[0])
     return page
 
 
@@ -186,10 +188,15 @@ def test_a_page_with_nothing_new_to_show_is_not_drawn_again(rubric, cases, monke
     write_submission_views(result, tmp_path)
     changed = page.read_text()
     assert changed != first and "2.5" in changed
-    assert drawn == [1] and figure in changed  # the same training: its figures taken from the page as it was
+    assert drawn == [1] and figure in changed  # the same training: its figures taken from the cache beside it
+    cache = page.with_name("feedback-figures.json")
+    assert figure.split('src="')[1].split('"')[0] == json.loads(cache.read_text())["boundary"]
+    cache.write_text("{not json")  # a damaged cache: the figures are drawn again, the page the same
+    write_submission_views(result, tmp_path)
+    assert drawn == [1, 1] and page.read_text() == changed
     result.plots = trained_plots(cases, {**NARROW, "W2": [[-0.1, 0.1]] * 10})  # another training
     write_submission_views(result, tmp_path)
-    assert drawn == [1, 1]
+    assert drawn == [1, 1, 1]
 
 
 def test_every_figures_labels_lie_inside_it():
@@ -221,7 +228,7 @@ def test_points_read_as_people_read_them_and_pass_or_fail_is_said_in_words(rubri
             TestResult("forward", "forward.random", 2.5, 2.5),
         ],
     )
-    page = feedback_html(result)
+    page, _ = feedback_html(result)
     assert "1.67" in page and "1.6667" not in page
     assert (
         "&#10007; points lost" in page and "&#10003; full marks" not in page.split('id="items"')[1].split("loss_fn")[0]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import re
 from collections import Counter
 from pathlib import Path
 
@@ -63,13 +62,16 @@ def feedback_markdown(result: SubmissionResult) -> str:
     return "\n".join(lines)
 
 
-def feedback_html(result: SubmissionResult, previous: str = "") -> str:
+def feedback_html(
+    result: SubmissionResult, previous: str = "", figures: dict | None = None
+) -> tuple[str, dict[str, str | None]]:
     """The same feedback as a page: points per item, each failing test, the student's training drawn beside the
-    reference's, the written answers with their scores. Everything from the submission is escaped.
+    reference's, the written answers with their scores. Everything from the submission is escaped. Returned with
+    the figures it holds, stamped with what they were drawn from (kept beside the page: `figures` next time).
 
     `previous` is the page as last written: it is returned as it is when nothing it shows has changed (its
-    stamp says so), since drawing the figures is most of a page's cost and a class graded again is mostly
-    unchanged."""
+    stamp says so), and `figures` are used again when they were drawn from the same training, since drawing
+    them is most of a page's cost and a class graded again is mostly unchanged."""
     who = f"{result.identity.name} ({result.identity.student})" if result.identity.name else result.identity.student
     items = [
         {
@@ -103,23 +105,27 @@ def feedback_html(result: SubmissionResult, previous: str = "") -> str:
         "written": written,
         "training_policy": _training_policy(result),
     }
-    stamp = content_stamp(shown, result.plots)
-    if f'<meta name="messmaster-content" content="{stamp}">' in previous[:4096]:
-        return previous
+    stamp, figures_stamp = content_stamp(shown, result.plots), content_stamp(result.plots)
+    kept = figures if figures is not None and figures.get("stamp") == figures_stamp else None
+    if f'<meta name="messmaster-content" content="{stamp}">' in previous[:4096] and kept is not None:
+        return previous, kept
     shown["failing"], shown["hints"] = _without_repeated_hints([t for t in result.tests if not t.passed])
-    # other scores (a rescore, a TA's import), the same training: the figures are taken from the page as it was
-    figures_stamp = content_stamp(result.plots)
-    drawn = _figures_of(previous) if f'content="{figures_stamp}"' in previous[:4096] else {}
-    return render(
+    # other scores (a rescore, a TA's import), the same training: the figures drawn for it before
+    drawn = kept or {
+        "stamp": figures_stamp,
+        "boundary": decision_boundaries(result.plots),
+        "losses": loss_curves(result.plots),
+    }
+    page = render(
         "feedback.html.j2",
         stamp=stamp,
-        figures_stamp=figures_stamp,
-        boundary=drawn["boundary"] if "boundary" in drawn else decision_boundaries(result.plots),
-        losses=drawn["losses"] if "losses" in drawn else loss_curves(result.plots),
+        boundary=drawn["boundary"],
+        losses=drawn["losses"],
         accuracy=training_accuracy(result.plots),
         loss_rows=loss_table(result.plots),
         **shown,
     )
+    return page, drawn
 
 
 def _training_policy(result: SubmissionResult) -> str:
@@ -144,18 +150,6 @@ def _without_repeated_hints(failing: list[TestResult]) -> tuple[list[dict], list
     counts = Counter(test.mistake for test in failing if test.mistake in MISCONCEPTIONS)
     hints = [{"name": name, "text": hint(name), "tests": counts[name]} for name in MISCONCEPTIONS if name in counts]
     return tests, hints
-
-
-FIGURE = re.compile(r'<figure id="(boundary|losses)"><img alt="[^"]*" src="(data:image/png;base64,[A-Za-z0-9+/=]+)"')
-
-
-def _figures_of(page: str) -> dict[str, str | None]:
-    """The figures a page of ours holds, by id; a figure it says it had nothing to draw for is None."""
-    found: dict[str, str | None] = dict(FIGURE.findall(page))
-    for name in ("boundary", "losses"):
-        if name not in found and f'id="{name}-none"' in page:  # the page said there was nothing to draw
-            found[name] = None
-    return found
 
 
 def content_stamp(*shown: object) -> str:

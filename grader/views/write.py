@@ -1,5 +1,5 @@
-"""Put the views on disk, each rendered from the store: DIR/STUDENT/results.json, feedback.md and feedback.html;
-DIR/gradebook.csv and DIR/report.html."""
+"""Put the views on disk, each rendered from the store: DIR/STUDENT/results.json, feedback.md and feedback.html
+(its figures cached beside it); DIR/gradebook.csv and DIR/report.html."""
 
 from __future__ import annotations
 
@@ -14,6 +14,10 @@ from grader.views.gradebook import write_gradebook
 from grader.views.gradescope import gradescope_results
 from grader.views.report import report_html
 
+# beside a student's page: its figures and what they were drawn from, so that a page drawn again for other scores
+# reuses them
+FIGURES_FILE = "feedback-figures.json"
+
 
 def write_whole(path: Path, text: str) -> None:
     """Write to a temporary file and move it into place: a reader never sees half a file."""
@@ -27,17 +31,30 @@ def write_submission_views(result: SubmissionResult, out: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     write_whole(folder / "results.json", json.dumps(gradescope_results(result), indent=2) + "\n")
     write_whole(folder / "feedback.md", feedback_markdown(result) + "\n")
-    page = folder / "feedback.html"
+    page, cache = folder / "feedback.html", folder / FIGURES_FILE
     previous = page.read_text(errors="replace") if page.is_file() else ""
-    if (html := feedback_html(result, previous)) != previous:
+    figures = _cached_figures(cache)
+    html, drawn = feedback_html(result, previous, figures)
+    if html != previous:
         write_whole(page, html)
+    if drawn != figures:
+        write_whole(cache, json.dumps(drawn))
     return folder
+
+
+def _cached_figures(cache: Path) -> dict | None:
+    """The figures drawn for the page last time, with what they were drawn from; None if unreadable (drawn again)."""
+    try:
+        figures = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        return None
+    return figures if isinstance(figures, dict) and {"stamp", "boundary", "losses"} <= figures.keys() else None
 
 
 def remove_submission_views(student_folder: str, out: Path) -> None:
     """A student taken out of the class: the files the grader wrote for them go (their gradings stay stored)."""
     folder = out / student_folder
-    for name in ("results.json", "feedback.md", "feedback.html"):
+    for name in ("results.json", "feedback.md", "feedback.html", FIGURES_FILE):
         (folder / name).unlink(missing_ok=True)
     if folder.is_dir() and not any(folder.iterdir()):
         folder.rmdir()
