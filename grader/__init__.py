@@ -13,7 +13,7 @@ The data flows one way, one stage a subpackage or module (tests/test_layout.py c
 
 `items.py` (the one table of graded items: function, options, cases, judge), `rubric.py` (points, tolerances,
 limits, rules), `cases.py` (the hidden inputs' builders), `errors.py`, `student_text.py` and
-`shared/` (what the students' self-check runs too) serve every stage; `cli.py` is a thin
+`shared/` (what the students' self-check runs too) serve every stage; `cli/` is a thin
 command line over the rest.
 """
 

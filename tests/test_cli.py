@@ -44,8 +44,8 @@ def recorded(monkeypatch, rubric):
         result.tests = [TestResult("loss_fn", "loss_fn.random", 2.5, 2.5)]
         return ClassRun(results=[result], errors=status.get("errors", []))
 
-    monkeypatch.setattr(cli, "grade_class", grade_class)
-    monkeypatch.setattr(cli, "sandbox_works", lambda: True)
+    monkeypatch.setattr(cli.grade, "grade_class", grade_class)
+    monkeypatch.setattr(cli.common, "sandbox_works", lambda: True)
     return calls, status
 
 
@@ -138,7 +138,7 @@ def test_a_rubric_that_does_not_add_up_exits_2(recorded, tmp_path, capsys):
 
 def test_required_sandbox_without_any_sandbox_exits_2_and_auto_warns(recorded, monkeypatch, tmp_path, capsys):
     calls, _ = recorded
-    monkeypatch.setattr(cli, "sandbox_works", lambda: False)
+    monkeypatch.setattr(cli.common, "sandbox_works", lambda: False)
     assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "o"), "--sandbox", "required"]) == 2
     assert "--sandbox=required, but bubblewrap" in capsys.readouterr().err and calls == []
     assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "o")]) == 0
@@ -187,8 +187,8 @@ def test_ctrl_c_says_what_was_kept_and_exits_130(monkeypatch, tmp_path, capsys):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "grade_class", interrupted)
-    monkeypatch.setattr(cli, "sandbox_works", lambda: True)
+    monkeypatch.setattr(cli.grade, "grade_class", interrupted)
+    monkeypatch.setattr(cli.common, "sandbox_works", lambda: True)
     assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "out")]) == 130
     assert "run the same command again" in capsys.readouterr().err
 
@@ -238,7 +238,7 @@ def test_every_error_of_the_grader_has_one_base_and_the_cli_catches_it_once(monk
     def refuse(args):
         raise Refused("the reason")
 
-    monkeypatch.setattr(cli, "history", refuse)
+    monkeypatch.setattr(cli.history, "history", refuse)
     assert cli.main(["history", str(tmp_path), "ada"]) == 1
     assert capsys.readouterr().err == "error: refused: the reason\n"
 

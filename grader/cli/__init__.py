@@ -1,0 +1,78 @@
+"""The command line, thin over the pipeline and the views: parse, check, call, print.
+
+    python -m grader grade PATH... --out DIR [--jobs N] [--timeout SECONDS] [--force] [--roster FILE]
+                                 [--cluster ADDRESS] [--report junit] [--summary-md FILE]
+                                 [--sandbox auto|required|off] [--rubric FILE] [--change-rubric]
+                                 [--accept-older] [--extensions FILE]
+    python -m grader history DIR STUDENT
+    python -m grader export canvas DIR --out FILE [--assignment NAME]
+    python -m grader gradescope SUBMISSION_DIR --results FILE [--sandbox auto|required|off]
+    python -m grader written export DIR [--anonymise]
+    python -m grader written import DIR FILE
+    python -m grader desk DIR [--host 127.0.0.1] [--port 8765]
+    python -m grader similarity DIR [--against OLD_DIR ...]
+
+Exit status: 0 when every submission was graded (whatever the scores); 1 when
+someone needs a look: a submission that could not be read (nothing in it can be
+graded), the grader failed on one, or a path, an archive or a file could not be
+read at all (the rest is graded); 2 when it could not start (bad arguments, rubric,
+roster or sandbox, or the class folder is busy with another run); 130 when
+interrupted (Ctrl-C: what was graded is stored).
+
+Each command is a module of this package (`grade.py`, `history.py`, ...): its arguments (`add_to`) and what it
+does; this one assembles the parser and runs the command asked for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from grader import __version__
+from grader.cli import desk, export, grade, gradescope, history, similarity, student, written
+from grader.errors import GraderError
+from grader.rubric import load_rubric
+from grader.store import current_versions
+
+COMMANDS = (grade, history, student, export, gradescope, written, desk, similarity)
+
+
+class _PrintVersion(argparse.Action):
+    """--version: one line, unwrapped (argparse's own action wraps it), computed only when asked for."""
+
+    def __init__(self, option_strings: list[str], dest: str, **_: object) -> None:
+        help_text = "print the version and the digests of what decides grades, and exit"
+        super().__init__(option_strings, dest, nargs=0, help=help_text)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(version_line())
+        parser.exit()
+
+
+def version_line() -> str:
+    """The package's version and what decides its grades (the same digests the class store records)."""
+    versions = current_versions(load_rubric())
+    return (
+        f"messmaster-grader {__version__} (grader {versions.grader}, default rubric {versions.rubric}, "
+        f"hidden cases {versions.cases})"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m grader", description="MessMaster part 2 autograder")
+    parser.add_argument("--version", action=_PrintVersion)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_to(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line (`python -m grader`, or `messmaster-grader` once installed with pip)."""
+    args = build_parser().parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else argv
+    try:
+        return args.run(args)
+    except GraderError as error:  # every error of the grader's own, once: its message and its exit code
+        print(f"error: {error.says}{error}", file=sys.stderr)
+        return error.exit_code
