@@ -377,3 +377,25 @@ def test_a_groups_identical_answers_are_linked_and_scored_together_unless_unlink
         answers = {a["student"]: a for a in client.get("/api/answers/q1a").json()}
         assert (answers["ada"]["score"], answers["dee"]["score"], answers["ada"]["linked"]) == (2.0, 1.5, [])
         served.pages.close()
+
+
+def test_the_desks_decisions_are_plain_calls_without_http(desk):
+    """The service layer the app's handlers call: answers and refusals as data and exceptions, no request."""
+    from grader.decisions import Invalid, Stale
+
+    served, client = desk
+    first = served.answers("q1a")[0]
+    saved = served.save_score("q1a", first["student"], {"score": 1, "comment": "ok", "version": first["version"]})
+    assert (saved["score"], saved["comment"], saved["version"]) == (1, "ok", first["version"] + 1)
+    assert served.answers("q1a")[0]["score"] == 1 == client.get("/api/answers/q1a").json()[0]["score"]
+    with pytest.raises(Stale):
+        served.save_score("q1a", first["student"], {"score": 2, "version": first["version"]})
+    with pytest.raises(Invalid, match="no written question"):
+        served.answers("q9")
+    with pytest.raises(Invalid, match="score must be a number"):
+        served.save_score("q1a", first["student"], {"score": "two", "version": saved["version"]})
+    item = served.add_item("q1a", {"points": 0.5, "comment": "clear"})
+    assert served.items("q1a") == [{**item, "uses": 0}]
+    assert [row["student"] for row in served.student_list()] == [
+        s["student"] for s in client.get("/api/students").json()
+    ]
