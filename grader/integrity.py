@@ -3,8 +3,8 @@
 Reads what the class stores hold (each graded student's functions, wrong outputs
 and written answers), asks `judge/similarity.py` for the pairs and their shared
 passages, and writes `DIR/similarity.csv`, `DIR/similarity.html` and a page per
-pair. Earlier terms' classes (`--against`) are compared with this one, never
-with each other.
+pair. Earlier terms' classes (`--against`) and known sources (`--source`: files a
+copy may come from) are compared with this one, never with each other.
 """
 
 from __future__ import annotations
@@ -14,12 +14,20 @@ from pathlib import Path
 
 import nbformat
 
+from grader.errors import GraderError
 from grader.grading import SOLVED_NOTEBOOK, TEMPLATE_NOTEBOOK
+from grader.intake.notebooks import UnreadableSubmission, read_notebook
 from grader.judge.similarity import FLAG, Pair, Submission, find_pairs, passages
 from grader.judge.sources import graded_sources
 from grader.judge.written import extract_written_answers, question_texts
 from grader.store import current_work_of
 from grader.views.similarity import Compared, write_similarity
+
+
+class SourceUnreadable(GraderError):
+    """A known source named with --source cannot be read."""
+
+    says = "cannot use the known source "
 
 
 @dataclass(frozen=True)
@@ -51,12 +59,29 @@ def baselines() -> tuple[list[dict[str, str]], list[str]]:
     return [graded_sources(template), graded_sources(solved)], texts
 
 
-def similarity(folder: Path, against: list[Path]) -> SimilarityRun:
-    """Find the pairs worth a look and write their pages into `folder`."""
+def known_source(path: Path) -> Submission:
+    """A file a copy may come from: a notebook (its graded functions and written answers) or a Python file (its
+    graded functions)."""
+    try:
+        if path.suffix == ".ipynb":
+            notebook = read_notebook(path)
+            written = extract_written_answers(notebook, nbformat.read(TEMPLATE_NOTEBOOK, as_version=4))
+        else:
+            notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(path.read_text(errors="replace"))])
+            written = {}
+    except OSError as error:
+        raise SourceUnreadable(f"{path}: {error.strerror or error}") from None
+    except UnreadableSubmission as error:
+        raise SourceUnreadable(f"{path}: {error}") from None
+    return Submission(f"known source {path.name}", graded_sources(notebook), {}, written, current=False, source=True)
+
+
+def similarity(folder: Path, against: list[Path], sources: list[Path] = ()) -> SimilarityRun:
+    """Find the pairs worth a look and write their pages into `folder`; `sources`: files a copy may come from."""
     submissions = _submissions(folder, "", True)
     earlier = [s for old in against for s in _submissions(old, f"{old.name}/", False)]
     code, texts = baselines()
-    everyone = submissions + earlier
+    everyone = submissions + earlier + [known_source(path) for path in sources]
     by_key = {s.key: s for s in everyone}
     flagged = [pair for pair in find_pairs(everyone, code, texts) if pair.score >= FLAG]
     compared = [

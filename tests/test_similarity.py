@@ -213,3 +213,78 @@ def test_an_earlier_term_is_read_without_writing_to_it(tmp_path, rubric):
         os.chmod(tmp_path / "old", 0o755)
     rows = list(csv.DictReader(open(tmp_path / "now" / "similarity.csv")))
     assert any({r["student_a"], r["student_b"]} == {"old/s2", "x1"} for r in rows)
+
+
+# A training loop a popular tutorial gives: every student of a small class pasted it (not the template's own).
+TUTORIAL_TRAIN = """def train_manual(X, y, h=10, learning_rate=0.1, epochs=10000):
+    torch.manual_seed(0)
+    weights = list(init_params(X.shape[1], h, 2))
+    history = []
+    for step in range(epochs):
+        z1, a1, z2, probs = forward(X, *weights)
+        current = loss_fn(probs, y)
+        history.append(float(current))
+        gradients = backward(X, y, z1, a1, probs, weights[2])
+        weights = sgd_update(weights, gradients, learning_rate)
+        if step % 500 == 0:
+            print("step", step, "loss", float(current))
+    return weights, history
+"""
+
+
+def small_class_with_a_shared_snippet() -> tuple[list[Submission], set[frozenset[str]]]:
+    """Six students: five who wrote loss_fn, forward and backward each their own way, one who copied s0's
+    (disguised); all six pasted the same sgd_update and the same training loop."""
+    shared = {"sgd_update": STYLES["sgd_update"][5], "train_manual": TUTORIAL_TRAIN}
+    students = []
+    for n in range(5):
+        own = {function: STYLES[function][n] for function in ("loss_fn", "forward", "backward")}
+        students.append(Submission(f"s{n}", own | shared, {}, {}))
+    copied = {function: disguised(source, {"picked": "p", "hidden": "h1"}) for function, source in
+              students[0].code.items() if function not in shared}  # fmt: skip
+    students.append(Submission("c0", copied | shared, {}, {}))
+    return students, {frozenset({"s0", "c0"})}
+
+
+def test_in_a_class_of_six_code_they_all_share_is_no_evidence_and_only_the_copy_is_flagged():
+    students, planted = small_class_with_a_shared_snippet()
+    code, texts = baselines()
+    pairs = {frozenset({p.a, p.b}): p for p in find_pairs(students, code, texts)}
+    flagged = {key for key, pair in pairs.items() if pair.score >= FLAG}
+    assert flagged == planted, {tuple(sorted(k)): p.score for k, p in pairs.items()}
+    copy = pairs[frozenset({"s0", "c0"})]
+    assert copy.score >= 0.9 and "sgd_update" not in copy.shared_code and "train_manual" not in copy.shared_code
+    assert "more shared with many others" in copy.evidence  # the snippet, said apart from the copied code
+    others = [pair.score for key, pair in pairs.items() if key not in planted]
+    assert max(others, default=0.0) <= 0.3
+
+
+def _posted() -> dict[str, str]:
+    """A solution posted online: in the style no student of the class below wrote in."""
+    return {function: STYLES[function][5] for function in ("loss_fn", "forward", "backward", "sgd_update")}
+
+
+def test_a_copy_of_a_known_source_is_caught_when_one_student_alone_made_it(tmp_path, rubric, capsys):
+    students = [
+        Submission(f"s{n}", {f: STYLES[f][n] for f in ("loss_fn", "forward", "backward", "sgd_update")}, {}, {})
+        for n in range(5)
+    ]
+    students.append(Submission("k", {f: disguised(source, {"picked": "q"}) for f, source in _posted().items()}, {}, {}))
+    code, texts = baselines()
+    assert not [p for p in find_pairs(students, code, texts) if p.score >= FLAG]  # alone, no pair to see it
+    posted = Submission("known source posted.py", _posted(), {}, {}, current=False, source=True)
+    flagged = [p for p in find_pairs([*students, posted], code, texts) if p.score >= FLAG]
+    assert [(p.a, p.b, p.source) for p in flagged] == [("k", "known source posted.py", True)]
+    assert flagged[0].evidence.startswith("like known source posted.py; code ")
+    # through the command, from the store and a Python file
+    folder = tmp_path / "now"
+    record_class(folder, rubric, students)
+    source = tmp_path / "posted.py"
+    source.write_text("import torch\n\n\n" + "\n\n".join(_posted().values()))
+    assert cli.main(["similarity", str(folder), "--source", str(source)]) == 0
+    rows = list(csv.DictReader(open(folder / "similarity.csv")))
+    assert [(r["student_a"], r["student_b"]) for r in rows] == [("k", "known source posted.py")]
+    page = (folder / "similarity.html").read_text()
+    assert 'id="sources"' in page and 'id="pairs"' not in page and "a copy may come from" in page
+    assert cli.main(["similarity", str(folder), "--source", str(tmp_path / "missing.ipynb")]) == 2
+    assert "cannot use the known source" in capsys.readouterr().err

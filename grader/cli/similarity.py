@@ -1,4 +1,4 @@
-"""The integrity signals: `python -m grader similarity DIR [--against OLD_DIR ...]`."""
+"""The integrity signals: `python -m grader similarity DIR [--against OLD_DIR ...] [--source FILE ...]`."""
 
 from __future__ import annotations
 
@@ -22,11 +22,20 @@ def add_to(commands: argparse._SubParsersAction) -> None:
     command.add_argument(
         "--against", type=Path, nargs="+", default=[], metavar="OLD_DIR", help="earlier terms' class folders"
     )
+    command.add_argument(
+        "--source",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="known sources a copy may come from (a posted solution, a public notebook, last year's reference): "
+        "notebooks or Python files; a student who copied one is shown beside it, even alone",
+    )
     command.set_defaults(run=similarity)
 
 
 def similarity(args: argparse.Namespace) -> int:
-    found = integrity_signals(args.folder, args.against)
+    found = integrity_signals(args.folder, args.against, args.source)
     earlier = f" and {found.earlier} of earlier terms" if found.earlier else ""
     print(
         f"compared {found.compared} submission(s){earlier}: {len(found.flagged)} pair(s) worth a look, in "

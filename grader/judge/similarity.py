@@ -10,18 +10,28 @@ are (1 - the product of what each leaves unexplained):
   are hashed and winnowed (the smallest hash of each window, as MOSS does).
   Statements are fingerprinted apart, so the order of independent statements does
   not matter. The template's and the reference's own fingerprints are subtracted,
-  since every correct answer shares them, and so is any fingerprint more than
-  COMMON submissions share (an idiom, not a copy). The score is the share of the
-  smaller remainder that the two have in common, damped while that remainder is
-  small (a function written almost as the reference leaves little to compare).
+  since every correct answer shares them. What is left counts by how distinctive
+  it is: a fingerprint only two submissions hold weighs 1, one held by more weighs
+  less, down to 0 for one held by the whole corpus (however small the class: code
+  a posted snippet or a tutorial gave everyone is no evidence between two of them)
+  or by more than COMMON submissions (an idiom, not a copy; MOSS's cut). The
+  score is the distinctive weight the two share, as a share of the smaller
+  one's own, damped while that is small (a function written almost as the
+  reference leaves little to compare).
 - **Identical wrong outputs.** Two functions that return the same wrong numbers,
   bit for bit, on a hidden case are rare by chance; catalogued mistakes (the
-  common ones) are left out when grading, and a wrong answer shared by more than
-  COMMON submissions counts for nothing. Each shared wrong case adds evidence,
-  the rarer the more; one alone is not enough to flag a pair.
+  common ones) are left out when grading, and a wrong answer counts by how
+  distinctive it is, as a fingerprint does. Each shared wrong case adds
+  evidence, the rarer the more; one alone is not enough to flag a pair.
 - **Written answers.** Words lowercased, 4-word shingles, the question's and the
-  model answer's own shingles subtracted; per question the share of the shorter
-  answer's shingles the two have in common, for answers long enough to tell.
+  model answer's own shingles subtracted; per question the distinctive weight of
+  the shorter answer's shingles the two have in common, for answers long enough
+  to tell.
+
+The corpus is this class, the earlier terms given and the known sources (files a
+copy may come from: a posted solution, a public notebook). A submission that
+shares distinctive code with a known source is reported as a pair with it, named
+as the source it is.
 
 Fingerprints are kept in an index (fingerprint -> submissions): only pairs that
 share something are ever compared, never all pairs of whole files.
@@ -34,6 +44,7 @@ import builtins
 import hashlib
 import io
 import keyword
+import math
 import re
 import tokenize
 from collections import Counter, defaultdict
@@ -61,6 +72,7 @@ class Submission:
     wrong: dict[str, str]  # item.case -> digest of the wrong numbers it returned
     written: dict[str, str]  # question -> answer
     current: bool = True  # of this term's class (pairs of two earlier submissions are not reported)
+    source: bool = False  # a known source a copy may come from (a posted solution, a public notebook)
 
 
 @dataclass
@@ -73,6 +85,8 @@ class Pair:
     shared_code: dict[str, int] = field(default_factory=dict)  # function -> fingerprints in common
     shared_wrong: list[str] = field(default_factory=list)  # item.case with the same wrong numbers
     shared_written: dict[str, float] = field(default_factory=dict)  # question -> share in common
+    common_code: int = 0  # fingerprints in common that many others hold too (little evidence, shown apart)
+    source: bool = False  # b is a known source, not a student: a is shown as a copy of it
 
     @property
     def score(self) -> float:
@@ -81,10 +95,11 @@ class Pair:
 
     @property
     def evidence(self) -> str:
-        said = []
+        said = [f"like {self.b}"] if self.source else []
         if self.shared_code:
             functions = ", ".join(f"{f} ({n})" for f, n in sorted(self.shared_code.items()))
-            said.append(f"code {self.code:.2f}: fingerprints in common in {functions}")
+            many = f"; {self.common_code} more shared with many others" if self.common_code else ""
+            said.append(f"code {self.code:.2f}: distinctive fingerprints in common in {functions}{many}")
         if self.shared_wrong:
             said.append(f"identical wrong outputs {self.outputs:.2f}: {', '.join(sorted(self.shared_wrong))}")
         if self.shared_written:
@@ -189,35 +204,59 @@ def _index(prints: dict[int, set]) -> dict:
     return index
 
 
-def _shared_pairs(index: dict, wanted: set[int]) -> Counter:
-    """How many uncommon fingerprints each pair shares, for pairs with at least one submission in `wanted`."""
-    shared: Counter = Counter()
-    for owners in index.values():
-        if 2 <= len(owners) <= COMMON:
-            for a, b in combinations(sorted(owners), 2):
-                if a in wanted or b in wanted:
-                    shared[a, b] += 1
-    return shared
+def distinctiveness(holders: int, population: int) -> float:
+    """How much a fingerprint held by `holders` of `population` submissions tells of a pair: 1 when two hold it,
+    falling (as its rarity's logarithm) to 0 when the whole corpus does, and 0 past COMMON holders."""
+    if holders <= 2:
+        return 1.0
+    if holders > COMMON or holders >= population:
+        return 0.0
+    return math.log(population / holders) / math.log(population / 2)
 
 
-def _uncommon(index: dict) -> set:
-    return {fingerprint for fingerprint, owners in index.items() if len(owners) > COMMON}
+def _weights(index: dict, population: int) -> dict:
+    return {fingerprint: distinctiveness(len(owners), population) for fingerprint, owners in index.items()}
+
+
+def _shared_pairs(index: dict, weights: dict, wanted: set[int]) -> tuple[defaultdict, Counter]:
+    """The distinctive weight each pair shares, and how many of its shared fingerprints are held by many (weigh
+    under a half), for pairs with at least one submission in `wanted`."""
+    shared: defaultdict = defaultdict(float)
+    with_many: Counter = Counter()
+    for fingerprint, owners in index.items():
+        if not 2 <= len(owners) <= COMMON:  # held by more, it weighs nothing: its pairs are not even listed
+            continue
+        weight = weights[fingerprint]
+        for a, b in combinations(sorted(owners), 2):
+            if a in wanted or b in wanted:
+                if weight > 0:
+                    shared[a, b] += weight
+                if weight < 0.5:
+                    with_many[a, b] += 1
+    return shared, with_many
+
+
+def _mass(found: set, weights: dict) -> float:
+    return sum(weights[fingerprint] for fingerprint in found)
 
 
 def find_pairs(
     submissions: list[Submission], baseline_code: list[dict[str, str]], baseline_text: list[str]
 ) -> list[Pair]:
-    """Every pair with a current submission that shares any evidence, highest score first.
+    """Every pair with a current submission that shares any distinctive evidence, highest score first.
 
     `baseline_code`: the template's and the reference's graded functions (subtracted from every student's);
     `baseline_text`: the questions and the model answers (subtracted from every written answer)."""
+    population = len(submissions)
     wanted = {i for i, s in enumerate(submissions) if s.current}
     base = set().union(*(p for code in baseline_code for p in code_prints(code).values()))
     prints = {i: {f: found - base for f, found in code_prints(s.code).items()} for i, s in enumerate(submissions)}
     code_index = _index({i: set().union(*found.values()) for i, found in prints.items()})
-    common = _uncommon(code_index)
-    own = {i: len(set().union(*found.values()) - common) for i, found in prints.items()}
-    code_shared = _shared_pairs(code_index, wanted)
+    code_weights = _weights(code_index, population)
+    own = {i: _mass(set().union(*found.values()), code_weights) for i, found in prints.items()}
+    # how many fingerprints of its own each has that are evidence at all (not held by the whole corpus)
+    counted = {i: sum(1 for f in set().union(*found.values()) if code_weights[f] > 0) for i, found in prints.items()}
+    code_shared, code_with_many = _shared_pairs(code_index, code_weights, wanted)
 
     wrong_index = _index(
         {i: {f"{case}\x1f{digest}" for case, digest in s.wrong.items()} for i, s in enumerate(submissions)}
@@ -225,11 +264,12 @@ def find_pairs(
     wrong_shared: dict[tuple[int, int], list[str]] = defaultdict(list)
     weight: dict[tuple[int, int], float] = defaultdict(float)
     for key, owners in wrong_index.items():
-        if 2 <= len(owners) <= COMMON:
+        rarity = distinctiveness(len(owners), population)
+        if len(owners) >= 2 and rarity > 0:
             for a, b in combinations(sorted(owners), 2):
                 if a in wanted or b in wanted:
                     wrong_shared[a, b].append(key.split("\x1f")[0])
-                    weight[a, b] += 1 / (len(owners) - 1)  # shared by two: 1; by three: 1/2 ...
+                    weight[a, b] += rarity / (len(owners) - 1)  # shared by two: 1; by three: less than 1/2 ...
 
     base_text = set().union(*(shingles(t) for t in baseline_text))
     answers = {
@@ -237,26 +277,31 @@ def find_pairs(
         for i, s in enumerate(submissions)
     }
     text_index = _index({i: set().union(*found.values()) for i, found in answers.items()})
-    common_text = _uncommon(text_index)
-    text_shared = _shared_pairs(text_index, wanted)
+    text_weights = _weights(text_index, population)
+    text_shared, _ = _shared_pairs(text_index, text_weights, wanted)
 
     pairs = []
-    for a, b in set(code_shared) | set(wrong_shared) | set(text_shared):
-        pair = Pair(submissions[a].key, submissions[b].key, 0.0, 0.0, 0.0)
+    for key in set(code_shared) | set(wrong_shared) | set(text_shared):
+        a, b = key[::-1] if submissions[key[0]].source else key  # a student first, a known source second
+        pair = Pair(submissions[a].key, submissions[b].key, 0.0, 0.0, 0.0, source=submissions[b].source)
         smaller = min(own[a], own[b])
-        if code_shared.get((a, b)) and smaller:
-            share = code_shared[a, b] / smaller
-            pair.code = round(min(1.0, share) * min(1.0, smaller / MIN_PRINTS), 4)
+        if code_shared.get(key) and smaller:
+            share = code_shared[key] / smaller
+            pair.code = round(min(1.0, share) * min(1.0, min(counted[a], counted[b]) / MIN_PRINTS), 4)
+            pair.common_code = code_with_many.get(key, 0)
             for function in set(prints[a]) & set(prints[b]):
-                if together := len(prints[a][function] & prints[b][function] - common):
-                    pair.shared_code[function] = together
-        if (a, b) in wrong_shared:
-            pair.shared_wrong = wrong_shared[a, b]
-            pair.outputs = round(1 - UNEXPLAINED_BY_A_WRONG_CASE ** weight[a, b], 4)
+                together = prints[a][function] & prints[b][function]
+                if distinctive := sum(1 for fingerprint in together if code_weights[fingerprint] >= 0.5):
+                    pair.shared_code[function] = distinctive
+        if key in wrong_shared:
+            pair.shared_wrong = wrong_shared[key]
+            pair.outputs = round(1 - UNEXPLAINED_BY_A_WRONG_CASE ** weight[key], 4)
         for question in set(answers[a]) & set(answers[b]):
-            left, right = answers[a][question] - common_text, answers[b][question] - common_text
-            if min(len(left), len(right)) >= MIN_SHINGLES and (share := len(left & right) / min(len(left), len(right))):
-                pair.shared_written[question] = round(share, 4)
+            left, right = answers[a][question], answers[b][question]
+            smaller_answer = min(_mass(left, text_weights), _mass(right, text_weights))
+            if min(len(left), len(right)) >= MIN_SHINGLES and smaller_answer > 0:
+                if share := round(_mass(left & right, text_weights) / smaller_answer, 4):
+                    pair.shared_written[question] = min(1.0, share)
         if pair.shared_written:
             pair.written = max(pair.shared_written.values())
         if pair.score > 0:

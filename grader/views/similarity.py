@@ -68,5 +68,10 @@ def write_similarity(compared: list[Compared], out: Path, against: list[str]) ->
             folder / page,
             render("similarity_pair.html.j2", rank=rank, pair=c.pair, functions=functions, answers=answers),
         )
-    write_whole(out / "similarity.html", render("similarity.html.j2", pairs=listed, flag=FLAG, against=against))
+    pairs = [row for row in listed if not row["pair"].source]
+    sources = [row for row in listed if row["pair"].source]
+    write_whole(
+        out / "similarity.html",
+        render("similarity.html.j2", pairs=pairs, sources=sources, flag=FLAG, against=against),
+    )
     return path
