@@ -17,7 +17,7 @@ import nbformat
 from grader.errors import GraderError
 from grader.grading import SOLVED_NOTEBOOK, TEMPLATE_NOTEBOOK
 from grader.intake.notebooks import UnreadableSubmission, read_notebook
-from grader.judge.similarity import FLAG, Pair, Submission, find_pairs, passages
+from grader.judge.similarity import FLAG, Pair, Submission, common_code, find_pairs, passages
 from grader.judge.sources import graded_sources
 from grader.judge.written import extract_written_answers, question_texts
 from grader.store import current_work_of
@@ -84,8 +84,9 @@ def similarity(folder: Path, against: list[Path], sources: list[Path] = ()) -> S
     everyone = submissions + earlier + [known_source(path) for path in sources]
     by_key = {s.key: s for s in everyone}
     flagged = [pair for pair in find_pairs(everyone, code, texts) if pair.score >= FLAG]
+    common = common_code(everyone, code)
     compared = [
-        Compared(pair, by_key[pair.a], by_key[pair.b], passages(by_key[pair.a], by_key[pair.b], code, texts))
+        Compared(pair, by_key[pair.a], by_key[pair.b], passages(by_key[pair.a], by_key[pair.b], code, texts, common))
         for pair in flagged
     ]
     path = write_similarity(compared, folder, [str(old) for old in against])

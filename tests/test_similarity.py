@@ -6,6 +6,7 @@ class store, escapes what students wrote, and the pages pass the same checks as 
 from __future__ import annotations
 
 import csv
+import html
 import itertools
 
 import pytest
@@ -288,3 +289,17 @@ def test_a_copy_of_a_known_source_is_caught_when_one_student_alone_made_it(tmp_p
     assert 'id="sources"' in page and 'id="pairs"' not in page and "a copy may come from" in page
     assert cli.main(["similarity", str(folder), "--source", str(tmp_path / "missing.ipynb")]) == 2
     assert "cannot use the known source" in capsys.readouterr().err
+
+
+def test_the_pair_page_marks_apart_what_many_share(tmp_path, rubric):
+    """In the class of six who all pasted one snippet, the copy's page marks its copied lines, and the pasted
+    snippet's lines only lightly: little evidence, shown as such."""
+    students, _ = small_class_with_a_shared_snippet()
+    folder = tmp_path / "six"
+    record_class(folder, rubric, students)
+    assert cli.main(["similarity", str(folder)]) == 0
+    (page,) = [p.read_text() for p in (folder / "similarity").glob("pair-*.html")]
+    assert "<mark>    picked = p_y_hat[torch.arange(len(y)), y]</mark>" in page  # s0's line, which c0 copied
+    code = "".join(page.split('<pre class="answer">')[1:])
+    commons = [html.unescape(part.split("</mark>")[0]).strip() for part in code.split('<mark class="common">')[1:]]
+    assert commons and all(line in TUTORIAL_TRAIN + STYLES["sgd_update"][5] for line in commons)  # the snippet

@@ -240,6 +240,21 @@ def _mass(found: set, weights: dict) -> float:
     return sum(weights[fingerprint] for fingerprint in found)
 
 
+def _code_evidence(submissions: list[Submission], baseline_code: list[dict[str, str]]) -> tuple[dict, dict, dict]:
+    """Each submission's fingerprints by function (the template's and the reference's taken out), the index of who
+    holds each, and how distinctive each is in the corpus."""
+    base = set().union(*(p for code in baseline_code for p in code_prints(code).values()))
+    prints = {i: {f: found - base for f, found in code_prints(s.code).items()} for i, s in enumerate(submissions)}
+    index = _index({i: set().union(*found.values()) for i, found in prints.items()})
+    return prints, index, _weights(index, len(submissions))
+
+
+def common_code(submissions: list[Submission], baseline_code: list[dict[str, str]]) -> set[int]:
+    """The fingerprints many in the corpus hold (weighing under a half): shown apart where a pair shares them."""
+    _, _, weights = _code_evidence(submissions, baseline_code)
+    return {fingerprint for fingerprint, weight in weights.items() if weight < 0.5}
+
+
 def find_pairs(
     submissions: list[Submission], baseline_code: list[dict[str, str]], baseline_text: list[str]
 ) -> list[Pair]:
@@ -249,10 +264,7 @@ def find_pairs(
     `baseline_text`: the questions and the model answers (subtracted from every written answer)."""
     population = len(submissions)
     wanted = {i for i, s in enumerate(submissions) if s.current}
-    base = set().union(*(p for code in baseline_code for p in code_prints(code).values()))
-    prints = {i: {f: found - base for f, found in code_prints(s.code).items()} for i, s in enumerate(submissions)}
-    code_index = _index({i: set().union(*found.values()) for i, found in prints.items()})
-    code_weights = _weights(code_index, population)
+    prints, code_index, code_weights = _code_evidence(submissions, baseline_code)
     own = {i: _mass(set().union(*found.values()), code_weights) for i, found in prints.items()}
     # how many fingerprints of its own each has that are evidence at all (not held by the whole corpus)
     counted = {i: sum(1 for f in set().union(*found.values()) if code_weights[f] > 0) for i, found in prints.items()}
@@ -314,18 +326,25 @@ def find_pairs(
 
 @dataclass
 class Passages:
-    """Each function's lines (counted from 1) and each answer's words (by position) that the pair shares."""
+    """Each function's lines (counted from 1) and each answer's words (by position) that the pair shares; and,
+    of those lines, the ones whose every shared fingerprint many others hold too (little evidence)."""
 
     lines: dict[str, tuple[set[int], set[int]]] = field(default_factory=dict)
     words: dict[str, tuple[set[int], set[int]]] = field(default_factory=dict)
+    common_lines: dict[str, tuple[set[int], set[int]]] = field(default_factory=dict)
 
 
-def _marked_lines(function: str, source: str, theirs: set[int], base: set[int]) -> set[int]:
-    marked = set()
+def _marked_lines(
+    function: str, source: str, theirs: set[int], base: set[int], common: set[int]
+) -> tuple[set[int], set[int]]:
+    """The lines of statements the other holds too, and those of them shared with many others only."""
+    marked, with_many = set(), set()
     for first, last, text in statements(source):
-        if (statement_prints(function, text) - base) & theirs:
+        if shared := (statement_prints(function, text) - base) & theirs:
             marked |= set(range(first, last + 1))
-    return marked
+            if shared <= common:
+                with_many |= set(range(first, last + 1))
+    return marked, with_many
 
 
 def _marked_words(text: str, theirs: set[int], base: set[int]) -> set[int]:
@@ -338,17 +357,25 @@ def _marked_words(text: str, theirs: set[int], base: set[int]) -> set[int]:
     return marked
 
 
-def passages(a: Submission, b: Submission, baseline_code: list[dict[str, str]], baseline_text: list[str]) -> Passages:
-    """What to mark when `a` and `b` are shown side by side: their statements and answers' words in common."""
+def passages(
+    a: Submission,
+    b: Submission,
+    baseline_code: list[dict[str, str]],
+    baseline_text: list[str],
+    common: set[int] = frozenset(),
+) -> Passages:
+    """What to mark when `a` and `b` are shown side by side: their statements and answers' words in common;
+    `common`: the fingerprints many in the corpus hold (`common_code`), whose lines are marked apart."""
     base = set().union(*(p for code in baseline_code for p in code_prints(code).values()))
     base_text = set().union(*(shingles(t) for t in baseline_text))
     found = Passages()
     prints_a, prints_b = code_prints(a.code), code_prints(b.code)
     for function in sorted(set(a.code) & set(b.code)):
-        left = _marked_lines(function, a.code[function], prints_b.get(function, set()), base)
-        right = _marked_lines(function, b.code[function], prints_a.get(function, set()), base)
+        left, left_many = _marked_lines(function, a.code[function], prints_b.get(function, set()), base, common)
+        right, right_many = _marked_lines(function, b.code[function], prints_a.get(function, set()), base, common)
         if left or right:
             found.lines[function] = (left, right)
+            found.common_lines[function] = (left_many, right_many)
     for question in sorted(set(a.written) & set(b.written)):
         left = _marked_words(a.written[question], shingles(b.written[question]), base_text)
         right = _marked_words(b.written[question], shingles(a.written[question]), base_text)

@@ -24,8 +24,11 @@ class Compared:
     passages: Passages
 
 
-def _lines(source: str, marked: set[int]) -> list[dict]:
-    return [{"number": n, "text": text, "marked": n in marked} for n, text in enumerate(source.splitlines(), 1)]
+def _lines(source: str, marked: set[int], with_many: set[int]) -> list[dict]:
+    return [
+        {"number": n, "text": text, "marked": n in marked, "common": n in with_many}
+        for n, text in enumerate(source.splitlines(), 1)
+    ]
 
 
 def _words(text: str, marked: set[int]) -> list[dict]:
@@ -50,8 +53,8 @@ def write_similarity(compared: list[Compared], out: Path, against: list[str]) ->
         functions = [
             {
                 "name": function,
-                "a": _lines(c.a.code[function], c.passages.lines.get(function, (set(), set()))[0]),
-                "b": _lines(c.b.code[function], c.passages.lines.get(function, (set(), set()))[1]),
+                "a": _lines(c.a.code[function], c.passages.lines[function][0], c.passages.common_lines[function][0]),
+                "b": _lines(c.b.code[function], c.passages.lines[function][1], c.passages.common_lines[function][1]),
             }
             for function in sorted(set(c.a.code) & set(c.b.code))
             if function in c.passages.lines
