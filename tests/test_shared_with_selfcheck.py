@@ -51,6 +51,20 @@ def test_the_self_check_judges_with_the_graders_own_code():
             assert inspect.getsource(getattr(selfcheck, name)) in path.read_text() and name in stamped
 
 
+def test_the_shipped_public_cases_are_what_the_definitions_and_the_reference_give_now(rubric):
+    """selfcheck_cases.npz is rebuilt by `make student-bundle`: a change of the public cases' definitions, the
+    rubric's epochs or the reference shows here until it is."""
+    from tools.build_student_bundle import CASES_DATA, differences, public_cases_data
+
+    fresh = public_cases_data(rubric)
+    with np.load(CASES_DATA, allow_pickle=False) as stored:
+        kept = {name: stored[name] for name in stored.files}
+    assert differences(fresh, kept) == [], "run `make student-bundle`"
+    kept["expected/loss_fn/random/loss"] = kept["expected/loss_fn/random/loss"] + 1
+    del kept["holdout/y"]
+    assert differences(fresh, kept) == ["holdout/y", "expected/loss_fn/random/loss"]
+
+
 def test_a_rubric_change_reaches_the_stamped_selfcheck(rubric):
     import dataclasses
 

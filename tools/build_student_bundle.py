@@ -181,11 +181,14 @@ def stale_cases(rubric: Rubric, path: Path = CASES_DATA) -> list[str]:
     """What of the public cases' data at `path` differs from what the rubric and the reference give now."""
     if not path.is_file():
         return [f"{path.name} is missing"]
-    fresh = public_cases_data(rubric)
     with np.load(path, allow_pickle=False) as stored:
-        kept = {name: stored[name] for name in stored.files}
+        return differences(public_cases_data(rubric), {name: stored[name] for name in stored.files})
+
+
+def differences(fresh: dict[str, np.ndarray], kept: dict[str, np.ndarray]) -> list[str]:
+    """The arrays missing from one side, or of other values (floats within a millionth of each other agree)."""
     differ = sorted(set(fresh) ^ set(kept))
-    for name in set(fresh) & set(kept):
+    for name in sorted(set(fresh) & set(kept)):
         a, b = fresh[name], kept[name]
         same = a.shape == b.shape and (
             bool(np.allclose(a, b, rtol=1e-6, atol=1e-7)) if a.dtype.kind == "f" else bool(np.array_equal(a, b))
