@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from grader.cases import notebook_held_back  # noqa: E402
 from grader.items import GRADED_FUNCTIONS, ITEMS, generate_cases  # noqa: E402
 from grader.judge.expected import ReferenceExpected  # noqa: E402
-from grader.judge.score import TRAINING_ROWS  # noqa: E402
+from grader.judge.score import training_rows  # noqa: E402
 from grader.rubric import Rubric, load_rubric  # noqa: E402
 from grader.shared import catalogue, judges, outcomes, verdicts  # noqa: E402
 from grader.shared.outcomes import probe_calls  # noqa: E402
@@ -161,7 +161,7 @@ def public_cases_data(rubric: Rubric) -> dict[str, np.ndarray]:
                     if "n" in case.spec:
                         arrays[f"{base}/{optimizer}_on_split"] = expected.optimizer(case, optimizer, on_split=True)
     arrays["holdout/X"], arrays["holdout/y"] = notebook_held_back()
-    arrays["meta"] = np.array(json.dumps({"items": described, "training_rows": TRAINING_ROWS}))
+    arrays["meta"] = np.array(json.dumps({"items": described, "training_rows": training_rows()}))
     return arrays
 
 

@@ -17,7 +17,10 @@ from grader.shared.judges import Expected, Standards, judge_cases
 from grader.shared.outcomes import CallOutcome, Case
 from grader.shared.verdicts import TestResult
 
-TRAINING_ROWS = len(training_split()[1])  # the notebook's X_train: a result of this many rows came from it
+
+def training_rows() -> int:
+    """The notebook's X_train's rows: a result of this many rows came from it."""
+    return len(training_split()[1])
 
 
 def score_item(
@@ -37,7 +40,7 @@ def score_item(
         rubric.tolerance.atol,
         rubric.items,
         expected or ReferenceExpected(),
-        TRAINING_ROWS,
+        training_rows(),
         failing,
     )
     tests = judge_cases(item, ITEMS[item], cases, outcomes, standards, breach, ignored)
