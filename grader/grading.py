@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import torch
 
-from grader.cases import ROOT
+from grader.cases import STUDENT_FILES, TEMPLATE_DIR, TEMPLATE_NOTEBOOK
 from grader.intake import Identity, Submission, one_folders_submission
 from grader.intake.notebooks import UnreadableSubmission, read_notebook, upgrade_note
 from grader.items import GRADED_FUNCTIONS, generate_cases
@@ -40,11 +40,6 @@ from grader.shared.catalogue import inject_parameters
 from grader.shared.outcomes import CallOutcome, CallStatus
 from grader.shared.verdicts import Trouble, code_span
 
-TEMPLATE_DIR = ROOT / "student_template"
-TEMPLATE_NOTEBOOK = TEMPLATE_DIR / "messmaster_part2.ipynb"
-SOLVED_NOTEBOOK = ROOT / "reference" / "messmaster_part2_solution.ipynb"  # its written answers: the model answers
-# what a submission's folder holds besides the notebook: only what students have too
-STUDENT_FILES = ("util.py", "data/xor_pattern.csv")
 # a kernel that fails to start is tried again after a pause (longer each time): a busy machine, not the student
 START_ATTEMPTS = 3
 START_PAUSE_SECONDS = 5

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import nbformat
 
+from grader.cases import SOLVED_NOTEBOOK, TEMPLATE_NOTEBOOK
 from grader.errors import GraderError
-from grader.grading import SOLVED_NOTEBOOK, TEMPLATE_NOTEBOOK
 from grader.intake.notebooks import UnreadableSubmission, read_notebook
 from grader.judge.similarity import FLAG, Pair, Submission, common_code, find_pairs, passages
 from grader.judge.sources import graded_sources

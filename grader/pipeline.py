@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
+from grader.cases import TEMPLATE_NOTEBOOK
 from grader.errors import GraderError
-from grader.grading import TEMPLATE_NOTEBOOK, grade_in_this_process, one_torch_thread, read_submission, zero_result
+from grader.grading import grade_in_this_process, one_torch_thread, read_submission, zero_result
 from grader.intake import Submission, collect_submissions
 from grader.intake.extensions import Extension
 from grader.intake.roster import Roster

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader.grading import SOLVED_NOTEBOOK, TEMPLATE_NOTEBOOK
+from grader.cases import SOLVED_NOTEBOOK, TEMPLATE_NOTEBOOK
 from grader.intake.written_scores import read_written_scores, unimported_edits
 from grader.judge.written import extract_written_answers, question_texts
 from grader.rubric import Rubric

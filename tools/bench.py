@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from examples.build_examples import OUT as EXAMPLES  # noqa: E402
 from examples.build_examples import fixed_template  # noqa: E402
-from grader.grading import TEMPLATE_DIR  # noqa: E402
+from grader.cases import TEMPLATE_DIR  # noqa: E402
 from grader.pipeline import grade_class  # noqa: E402
 from grader.rubric import load_rubric  # noqa: E402
 from grader.run.sandbox import SandboxMode  # noqa: E402

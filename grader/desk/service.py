@@ -18,10 +18,10 @@ from pathlib import Path
 
 import nbformat
 
+from grader.cases import SOLVED_NOTEBOOK, TEMPLATE_NOTEBOOK
 from grader.decisions import Invalid
 from grader.desk.answers import safe_html
 from grader.desk.pages import PageWriter
-from grader.grading import SOLVED_NOTEBOOK, TEMPLATE_NOTEBOOK
 from grader.judge.written import extract_written_answers, question_texts
 from grader.points import exact
 from grader.result import LATE
