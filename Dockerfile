@@ -16,6 +16,7 @@ RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu 
 # the grader installed as a package: `messmaster-grader` (and `python -m grader`) work from any folder
 COPY pyproject.toml ./
 COPY grader grader
+COPY assignment assignment
 COPY reference reference
 COPY secret secret
 COPY student_template student_template

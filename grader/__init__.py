@@ -1,4 +1,5 @@
-"""MessMaster part 2 autograder.
+"""A notebook autograder: the engine. It grades one assignment at a time, a folder it loads by path
+(`assignment.py`: this repository's own by default); it names none.
 
 The data flows one way, one stage a subpackage or module (tests/test_layout.py checks it):
 
@@ -11,10 +12,10 @@ The data flows one way, one stage a subpackage or module (tests/test_layout.py c
     views/       every file people and systems read, rendered from the store
     cluster.py   grading on a Dask cluster; pipeline.py a class on local workers; rescore.py a new rubric
 
-`items.py` (the one table of graded items: function, options, cases, judge), `rubric.py` (points, tolerances,
-limits, rules), `cases.py` (the hidden inputs' builders), `errors.py`, `student_text.py` and
-`shared/` (what the students' self-check runs too) serve every stage; `cli/` is a thin
-command line over the rest.
+`assignment.py` (the assignment in use, loaded from its folder), `items.py` (what a graded item is: the
+assignment's item table holds them), `rubric.py` (points, tolerances, limits, rules), `errors.py`,
+`student_text.py` and `shared/` (the judging framework the students' self-check runs too) serve every stage;
+`cli/` is a thin command line over the rest.
 """
 
 __version__ = "0.1.0"  # pyproject.toml's version (a test keeps them equal)

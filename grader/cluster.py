@@ -1,7 +1,8 @@
 """Grading on a Dask distributed cluster: one task per submission, plain data there and back.
 
 Imported only for `--cluster`: a local run needs no scheduler and never imports Dask.
-A task carries the notebook's bytes and the student's identity; the worker
+A task carries the notebook's bytes, the rubric as JSON and the assignment's
+folder (which every worker must see at the same path); the worker
 writes the notebook into a scratch folder and grades it exactly as a local
 worker does (its own kernel, sandbox and limits), then returns the result as
 plain JSON-like data, which this process checks before it stores anything.
@@ -23,11 +24,12 @@ from distributed import Client, WorkerPlugin, as_completed
 from distributed.client import FutureCancelledError
 from distributed.scheduler import KilledWorker
 
+from grader.assignment import current_assignment, use_assignment
 from grader.errors import GraderError
 from grader.grading import grade_in_this_process, zero_result
 from grader.intake import Identity, Submission
 from grader.result import Problem, SubmissionResult, SubmissionStatus
-from grader.rubric import Rubric
+from grader.rubric import Rubric, rubric_as_json, rubric_from_json
 from grader.run.sandbox import SandboxMode, SandboxUnavailable, sandbox_works
 from grader.shared.verdicts import TestResult, Trouble
 
@@ -41,7 +43,7 @@ class ClusterUnavailable(GraderError):
 class SandboxCheck(WorkerPlugin):
     """Refuse a worker (and so the run, at start) whose sandbox cannot run under `--sandbox required`."""
 
-    name = "messmaster-sandbox-check"
+    name = "grader-sandbox-check"
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
@@ -69,15 +71,18 @@ def open_cluster(address: str, sandbox: SandboxMode) -> Iterator[Client]:
         client.close()
 
 
-def grade_task(notebook: bytes | None, name: str, rubric: Rubric, sandbox: str, note: str) -> dict:
-    """Run on a worker: grade one notebook from its bytes; the result as plain data."""
+def grade_task(notebook: bytes | None, name: str, rubric: str, assignment: str, sandbox: str, note: str) -> dict:
+    """Run on a worker: grade one notebook from its bytes, for the assignment in folder `assignment` under the
+    rubric `rubric` (JSON: its item options are the assignment's, loaded here first); the result as plain data."""
+    use_assignment(assignment)
 
-    with tempfile.TemporaryDirectory(prefix="messmaster-task-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="grader-task-") as scratch:
         path = None
         if notebook is not None:
             path = Path(scratch) / name
             path.write_bytes(notebook)
-        result = grade_in_this_process(Submission(Identity("task"), path, note), rubric, SandboxMode(sandbox))
+        submission = Submission(Identity("task"), path, note)
+        result = grade_in_this_process(submission, rubric_from_json(rubric), SandboxMode(sandbox))
     return result_to_data(result)
 
 
@@ -146,10 +151,13 @@ def grade_on_cluster(
 ) -> Iterator[tuple[Submission, SubmissionResult]]:
     """Each submission's result as the cluster finishes it; every submission ends with a result."""
     futures = {}
+    rubric_text, assignment = rubric_as_json(rubric), str(current_assignment().root)
     for submission in submissions:
         notebook = submission.path.read_bytes() if submission.path is not None else None
         name = submission.path.name if submission.path is not None else "none.ipynb"
-        future = client.submit(grade_task, notebook, name, rubric, str(sandbox), submission.note, pure=False, retries=1)
+        future = client.submit(
+            grade_task, notebook, name, rubric_text, assignment, str(sandbox), submission.note, pure=False, retries=1
+        )
         futures[future] = submission
     try:
         for future in as_completed(futures):

@@ -20,11 +20,10 @@ from pathlib import Path
 import nbformat
 import torch
 
-from grader.cases import STUDENT_FILES, TEMPLATE_DIR, TEMPLATE_NOTEBOOK
+from grader.assignment import current_assignment
 from grader.intake import Identity, Submission, one_folders_submission
 from grader.intake.notebooks import UnreadableSubmission, read_notebook, upgrade_note
-from grader.items import GRADED_FUNCTIONS, generate_cases
-from grader.judge.artifacts import plot_data
+from grader.items import generate_cases
 from grader.judge.evidence import Evidence
 from grader.judge.rules import forbidden_uses, ignored_arguments_of
 from grader.judge.score import score_all
@@ -48,8 +47,10 @@ START_PAUSE_SECONDS = 5
 def make_workspace(parent: Path, notebook: nbformat.NotebookNode) -> Path:
     workspace = parent / "work"
     (workspace / "data").mkdir(parents=True)
-    for relative in STUDENT_FILES:
-        shutil.copy(TEMPLATE_DIR / relative, workspace / relative)
+    assignment = current_assignment()
+    for relative in assignment.STUDENT_FILES:
+        (workspace / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(assignment.template_dir / relative, workspace / relative)
     nbformat.write(notebook, workspace / "submission.ipynb")
     return workspace
 
@@ -182,14 +183,15 @@ def grade_submission(submission: Submission, rubric: Rubric, sandbox: SandboxMod
     """Read, run, harvest and score one notebook; never raises for anything the submission does."""
     started = time.monotonic()
     result = SubmissionResult(submission.identity, rubric)
-    template = nbformat.read(TEMPLATE_NOTEBOOK, as_version=4)
+    assignment = current_assignment()
+    template = nbformat.read(assignment.notebook, as_version=4)
     notebook = read_submission(submission, rubric)
     if isinstance(notebook, SubmissionResult):
         notebook.execution_time = time.monotonic() - started
         return notebook
 
     cases = generate_cases(rubric.run.grading_epochs)
-    prepared = inject_parameters(notebook, {"EPOCHS": rubric.run.notebook_epochs})
+    prepared = inject_parameters(notebook, assignment.notebook_parameters(rubric))
     policy = SandboxPolicy.from_limits(rubric.limits, sandbox)
     harvest = run_and_harvest(prepared, cases, rubric, policy, started + rubric.run.submission_timeout)
     result.isolation = " ".join(describe_isolation(isolation, policy) for isolation in harvest.isolations)
@@ -205,7 +207,7 @@ def grade_submission(submission: Submission, rubric: Rubric, sandbox: SandboxMod
     breaches, ignored = forbidden_uses(notebook, rubric), ignored_arguments_of(notebook, rubric)
     result.tests = score_all(cases, harvest.outcomes, rubric, breaches, ignored)
     result.evidence = Evidence(harvest.outcomes, breaches, ignored)
-    result.plots = plot_data(cases, harvest.outcomes)
+    result.plots = assignment.plot_data(cases, harvest.outcomes)
     result.written = extract_written_answers(notebook, template)
     result.code = graded_sources(notebook)
     result.wrong_outputs = wrong_outputs(cases, harvest.outcomes, result.tests)
@@ -263,9 +265,10 @@ def grade_one_folder(folder: Path, rubric: Rubric, sandbox: SandboxMode) -> Subm
     as in a class's export.
     """
     identity = Identity("submission", source=str(folder))
-    with tempfile.TemporaryDirectory(prefix="messmaster-intake-") as scratch:
-        functions = tuple(GRADED_FUNCTIONS.values())
-        submission = one_folders_submission(folder, identity, Path(scratch), TEMPLATE_NOTEBOOK.stem, functions)
+    with tempfile.TemporaryDirectory(prefix="grader-intake-") as scratch:
+        assignment = current_assignment()
+        functions = tuple(assignment.graded_functions.values())
+        submission = one_folders_submission(folder, identity, Path(scratch), assignment.notebook.stem, functions)
         result = grade_in_this_process(submission, rubric, sandbox)
     result.note = submission.note
     return result

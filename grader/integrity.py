@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader.cases import SOLVED_NOTEBOOK, TEMPLATE_NOTEBOOK
+from grader.assignment import current_assignment
 from grader.errors import GraderError
 from grader.intake.notebooks import UnreadableSubmission, read_notebook
 from grader.judge.similarity import FLAG, Pair, Submission, common_code, find_pairs, passages
@@ -49,8 +49,8 @@ def _submissions(folder: Path, prefix: str, current: bool) -> list[Submission]:
 def baselines() -> tuple[list[dict[str, str]], list[str]]:
     """What every submission shares by design: the template's and the reference's functions; the questions, the
     model answers and the template's own answer cells."""
-    template = nbformat.read(TEMPLATE_NOTEBOOK, as_version=4)
-    solved = nbformat.read(SOLVED_NOTEBOOK, as_version=4)
+    template = nbformat.read(current_assignment().notebook, as_version=4)
+    solved = nbformat.read(current_assignment().solved_notebook, as_version=4)
     texts = [
         *question_texts(template).values(),
         *extract_written_answers(solved, template).values(),
@@ -65,7 +65,7 @@ def known_source(path: Path) -> Submission:
     try:
         if path.suffix == ".ipynb":
             notebook = read_notebook(path)
-            written = extract_written_answers(notebook, nbformat.read(TEMPLATE_NOTEBOOK, as_version=4))
+            written = extract_written_answers(notebook, nbformat.read(current_assignment().notebook, as_version=4))
         else:
             notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(path.read_text(errors="replace"))])
             written = {}

@@ -23,19 +23,18 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from grader.cases import TEMPLATE_NOTEBOOK
+from grader.assignment import Assignment, current_assignment, refuse_another, use_assignment
 from grader.errors import GraderError
 from grader.grading import grade_in_this_process, one_torch_thread, read_submission, zero_result
 from grader.intake import Submission, collect_submissions
 from grader.intake.extensions import Extension
 from grader.intake.roster import Roster
-from grader.items import GRADED_FUNCTIONS
 from grader.points import points_text
 from grader.rescore import rescore_class
 from grader.result import SubmissionResult, SubmissionStatus
 from grader.rubric import Rubric, rubric_changes
 from grader.run.sandbox import SandboxMode
-from grader.store import ClassStore, Versions, content_hash, current_versions
+from grader.store import ASSIGNMENT_SETTING, ClassStore, Versions, content_hash, current_versions
 from grader.views.write import write_class_views, write_submission_views
 
 if TYPE_CHECKING:  # Dask is imported only for a cluster
@@ -101,10 +100,16 @@ def _grade_in_workers(
     context.set_forkserver_preload([__name__, "torch._dynamo"])
     deaths: dict[int, int] = {}  # by place in `submissions`
     remaining = list(range(len(submissions)))
-    with tempfile.TemporaryDirectory(prefix="messmaster-workers-") as markers:
+    with tempfile.TemporaryDirectory(prefix="grader-workers-") as markers:
         while remaining:
             unfinished = []
-            pool = ProcessPoolExecutor(max_workers=max(1, min(jobs, len(remaining))), mp_context=context)
+            pool = ProcessPoolExecutor(
+                max_workers=max(1, min(jobs, len(remaining))),
+                mp_context=context,
+                # before a task's rubric is unpickled: its item options are the assignment's
+                initializer=use_assignment,
+                initargs=(current_assignment().root,),
+            )
             try:
                 futures = {
                     pool.submit(_grade_in_marked_worker, Path(markers) / str(i), submissions[i], rubric, sandbox): i
@@ -144,6 +149,14 @@ def _grade_in_workers(
 
 class RubricMismatch(GraderError):
     """A run would grade part of a class under another rubric than the rest; the message says what differs."""
+
+
+def _check_assignment(store: ClassStore, assignment: Assignment) -> None:
+    """A class is graded for one assignment, which its store remembers (later commands need not name it again)."""
+    kept = store.setting(ASSIGNMENT_SETTING)
+    refuse_another(Path(kept) if kept is not None else None, assignment)
+    if kept is None:
+        store.set_setting(ASSIGNMENT_SETTING, str(assignment.root))
 
 
 def _check_rubric(store: ClassStore, rubric: Rubric, submissions: list[Submission], change_rubric: bool) -> bool:
@@ -290,13 +303,15 @@ def grade_class(
     run = ClassRun()
     one_torch_thread()  # this process draws every student's figures while the workers grade
     versions = current_versions(rubric)
-    with ClassStore.open(out, rubric) as store, tempfile.TemporaryDirectory(prefix="messmaster-intake-") as scratch:
-        functions = tuple(GRADED_FUNCTIONS.values())
-        intake = collect_submissions(paths, Path(scratch), TEMPLATE_NOTEBOOK.stem, functions, exclude=out)
+    with ClassStore.open(out, rubric) as store, tempfile.TemporaryDirectory(prefix="grader-intake-") as scratch:
+        assignment = current_assignment()
+        functions = tuple(assignment.graded_functions.values())
+        intake = collect_submissions(paths, Path(scratch), assignment.notebook.stem, functions, exclude=out)
         run.errors = intake.errors
         if roster is not None:  # before anything is stored: a roster that matches nobody is refused
             roster.check_matches([s.identity.student for s in intake.submissions] + list(store.current_ids()))
         rescore = _check_rubric(store, rubric, intake.submissions, change_rubric)
+        _check_assignment(store, assignment)
         run_id = store.begin_run(versions)
         store.set_class_rubric(rubric)
         run.held = store.decisions.hold_to_points()

@@ -72,7 +72,7 @@ class SubmissionResult:
     problems: list[Problem] = field(default_factory=list)  # what went wrong running the notebook
     note: str = ""  # which of several notebooks handed in was graded (intake's, never from the cache)
     execution_time: float = 0.0
-    plots: dict[str, object] = field(default_factory=dict)  # what the pages draw (judge/artifacts.py)
+    plots: dict[str, object] = field(default_factory=dict)  # what the pages draw (the assignment's plot_data)
     isolation: str = ""  # how its kernels were confined, in a sentence ("" when none ran)
     handed_in: HandedIn | None = None  # the export's evidence of when the graded file was handed in
     evidence: Evidence | None = None  # what the tests were scored from (stored; no view shows it)

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from grader.assignment import current_assignment
 from grader.errors import GraderError, require
-from grader.items import AUTOMATIC_ITEMS, ITEMS, Item
-
-RUBRIC_FILE = Path(__file__).with_name("rubric.toml")
+from grader.items import Item
 
 
 class RubricError(GraderError, ValueError):
@@ -223,8 +222,9 @@ def parse_rubric(data: dict) -> Rubric:
     for table in ("items", "written"):
         if not isinstance(data[table], dict):
             raise ValueError(f"[{table}] must be a table")
-    if set(data["items"]) != set(AUTOMATIC_ITEMS):
-        raise ValueError(f"[items] must have exactly {', '.join(AUTOMATIC_ITEMS)}; found {', '.join(data['items'])}")
+    graded = current_assignment().ITEMS  # the assignment's item table: each item's options
+    if set(data["items"]) != set(graded):
+        raise ValueError(f"[items] must have exactly {', '.join(graded)}; found {', '.join(data['items'])}")
     written = {name: _convert(float, value, f"written.{name}") for name, value in data["written"].items()}
     if any(points < 0 for points in written.values()):
         raise ValueError("[written]: points must not be negative")
@@ -235,13 +235,14 @@ def parse_rubric(data: dict) -> Rubric:
         tolerance=_build(Tolerance, data["tolerance"], "tolerance"),
         gradescope=_build(Gradescope, data["gradescope"], "gradescope"),
         late=_build(Late, data["late"], "late"),
-        items={name: _build(ITEMS[name].options, data["items"][name], f"items.{name}") for name in AUTOMATIC_ITEMS},
+        items={name: _build(entry.options, data["items"][name], f"items.{name}") for name, entry in graded.items()},
         written=written,
     )
 
 
-def load_rubric(path: Path = RUBRIC_FILE) -> Rubric:
-    """Read and check a rubric file; RubricError names the file and what to fix in it."""
+def load_rubric(path: Path | None = None) -> Rubric:
+    """Read and check a rubric file (by default the assignment's); RubricError names the file and what to fix."""
+    path = path or current_assignment().rubric_file
     try:
         return parse_rubric(tomllib.loads(path.read_text()))
     except OSError as error:
@@ -260,7 +261,7 @@ RESOURCE_KEYS = ("run.", "limits.", "gradescope.")
 
 @dataclass(frozen=True)
 class RubricChange:
-    key: str  # dotted: "items.backward.points"
+    key: str  # dotted: "items.NAME.points"
     old: object
     new: object
 
@@ -286,13 +287,13 @@ def rubric_from_json(text: str) -> Rubric:
     """The rubric `rubric_as_json` wrote (an item without a rule has none, as in the TOML).
 
     Stores of older days kept it with sorted keys: their written questions are put back in the handout's
-    order (the default rubric's), any other after them."""
+    order (the assignment's rubric's), any other after them."""
     data = json.loads(text)
     for item in data["items"].values():
         if item.get("rule") is None:
             item.pop("rule", None)
     if list(data["written"]) == sorted(data["written"]):
-        order = list(tomllib.loads(RUBRIC_FILE.read_text())["written"])
+        order = list(tomllib.loads(current_assignment().rubric_file.read_text())["written"])
         data["written"] = dict(
             sorted(data["written"].items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order))
         )

@@ -3,7 +3,7 @@
 A student writes exception messages, printed output, written answers, file names and the names of what
 their functions return. Before any of it is stored, `clean` replaces what no output format can carry
 (lone surrogates, noncharacters, NUL and other control characters) and shows bidirectional controls as
-visible marks, so that a name cannot read backwards. Each view then quotes for its own format: Markdown
+visible marks, so that a name cannot read right to left. Each view then quotes for its own format: Markdown
 puts the student's text in a code span or a fenced block (`code_span`, in grader/shared/verdicts.py for
 the self-check's sake, and `code_block`), HTML autoescapes, XML keeps only what XML allows, CSV guards
 formulas.

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader.cases import SOLVED_NOTEBOOK, TEMPLATE_NOTEBOOK
+from grader.assignment import current_assignment
 from grader.intake.written_scores import read_written_scores, unimported_edits
 from grader.judge.written import extract_written_answers, question_texts
 from grader.rubric import Rubric
@@ -55,8 +55,8 @@ def export_written(store: ClassStore, rubric: Rubric, out: Path, anonymise: bool
             if not (path := sheet.with_name(f"written_scores-before-{stamp}{f'-{n}' if n > 1 else ''}.csv")).exists()
         )
         shutil.copyfile(sheet, saved)
-    template = nbformat.read(TEMPLATE_NOTEBOOK, as_version=4)
-    models = extract_written_answers(nbformat.read(SOLVED_NOTEBOOK, as_version=4), template)
+    template = nbformat.read(current_assignment().notebook, as_version=4)
+    models = extract_written_answers(nbformat.read(current_assignment().solved_notebook, as_version=4), template)
     folder = write_written_pages(rows, rubric, question_texts(template), out, pseudonyms, kept=edits, models=models)
     return WrittenExport(folder, len(graded), len(edits), saved, tuple(overtaken))
 

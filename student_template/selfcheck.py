@@ -131,37 +131,55 @@ ITEM_OPTIONS = {
     },
 }
 ITEM_TABLE = {
-    "loss_fn": {"function": "loss_fn", "judge": "judge_loss_fn", "parts": [""], "changes_inputs": False},
-    "init_params": {"function": "init_params", "judge": "judge_init_params", "parts": [""], "changes_inputs": False},
-    "forward": {"function": "forward", "judge": "judge_forward", "parts": [""], "changes_inputs": False},
+    "loss_fn": {
+        "function": "loss_fn",
+        "judge": "judge_loss_fn",
+        "parts": [""],
+        "changes_inputs": False,
+        "composes": [],
+    },
+    "init_params": {
+        "function": "init_params",
+        "judge": "judge_init_params",
+        "parts": [""],
+        "changes_inputs": False,
+        "composes": [],
+    },
+    "forward": {
+        "function": "forward",
+        "judge": "judge_forward",
+        "parts": [""],
+        "changes_inputs": False,
+        "composes": [],
+    },
     "backward": {
         "function": "backward",
         "judge": "judge_backward",
         "parts": ["dW1", "db1", "dW2", "db2"],
         "changes_inputs": False,
+        "composes": [],
     },
-    "sgd_update": {"function": "sgd_update", "judge": "judge_sgd_update", "parts": [""], "changes_inputs": True},
+    "sgd_update": {
+        "function": "sgd_update",
+        "judge": "judge_sgd_update",
+        "parts": [""],
+        "changes_inputs": True,
+        "composes": [],
+    },
     "train_manual": {
         "function": "train_manual",
         "judge": "judge_train_manual",
         "parts": ["loss_history", "holdout_accuracy"],
         "changes_inputs": False,
+        "composes": ["init_params", "forward", "loss_fn", "backward", "sgd_update"],
     },
     "optimizers": {
         "function": "train_with_optimizer",
         "judge": "judge_optimizers",
         "parts": ["loss_history", "same_start", "adam_beats_sgd"],
         "changes_inputs": False,
+        "composes": [],
     },
-}
-
-
-# Where each gradient is computed in the handout's backward pass, for a student whose gradient is wrong.
-GRADIENT_HINTS = {
-    "dL_dW1": "look at backward's step 5, where dL_dW1 is computed; it has W1's shape",
-    "dL_db1": "look at backward's step 5, where dL_db1 is computed; it has b1's shape",
-    "dL_dW2": "look at backward's step 2, where dL_dW2 is computed; it has W2's shape",
-    "dL_db2": "look at backward's step 2, where dL_db2 is computed; it has b2's shape",
 }
 
 
@@ -176,35 +194,6 @@ def value_mismatch(actual: object, expected: object, rtol: float, atol: float) -
         error = float(np.max(np.abs(actual - expected))) if expected.size else 0.0
         return f"wrong values (shape {expected.shape} is right; max abs error {error:.3g})"
     return ""
-
-
-def parameter_problem(
-    name: str,
-    value: object,
-    shape: tuple[int, ...],
-    weight_std: tuple[float, float],
-    weight_std_min_size: int,
-    weight_max_abs: float,
-) -> str:
-    """What is wrong with an initial parameter (shape, zeros for a bias, randn * 0.01 for a weight); "" if nothing."""
-    value = np.asarray(value, dtype=np.float64)
-    if value.shape != shape:
-        return f"{name} has shape {value.shape}, not the one init_params' docstring gives it"
-    if not np.all(np.isfinite(value)):
-        return f"{name} contains NaN or infinity"
-    if name.startswith("b"):
-        return f"{name} is not all zeros" if np.any(value != 0) else ""
-    low, high = weight_std
-    if value.size >= weight_std_min_size and not low <= value.std() <= high:
-        return f"{name} has standard deviation {value.std():.4f}; the template's randn * 0.01 gives about 0.01"
-    if np.all(value == 0) or np.abs(value).max() > weight_max_abs:
-        return f"{name} is not small random numbers (the template's randn * 0.01)"
-    return ""
-
-
-def same_start(first_loss_a: float, first_loss_b: float, rtol: float, atol: float) -> bool:
-    """Whether two trainings started from the same weights, judged by their first losses."""
-    return bool(np.isclose(first_loss_a, first_loss_b, rtol=rtol, atol=atol))
 
 
 def inject_parameters(notebook: object, parameters: dict[str, object]) -> object:
@@ -225,20 +214,7 @@ def inject_parameters(notebook: object, parameters: dict[str, object]) -> object
     return copy
 
 
-# ---- the misconception catalogue: each known mistake, how its values give it away, what to say ----------------
-
-
-# Where in the handout each graded function is asked for: its question's heading (a test checks each function
-# is defined under that heading in the template). Hints point there.
-QUESTION_OF = {
-    "loss_fn": "Q1b",
-    "init_params": "Q1e",
-    "forward": "Q1e",
-    "backward": "Q1e",
-    "sgd_update": "Q1e",
-    "train_manual": "Q1e",
-    "optimizers": "Q2",
-}
+# ---- the mistake catalogue: each known mistake, what to say, where to look --------------------------------------
 
 
 @dataclass(frozen=True)
@@ -246,82 +222,17 @@ class Misconception:
     item: str  # the grader's item it costs ("" for any)
     says: str  # the sentence the feedback and the self-check give
     step: str  # where, within the item's question, to look ("step 2", "the SGD step")
+    question: str = ""  # the handout's question that asks for the item ("Q1b")
 
     @property
     def where(self) -> str:
-        """The place in the handout: the item's question and the step (or the step alone, for any item)."""
-        return f"{QUESTION_OF[self.item]}, {self.step}" if self.item else self.step
+        """The place in the handout: the item's question and the step (or the step alone)."""
+        return f"{self.question}, {self.step}" if self.question else self.step
 
 
-MISCONCEPTIONS = {
-    "loss_not_averaged": Misconception(
-        "loss_fn", "the loss came back as many numbers, one per example, where it is one number", "loss_fn step 2"
-    ),
-    "loss_summed": Misconception(
-        "loss_fn",
-        "the loss grows with the number of examples: look at how the per-example losses are combined",
-        "loss_fn step 2",
-    ),
-    "loss_whole_rows": Misconception(
-        "loss_fn",
-        "p_y_hat[range(N)] picks whole rows (every class's probability), not each example's probability of its "
-        "own class",
-        "loss_fn step 1",
-    ),
-    "loss_whole_columns": Misconception(
-        "loss_fn",
-        "p_y_hat[:, y] is an (N, N) table (every example's probability of every example's class), not one "
-        "probability per example",
-        "loss_fn step 1",
-    ),
-    "loss_rows_by_label": Misconception(
-        "loss_fn",
-        "p_y_hat[y] picks rows by the labels (row 0 or row 1 for every example), not each example's probability "
-        "of its own class; on a single example of class 1 it raises IndexError",
-        "loss_fn step 1",
-    ),
-    "weights_shapes_swapped": Misconception(
-        "init_params",
-        "a weight has its rows and columns the other way round from the shapes init_params' docstring gives",
-        "init_params",
-    ),
-    "softmax_overflow": Misconception(
-        "forward",
-        "exp of large logits overflows to inf, and the probabilities come out as NaN",
-        "forward (softmax)",
-    ),
-    "gradient_transposed": Misconception(
-        "backward", "the gradient has its parameter's shape the other way round", "backward steps 2 and 5"
-    ),
-    "gradient_not_divided_by_n": Misconception(
-        "backward", "the gradient is N times too large: the loss is a mean over the batch", "backward step 1"
-    ),
-    "relu_mask_missing": Misconception(
-        "backward",
-        "the gradient goes through the ReLU unchanged everywhere, as if the ReLU were not there",
-        "backward step 4",
-    ),
-    "relu_mask_from_wrong_tensor": Misconception(
-        "backward",
-        "the ReLU's derivative is taken from another tensor than the ReLU's own input",
-        "backward step 4",
-    ),
-    "bias_summed_over_wrong_axis": Misconception(
-        "backward",
-        "a bias gradient has the bias's shape; this one has one value per example",
-        "backward steps 2 and 5",
-    ),
-    "update_sign": Misconception(
-        "sgd_update",
-        "the parameters moved up the gradient, so the loss grows instead of falling",
-        "the SGD step",
-    ),
-    "optimizers_start_apart": Misconception(
-        "optimizers",
-        "SGD and Adam start from different weights, so their curves cannot be compared: look at where the "
-        "weights are seeded and drawn",
-        "train_with_optimizer",
-    ),
+# Mistakes of any item, which the framework recognises across an item's cases (grader/shared/judging.py); an
+# assignment's catalogue adds them to its own.
+GENERAL_MISTAKES = {
     "sizes_hard_coded": Misconception(
         "",  # any item whose function is right on the handout's sizes only
         "right on the handout's sizes only: a size is written into the code where the arguments' shapes give it",
@@ -336,9 +247,10 @@ MISCONCEPTIONS = {
         "the function's signature",
     ),
 }
-
-
-# ---- the rules on what runs: the words the grader and the self-check both give --------------------------------
+# The catalogue of the assignment being graded, by name: what `hint` reads. The engine fills it when it puts an
+# assignment to use (grader/assignment.py); in the students' self-check the assignment's catalogue, stamped after
+# this, defines it.
+MISCONCEPTIONS: dict[str, Misconception] = dict(GENERAL_MISTAKES)
 
 
 def run_time_breach(
@@ -375,70 +287,10 @@ def autograd_history_breach(function: str, reason: str) -> str:
 
 def hint(name: str) -> str:
     """What the feedback and the self-check say for a recognised mistake."""
-    mistake = MISCONCEPTIONS[name]
+    mistake = MISCONCEPTIONS.get(name)
+    if mistake is None:  # a mistake the assignment no longer catalogues (a grading of older days): no hint
+        return ""
     return f"Hint ({name}): {mistake.says} ({mistake.where})."
-
-
-def _nearly_equal(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-3, atol=1e-6))
-
-
-def recognise_loss(p_y_hat: np.ndarray, y: np.ndarray, loss: np.ndarray) -> str:
-    """The catalogued mistake a wrong loss shows, or ""."""
-    p, n = p_y_hat.astype(np.float64), len(y)
-    picked = p[np.arange(n), y]
-    if loss.shape in ((n,), (n, p.shape[1])) and n > 1:
-        return "loss_not_averaged"
-    if loss.shape != ():
-        return ""
-    if n > 1 and _nearly_equal(loss, -np.log(picked).sum()):
-        return "loss_summed"
-    whole_rows = -np.log(p).mean()
-    whole_columns = -np.log(p[:, y]).mean() if n > 1 else None
-    # where the two slips give the same number (as many examples of each class), this case cannot tell them
-    # apart: it names neither, and the item's other cases name the one that was made
-    if whole_columns is not None and _nearly_equal(loss, whole_columns):
-        return "" if _nearly_equal(whole_rows, whole_columns) else "loss_whole_columns"
-    if _nearly_equal(loss, whole_rows) or _nearly_equal(loss, -np.log(p[np.arange(n)]).mean()):
-        return "loss_whole_rows"
-    if y.max(initial=0) < n and _nearly_equal(loss, -np.log(p[y]).mean()):
-        return "loss_rows_by_label"
-    return ""
-
-
-def recognise_gradient(name: str, inputs: dict[str, np.ndarray], gradient: np.ndarray, expected: np.ndarray) -> str:
-    """The catalogued mistake a wrong gradient of backward shows (`inputs`: X, y, z1, a1, p_hat, W2), or ""."""
-    X, z1, p_hat, W2 = (inputs[k].astype(np.float64) for k in ("X", "z1", "p_hat", "W2"))
-    y, n = inputs["y"], len(inputs["y"])
-    if gradient.shape == expected.shape[::-1] and gradient.ndim == 2 and _nearly_equal(gradient.T, expected):
-        return "gradient_transposed"
-    if name in ("dL_db1", "dL_db2") and gradient.shape == (n,) != expected.shape:
-        return "bias_summed_over_wrong_axis"
-    if gradient.shape != expected.shape:
-        return ""
-    if n > 1 and _nearly_equal(gradient, expected * n):
-        return "gradient_not_divided_by_n"
-    if name in ("dL_dW1", "dL_db1"):
-        dz2 = (p_hat - np.eye(p_hat.shape[1])[y]) / n
-        da1 = dz2 @ W2.T
-        for mistake, dz1 in (("relu_mask_missing", da1), ("relu_mask_from_wrong_tensor", da1 * (da1 > 0))):
-            if _nearly_equal(gradient, X.T @ dz1 if name == "dL_dW1" else dz1.sum(axis=0)):
-                return mistake
-    return ""
-
-
-def recognise_update(param: np.ndarray, grad: np.ndarray, learning_rate: float, after: np.ndarray) -> str:
-    """The catalogued mistake an SGD step shows, or ""."""
-    return "update_sign" if _nearly_equal(after, param + learning_rate * grad) and grad.any() else ""
-
-
-def recognise_weight_shapes(shapes: dict[str, tuple], d: int, h: int, k: int) -> str:
-    """W1 or W2 with its dimensions the wrong way round."""
-    swapped = shapes.get("W1") == (h, d) != (d, h) or shapes.get("W2") == (k, h) != (h, k)
-    return "weights_shapes_swapped" if swapped else ""
-
-
-# ---- the rubric's rules on a function's own code (the grader's first layer; the self-check's only one) ----
 
 
 def _off(value: ast.expr | None) -> bool:
@@ -520,6 +372,192 @@ def is_selfcheck_cell(source: str) -> bool:
     return uses_it and all(_SELFCHECK_LINE.fullmatch(part) for part in code)
 
 
+# Where each gradient is computed in the handout's backward pass, for a student whose gradient is wrong.
+GRADIENT_HINTS = {
+    "dL_dW1": "look at backward's step 5, where dL_dW1 is computed; it has W1's shape",
+    "dL_db1": "look at backward's step 5, where dL_db1 is computed; it has b1's shape",
+    "dL_dW2": "look at backward's step 2, where dL_dW2 is computed; it has W2's shape",
+    "dL_db2": "look at backward's step 2, where dL_db2 is computed; it has b2's shape",
+}
+
+
+def parameter_problem(
+    name: str,
+    value: object,
+    shape: tuple[int, ...],
+    weight_std: tuple[float, float],
+    weight_std_min_size: int,
+    weight_max_abs: float,
+) -> str:
+    """What is wrong with an initial parameter (shape, zeros for a bias, randn * 0.01 for a weight); "" if nothing."""
+    value = np.asarray(value, dtype=np.float64)
+    if value.shape != shape:
+        return f"{name} has shape {value.shape}, not the one init_params' docstring gives it"
+    if not np.all(np.isfinite(value)):
+        return f"{name} contains NaN or infinity"
+    if name.startswith("b"):
+        return f"{name} is not all zeros" if np.any(value != 0) else ""
+    low, high = weight_std
+    if value.size >= weight_std_min_size and not low <= value.std() <= high:
+        return f"{name} has standard deviation {value.std():.4f}; the template's randn * 0.01 gives about 0.01"
+    if np.all(value == 0) or np.abs(value).max() > weight_max_abs:
+        return f"{name} is not small random numbers (the template's randn * 0.01)"
+    return ""
+
+
+def same_start(first_loss_a: float, first_loss_b: float, rtol: float, atol: float) -> bool:
+    """Whether two trainings started from the same weights, judged by their first losses."""
+    return bool(np.isclose(first_loss_a, first_loss_b, rtol=rtol, atol=atol))
+
+
+# Where in the handout each graded function is asked for: its question's heading (a test checks each function
+# is defined under that heading in the template). Hints point there.
+QUESTION_OF = {
+    "loss_fn": "Q1b",
+    "init_params": "Q1e",
+    "forward": "Q1e",
+    "backward": "Q1e",
+    "sgd_update": "Q1e",
+    "train_manual": "Q1e",
+    "optimizers": "Q2",
+}
+
+
+_OWN = {
+    "loss_not_averaged": Misconception(
+        "loss_fn", "the loss came back as many numbers, one per example, where it is one number", "loss_fn step 2"
+    ),
+    "loss_summed": Misconception(
+        "loss_fn",
+        "the loss grows with the number of examples: look at how the per-example losses are combined",
+        "loss_fn step 2",
+    ),
+    "loss_whole_rows": Misconception(
+        "loss_fn",
+        "p_y_hat[range(N)] picks whole rows (every class's probability), not each example's probability of its "
+        "own class",
+        "loss_fn step 1",
+    ),
+    "loss_whole_columns": Misconception(
+        "loss_fn",
+        "p_y_hat[:, y] is an (N, N) table (every example's probability of every example's class), not one "
+        "probability per example",
+        "loss_fn step 1",
+    ),
+    "loss_rows_by_label": Misconception(
+        "loss_fn",
+        "p_y_hat[y] picks rows by the labels (row 0 or row 1 for every example), not each example's probability "
+        "of its own class; on a single example of class 1 it raises IndexError",
+        "loss_fn step 1",
+    ),
+    "weights_shapes_swapped": Misconception(
+        "init_params",
+        "a weight has its rows and columns the other way round from the shapes init_params' docstring gives",
+        "init_params",
+    ),
+    "softmax_overflow": Misconception(
+        "forward",
+        "exp of large logits overflows to inf, and the probabilities come out as NaN",
+        "forward (softmax)",
+    ),
+    "gradient_transposed": Misconception(
+        "backward", "the gradient has its parameter's shape the other way round", "backward steps 2 and 5"
+    ),
+    "gradient_not_divided_by_n": Misconception(
+        "backward", "the gradient is N times too large: the loss is a mean over the batch", "backward step 1"
+    ),
+    "relu_mask_missing": Misconception(
+        "backward",
+        "the gradient goes through the ReLU unchanged everywhere, as if the ReLU were not there",
+        "backward step 4",
+    ),
+    "relu_mask_from_wrong_tensor": Misconception(
+        "backward",
+        "the ReLU's derivative is taken from another tensor than the ReLU's own input",
+        "backward step 4",
+    ),
+    "bias_summed_over_wrong_axis": Misconception(
+        "backward",
+        "a bias gradient has the bias's shape; this one has one value per example",
+        "backward steps 2 and 5",
+    ),
+    "update_sign": Misconception(
+        "sgd_update",
+        "the parameters moved up the gradient, so the loss grows instead of falling",
+        "the SGD step",
+    ),
+    "optimizers_start_apart": Misconception(
+        "optimizers",
+        "SGD and Adam start from different weights, so their curves cannot be compared: look at where the "
+        "weights are seeded and drawn",
+        "train_with_optimizer",
+    ),
+}
+# each mistake placed in the handout (its item's question), then the framework's mistakes of any item
+MISCONCEPTIONS = {
+    name: Misconception(m.item, m.says, m.step, QUESTION_OF[m.item]) for name, m in _OWN.items()
+} | GENERAL_MISTAKES
+
+
+def _nearly_equal(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-3, atol=1e-6))
+
+
+def recognise_loss(p_y_hat: np.ndarray, y: np.ndarray, loss: np.ndarray) -> str:
+    """The catalogued mistake a wrong loss shows, or ""."""
+    p, n = p_y_hat.astype(np.float64), len(y)
+    picked = p[np.arange(n), y]
+    if loss.shape in ((n,), (n, p.shape[1])) and n > 1:
+        return "loss_not_averaged"
+    if loss.shape != ():
+        return ""
+    if n > 1 and _nearly_equal(loss, -np.log(picked).sum()):
+        return "loss_summed"
+    whole_rows = -np.log(p).mean()
+    whole_columns = -np.log(p[:, y]).mean() if n > 1 else None
+    # where the two slips give the same number (as many examples of each class), this case cannot tell them
+    # apart: it names neither, and the item's other cases name the one that was made
+    if whole_columns is not None and _nearly_equal(loss, whole_columns):
+        return "" if _nearly_equal(whole_rows, whole_columns) else "loss_whole_columns"
+    if _nearly_equal(loss, whole_rows) or _nearly_equal(loss, -np.log(p[np.arange(n)]).mean()):
+        return "loss_whole_rows"
+    if y.max(initial=0) < n and _nearly_equal(loss, -np.log(p[y]).mean()):
+        return "loss_rows_by_label"
+    return ""
+
+
+def recognise_gradient(name: str, inputs: dict[str, np.ndarray], gradient: np.ndarray, expected: np.ndarray) -> str:
+    """The catalogued mistake a wrong gradient of backward shows (`inputs`: X, y, z1, a1, p_hat, W2), or ""."""
+    X, z1, p_hat, W2 = (inputs[k].astype(np.float64) for k in ("X", "z1", "p_hat", "W2"))
+    y, n = inputs["y"], len(inputs["y"])
+    if gradient.shape == expected.shape[::-1] and gradient.ndim == 2 and _nearly_equal(gradient.T, expected):
+        return "gradient_transposed"
+    if name in ("dL_db1", "dL_db2") and gradient.shape == (n,) != expected.shape:
+        return "bias_summed_over_wrong_axis"
+    if gradient.shape != expected.shape:
+        return ""
+    if n > 1 and _nearly_equal(gradient, expected * n):
+        return "gradient_not_divided_by_n"
+    if name in ("dL_dW1", "dL_db1"):
+        dz2 = (p_hat - np.eye(p_hat.shape[1])[y]) / n
+        da1 = dz2 @ W2.T
+        for mistake, dz1 in (("relu_mask_missing", da1), ("relu_mask_from_wrong_tensor", da1 * (da1 > 0))):
+            if _nearly_equal(gradient, X.T @ dz1 if name == "dL_dW1" else dz1.sum(axis=0)):
+                return mistake
+    return ""
+
+
+def recognise_update(param: np.ndarray, grad: np.ndarray, learning_rate: float, after: np.ndarray) -> str:
+    """The catalogued mistake an SGD step shows, or ""."""
+    return "update_sign" if _nearly_equal(after, param + learning_rate * grad) and grad.any() else ""
+
+
+def recognise_weight_shapes(shapes: dict[str, tuple], d: int, h: int, k: int) -> str:
+    """W1 or W2 with its dimensions the wrong way round."""
+    swapped = shapes.get("W1") == (h, d) != (d, h) or shapes.get("W2") == (k, h) != (h, k)
+    return "weights_shapes_swapped" if swapped else ""
+
+
 @dataclass(frozen=True)
 class Array:
     """An argument that is one of the case's input arrays, passed as a fresh tensor."""
@@ -531,10 +569,10 @@ class Array:
 class Call:
     """One call of a graded function: `function(*args, **kwargs)` after seeding with `seed`.
 
-    `capture`: functions of the submission whose first result during the call comes back too
-    (train_manual's first weights, from its init_params). `handout_loop`: instead of `function`, the probe
-    runs the handout's training loop over the notebook's own functions (what a training composed of them
-    gives), to tell a training's own mistakes from those of the functions it composes.
+    `capture`: functions of the submission whose first result during the call comes back too (a training's
+    first weights, from the function that draws them). `handout_loop`: instead of `function`, the probe runs
+    the assignment's training loop over the notebook's own functions (`_grader_handout_loop`: what a training
+    composed of them gives), to tell a training's own mistakes from those of the functions it composes.
     """
 
     key: str
@@ -731,7 +769,7 @@ class TestResult:
     name: str
     score: float
     max_score: float
-    called: str = ""  # "Called loss_fn(p_y_hat: (4, 2) float32, y: (4,) int64)."; "" when it passed
+    called: str = ""  # "Called f(x: (4, 2) float32, y: (4,) int64)."; "" when it passed
     problem: str = ""  # what is wrong, without the call; "" when it passed
     mistake: str = ""  # the catalogued mistake it shows (a key of MISCONCEPTIONS), or ""
     trouble: Trouble = Trouble.NONE
@@ -767,7 +805,7 @@ class Check:
 
 
 def describe_call(case: Case, call_index: int = 0) -> str:
-    """`backward(X: (32, 2) float32, ...)`: what was called, with shapes, never values."""
+    """`f(x: (32, 2) float32, ...)`: what was called, with shapes, never values."""
     call = case.calls[call_index]
 
     def show(arg: object) -> str:
@@ -845,14 +883,213 @@ def watched_at_run_time(function: str, outcomes: list[CallOutcome], watch: tuple
     return ""
 
 
+@dataclass(frozen=True)
+class Standards:
+    """What every judge holds the values to: the tolerance, each item's options (as the rubric's `[items.NAME]`
+    tables give them), the expected values, the notebook's training rows, the composed items that fail their
+    own tests (a training is not charged again for them), and the sizes the notebook itself uses."""
+
+    rtol: float
+    atol: float
+    options: dict[str, Any]
+    expected: Any  # the assignment's expected values (its judges say what they ask of it)
+    training_rows: int
+    failing: frozenset[str] = frozenset()
+    notebook_sizes: tuple[tuple[str, int], ...] = ()  # the notebook's own sizes: a case of these, right only there?
+
+
+# a judge sees one case whose calls all returned, and gives one Check per part of its item, in order
+Judge = Callable[[Case, list[CallOutcome], Standards], list[Check]]
+
+
+def named_test(item: str, part: str, case: Case) -> str:
+    return ".".join(p for p in (item, part, case.name) if p)
+
+
+def parts_of(parts: tuple[str, ...], case: Case) -> tuple[str, ...]:
+    """The tests `case` yields: the item's, or those its definition's `parts` names."""
+    return tuple(part for part in parts if part in case.spec.get("parts", parts))
+
+
+def charged_once(items: dict[str, Any], failing: set[str] | frozenset[str]) -> str:
+    """What the feedback says of each item that composes others (a training loop over the notebook's functions)
+    while some of those fail their own tests: the policy. `items`: the item table (each entry's `composes`)."""
+    notes = []
+    for item, entry in items.items():
+        composes = tuple(getattr(entry, "composes", ()))
+        follows = [name for name in composes if name in failing]
+        if not follows:
+            continue
+        names = ", ".join(f"`{name}`" for name in follows)
+        notes.append(
+            f"{item} composes {', '.join(composes)} and is judged on its own loop: while {names} "
+            f"fail{'s' if len(follows) == 1 else ''} {'its' if len(follows) == 1 else 'their'} own tests, its losses "
+            "and trained weights are compared with what the handout's loop over your own functions gives, so what "
+            "those get wrong is charged once, to them."
+        )
+    return "\n\n".join(notes)
+
+
+def charged_elsewhere(follows: list[str]) -> str:
+    names = ", ".join(f"`{item}`" for item in follows)
+    return f" (functions it composes fail their own tests: {names}; fix those first)"
+
+
+def _why_not_judged(
+    function: str, rule: Any, case: Case, outcomes: list[CallOutcome], breach: str
+) -> tuple[str, Trouble]:
+    """Why the case's tests all fail before any value is looked at (a broken rule, a call that did not return),
+    and its kind of trouble; ("", NONE) when its values are to be judged."""
+    if breach:
+        return breach, Trouble.RULE
+    graded = [(call, outcome) for call, outcome in zip(case.calls, outcomes, strict=True) if not call.handout_loop]
+    failures = [call_failure(outcome, call.function) for call, outcome in graded]
+    if any(text for text, _ in failures):
+        first = next(trouble for text, trouble in failures if text)
+        return "; ".join(dict.fromkeys(text for text, _ in failures if text)), first
+    own = [outcome for _, outcome in graded]
+    if rule is not None and rule.watch:
+        if ran := watched_at_run_time(function, own, tuple(rule.watch), rule.reason):
+            return ran, Trouble.RULE
+    if rule is not None and rule.autograd_history:
+        if kept := returned_autograd_history(function, own, rule.reason):
+            return kept, Trouble.RULE
+    return "", Trouble.NONE
+
+
+def _changed_inputs_note(case: Case, outcomes: list[CallOutcome]) -> str:
+    changed = sorted(
+        {
+            name
+            for index, (call, outcome) in enumerate(zip(case.calls, outcomes, strict=True))
+            if not call.handout_loop
+            for name in changed_inputs(case, index, outcome)
+        }
+    )
+    if not changed:
+        return ""
+    return f" Note: it changed its input{'s' if len(changed) > 1 else ''} {', '.join(changed)} in place."
+
+
+def called(case: Case) -> str:
+    """`Called f(x: (4, 2) float32, y: (4,) int64).`: what a case called, and on what data."""
+    shown = [describe_call(case, index) for index, call in enumerate(case.calls) if not call.handout_loop]
+    on = f" on {case.spec['about']}" if "about" in case.spec else ""
+    return f"Called {' and '.join(shown)}{on}."
+
+
+def _across_cases(
+    cases: list[Case], outcomes: dict[str, CallOutcome], checks: list[list[Check]], rows: int, sizes: dict[str, int]
+) -> str:
+    """A catalogued mistake that only shows across an item's cases (sizes written in, globals used), or ""."""
+    for case in cases:
+        case_rows = len(next(iter(case.arrays.values()))) if case.arrays else None
+        for call in case.graded_calls:
+            if case_rows not in (None, rows) and any(
+                leaf.value is not None and leaf.value.ndim >= 1 and leaf.value.shape[0] == rows
+                for leaf in outcomes[call.key].leaves
+            ):
+                return "globals_for_arguments"
+    handout = [i for i, case in enumerate(cases) if sizes and all(case.spec.get(k) == v for k, v in sizes.items())]
+    others = [i for i in range(len(cases)) if i not in handout]
+    if (
+        handout
+        and all(not c.problem for i in handout for c in checks[i])
+        and any(c.problem for i in others for c in checks[i])
+    ):
+        return "sizes_hard_coded"
+    return ""
+
+
+def judge_cases(
+    item: str,
+    entry: Any,
+    cases: list[Case],
+    outcomes: dict[str, CallOutcome],
+    standards: Standards,
+    breach: str = "",
+    ignored: tuple[str, ...] | list[str] = (),
+) -> list[tuple[str, str, Check]]:
+    """Every test of one item's cases as (test name, what was called, verdict). `entry`: the item's `function`,
+    `judge`, `parts`, `changes_inputs` and `composes`; its options (`standards.options[item]`) hold its
+    `rule`, if any.
+    `breach`: the rule its code breaks; `ignored`: the arguments its code never reads (both read from its source)."""
+    rule = getattr(standards.options[item], "rule", None)
+    checks = []
+    for case in cases:
+        case_outcomes = [outcomes[call.key] for call in case.calls]
+        failure, trouble = _why_not_judged(entry.function, rule, case, case_outcomes, breach)
+        parts = parts_of(entry.parts, case)
+        if failure:
+            # a training that raised while a function it composes fails: that one is where to look first
+            follows = [name for name in getattr(entry, "composes", ()) if name in standards.failing]
+            pointer = charged_elsewhere(follows) if follows and trouble != Trouble.RULE else ""
+            checks.append([Check(part, f"{failure}{pointer}.", trouble=trouble) for part in parts])
+            continue
+        found = entry.judge(case, case_outcomes, standards)
+        if [check.part for check in found] != list(entry.parts):  # a judge of ours that breaks the interface
+            raise ValueError(f"the {item} judge judged {[c.part for c in found]}, not its parts {list(entry.parts)}")
+        note = "" if entry.changes_inputs else _changed_inputs_note(case, case_outcomes)
+        checks.append([_with_note(check, note) for check in found if check.part in parts])
+    # a mistake only the cases together show, for the failures whose values show none of their own; and for a
+    # call that raised, the mistake the item's other cases show
+    across = (
+        ""
+        if breach
+        else _across_cases(cases, outcomes, checks, standards.training_rows, dict(standards.notebook_sizes))
+    )
+    shown = next((c.mistake for case_checks in checks for c in case_checks if c.mistake), "")
+    unused = _unused_note(entry.function, ignored)
+    return [
+        (named_test(item, check.part, case), called(case), _with_mistake(check, across, shown, unused))
+        for case, case_checks in zip(cases, checks, strict=True)
+        for check in case_checks
+    ]
+
+
+def _unused_note(function: str, ignored: tuple[str, ...] | list[str]) -> str:
+    if not ignored:
+        return ""
+    names = ", ".join(f"`{name}`" for name in ignored)
+    return f" Note: {function} never uses its argument{'s' if len(ignored) > 1 else ''} {names}."
+
+
+def _with_note(check: Check, note: str) -> Check:
+    return Check(check.part, check.problem + note, check.mistake, check.trouble) if check.problem and note else check
+
+
+def _with_mistake(check: Check, across: str, shown: str, unused: str) -> Check:
+    """A failed check with the mistake its item's cases show together, where its own value shows none; and, for a
+    failure on the values, the arguments its code ignores."""
+    if not check.problem or check.trouble not in (Trouble.NONE, Trouble.RAISED):
+        return check
+    if check.mistake:
+        return check
+    mistake = across or (shown if check.trouble == Trouble.RAISED else "")
+    if unused and not mistake:
+        return Check(check.part, check.problem + unused, "argument_ignored", check.trouble)
+    return Check(check.part, check.problem, mistake, check.trouble)
+
+
 PARAMETERS = ("W1", "b1", "W2", "b2")
+
+
 FORWARD_OUTPUTS = ("z1", "a1", "z2", "p_hat")
+
+
 GRADIENTS = tuple(GRADIENT_HINTS)  # dL_dW1, dL_db1, dL_dW2, dL_db2: backward's results in the order it returns them
+
+
 GRADIENT_TESTS = ("dW1", "db1", "dW2", "db2")  # and the tests they are judged in (the item table's parts)
+
+
 # what train_manual composes, in the order it calls them (the template's loop)
 COMPOSED = ("init_params", "forward", "loss_fn", "backward", "sgd_update")
-COMPOSES = {"train_manual": COMPOSED}
+
+
 HANDOUT_SIZES = {"d": 2, "h": 10}  # the notebook's own: a function right only there has them written in
+
+
 HANDOUT_LOOP = (
     "the handout's full-batch loop (each epoch: forward, loss, backward, sgd_update, then record the loss, with "
     "the arguments the grader passed) from the weights your init_params gave"
@@ -876,36 +1113,6 @@ class Expected(Protocol):
         """How many points of the holdout an MLP with these weights classifies right, of how many."""
 
 
-@dataclass(frozen=True)
-class Standards:
-    """What every judge holds the values to: the tolerance, each item's options (as the rubric's `[items.NAME]`
-    tables give them), the expected values, the notebook's training rows, and the composed items that fail their
-    own tests (a training is not charged again for them)."""
-
-    rtol: float
-    atol: float
-    options: dict[str, Any]
-    expected: Expected
-    training_rows: int
-    failing: frozenset[str] = frozenset()
-
-
-# a judge sees one case whose calls all returned, and gives one Check per part of its item, in order
-Judge = Callable[[Case, list[CallOutcome], Standards], list[Check]]
-
-
-def named_test(item: str, part: str, case: Case) -> str:
-    return ".".join(p for p in (item, part, case.name) if p)
-
-
-def parts_of(parts: tuple[str, ...], case: Case) -> tuple[str, ...]:
-    """The tests `case` yields: the item's, or those its definition's `parts` names."""
-    return tuple(part for part in parts if part in case.spec.get("parts", parts))
-
-
-# ---- loss_fn ---------------------------------------------------------------------------------------------
-
-
 def judge_loss_fn(case: Case, outcomes: list[CallOutcome], standards: Standards) -> list[Check]:
     leaf = outcomes[0].leaf("")
     problem = compare(leaf, standards.expected.values(case)["loss"], "the loss", standards.rtol, standards.atol)
@@ -915,9 +1122,6 @@ def judge_loss_fn(case: Case, outcomes: list[CallOutcome], standards: Standards)
     if leaf is not None and leaf.value is not None:
         mistake = recognise_loss(case.arrays["p_y_hat"], case.arrays["y"], leaf.value.astype(np.float64))
     return [Check("", f"{problem}.", mistake)]
-
-
-# ---- init_params -----------------------------------------------------------------------------------------
 
 
 def judge_init_params(case: Case, outcomes: list[CallOutcome], standards: Standards) -> list[Check]:
@@ -940,9 +1144,6 @@ def judge_init_params(case: Case, outcomes: list[CallOutcome], standards: Standa
     return [Check("", "; ".join(problems) + ".", recognise_weight_shapes(got, d, h, k))]
 
 
-# ---- forward ---------------------------------------------------------------------------------------------
-
-
 def judge_forward(case: Case, outcomes: list[CallOutcome], standards: Standards) -> list[Check]:
     expected = standards.expected.values(case)
     problems = [
@@ -956,9 +1157,6 @@ def judge_forward(case: Case, outcomes: list[CallOutcome], standards: Standards)
     overflowed = p_hat is not None and p_hat.value is not None and not np.all(np.isfinite(p_hat.value))
     overflow = "softmax_overflow" if overflowed and np.all(np.isfinite(expected["p_hat"])) else ""
     return [Check("", "; ".join(problems) + ".", overflow)]
-
-
-# ---- backward --------------------------------------------------------------------------------------------
 
 
 def judge_backward(case: Case, outcomes: list[CallOutcome], standards: Standards) -> list[Check]:
@@ -976,9 +1174,6 @@ def judge_backward(case: Case, outcomes: list[CallOutcome], standards: Standards
         # a wrong gradient with no catalogued mistake: where the handout computes it
         checks.append(Check(test, f"{problem}." + ("" if mistake else f" Hint: {GRADIENT_HINTS[gradient]}."), mistake))
     return checks
-
-
-# ---- sgd_update ------------------------------------------------------------------------------------------
 
 
 def judge_sgd_update(case: Case, outcomes: list[CallOutcome], standards: Standards) -> list[Check]:
@@ -1004,9 +1199,6 @@ def judge_sgd_update(case: Case, outcomes: list[CallOutcome], standards: Standar
         return [Check("")]
     # a sign that is wrong is the mistake to name; the in-place advice only when nothing is catalogued
     return [Check("", "; ".join(problems) + "." + ("" if mistake else advice), mistake)]
-
-
-# ---- train_manual and optimizers -------------------------------------------------------------------------
 
 
 def _history(leaf: Leaf | None, epochs: int, label: str) -> tuple[np.ndarray | None, str]:
@@ -1059,27 +1251,8 @@ def _trained_on_the_notebooks_data(
     return "n" in case.spec and _same_run(got, expected_there())
 
 
-def charged_once(failing: set[str] | frozenset[str]) -> str:
-    """What the feedback says of train_manual while functions it composes fail their own tests: the policy."""
-    follows = [item for item in COMPOSES["train_manual"] if item in failing]
-    if not follows:
-        return ""
-    names = ", ".join(f"`{item}`" for item in follows)
-    return (
-        f"train_manual composes {', '.join(COMPOSES['train_manual'])} and is judged on its own loop: while {names} "
-        f"fail{'s' if len(follows) == 1 else ''} {'its' if len(follows) == 1 else 'their'} own tests, its losses and "
-        "trained weights are compared with what the handout's loop over your own functions gives, so what those get "
-        "wrong is charged once, to them."
-    )
-
-
 def _follows_from(standards: Standards) -> list[str]:
-    return [item for item in COMPOSES["train_manual"] if item in standards.failing]
-
-
-def _charged_elsewhere(follows: list[str]) -> str:
-    names = ", ".join(f"`{item}`" for item in follows)
-    return f" (functions it composes fail their own tests: {names}; fix those first)"
+    return [item for item in COMPOSED if item in standards.failing]
 
 
 def _manual_history_check(
@@ -1116,7 +1289,7 @@ def _manual_history_check(
         return Check(
             "loss_history",
             f"loss_history: the loss did not fall ({history[0]:.4f} at the start, {history[-1]:.4f} at the end)"
-            + (_charged_elsewhere(follows) if follows else "")
+            + (charged_elsewhere(follows) if follows else "")
             + ".",
         )
     if expected is None:
@@ -1125,7 +1298,7 @@ def _manual_history_check(
         case, history, lambda: standards.expected.training(case, start, on_split=True)
     ):
         return Check("loss_history", f"{problem}.", "globals_for_arguments")
-    return Check("loss_history", f"{problem} ({HANDOUT_LOOP}){_charged_elsewhere(follows) if follows else ''}.")
+    return Check("loss_history", f"{problem} ({HANDOUT_LOOP}){charged_elsewhere(follows) if follows else ''}.")
 
 
 def _raw(leaf: Leaf | None) -> np.ndarray | None:
@@ -1152,7 +1325,7 @@ def judge_train_manual(case: Case, outcomes: list[CallOutcome], standards: Stand
     if history is None and follows and loop and _same_run(_raw(outcome.leaf("1")), _raw(loop.leaf("1"))):
         loss_check = Check("loss_history")  # the handout's loop over these functions diverges just the same
     elif history is None:
-        loss_check = Check("loss_history", f"{problem}{_charged_elsewhere(follows) if follows else ''}.")
+        loss_check = Check("loss_history", f"{problem}{charged_elsewhere(follows) if follows else ''}.")
     else:
         loss_check = _manual_history_check(case, standards, history, start, composed)
     returned = [outcome.leaf(f"0.{i}") for i in range(4)]
@@ -1167,7 +1340,7 @@ def judge_train_manual(case: Case, outcomes: list[CallOutcome], standards: Stand
     elif as_composed:
         problem = ""
     elif not all(np.all(np.isfinite(p)) for p in params):
-        problem = "The trained parameters contain NaN or infinity." + (_charged_elsewhere(follows) if follows else "")
+        problem = "The trained parameters contain NaN or infinity." + (charged_elsewhere(follows) if follows else "")
     else:
         correct, points = standards.expected.holdout_correct(params)
         needed = math.ceil(item.holdout_accuracy * points - 1e-9)
@@ -1176,7 +1349,7 @@ def judge_train_manual(case: Case, outcomes: list[CallOutcome], standards: Stand
             if correct >= needed
             else f"The trained MLP classifies {correct} of the {points} points of the holdout correctly "
             f"({correct / points:.2%}); at least {needed} ({item.holdout_accuracy:.0%}) are needed. Look at how "
-            "the weights are updated, and at the gradients." + (_charged_elsewhere(follows) if follows else "")
+            "the weights are updated, and at the gradients." + (charged_elsewhere(follows) if follows else "")
         )
     return [loss_check, Check("holdout_accuracy", problem)]
 
@@ -1240,139 +1413,7 @@ def judge_optimizers(case: Case, outcomes: list[CallOutcome], standards: Standar
     ]
 
 
-# ---- the prologue every case goes through, and the mistakes only an item's cases together show ---------------
-
-
-def _why_not_judged(
-    function: str, rule: Any, case: Case, outcomes: list[CallOutcome], breach: str
-) -> tuple[str, Trouble]:
-    """Why the case's tests all fail before any value is looked at (a broken rule, a call that did not return),
-    and its kind of trouble; ("", NONE) when its values are to be judged."""
-    if breach:
-        return breach, Trouble.RULE
-    graded = [(call, outcome) for call, outcome in zip(case.calls, outcomes, strict=True) if not call.handout_loop]
-    failures = [call_failure(outcome, call.function) for call, outcome in graded]
-    if any(text for text, _ in failures):
-        first = next(trouble for text, trouble in failures if text)
-        return "; ".join(dict.fromkeys(text for text, _ in failures if text)), first
-    own = [outcome for _, outcome in graded]
-    if rule is not None and rule.watch:
-        if ran := watched_at_run_time(function, own, tuple(rule.watch), rule.reason):
-            return ran, Trouble.RULE
-    if rule is not None and rule.autograd_history:
-        if kept := returned_autograd_history(function, own, rule.reason):
-            return kept, Trouble.RULE
-    return "", Trouble.NONE
-
-
-def _changed_inputs_note(case: Case, outcomes: list[CallOutcome]) -> str:
-    changed = sorted(
-        {
-            name
-            for index, (call, outcome) in enumerate(zip(case.calls, outcomes, strict=True))
-            if not call.handout_loop
-            for name in changed_inputs(case, index, outcome)
-        }
-    )
-    if not changed:
-        return ""
-    return f" Note: it changed its input{'s' if len(changed) > 1 else ''} {', '.join(changed)} in place."
-
-
-def called(case: Case) -> str:
-    """`Called loss_fn(p_y_hat: (4, 2) float32, y: (4,) int64).`: what a case called, and on what data."""
-    shown = [describe_call(case, index) for index, call in enumerate(case.calls) if not call.handout_loop]
-    on = f" on {case.spec['about']}" if "about" in case.spec else ""
-    return f"Called {' and '.join(shown)}{on}."
-
-
-def _across_cases(cases: list[Case], outcomes: dict[str, CallOutcome], checks: list[list[Check]], rows: int) -> str:
-    """A catalogued mistake that only shows across an item's cases (sizes written in, globals used), or ""."""
-    for case in cases:
-        case_rows = len(next(iter(case.arrays.values()))) if case.arrays else None
-        for call in case.graded_calls:
-            if case_rows not in (None, rows) and any(
-                leaf.value is not None and leaf.value.ndim >= 1 and leaf.value.shape[0] == rows
-                for leaf in outcomes[call.key].leaves
-            ):
-                return "globals_for_arguments"
-    handout = [i for i, case in enumerate(cases) if all(case.spec.get(k) == v for k, v in HANDOUT_SIZES.items())]
-    others = [i for i in range(len(cases)) if i not in handout]
-    if (
-        handout
-        and all(not c.problem for i in handout for c in checks[i])
-        and any(c.problem for i in others for c in checks[i])
-    ):
-        return "sizes_hard_coded"
-    return ""
-
-
-def judge_cases(
-    item: str,
-    entry: Any,
-    cases: list[Case],
-    outcomes: dict[str, CallOutcome],
-    standards: Standards,
-    breach: str = "",
-    ignored: tuple[str, ...] | list[str] = (),
-) -> list[tuple[str, str, Check]]:
-    """Every test of one item's cases as (test name, what was called, verdict). `entry`: the item's `function`,
-    `judge`, `parts` and `changes_inputs`; its options (`standards.options[item]`) hold its `rule`, if any.
-    `breach`: the rule its code breaks; `ignored`: the arguments its code never reads (both read from its source)."""
-    rule = getattr(standards.options[item], "rule", None)
-    checks = []
-    for case in cases:
-        case_outcomes = [outcomes[call.key] for call in case.calls]
-        failure, trouble = _why_not_judged(entry.function, rule, case, case_outcomes, breach)
-        parts = parts_of(entry.parts, case)
-        if failure:
-            # a training that raised while a function it composes fails: that one is where to look first
-            follows = [name for name in COMPOSES.get(item, ()) if name in standards.failing]
-            pointer = _charged_elsewhere(follows) if follows and trouble != Trouble.RULE else ""
-            checks.append([Check(part, f"{failure}{pointer}.", trouble=trouble) for part in parts])
-            continue
-        found = entry.judge(case, case_outcomes, standards)
-        if [check.part for check in found] != list(entry.parts):  # a judge of ours that breaks the interface
-            raise ValueError(f"the {item} judge judged {[c.part for c in found]}, not its parts {list(entry.parts)}")
-        note = "" if entry.changes_inputs else _changed_inputs_note(case, case_outcomes)
-        checks.append([_with_note(check, note) for check in found if check.part in parts])
-    # a mistake only the cases together show, for the failures whose values show none of their own; and for a
-    # call that raised, the mistake the item's other cases show
-    across = "" if breach else _across_cases(cases, outcomes, checks, standards.training_rows)
-    shown = next((c.mistake for case_checks in checks for c in case_checks if c.mistake), "")
-    unused = _unused_note(entry.function, ignored)
-    return [
-        (named_test(item, check.part, case), called(case), _with_mistake(check, across, shown, unused))
-        for case, case_checks in zip(cases, checks, strict=True)
-        for check in case_checks
-    ]
-
-
-def _unused_note(function: str, ignored: tuple[str, ...] | list[str]) -> str:
-    if not ignored:
-        return ""
-    names = ", ".join(f"`{name}`" for name in ignored)
-    return f" Note: {function} never uses its argument{'s' if len(ignored) > 1 else ''} {names}."
-
-
-def _with_note(check: Check, note: str) -> Check:
-    return Check(check.part, check.problem + note, check.mistake, check.trouble) if check.problem and note else check
-
-
-def _with_mistake(check: Check, across: str, shown: str, unused: str) -> Check:
-    """A failed check with the mistake its item's cases show together, where its own value shows none; and, for a
-    failure on the values, the arguments its code ignores."""
-    if not check.problem or check.trouble not in (Trouble.NONE, Trouble.RAISED):
-        return check
-    if check.mistake:
-        return check
-    mistake = across or (shown if check.trouble == Trouble.RAISED else "")
-    if unused and not mistake:
-        return Check(check.part, check.problem + unused, "argument_ignored", check.trouble)
-    return Check(check.part, check.problem, mistake, check.trouble)
-
-
-def _messmaster_watch(sys, _thread, threading, time, os):
+def _grader_watch(sys, _thread, threading, time, os):
     """The Watch class: `Watch().install()` at the kernel's start; a Recording then reads it."""
     sys_setprofile = sys.setprofile
     # a thread without our hook that used less CPU than this during a call did nothing there; a thread whose
@@ -1509,7 +1550,7 @@ def _messmaster_watch(sys, _thread, threading, time, os):
     return Watch
 
 
-def _messmaster_recording(torch, sys, threading, os, watcher=None):
+def _grader_recording(torch, sys, threading, os, watcher=None):
     """The Recording class: `with Recording(categories): function(...)`, then `.facts()`.
 
     `watcher`: the Watch installed at the kernel's start, through which the recording also hears every thread
@@ -1672,7 +1713,7 @@ def _messmaster_recording(torch, sys, threading, os, watcher=None):
     return Recording
 
 
-def _messmaster_install_watch():
+def _grader_install_watch():
     """Install the Watch at the kernel's start, where the probe finds it later (a module: nothing of it lands in
     the notebook's namespace)."""
     import _thread
@@ -1682,28 +1723,12 @@ def _messmaster_install_watch():
     import time
     import types
 
-    module = types.ModuleType("_messmaster_watch")
-    module.watch = _messmaster_watch(sys, _thread, threading, time, os)().install()
+    module = types.ModuleType("_grader_watch")
+    module.watch = _grader_watch(sys, _thread, threading, time, os)().install()
     sys.modules[module.__name__] = module
 
 
-def _messmaster_handout_loop(user_ns, X, y, h=10, learning_rate=0.1, epochs=10000):
-    """The handout's train_manual loop over the notebook's own init_params, forward, loss_fn, backward and
-    sgd_update: what a training composed of them gives (the template hands this loop to the students)."""
-    init_params, forward, loss_fn = user_ns["init_params"], user_ns["forward"], user_ns["loss_fn"]
-    backward, sgd_update = user_ns["backward"], user_ns["sgd_update"]
-    params = list(init_params(X.shape[1], h, 2))
-    loss_history = []
-    for _ in range(epochs):
-        z1, a1, z2, p_hat = forward(X, *params)
-        loss = loss_fn(p_hat, y)
-        grads = backward(X, y, z1, a1, p_hat, params[2])
-        sgd_update(params, grads, learning_rate)
-        loss_history.append(loss.item())
-    return params, loss_history
-
-
-def _messmaster_call_all(user_ns, calls, arrays, call_timeout, max_elements, meta, results, watch_required=True):
+def _grader_call_all(user_ns, calls, arrays, call_timeout, max_elements, meta, results, watch_required=True):
     """Call each graded function of `calls` on `arrays`; each call's record into `meta`, its arrays into
     `results` (filled as the calls go, so that what is there survives anything). `call_timeout`: seconds,
     or None for no bound (where SIGALRM is missing). `watch_required`: a recording without the watch
@@ -1717,7 +1742,9 @@ def _messmaster_call_all(user_ns, calls, arrays, call_timeout, max_elements, met
     import numpy as np
     import torch
 
-    handout_loop = _messmaster_handout_loop  # noqa: F821  (taken before any student code runs, as below)
+    # the assignment's loop over the notebook's own functions, where it has one (taken before any student code
+    # runs, as below)
+    handout_loop = globals().get("_grader_handout_loop")
 
     class CallTimeout(BaseException):
         pass
@@ -1775,8 +1802,8 @@ def _messmaster_call_all(user_ns, calls, arrays, call_timeout, max_elements, met
 
     # the rubric's `watch`: what runs while a graded function is called (run/recording.py, sent with this code),
     # heard also in the threads and processes the notebook started, through the watch installed at its start
-    watcher = getattr(sys.modules.get("_messmaster_watch"), "watch", None)
-    Recording = _messmaster_recording(torch, sys, threading, os, watcher)  # noqa: F821
+    watcher = getattr(sys.modules.get("_grader_watch"), "watch", None)
+    Recording = _grader_recording(torch, sys, threading, os, watcher)  # noqa: F821
 
     def capturing(names, captured):
         """Wrap the submission's functions `names` so that their first result is kept (copied: training
@@ -1818,14 +1845,11 @@ def _messmaster_call_all(user_ns, calls, arrays, call_timeout, max_elements, met
             key = call["key"]
             record = meta[key] = {"status": "ok"}
             if call.get("handout_loop"):
-                composed = ("init_params", "forward", "loss_fn", "backward", "sgd_update")
-                if not all(callable(user_ns.get(name)) for name in composed):
-                    record["status"] = "missing"
-                    continue
-
+                # the assignment's loop (it raises where a function it composes is missing); none: not run
                 def function(*args, **kwargs):
                     return handout_loop(user_ns, *args, **kwargs)
 
+                function = function if handout_loop is not None else None
             else:
                 function = user_ns.get(call["function"])
             if function is None:
@@ -1881,6 +1905,23 @@ def _messmaster_call_all(user_ns, calls, arrays, call_timeout, max_elements, met
         if timed:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
+
+
+def _grader_handout_loop(user_ns, X, y, h=10, learning_rate=0.1, epochs=10000):
+    """The handout's train_manual loop over the notebook's own init_params, forward, loss_fn, backward and
+    sgd_update: what a training composed of them gives (the template hands this loop to the students). A
+    function of them that is missing raises KeyError: the loop is then not run."""
+    init_params, forward, loss_fn = user_ns["init_params"], user_ns["forward"], user_ns["loss_fn"]
+    backward, sgd_update = user_ns["backward"], user_ns["sgd_update"]
+    params = list(init_params(X.shape[1], h, 2))
+    loss_history = []
+    for _ in range(epochs):
+        z1, a1, z2, p_hat = forward(X, *params)
+        loss = loss_fn(p_hat, y)
+        grads = backward(X, y, z1, a1, p_hat, params[2])
+        sgd_update(params, grads, learning_rate)
+        loss_history.append(loss.item())
+    return params, loss_history
 
 
 # ---- END SHARED WITH THE GRADER ----
@@ -2024,7 +2065,14 @@ def run_checks(
     raised = raised or {}
     functions = functions or [entry["function"] for entry in ITEM_TABLE.values()]
     cases, calls, inputs, expected, training_rows = public_cases()
-    standards = Standards(RTOL, ATOL, _options(ITEM_OPTIONS).__dict__, ShippedExpected(expected), training_rows)
+    standards = Standards(
+        RTOL,
+        ATOL,
+        _options(ITEM_OPTIONS).__dict__,
+        ShippedExpected(expected),
+        training_rows,
+        notebook_sizes=tuple(HANDOUT_SIZES.items()),
+    )
     outcomes, failing = [], set()
     for item in _items_of(functions):
         entry = _options(ITEM_TABLE[item])
@@ -2035,11 +2083,11 @@ def run_checks(
         meta, results = {}, {}
         graded = [call for call in item_calls if not call["handout_loop"]]
         with contextlib.redirect_stdout(io.StringIO()):  # training progress would bury the verdicts
-            _messmaster_call_all(namespace, graded, inputs[item], CALL_TIMEOUT, 1_000_000, meta, results, False)
+            _grader_call_all(namespace, graded, inputs[item], CALL_TIMEOUT, 1_000_000, meta, results, False)
             found = outcomes_from(meta, results, [call["key"] for call in graded])
             loops = [call for call in item_calls if call["handout_loop"]]
             if loops and _loop_needed(cases[item], found, failing, standards.expected):
-                _messmaster_call_all(namespace, loops, inputs[item], CALL_TIMEOUT, 1_000_000, meta, results, False)
+                _grader_call_all(namespace, loops, inputs[item], CALL_TIMEOUT, 1_000_000, meta, results, False)
         found = outcomes_from(meta, results, [call["key"] for call in item_calls])
         function = namespace.get(entry.function)
         breach = rule_broken(item, function) if callable(function) else ""
@@ -2089,7 +2137,8 @@ def report(outcomes: list[Outcome], seconds: float, colour: bool = False) -> str
             )
         if any(o.rule for o in failed):
             lines.append(f"     The grader scores {function} 0 for this, whatever its values.")
-        if function == "train_manual" and (policy := charged_once({o.item for o in outcomes if not o.passed})):
+        composing = {function: _options(ITEM_TABLE[function])} if function in ITEM_TABLE else {}
+        if policy := charged_once(composing, {o.item for o in outcomes if not o.passed}):
             lines.append(f"     {policy}")
     worth = ", ".join(f"{function} {POINTS[function]}" for function in functions)
     passed = sum(not any(not o.passed for o in outcomes if o.item == f) for f in functions)
@@ -2272,7 +2321,7 @@ def _run_and_check(manager: Any, path: str, epochs: int, item: str | None, start
     here = str(Path(__file__).resolve().parent)
     load = f"import sys\nsys.path.insert(0, {here!r})\nimport selfcheck\n"
     # first, as the grader's kernels do: the watch over the threads and processes the notebook will start
-    watch_cell = nbformat.v4.new_code_cell(f"{load}selfcheck._messmaster_install_watch()\ndel selfcheck")
+    watch_cell = nbformat.v4.new_code_cell(f"{load}selfcheck._grader_install_watch()\ndel selfcheck")
     colour = _colour_wanted()  # decided here, at the terminal: the kernel's output is never one
     check_cell = nbformat.v4.new_code_cell("# the checks: written when the notebook has run")
     notebook.cells = [watch_cell, *notebook.cells, check_cell]

@@ -24,7 +24,8 @@ def written_loss(body: str) -> tuple[str, str]:
 RIGHT_LOSS = written_loss("return torch.mean(-torch.log(p_y_hat[range(y.shape[0]), y]))")
 # the notebook's own training split, as its cells make it (for functions that reach for the globals)
 NOTEBOOK_GLOBALS = (
-    "from grader.cases import training_split as _split\n"
+    "from grader.assignment import current_assignment as _assignment\n"
+    "_split = _assignment().module.cases.training_split\n"
     "X_train_tensor, y_train_tensor = (torch.from_numpy(_a) for _a in _split())"
 )
 

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from examples.build_examples import copy_notebook, replace_code
+from grader.assignment import use_assignment
 from grader.judge.rules import forbidden_uses, ignored_arguments_of
 from grader.judge.score import score_all
 from grader.rubric import Rubric
@@ -35,6 +36,12 @@ from grader.shared.verdicts import TestResult
 from tools.in_process import outcomes_in_process, watched
 
 ROOT = Path(__file__).resolve().parent.parent
+# the repository's own assignment, which these tests grade (its package's modules: MM.cases, MM.judges, ...)
+MESSMASTER = use_assignment(ROOT)
+MM = MESSMASTER.module
+ITEMS = MESSMASTER.ITEMS
+GRADED_FUNCTIONS = MESSMASTER.graded_functions
+RUBRIC_FILE = MESSMASTER.rubric_file
 SOLVED = ROOT / "reference" / "messmaster_part2_solution.ipynb"
 TEMPLATE = ROOT / "student_template" / "messmaster_part2.ipynb"
 

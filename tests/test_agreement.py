@@ -15,15 +15,16 @@ import pytest
 
 from examples.build_examples import replace_code
 from grader.intake.notebooks import function_sources
-from grader.items import GRADED_FUNCTIONS, ITEMS, generate_cases
+from grader.items import generate_cases
 from grader.judge.rules import forbidden_uses, ignored_arguments_of
 from grader.judge.score import score_item
-from grader.shared.judges import COMPOSES
 from student_template import selfcheck
 from tools.in_process import outcomes_in_process
 
 from .agreement_corpus import CORPUS, NOTEBOOK_GLOBALS, Variant
-from .helpers import copy_notebook, graded_namespace
+from .helpers import GRADED_FUNCTIONS, ITEMS, copy_notebook, graded_namespace
+
+COMPOSES = {item: entry.composes for item, entry in ITEMS.items() if entry.composes}
 
 
 def _notebook(variant: Variant, solved, template) -> nbformat.NotebookNode:

@@ -15,7 +15,7 @@ from grader.pipeline import RubricMismatch, grade_class
 from grader.rubric import RubricChange, rubric_changes
 from grader.store import ClassStore, class_rubric_of
 
-from .helpers import TEMPLATE_SCORE, with_run
+from .helpers import RUBRIC_FILE, TEMPLATE_SCORE, with_run
 from .test_store import StandIn, rows, write
 
 
@@ -95,7 +95,6 @@ def test_an_epochs_change_needs_every_student_in_the_run(class_copy, test_rubric
 
 def test_a_regrade_without_rubric_uses_the_classs_own_and_another_is_refused(stand_in, tmp_path, test_rubric, capsys):
     """Graded with --rubric v2.toml; a regrade of one student without --rubric stays on v2."""
-    from grader.rubric import RUBRIC_FILE
 
     submissions = tmp_path / "submissions"
     for name in ("ana", "ben"):

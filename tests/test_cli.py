@@ -12,11 +12,10 @@ from grader import cli
 from grader.intake import Identity
 from grader.pipeline import ClassRun
 from grader.result import SubmissionResult, SubmissionStatus
-from grader.rubric import RUBRIC_FILE
 from grader.run.sandbox import SandboxMode
 from grader.shared.verdicts import TestResult
 
-from .helpers import ROOT
+from .helpers import ROOT, RUBRIC_FILE
 
 
 @pytest.fixture
@@ -205,7 +204,7 @@ def test_version_names_the_package_and_what_decides_grades(capsys):
     assert exited.value.code == 0
     versions = current_versions(load_rubric())
     assert capsys.readouterr().out == (
-        f"messmaster-grader {__version__} (grader {versions.grader}, default rubric {versions.rubric}, "
+        f"messmaster-grader {__version__} (grader {versions.grader}, messmaster-part2 rubric {versions.rubric}, "
         f"hidden cases {versions.cases})\n"
     )
     assert tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"] == __version__

@@ -7,9 +7,12 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from grader.cases import holdout, training_split
 from reference import solutions
 from secret.generate_data import HOLDOUT_CSV, STUDENT_CSV, write_datasets
+
+from .helpers import MM
+
+holdout, training_split = MM.cases.holdout, MM.cases.training_split
 
 
 def test_generator_reproduces_the_committed_files_byte_for_byte(tmp_path):

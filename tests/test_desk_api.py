@@ -43,7 +43,7 @@ def test_every_request_needs_the_token_and_a_change_needs_it_in_a_header(desk):
     assert bare.get("/api/questions", headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert bare.get(f"/api/questions?token={served.token}").status_code == 200
     page = bare.get(f"/?token={served.token}")
-    assert page.status_code == 200 and "messmaster_desk" in page.headers["set-cookie"]
+    assert page.status_code == 200 and "grader_desk" in page.headers["set-cookie"]
     assert "HttpOnly" in page.headers["set-cookie"] and "SameSite=strict" in page.headers["set-cookie"]
     assert bare.get("/static/desk.js").status_code == 200  # the page's own files, with its cookie
     body = {"score": 1, "comment": "", "version": 0}

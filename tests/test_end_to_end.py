@@ -22,7 +22,6 @@ import nbformat
 import pytest
 
 from examples.build_examples import OUT as EXAMPLES
-from grader.items import AUTOMATIC_ITEMS, GRADED_FUNCTIONS
 from grader.pipeline import grade_class
 from grader.result import SubmissionStatus
 from grader.run.sandbox import SandboxMode
@@ -30,14 +29,24 @@ from grader.shared.verdicts import Trouble
 from grader.views.feedback import feedback_markdown
 from grader.views.gradescope import gradescope_results
 
-from .helpers import BAD_FILES, SANDBOXED, TEMPLATE_SCORE, attacks, processes_of_kernel_users, texts, with_run
+from .helpers import (
+    BAD_FILES,
+    GRADED_FUNCTIONS,
+    ITEMS,
+    SANDBOXED,
+    TEMPLATE_SCORE,
+    attacks,
+    processes_of_kernel_users,
+    texts,
+    with_run,
+)
 
 pytestmark = pytest.mark.slow
 needs_sandbox = pytest.mark.skipif(not SANDBOXED, reason="bubblewrap cannot run here (CI installs it)")
 
 
 def item_scores(result):
-    return {item: result.item_score(item) for item in AUTOMATIC_ITEMS}
+    return {item: result.item_score(item) for item in ITEMS}
 
 
 # ---- whole notebooks, as `make grade` grades them ---------------------------------------------------------
@@ -122,7 +131,7 @@ def test_unreadable_files_get_results_with_a_reason(graded_class, name):
     results, out, _ = graded_class
     report = json.loads((out / name / "results.json").read_text())
     assert report["score"] == 0 and "Could not grade" in report["output"]
-    assert {t["name"].split(".")[0] for t in report["tests"]} >= set(AUTOMATIC_ITEMS)
+    assert {t["name"].split(".")[0] for t in report["tests"]} >= set(ITEMS)
     assert results[name].status == SubmissionStatus.UNREADABLE
 
 
@@ -163,7 +172,7 @@ def test_a_cell_no_interrupt_stops_costs_no_item(graded_class, test_rubric):
 
 def test_a_graded_call_that_hangs_past_every_signal_costs_its_item_only(graded_class, test_rubric):
     result = graded_class[0]["lost_in_a_call"]
-    scores = {item: sum(t.score for t in result.tests if t.name.startswith(f"{item}.")) for item in AUTOMATIC_ITEMS}
+    scores = {item: sum(t.score for t in result.tests if t.name.startswith(f"{item}.")) for item in ITEMS}
     # optimizers, graded after train_manual, is harvested by a fresh kernel
     assert scores == test_rubric.points | {"train_manual": 0}, feedback_markdown(result)
     lost = [t for t in result.tests if t.item == "train_manual"]
@@ -199,11 +208,11 @@ def test_every_submission_has_its_files_and_a_gradebook_row(graded_class):
             # written answers nobody has scored yet are pending, never failed
             written = test["name"].startswith("written.")
             assert test["status"] in ({"pending"} if written else {"passed", "failed"})
-            assert test["name"].split(".")[0] in set(AUTOMATIC_ITEMS) | {"written"}
+            assert test["name"].split(".")[0] in set(ITEMS) | {"written"}
         assert (out / name / "feedback.md").read_text().startswith("# MessMaster part 2")
         assert (out / name / "feedback.html").read_text().startswith("<!doctype html>")
     gradebook = (out / "gradebook.csv").read_text().splitlines()
-    assert gradebook[0].startswith("student,name,email,source,total,max,status," + ",".join(AUTOMATIC_ITEMS))
+    assert gradebook[0].startswith("student,name,email,source,total,max,status," + ",".join(ITEMS))
     assert len(gradebook) == 1 + len(results)
 
 
@@ -216,8 +225,8 @@ def test_a_canvas_zip_of_the_same_notebooks_is_graded_under_canvas_ids_from_the_
     _, out, _ = graded_class
     archive = tmp_path / "submissions.zip"
     with zipfile.ZipFile(archive, "w") as z:
-        z.write(EXAMPLES / "alice_correct.ipynb", "alicecorrect_2001_9001_messmaster_part2.ipynb")
-        z.write(EXAMPLES / "bob_untouched_template.ipynb", "bobtemplate_LATE_2002_9002_messmaster_part2.ipynb")
+        z.write(EXAMPLES / "alice_correct.ipynb", "alicecorrect_2001_9001_grader_part2.ipynb")
+        z.write(EXAMPLES / "bob_untouched_template.ipynb", "bobtemplate_LATE_2002_9002_grader_part2.ipynb")
     run = grade_class(
         [archive], out, test_rubric, jobs=2, sandbox=SandboxMode.REQUIRED if SANDBOXED else SandboxMode.AUTO
     )

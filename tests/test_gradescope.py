@@ -25,7 +25,7 @@ from .helpers import CAN_DROP_CAP_SYS_ADMIN, TEMPLATE_SCORE, WITHOUT_CAP_SYS_ADM
 HUNT = """
 import json, os
 found = {}
-targets = {"holdout": ("secret", "data", "holdout.csv"), "rubric": ("grader", "rubric.toml")}
+targets = {"holdout": ("secret", "data", "holdout.csv"), "rubric": ("assignment", "rubric.toml")}
 for label, parts in targets.items():
     try:
         open(os.path.join(ROOT, "source", *parts)).read()
@@ -47,7 +47,9 @@ def test_the_zip_has_the_scripts_at_its_root_and_no_tests_or_caches(tmp_path):
         names = archive.namelist()
         modes = {info.filename: info.external_attr >> 16 for info in archive.infolist()}
     assert set(SCRIPTS) <= set(names) and all(modes[s] & 0o111 for s in SCRIPTS)
-    assert "secret/data/holdout.csv" in names and "grader/rubric.toml" in names and "reference/solutions.py" in names
+    assert (
+        "secret/data/holdout.csv" in names and "assignment/rubric.toml" in names and "reference/solutions.py" in names
+    )
     assert not [n for n in names if n.startswith(("tests/", "examples/")) or "__pycache__" in n or n.endswith(".pyc")]
 
 

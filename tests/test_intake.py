@@ -14,10 +14,9 @@ from examples.build_examples import replace_code
 from grader.intake import collect_submissions, student_folder
 from grader.intake.archives import MAX_FILE_BYTES, ArchiveError, extract_archive
 from grader.intake.roster import RosterError, read_roster
-from grader.items import GRADED_FUNCTIONS
 from grader.rubric import load_rubric
 
-from .helpers import minimal_notebook
+from .helpers import GRADED_FUNCTIONS, minimal_notebook
 
 FUNCTIONS = tuple(GRADED_FUNCTIONS.values())
 STEM = "messmaster_part2"
@@ -550,7 +549,7 @@ def test_a_roster_whose_ids_match_nobody_is_refused_naming_its_columns(tmp_path,
     export = tmp_path / "export"
     export.mkdir()
     for user in ("100123", "100124", "100125", "100126"):
-        (export / f"someone_{user}_{int(user) + 7000}_messmaster_part2.ipynb").write_text(notebook_text)
+        (export / f"someone_{user}_{int(user) + 7000}_grader_part2.ipynb").write_text(notebook_text)
     roster = tmp_path / "roster.csv"
     roster.write_text('Student,SIS User ID,Email\n"Anderson, Alice",S1,a@x\n"Baker, Bo",S2,b@x\n')
     with pytest.raises(RosterError, match=r"match 0 of the 4 students .*Its columns: Student, SIS User ID, Email"):
@@ -562,7 +561,7 @@ def test_canvas_names_with_underscores_keep_their_ids_and_an_unreadable_one_is_n
     export = tmp_path / "export"
     export.mkdir()
     (export / "vega_victor_100123_7000123_MessMaster Part 2-2.ipynb").write_text(notebook_text)
-    (export / "ana_100124_7000124_messmaster_part2.ipynb").write_text(notebook_text)
+    (export / "ana_100124_7000124_grader_part2.ipynb").write_text(notebook_text)
     (export / "broken_name_12_messmaster.ipynb").write_text(notebook_text)
     intake = collect([export], tmp_path / "scratch")
     assert sorted((s.identity.student, s.identity.name) for s in intake.submissions) == [

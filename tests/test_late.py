@@ -12,8 +12,9 @@ import pytest
 from grader import cli, pipeline
 from grader.intake.extensions import Extension, ExtensionsError, read_extensions
 from grader.judge.late import lateness
-from grader.rubric import RUBRIC_FILE, load_rubric
+from grader.rubric import load_rubric
 
+from .helpers import RUBRIC_FILE
 from .test_store import StandIn, rows, write
 
 DUE = "2026-11-02T23:59:00-05:00"

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
 import pytest
 
-from .helpers import ROOT
+from .helpers import GRADED_FUNCTIONS, ITEMS, MM, ROOT
 
 GRADER = ROOT / "grader"
 # intake -> run -> judge -> result -> store -> views; what serves every stage comes first, the wiring last
 STAGES = {
     "errors": 0,
+    "assignment": 0,
     "items": 0,
     "rubric": 0,
-    "cases": 0,
     "shared": 0,
     "student_text": 0,
     "points": 0,
@@ -107,34 +108,94 @@ def test_the_tools_import_what_exists():
 
 
 def test_the_items_are_listed_in_one_table_only():
-    """The item table (grader/items.py) is the one registry: no other module keys a table by the items' names.
+    """The assignment's item table (assignment/items.py) is the one registry: no other module keys a table by the
+    items' names.
 
     But for the hints' questions: they are stamped into the students' one-file self-check, which cannot import
     the table; their keys must then be the table's."""
-    from grader.items import ITEMS
-    from grader.shared.catalogue import QUESTION_OF
-
-    assert list(QUESTION_OF) == list(ITEMS)
+    assert list(MM.catalogue.QUESTION_OF) == list(ITEMS)
     names = set(ITEMS)
     registries = []
-    for path in MODULES:
-        if path in (GRADER / "items.py", GRADER / "shared" / "catalogue.py"):
-            continue
+    own = [p for p in (ROOT / "assignment").rglob("*.py") if p.name not in ("items.py", "catalogue.py")]
+    for path in MODULES + own:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Dict):
                 keys = {k.value for k in node.keys if isinstance(k, ast.Constant)}
                 if len(keys & names) >= 3:
-                    registries.append(f"{path.relative_to(GRADER)}:{node.lineno}")
+                    registries.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert registries == []
 
 
 def test_the_rubric_the_cases_and_the_judges_are_looked_up_in_the_item_table(rubric, cases):
-    from grader.items import GRADED_FUNCTIONS, ITEMS
-    from grader.shared import judges
-
     assert list(rubric.items) == list(cases) == list(GRADED_FUNCTIONS) == list(ITEMS)
     for item, entry in ITEMS.items():
         assert type(rubric.items[item]) is entry.options
         assert {case.item for case in cases[item]} == {item}
-        assert entry.judge is getattr(judges, f"judge_{item}")
+        assert entry.judge is getattr(MM.judges, f"judge_{item}")
         assert GRADED_FUNCTIONS[item] == entry.function
+
+
+# ---- the engine and its assignments ------------------------------------------------------------------------
+
+# what an assignment's folder holds besides its describing module: the engine reads them by path only
+ASSIGNMENT_PACKAGES = ("assignment", "reference", "secret", "student_template", "examples")
+
+
+@pytest.mark.parametrize("path", sorted(GRADER.rglob("*.py")), ids=lambda p: str(p.relative_to(GRADER)))
+def test_no_engine_module_imports_an_assignment(path):
+    """The engine loads an assignment by path (grader/assignment.py), never by import, even lazily."""
+    imported = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 0:
+            imported.add(node.module or "")
+        elif isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+    assert not {name for name in imported if name.split(".")[0] in ASSIGNMENT_PACKAGES}
+
+
+def _code_names(source: str) -> set[str]:
+    """The identifiers, attributes and string constants of a module's code (its docstrings and comments aside)."""
+    tree = ast.parse(source)
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            names.add(node.attr)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            names.add(node.value)
+    return names
+
+
+def test_no_engine_file_names_an_assignment():
+    """No engine file (code, template, style) names an assignment: its title, its notebook, its data, its subject
+    anywhere in the text; its graded functions in the code. Checked for every assignment in the repository."""
+    from grader.assignment import load_assignment
+
+    roots = [ROOT] + sorted(p.parent for p in (ROOT / "examples" / "assignments").glob("*/assignment.py"))
+    assert len(roots) >= 2
+    titles, functions = {"MessMaster", "Chihuahua", "muffin"}, set()
+    for root in roots:
+        assignment = load_assignment(root)
+        titles |= {assignment.TITLE, assignment.SLUG, assignment.notebook.stem}
+        titles |= {Path(name).stem for name in assignment.STUDENT_FILES if name.endswith(".csv")}
+        functions |= set(assignment.graded_functions.values())
+    # a graded function may share its name with PyTorch's machinery, which the engine's watch names
+    import torch
+
+    functions -= {name for name in functions if hasattr(torch.Tensor, name) or hasattr(torch.nn.Module, name)}
+    found = []
+    for path in sorted(p for p in GRADER.rglob("*") if p.suffix in (".py", ".j2", ".css", ".toml")):
+        text = path.read_text()
+        found += [f"{path.relative_to(ROOT)}: {name}" for name in sorted(titles) if name in text]
+        if path.suffix == ".py":
+            found += [f"{path.relative_to(ROOT)}: {name}" for name in sorted(functions & _code_names(text))]
+    assert found == []

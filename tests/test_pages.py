@@ -12,7 +12,7 @@ from grader.result import Problem, SubmissionResult, WrittenScore
 from grader.shared.verdicts import TestResult
 from grader.views.feedback import feedback_html
 
-from .helpers import Elements, browse
+from .helpers import MM, Elements, browse
 
 INJECTED = '<script>document.title = "owned"</script><img src=x onerror="document.title = 1"><b>bold</b>'
 
@@ -124,7 +124,7 @@ def trained_plots(cases, weights: dict) -> dict:
     """What judging stores for the pages when train_manual returned `weights` (and no loss history)."""
     import numpy as np
 
-    from grader.judge.artifacts import plot_data
+    plot_data = MM.artifacts.plot_data
     from grader.shared.outcomes import CallOutcome, CallStatus, Leaf
 
     case = cases["train_manual"][0]
@@ -138,7 +138,7 @@ NARROW = {"W1": [[0.1] * 10] * 2, "b1": [0.0] * 10, "W2": [[0.1, -0.1]] * 10, "b
 def test_a_trained_mlp_too_wide_to_draw_is_not_computed_and_the_page_draws_only_what_is_stored(cases):
     """Plot data comes from a submission: a hidden layer of 5,000 units is left out in judging, not evaluated over
     the grid; a stored grid that is not one is not drawn."""
-    from grader.views.plots import decision_boundaries, training_accuracy
+    decision_boundaries, training_accuracy = MM.plots.decision_boundaries, MM.plots.training_accuracy
 
     wide = {"W1": [[0.0] * 5000] * 2, "b1": [0.0] * 5000, "W2": [[0.0, 0.0]] * 5000, "b2": [0.0, 0.0]}
     assert trained_plots(cases, wide) == {}
@@ -152,8 +152,7 @@ def test_a_trained_mlp_too_wide_to_draw_is_not_computed_and_the_page_draws_only_
 
 def test_the_pages_compute_nothing(monkeypatch, cases):
     """Views only draw: with the reference and the forward pass out of reach, a page draws from what is stored."""
-    from grader.views import plots
-    from reference import solutions
+    plots, solutions = MM.plots, MM.reference_values.solutions  # the reference as the assignment imports it
 
     stored = trained_plots(cases, NARROW)
 
@@ -167,7 +166,6 @@ def test_the_pages_compute_nothing(monkeypatch, cases):
 
 def test_a_page_with_nothing_new_to_show_is_not_drawn_again(rubric, cases, monkeypatch, tmp_path):
     """Grading a class again mostly changes nothing: a page's figures are drawn only when what it shows changed."""
-    from grader.views import feedback
     from grader.views.write import write_submission_views
 
     result = SubmissionResult(
@@ -177,8 +175,8 @@ def test_a_page_with_nothing_new_to_show_is_not_drawn_again(rubric, cases, monke
         plots=trained_plots(cases, NARROW),
     )
     drawn = []
-    boundary = feedback.decision_boundaries
-    monkeypatch.setattr(feedback, "decision_boundaries", lambda plots: drawn.append(1) or boundary(plots))
+    boundary = MM.plots.decision_boundaries
+    monkeypatch.setattr(MM.plots, "decision_boundaries", lambda plots: drawn.append(1) or boundary(plots))
     page = write_submission_views(result, tmp_path) / "feedback.html"
     first = page.read_text()
     write_submission_views(result, tmp_path)
@@ -190,7 +188,7 @@ def test_a_page_with_nothing_new_to_show_is_not_drawn_again(rubric, cases, monke
     assert changed != first and "2.5" in changed
     assert drawn == [1] and figure in changed  # the same training: its figures taken from the cache beside it
     cache = page.with_name("feedback-figures.json")
-    assert figure.split('src="')[1].split('"')[0] == json.loads(cache.read_text())["boundary"]
+    assert figure.split('src="')[1].split('"')[0] == json.loads(cache.read_text())["figures"][0]["image"]
     cache.write_text("{not json")  # a damaged cache: the figures are drawn again, the page the same
     write_submission_views(result, tmp_path)
     assert drawn == [1, 1] and page.read_text() == changed

@@ -6,7 +6,9 @@ import tomllib
 
 import pytest
 
-from grader.rubric import RUBRIC_FILE, RubricError, load_rubric
+from grader.rubric import RubricError, load_rubric
+
+from .helpers import RUBRIC_FILE
 
 DEFAULT = tomllib.loads(RUBRIC_FILE.read_text())
 OPTIONAL = {"items.backward.rule.autograd_history"} | {

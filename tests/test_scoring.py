@@ -14,13 +14,15 @@ import numpy as np
 import pytest
 
 from examples.build_examples import fixed_template, replace_code
-from grader.items import ITEMS, Rule, generate_cases
+from grader.items import Rule, generate_cases
 from grader.run.harvest import read_outcomes
 from grader.shared.outcomes import CallStatus
 from grader.shared.verdicts import Trouble
 from tools.in_process import outcomes_in_process, watched
 
 from .helpers import (
+    ITEMS,
+    MM,
     MUTANTS,
     equivalents,
     graded_namespace,
@@ -513,7 +515,8 @@ def test_a_function_without_a_watch_rule_may_start_a_process(solved, test_rubric
 
 
 TRAINING_ON_GLOBALS = """
-from grader.cases import training_split
+from grader.assignment import current_assignment
+training_split = current_assignment().module.cases.training_split
 X_train_tensor, y_train_tensor = (torch.from_numpy(a) for a in training_split())
 _train_manual, _train_with_optimizer = train_manual, train_with_optimizer
 def train_manual(X, y, h=10, learning_rate=0.1, epochs=10000):
@@ -563,7 +566,7 @@ def test_the_holdout_is_told_in_points_with_the_bar_in_points(solved, test_rubri
 
 
 def test_numbers_shown_apart_are_told_apart():
-    from grader.shared.judges import _apart
+    _apart = MM.judges._apart
 
     assert _apart(0.949500001, 0.95) == ("0.9495", "0.95")
     assert _apart(0.69314718, 0.69314719) == ("0.69314718", "0.69314719")

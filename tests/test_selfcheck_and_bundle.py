@@ -15,12 +15,11 @@ import pandas as pd
 import pytest
 
 from examples.build_examples import replace_code
-from grader.items import GRADED_FUNCTIONS
 from reference.build_notebooks import SOURCE, build_notebook
 from student_template import selfcheck
 from tools.build_student_bundle import FILES, FOLDER, build_bundle
 
-from .helpers import MUTANTS, ROOT, graded_namespace, mutant, read
+from .helpers import GRADED_FUNCTIONS, MM, MUTANTS, ROOT, graded_namespace, mutant, read
 
 
 def failing_items(notebook: nbformat.NotebookNode) -> set[str]:
@@ -138,7 +137,7 @@ def test_bundle_has_no_hidden_material(bundle):
 def test_the_public_cases_hold_values_only_and_none_of_the_hidden_ones(bundle, cases):
     """The shipped numbers: no pickle, no hidden case's inputs, no point of the secret holdout; the only arrays the
     hidden cases share are the notebook's own training split, which the students have."""
-    from grader.cases import holdout, training_split
+    holdout, training_split = MM.cases.holdout, MM.cases.training_split
 
     _, folder = bundle
     with np.load(folder / "selfcheck_cases.npz", allow_pickle=False) as stored:

@@ -7,11 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from grader.shared.catalogue import inject_parameters, parameter_problem, same_start, value_mismatch
+from grader.shared.catalogue import inject_parameters, value_mismatch
 from student_template import selfcheck
 from tools.build_student_bundle import SELFCHECK, shared_constants, stamp_selfcheck
 
-from .helpers import ROOT, TEMPLATE, read
+from .helpers import GRADED_FUNCTIONS, MM, ROOT, TEMPLATE, read
+
+parameter_problem, same_start = MM.catalogue.parameter_problem, MM.catalogue.same_start
 
 
 def test_committed_selfcheck_is_stamped_from_the_current_rubric_and_shared_code(rubric):
@@ -133,8 +135,9 @@ def test_each_hint_points_to_the_question_under_which_the_template_asks_for_its_
     reference/assignment.py carries)."""
     import re
 
-    from grader.items import GRADED_FUNCTIONS
-    from grader.shared.catalogue import MISCONCEPTIONS, QUESTION_OF, hint
+    from grader.shared.catalogue import MISCONCEPTIONS, hint
+
+    QUESTION_OF = MM.catalogue.QUESTION_OF
 
     handout = (ROOT / "reference" / "assignment.py").read_text()
     asked_under, heading = {}, None

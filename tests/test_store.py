@@ -300,8 +300,8 @@ def test_junit_and_summary_reports_hold_every_student_and_escape_what_students_c
 def test_an_older_file_never_replaces_a_newer_grading_unless_accepted(stand_in, tmp_path, test_rubric, capsys):
     """Canvas: a resubmission graded on its own, then the class's first download (with the original) again."""
     download = tmp_path / "download"
-    original = write(download / "kimmin_1004_998_messmaster_part2.ipynb", "first try")
-    resubmission = write(tmp_path / "later" / "kimmin_1004_1000_messmaster_part2-1.ipynb", "right this time")
+    original = write(download / "kimmin_1004_998_grader_part2.ipynb", "first try")
+    resubmission = write(tmp_path / "later" / "kimmin_1004_1000_grader_part2-1.ipynb", "right this time")
     out = tmp_path / "grades"
     grade_class([download], out, test_rubric)
     grade_class([resubmission], out, test_rubric)
@@ -324,13 +324,13 @@ def test_everyone_who_handed_in_anything_is_named_and_nobody_is_missing(stand_in
     download = tmp_path / "download"
     download.mkdir()
     text = jupytext.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("# right")]), fmt="py:percent")
-    (download / "doejane_1001_5001_messmaster_part2.py").write_text(text)
-    with zipfile.ZipFile(download / "smithjohn_1002_5002_messmaster_part2.zip", "w") as archive:
+    (download / "doejane_1001_5001_grader_part2.py").write_text(text)
+    with zipfile.ZipFile(download / "smithjohn_1002_5002_grader_part2.zip", "w") as archive:
         archive.writestr("messmaster_part2.ipynb", (write(tmp_path / "z.ipynb", "right").read_text()))
-    (download / "leeann_1003_5003_messmaster_part2.ipynb").write_text("")
+    (download / "leeann_1003_5003_grader_part2.ipynb").write_text("")
     (download / "parkjo_1005_5005_answers.pdf").write_bytes(b"%PDF-1.4")
-    write(download / "ngo_1006_998_messmaster_part2.ipynb", "the first try")  # and its resubmission, newer
-    write(download / "ngo_1006_1000_messmaster_part2-1.ipynb", "right this time")
+    write(download / "ngo_1006_998_grader_part2.ipynb", "the first try")  # and its resubmission, newer
+    write(download / "ngo_1006_1000_grader_part2-1.ipynb", "right this time")
     roster = tmp_path / "roster.csv"
     roster.write_text(
         "Student,ID,SIS User ID,SIS Login ID,Section\n"

@@ -23,7 +23,6 @@ from markdown_it import MarkdownIt
 
 from grader.grading import _describe_problems, make_workspace, read_submission
 from grader.intake import Identity, Submission, collect_submissions
-from grader.items import GRADED_FUNCTIONS
 from grader.judge.rules import forbidden_uses
 from grader.judge.score import score_all
 from grader.judge.sources import graded_sources
@@ -42,7 +41,7 @@ from grader.views.summary import summary_markdown
 from grader.views.write import write_class_views, write_submission_views
 from grader.views.written_pages import write_written_pages
 
-from .helpers import SOLVED, TEMPLATE
+from .helpers import GRADED_FUNCTIONS, SOLVED, TEMPLATE
 
 EVIL = "https://evil.example/x.png"
 INJECTIONS = [

@@ -16,11 +16,10 @@ import nbformat
 import pytest
 import yaml
 
-from grader.items import GRADED_FUNCTIONS
 from grader.run.sandbox import bubblewrap_works
 from tools.build_student_bundle import FOLDER, build_bundle
 
-from .helpers import ROOT, SOLVED, TEMPLATE, TEMPLATE_SCORE, minimal_notebook, read
+from .helpers import GRADED_FUNCTIONS, ROOT, SOLVED, TEMPLATE, TEMPLATE_SCORE, minimal_notebook, read
 
 NOTEBOOK = "messmaster_part2.ipynb"
 

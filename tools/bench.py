@@ -45,13 +45,14 @@ sys.path.insert(0, str(ROOT))
 
 from examples.build_examples import OUT as EXAMPLES  # noqa: E402
 from examples.build_examples import fixed_template  # noqa: E402
-from grader.cases import TEMPLATE_DIR  # noqa: E402
 from grader.pipeline import grade_class  # noqa: E402
 from grader.rubric import load_rubric  # noqa: E402
 from grader.run.sandbox import SandboxMode  # noqa: E402
 from grader.shared.catalogue import inject_parameters  # noqa: E402
 from student_template import selfcheck  # noqa: E402
 from tools.build_student_bundle import FOLDER, build_bundle  # noqa: E402
+
+TEMPLATE_DIR = ROOT / "student_template"
 
 TARGET_PER_SECOND = 1.0  # issue 11: one submission a second with --jobs 2 on 2 cores
 BARE_COPIES = 12  # bare nbclient takes seconds a notebook: a dozen give its rate
@@ -166,7 +167,7 @@ def nbgrader_course(paths: list[Path], epochs: int, nbgrader: str) -> Iterator[C
     """A course folder of its own for `nbgrader autograde` holding the copies (EPOCHS as the grader sets it)
     as submissions, and the command that autogrades them all (it grades one submission at a time). Its kernel
     spec runs this Python, where torch and the course's packages are; nbgrader lives in a venv of its own."""
-    with tempfile.TemporaryDirectory(prefix="messmaster-nbgrader-") as folder:
+    with tempfile.TemporaryDirectory(prefix="grader-nbgrader-") as folder:
         course = Path(folder)
         source = course / "source" / "part2"
         (source / "data").mkdir(parents=True)
@@ -242,7 +243,7 @@ def main() -> int:
     rubric = load_rubric()
     selfcheck_figures()
     mix = sorted(EXAMPLES.glob("*.ipynb"))
-    with tempfile.TemporaryDirectory(prefix="messmaster-bench-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="grader-bench-") as scratch:
         scratch = Path(scratch)
         (scratch / "copies").mkdir()
         same = copies(scratch / "copies", args.copies)

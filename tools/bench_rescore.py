@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "submissions"
-RUBRIC = ROOT / "grader" / "rubric.toml"
+RUBRIC = ROOT / "assignment" / "rubric.toml"
 sys.path.insert(0, str(ROOT))
 
 from grader.store import ClassStore  # noqa: E402

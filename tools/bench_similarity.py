@@ -69,7 +69,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(10011)
     vocabulary = [f"w{rng.randrange(10**5)}" for _ in range(3000)]
-    with tempfile.TemporaryDirectory(prefix="messmaster-similarity-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="grader-similarity-") as scratch:
         folders = [Path(scratch) / f"term{t}" for t in range(args.terms + 1)]
         started = time.perf_counter()
         for t, folder in enumerate(folders):

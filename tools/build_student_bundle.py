@@ -35,26 +35,31 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader.cases import notebook_held_back  # noqa: E402
-from grader.items import GRADED_FUNCTIONS, ITEMS, generate_cases  # noqa: E402
-from grader.judge.expected import ReferenceExpected  # noqa: E402
-from grader.judge.score import training_rows  # noqa: E402
+from grader.assignment import use_assignment  # noqa: E402
+from grader.items import generate_cases  # noqa: E402
 from grader.rubric import Rubric, load_rubric  # noqa: E402
-from grader.shared import catalogue, judges, outcomes, verdicts  # noqa: E402
+from grader.shared import catalogue, judging, outcomes, verdicts  # noqa: E402
 from grader.shared.outcomes import probe_calls  # noqa: E402
-from reference import solutions  # noqa: E402
+
+ASSIGNMENT = use_assignment(ROOT)
+MESSMASTER = ASSIGNMENT.module  # its judges, catalogue, cases and reference
+ITEMS = ASSIGNMENT.ITEMS
+GRADED_FUNCTIONS = ASSIGNMENT.graded_functions
 
 SOURCE = ROOT / "student_template"
 SELFCHECK = SOURCE / "selfcheck.py"
 CASES_DATA = SOURCE / "selfcheck_cases.npz"
 PUBLIC_CASES = ROOT / "reference" / "public_cases.toml"
 RUN = ROOT / "grader" / "run"
-# stamped in this order: each module's code after its imports (they import one another and the standard library)
-SHARED_MODULES = (catalogue, outcomes, verdicts, judges)
-# and the code the grader runs in a kernel: the recording's factories, and the probe's calling functions
+# stamped in this order: each module's code after its imports (they import one another and the standard library):
+# the engine's catalogue, then the assignment's (its MISCONCEPTIONS is the one hints read), the judging framework,
+# then the assignment's judges
+SHARED_MODULES = (catalogue, MESSMASTER.catalogue, outcomes, verdicts, judging, MESSMASTER.judges)
+# and the code the grader runs in a kernel: the recording's factories, the probe's calling functions, the handout loop
 KERNEL_FUNCTIONS = {
-    RUN / "recording.py": ("_messmaster_watch", "_messmaster_recording", "_messmaster_install_watch"),
-    RUN / "kernel_probe.py": ("_messmaster_handout_loop", "_messmaster_call_all"),
+    RUN / "recording.py": ("_grader_watch", "_grader_recording", "_grader_install_watch"),
+    RUN / "kernel_probe.py": ("_grader_call_all",),
+    ROOT / "assignment" / "kernel_helpers.py": ("_grader_handout_loop",),
 }
 BUNDLE = ROOT / "dist" / "messmaster-part2-student.zip"
 FOLDER = "messmaster-part2"
@@ -88,6 +93,7 @@ def shared_constants(rubric: Rubric) -> dict[str, object]:
                 "judge": entry.judge.__name__,
                 "parts": list(entry.parts),
                 "changes_inputs": entry.changes_inputs,
+                "composes": list(entry.composes),
             }
             for item, entry in ITEMS.items()
             if item in rubric.items
@@ -136,7 +142,8 @@ def public_cases_data(rubric: Rubric) -> dict[str, np.ndarray]:
     """The public cases as the self-check reads them: the probe's calls and their arrays, and the reference's
     expected values for each (what `ReferenceExpected` answers the judges), under `expected/ITEM/CASE/...`."""
     cases = generate_cases(rubric.run.grading_epochs, PUBLIC_CASES)
-    expected = ReferenceExpected()
+    expected = MESSMASTER.reference_values.ReferenceExpected()
+    solutions = MESSMASTER.reference_values.solutions
     arrays: dict[str, np.ndarray] = {}
     described = {}
     for item, item_cases in cases.items():
@@ -160,8 +167,8 @@ def public_cases_data(rubric: Rubric) -> dict[str, np.ndarray]:
                     arrays[f"{base}/{optimizer}"] = expected.optimizer(case, optimizer)
                     if "n" in case.spec:
                         arrays[f"{base}/{optimizer}_on_split"] = expected.optimizer(case, optimizer, on_split=True)
-    arrays["holdout/X"], arrays["holdout/y"] = notebook_held_back()
-    arrays["meta"] = np.array(json.dumps({"items": described, "training_rows": training_rows()}))
+    arrays["holdout/X"], arrays["holdout/y"] = MESSMASTER.cases.notebook_held_back()
+    arrays["meta"] = np.array(json.dumps({"items": described, "training_rows": ASSIGNMENT.training_rows()}))
     return arrays
 
 

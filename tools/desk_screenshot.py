@@ -26,7 +26,7 @@ def main() -> None:
     browser = next((found for name in BROWSERS if (found := shutil.which(name))), None)
     if browser is None:
         sys.exit("no Chromium here: install Debian's chromium")
-    with tempfile.TemporaryDirectory(prefix="messmaster-desk-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="grader-desk-") as scratch:
         copy = Path(scratch) / "class"
         shutil.copytree(args.folder, copy)
         server = subprocess.Popen(

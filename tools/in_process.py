@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from grader.run.harvest import PROBE_SOURCE, RECORDING_SOURCE, read_outcomes, write_case_inputs
+from grader.run.harvest import RECORDING_SOURCE, probe_source, read_outcomes, write_case_inputs
 from grader.shared.outcomes import CallOutcome, Case
 
-WATCH_MODULE = "_messmaster_watch"
+WATCH_MODULE = "_grader_watch"
 
 
 @contextmanager
@@ -28,7 +28,7 @@ def watched() -> Iterator[None]:
         return
     installer: dict = {}
     exec(RECORDING_SOURCE, installer)
-    installer["_messmaster_install_watch"]()
+    installer["_grader_install_watch"]()
     try:
         yield
     finally:
@@ -44,14 +44,14 @@ def outcomes_in_process(
 ) -> dict[str, CallOutcome]:
     """Call the functions in `namespace` on the hidden cases with the grader's own probe, as a kernel would."""
     probe: dict = {}
-    exec(PROBE_SOURCE, probe)
+    exec(probe_source(), probe)
     outcomes: dict[str, CallOutcome] = {}
     with watched():
         for item, item_cases in cases.items():
             item_folder = folder / item
             item_folder.mkdir(parents=True, exist_ok=True)
             calls_file, arrays_file = write_case_inputs(item_cases, item_folder, watch.get(item, ()))
-            probe["_messmaster_probe"](
+            probe["_grader_probe"](
                 namespace, str(calls_file), str(arrays_file), str(item_folder / "outputs"), call_timeout, 1_000_000
             )
             keys = [call.key for case in item_cases for call in case.calls]

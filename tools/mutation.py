@@ -37,13 +37,16 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader.cases import training_split  # noqa: E402
-from grader.items import GRADED_FUNCTIONS, generate_cases  # noqa: E402
+from grader.assignment import use_assignment  # noqa: E402
+from grader.items import generate_cases  # noqa: E402
 from grader.judge.score import score_item  # noqa: E402
 from grader.rubric import Rubric, load_rubric  # noqa: E402
 from reference import solutions  # noqa: E402
 from tools.in_process import outcomes_in_process  # noqa: E402
 
+MESSMASTER = use_assignment(ROOT)
+GRADED_FUNCTIONS = MESSMASTER.graded_functions
+training_split = MESSMASTER.module.cases.training_split
 SOURCE = Path(inspect.getfile(solutions)).read_text()
 
 # ---- mutation operators: each yields (description, mutated copy) for one node ---------------------------
@@ -332,7 +335,7 @@ def main() -> int:
     print(f"{len(mutants)} mutants of {', '.join(items)}; trainings at {epochs} epochs", flush=True)
     started = time.monotonic()
     verdicts: list[Verdict] = []
-    with tempfile.TemporaryDirectory(prefix="messmaster-mutation-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="grader-mutation-") as scratch:
         for index, mutant in enumerate(mutants):
             verdicts.append(judge_mutant(mutant, rubric, cases, Path(scratch) / str(index)))
             if sys.stderr.isatty():

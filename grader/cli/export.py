@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from grader.assignment import current_assignment
 from grader.cli.common import graded_class as _graded_class
 from grader.views.canvas import write_canvas_csv
 
@@ -17,9 +18,8 @@ def add_to(commands: argparse._SubParsersAction) -> None:
     canvas.add_argument("--out", type=Path, required=True, metavar="FILE", help="the CSV to write")
     canvas.add_argument(
         "--assignment",
-        default="MessMaster part 2",
         metavar="NAME",
-        help="the assignment's column, as Canvas names it, e.g. 'MessMaster part 2 (12345)'",
+        help="the assignment's column, as Canvas names it, e.g. 'Homework 3 (12345)' (default: the assignment's title)",
     )
     canvas.add_argument(
         "--missing-as-zero",
@@ -35,6 +35,7 @@ def export_canvas(args: argparse.Namespace) -> int:
         if opened is None:
             return 2
         rows = opened[0].students()
-    write_canvas_csv(rows, args.assignment, args.out, opened[1].total, args.missing_as_zero)
-    print(f"wrote {args.out}: {len(rows)} student(s), column {args.assignment!r}")
+    column = args.assignment or current_assignment().TITLE
+    write_canvas_csv(rows, column, args.out, opened[1].total, args.missing_as_zero)
+    print(f"wrote {args.out}: {len(rows)} student(s), column {column!r}")
     return 0

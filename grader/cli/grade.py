@@ -17,7 +17,7 @@ from grader.intake.roster import read_roster
 from grader.pipeline import ClassRun, grade_class
 from grader.points import points_text
 from grader.result import SubmissionStatus
-from grader.rubric import RUBRIC_FILE, Rubric, load_rubric
+from grader.rubric import Rubric, load_rubric
 from grader.run.sandbox import SandboxMode
 from grader.store import ClassStore, StudentRow, class_rubric_of
 from grader.views.junit import write_junit
@@ -174,7 +174,7 @@ def _write_reports(args: argparse.Namespace, rubric: Rubric) -> None:
 
 def grade(args: argparse.Namespace) -> int:
     own = class_rubric_of(args.out)
-    rubric = own if args.rubric is None and own is not None else load_rubric(args.rubric or RUBRIC_FILE)
+    rubric = own if args.rubric is None and own is not None else load_rubric(args.rubric)
     if args.timeout is not None:
         if args.timeout <= 0:
             print("error: --timeout must be a positive number of seconds", file=sys.stderr)

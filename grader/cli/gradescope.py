@@ -9,7 +9,7 @@ from pathlib import Path
 
 from grader.cli.common import sandbox_refusal
 from grader.grading import grade_one_folder
-from grader.rubric import RUBRIC_FILE, load_rubric
+from grader.rubric import load_rubric
 from grader.run.sandbox import SandboxMode
 from grader.views.gradescope import gradescope_results
 from grader.views.write import write_whole
@@ -24,7 +24,7 @@ def add_to(commands: argparse._SubParsersAction) -> None:
     command.add_argument("submission", type=Path, metavar="SUBMISSION_DIR", help="the submission's folder")
     command.add_argument("--results", type=Path, required=True, metavar="FILE", help="results.json to write")
     command.add_argument("--sandbox", type=SandboxMode, choices=list(SandboxMode), default=SandboxMode.AUTO)
-    command.add_argument("--rubric", type=Path, default=RUBRIC_FILE, metavar="FILE", help=argparse.SUPPRESS)
+    command.add_argument("--rubric", type=Path, metavar="FILE", help=argparse.SUPPRESS)
     command.set_defaults(run=gradescope)
 
 

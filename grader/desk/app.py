@@ -39,13 +39,14 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from grader.assignment import current_assignment
 from grader.decisions import Invalid, Stale
 from grader.desk.service import MAX_BODY_BYTES, PAGES_WAIT_SECONDS, Desk, body_of
 from grader.store import ClassStore
 
 HERE = Path(__file__).parent
 PAGES = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
-COOKIE = "messmaster_desk"
+COOKIE = "grader_desk"
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -116,7 +117,7 @@ def decided(handler: Callable[[Request, bytes], Response]) -> Callable:
 
 
 def page(request: Request, raw: bytes) -> Response:
-    response = HTMLResponse(PAGES.get_template("desk.html.j2").render())
+    response = HTMLResponse(PAGES.get_template("desk.html.j2").render(assignment_title=current_assignment().TITLE))
     token = _desk(request).token
     if request.query_params.get("token") == token:  # the page's own files load with the cookie
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader.cases import SOLVED_NOTEBOOK, TEMPLATE_NOTEBOOK
+from grader.assignment import current_assignment
 from grader.decisions import Invalid
 from grader.desk.answers import safe_html
 from grader.desk.pages import PageWriter
@@ -40,9 +40,11 @@ class Desk:
 
     def __post_init__(self) -> None:
         self.pages = PageWriter(self.folder)
-        template = nbformat.read(TEMPLATE_NOTEBOOK, as_version=4)
+        template = nbformat.read(current_assignment().notebook, as_version=4)
         self.questions = question_texts(template)
-        self.models = extract_written_answers(nbformat.read(SOLVED_NOTEBOOK, as_version=4), template)
+        self.models = extract_written_answers(
+            nbformat.read(current_assignment().solved_notebook, as_version=4), template
+        )
 
     def shown_as(self, graded: list[str]) -> dict[str, str]:
         """How each graded student is shown: their id, or their stable pseudonym when the class is anonymised."""

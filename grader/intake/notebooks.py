@@ -18,7 +18,7 @@ from grader.errors import SubmissionError
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
 MAX_RAW_NOTEBOOK_BYTES = 500 * 1024 * 1024
 # a notebook's metadata key: the format it was handed in as, when it was upgraded to be graded
-UPGRADED_FROM = "messmaster_upgraded_from"
+UPGRADED_FROM = "grader_upgraded_from"
 
 
 class UnreadableSubmission(SubmissionError):
@@ -128,7 +128,7 @@ def _with_cell_ids(raw: dict) -> dict:
     if raw.get("nbformat") == 4 and isinstance(raw.get("nbformat_minor"), int) and raw["nbformat_minor"] >= 5:
         for index, cell in enumerate(cells if isinstance(cells, list) else []):
             if isinstance(cell, dict) and "id" not in cell:
-                cell["id"] = f"messmaster-{index}"
+                cell["id"] = f"grader-{index}"
     return raw
 
 

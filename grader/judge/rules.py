@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import nbformat
 
+from grader.assignment import current_assignment
 from grader.intake.notebooks import function_definitions
-from grader.items import GRADED_FUNCTIONS
 from grader.rubric import Rubric
 from grader.shared.catalogue import forbidden_identifiers, ignored_arguments
 
@@ -21,8 +21,9 @@ def forbidden_uses(notebook: nbformat.NotebookNode, rubric: Rubric) -> dict[str,
     """For each item whose function's source breaks the item's rule: what it used and why that is not allowed."""
     definitions = function_definitions(notebook)
     breaches = {}
+    graded = current_assignment().graded_functions
     for item, spec in rubric.items.items():
-        function = GRADED_FUNCTIONS[item]
+        function = graded[item]
         if spec.rule is not None and function in definitions:
             used = forbidden_identifiers(definitions[function], spec.rule.identifiers)
             if used:
@@ -34,8 +35,9 @@ def ignored_arguments_of(notebook: nbformat.NotebookNode, rubric: Rubric) -> dic
     """For each item whose function's code never reads some of its arguments: which (a hint on its failures)."""
     definitions = function_definitions(notebook)
     found = {}
+    graded = current_assignment().graded_functions
     for item in rubric.items:
-        function = GRADED_FUNCTIONS[item]
+        function = graded[item]
         if function in definitions and (ignored := ignored_arguments(definitions[function])):
             found[item] = ignored
     return found

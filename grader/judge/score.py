@@ -1,4 +1,4 @@
-"""Score a submission: every rubric item's cases through the shared judges (`grader/shared/judges.py`), points
+"""Score a submission: every rubric item's cases through its judge (the assignment's item table names it), points
 attached.
 
 The items are judged in the rubric's order, so that a training knows which of
@@ -8,19 +8,12 @@ module: what those get wrong is charged to them alone).
 
 from __future__ import annotations
 
-from grader.cases import training_split
-from grader.items import ITEMS
-from grader.judge.expected import ReferenceExpected
+from grader.assignment import current_assignment
 from grader.points import apportion
 from grader.rubric import Rubric
-from grader.shared.judges import Expected, Standards, judge_cases
+from grader.shared.judging import Standards, judge_cases
 from grader.shared.outcomes import CallOutcome, Case
 from grader.shared.verdicts import TestResult
-
-
-def training_rows() -> int:
-    """The notebook's X_train's rows: a result of this many rows came from it."""
-    return len(training_split()[1])
 
 
 def score_item(
@@ -30,20 +23,22 @@ def score_item(
     rubric: Rubric,
     breach: str = "",
     failing: frozenset[str] = frozenset(),
-    expected: Expected | None = None,
+    expected: object | None = None,
     ignored: tuple[str, ...] | list[str] = (),
 ) -> list[TestResult]:
     """The tests of one item, its points shared equally among them (as equally as the grain of points allows).
     `failing`: the items judged before it that failed a test; `ignored`: the arguments its code never reads."""
+    assignment = current_assignment()
     standards = Standards(
         rubric.tolerance.rtol,
         rubric.tolerance.atol,
         rubric.items,
-        expected or ReferenceExpected(),
-        training_rows(),
+        expected or assignment.expected(),
+        assignment.training_rows(),
         failing,
+        tuple(getattr(assignment, "NOTEBOOK_SIZES", {}).items()),
     )
-    tests = judge_cases(item, ITEMS[item], cases, outcomes, standards, breach, ignored)
+    tests = judge_cases(item, assignment.ITEMS[item], cases, outcomes, standards, breach, ignored)
     shares = apportion(rubric.items[item].points, len(tests))  # on the grain of points: they add up exactly
     return [
         TestResult(item, name, each, each)
@@ -61,7 +56,7 @@ def score_all(
     rubric: Rubric,
     breaches: dict[str, str],
     ignored: dict[str, list[str]] | None = None,
-    expected: Expected | None = None,
+    expected: object | None = None,
 ) -> list[TestResult]:
     """Every automatic test, in the rubric's order of items; `breaches` are the rules' verdicts by item, `ignored`
     the arguments each item's function never reads."""

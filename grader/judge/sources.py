@@ -15,9 +15,9 @@ import hashlib
 import nbformat
 import numpy as np
 
+from grader.assignment import current_assignment
 from grader.intake.notebooks import function_sources
-from grader.items import GRADED_FUNCTIONS, ITEMS
-from grader.shared.judges import named_test
+from grader.shared.judging import named_test
 from grader.shared.outcomes import CallOutcome, CallStatus, Case
 from grader.shared.verdicts import TestResult, Trouble
 
@@ -26,7 +26,7 @@ MAX_SOURCE = 20_000  # characters of one function kept (a copy shows long before
 
 def graded_sources(notebook: nbformat.NotebookNode) -> dict[str, str]:
     """Each graded function's source as the notebook last defines it at the top level."""
-    return function_sources(notebook, set(GRADED_FUNCTIONS.values()), MAX_SOURCE)
+    return function_sources(notebook, set(current_assignment().graded_functions.values()), MAX_SOURCE)
 
 
 def _digest(outcome: CallOutcome) -> str | None:
@@ -43,8 +43,9 @@ def wrong_outputs(cases: dict[str, list[Case]], outcomes: dict[str, CallOutcome]
     """{item.case: digest} of the numbers returned on each case some test of which failed on its values."""
     failed = {t.name for t in tests if not t.passed and t.trouble == Trouble.NONE and not t.mistake}
     found = {}
+    items = current_assignment().ITEMS
     for item, item_cases in cases.items():
-        entry = ITEMS[item]
+        entry = items[item]
         for case in item_cases:
             if not any(named_test(item, part, case) in failed for part in entry.parts):
                 continue

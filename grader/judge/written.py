@@ -12,20 +12,10 @@ import re
 
 import nbformat
 
+from grader.assignment import current_assignment
+
 ANSWER_TAG = re.compile(r"^answer-(\w+)$")
 ANSWER_HEADER = re.compile(r"^\*\*Answer[^*]*:\*\*\s*", re.MULTILINE)
-# what marks each question in the handout's text
-QUESTION_MARKERS = {
-    "q1a": "**Q1a.**",
-    "split": "TODO: what is the train-val-test split ratio?",
-    "q1b": "**Q1b.**",
-    "q1c": "**Q1c.**",
-    "q1d": "**Q1d.**",
-    "linear": "Can linear models learn this decision boundary?",
-    "q2a": "**Q2a.**",
-    "q2b": "**Q2b.**",
-    "q2c": "**Q2c.**",
-}
 
 
 def _question_of(cell: nbformat.NotebookNode) -> str | None:
@@ -39,7 +29,8 @@ def extract_written_answers(notebook: nbformat.NotebookNode, template: nbformat.
     """Question -> the student's answer text ("" when none was written)."""
     handout_text = {c.source.strip() for c in template.cells}
     handout_lines = {line.strip() for c in template.cells for line in c.source.splitlines()}
-    answers: dict[str, list[str]] = {q: [] for q in QUESTION_MARKERS}
+    markers = current_assignment().QUESTION_MARKERS  # what marks each question in the handout's text
+    answers: dict[str, list[str]] = {q: [] for q in markers}
     current: str | None = None
     for cell in notebook.cells:
         text = cell.source.strip()
@@ -50,7 +41,7 @@ def extract_written_answers(notebook: nbformat.NotebookNode, template: nbformat.
             current = tagged
             answers[tagged].append(ANSWER_HEADER.sub("", text, count=1).strip())
             continue
-        asked = [q for q, marker in QUESTION_MARKERS.items() if marker in text]
+        asked = [q for q, marker in markers.items() if marker in text]
         if asked:
             current = asked[-1]
             if text not in handout_text:  # the student wrote inside the question's cell
@@ -64,7 +55,7 @@ def extract_written_answers(notebook: nbformat.NotebookNode, template: nbformat.
 def question_texts(template: nbformat.NotebookNode) -> dict[str, str]:
     """Each written question's text as the handout asks it (the template's cell that holds its marker)."""
     texts = {}
-    for question, marker in QUESTION_MARKERS.items():
+    for question, marker in current_assignment().QUESTION_MARKERS.items():
         cell = next((c for c in template.cells if c.cell_type == "markdown" and marker in c.source), None)
         texts[question] = cell.source.strip() if cell is not None else ""
     return texts

@@ -18,6 +18,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
+from grader.assignment import current_assignment
 from grader.run.execute import CellStatus, NotebookRunner
 from grader.run.sandbox import hand_over
 from grader.shared.outcomes import NOT_CALLED, CallOutcome, CallStatus, Case, outcomes_from, probe_calls
@@ -27,8 +28,7 @@ RECORDING_SOURCE = (Path(__file__).with_name("recording.py")).read_text()
 PROBE_SOURCE = RECORDING_SOURCE + "\n\n" + (Path(__file__).with_name("kernel_probe.py")).read_text()
 # run when a kernel starts, before the notebook: the watch over the threads and processes it will start
 WATCH_SOURCE = (
-    f"{RECORDING_SOURCE}\n_messmaster_install_watch()\n"
-    "del _messmaster_watch, _messmaster_recording, _messmaster_install_watch\n"
+    f"{RECORDING_SOURCE}\n_grader_install_watch()\ndel _grader_watch, _grader_recording, _grader_install_watch\n"
 )
 MAX_ELEMENTS_PER_VALUE = 1_000_000
 MAX_RESULT_BYTES = 64 * 1024 * 1024
@@ -49,13 +49,19 @@ def write_case_inputs(cases: list[Case], folder: Path, watch: tuple[str, ...] = 
 
 def probe_cell(calls_file: Path, arrays_file: Path, out_stem: Path, call_timeout: float) -> nbformat.NotebookNode:
     call = (
-        f"_messmaster_probe(globals(), {str(calls_file)!r}, {str(arrays_file)!r}, {str(out_stem)!r}, "
+        f"_grader_probe(globals(), {str(calls_file)!r}, {str(arrays_file)!r}, {str(out_stem)!r}, "
         f"{float(call_timeout)!r}, {MAX_ELEMENTS_PER_VALUE})"
     )
-    names = ", ".join(
-        f"_messmaster_{name}" for name in ("probe", "call_all", "handout_loop", "watch", "recording", "install_watch")
+    names = tuple(
+        f"_grader_{name}" for name in ("probe", "call_all", "handout_loop", "watch", "recording", "install_watch")
     )
-    return nbformat.v4.new_code_cell(f"{PROBE_SOURCE}\n{call}\ndel {names}\n")
+    forget = f"for _grader_name in {names!r}:\n    globals().pop(_grader_name, None)\ndel _grader_name\n"
+    return nbformat.v4.new_code_cell(f"{probe_source()}\n{call}\n{forget}")
+
+
+def probe_source() -> str:
+    """The probe's code with the assignment's own kernel helpers (its handout loop, if it has one)."""
+    return f"{PROBE_SOURCE}\n\n{current_assignment().kernel_helpers}"
 
 
 def read_outcomes(out_stem: Path, keys: list[str]) -> dict[str, CallOutcome]:

@@ -4,15 +4,16 @@
 This file is never imported by the grader: `harvest.py` sends its text to the
 kernel as one cell. It only calls the student's functions on the inputs it is
 given (alone, or composed by the handout's own training loop, which the
-template hands the students) and writes back plain numbers (`.npz` without pickles, `.json`). It holds
+template hands the students: the assignment's `_grader_handout_loop`, sent
+beside this file) and writes back plain numbers (`.npz` without pickles, `.json`). It holds
 no expected value and makes no judgement: everything it writes is judged in the
 grader's own process, so a student who patches what this code uses can at most
 spoil their own numbers. The students' self-check runs the same code on its
-public cases (`_messmaster_call_all`, stamped into it).
+public cases (`_grader_call_all`, stamped into it).
 """
 
 
-def _messmaster_probe(user_ns, calls_file, arrays_file, out_stem, call_timeout, max_elements):
+def _grader_probe(user_ns, calls_file, arrays_file, out_stem, call_timeout, max_elements):
     """The grader's entry: the calls and their arrays from files, the results written to `out_stem`.json/.npz."""
     import json
 
@@ -26,30 +27,14 @@ def _messmaster_probe(user_ns, calls_file, arrays_file, out_stem, call_timeout, 
         arrays = {name: f[name] for name in f.files}
     meta, results = {}, {}
     try:
-        _messmaster_call_all(user_ns, calls, arrays, call_timeout, max_elements, meta, results)  # noqa: F821
+        _grader_call_all(user_ns, calls, arrays, call_timeout, max_elements, meta, results)  # noqa: F821
     finally:
         save_arrays(out_stem + ".npz", **results)
         with open(out_stem + ".json", "w") as f:
             dump_json(meta, f)
 
 
-def _messmaster_handout_loop(user_ns, X, y, h=10, learning_rate=0.1, epochs=10000):
-    """The handout's train_manual loop over the notebook's own init_params, forward, loss_fn, backward and
-    sgd_update: what a training composed of them gives (the template hands this loop to the students)."""
-    init_params, forward, loss_fn = user_ns["init_params"], user_ns["forward"], user_ns["loss_fn"]
-    backward, sgd_update = user_ns["backward"], user_ns["sgd_update"]
-    params = list(init_params(X.shape[1], h, 2))
-    loss_history = []
-    for _ in range(epochs):
-        z1, a1, z2, p_hat = forward(X, *params)
-        loss = loss_fn(p_hat, y)
-        grads = backward(X, y, z1, a1, p_hat, params[2])
-        sgd_update(params, grads, learning_rate)
-        loss_history.append(loss.item())
-    return params, loss_history
-
-
-def _messmaster_call_all(user_ns, calls, arrays, call_timeout, max_elements, meta, results, watch_required=True):
+def _grader_call_all(user_ns, calls, arrays, call_timeout, max_elements, meta, results, watch_required=True):
     """Call each graded function of `calls` on `arrays`; each call's record into `meta`, its arrays into
     `results` (filled as the calls go, so that what is there survives anything). `call_timeout`: seconds,
     or None for no bound (where SIGALRM is missing). `watch_required`: a recording without the watch
@@ -63,7 +48,9 @@ def _messmaster_call_all(user_ns, calls, arrays, call_timeout, max_elements, met
     import numpy as np
     import torch
 
-    handout_loop = _messmaster_handout_loop  # noqa: F821  (taken before any student code runs, as below)
+    # the assignment's loop over the notebook's own functions, where it has one (taken before any student code
+    # runs, as below)
+    handout_loop = globals().get("_grader_handout_loop")
 
     class CallTimeout(BaseException):
         pass
@@ -121,8 +108,8 @@ def _messmaster_call_all(user_ns, calls, arrays, call_timeout, max_elements, met
 
     # the rubric's `watch`: what runs while a graded function is called (run/recording.py, sent with this code),
     # heard also in the threads and processes the notebook started, through the watch installed at its start
-    watcher = getattr(sys.modules.get("_messmaster_watch"), "watch", None)
-    Recording = _messmaster_recording(torch, sys, threading, os, watcher)  # noqa: F821
+    watcher = getattr(sys.modules.get("_grader_watch"), "watch", None)
+    Recording = _grader_recording(torch, sys, threading, os, watcher)  # noqa: F821
 
     def capturing(names, captured):
         """Wrap the submission's functions `names` so that their first result is kept (copied: training
@@ -164,14 +151,11 @@ def _messmaster_call_all(user_ns, calls, arrays, call_timeout, max_elements, met
             key = call["key"]
             record = meta[key] = {"status": "ok"}
             if call.get("handout_loop"):
-                composed = ("init_params", "forward", "loss_fn", "backward", "sgd_update")
-                if not all(callable(user_ns.get(name)) for name in composed):
-                    record["status"] = "missing"
-                    continue
-
+                # the assignment's loop (it raises where a function it composes is missing); none: not run
                 def function(*args, **kwargs):
                     return handout_loop(user_ns, *args, **kwargs)
 
+                function = function if handout_loop is not None else None
             else:
                 function = user_ns.get(call["function"])
             if function is None:

@@ -14,7 +14,7 @@ kernel meanwhile, ran.
 """
 
 
-def _messmaster_watch(sys, _thread, threading, time, os):
+def _grader_watch(sys, _thread, threading, time, os):
     """The Watch class: `Watch().install()` at the kernel's start; a Recording then reads it."""
     sys_setprofile = sys.setprofile
     # a thread without our hook that used less CPU than this during a call did nothing there; a thread whose
@@ -151,7 +151,7 @@ def _messmaster_watch(sys, _thread, threading, time, os):
     return Watch
 
 
-def _messmaster_recording(torch, sys, threading, os, watcher=None):
+def _grader_recording(torch, sys, threading, os, watcher=None):
     """The Recording class: `with Recording(categories): function(...)`, then `.facts()`.
 
     `watcher`: the Watch installed at the kernel's start, through which the recording also hears every thread
@@ -314,7 +314,7 @@ def _messmaster_recording(torch, sys, threading, os, watcher=None):
     return Recording
 
 
-def _messmaster_install_watch():
+def _grader_install_watch():
     """Install the Watch at the kernel's start, where the probe finds it later (a module: nothing of it lands in
     the notebook's namespace)."""
     import _thread
@@ -324,6 +324,6 @@ def _messmaster_install_watch():
     import time
     import types
 
-    module = types.ModuleType("_messmaster_watch")
-    module.watch = _messmaster_watch(sys, _thread, threading, time, os)().install()
+    module = types.ModuleType("_grader_watch")
+    module.watch = _grader_watch(sys, _thread, threading, time, os)().install()
     sys.modules[module.__name__] = module

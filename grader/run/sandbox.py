@@ -82,7 +82,7 @@ def bubblewrap_works() -> bool:
     root without CAP_SYS_ADMIN may make namespaces inside a user namespace but not the ones a kernel gets."""
     if shutil.which("bwrap") is None:
         return False
-    with tempfile.TemporaryDirectory(prefix="messmaster-trial-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="grader-trial-") as scratch:
         workspace, ipc_dir, tmp_dir = (Path(scratch) / name for name in ("work", "ipc", "tmp"))
         connection = ipc_dir / "connection.json"
         for folder in (workspace, ipc_dir, tmp_dir):
@@ -204,7 +204,7 @@ def job_slot() -> int:
     """
     if hasattr(_slots, "slot"):
         return _slots.slot
-    folder = Path(tempfile.gettempdir()) / "messmaster-job-slots"
+    folder = Path(tempfile.gettempdir()) / "grader-job-slots"
     folder.mkdir(mode=0o700, exist_ok=True)
     for slot in range(MAX_JOB_SLOTS):
         handle = os.open(folder / f"{slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -260,7 +260,7 @@ def private_mounts() -> bool:
 def bounded_scratch(policy: SandboxPolicy) -> Iterator[Path]:
     """A scratch folder for one submission: everything its kernel may write goes here (workspace, /tmp,
     sockets), in a tmpfs of `policy.max_disk_bytes` where this process may mount one."""
-    with tempfile.TemporaryDirectory(prefix="messmaster-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="grader-") as scratch:
         path = Path(scratch)
         options = f"size={policy.max_disk_bytes},mode=0711".encode()
         mounted = private_mounts() and _libc_call(

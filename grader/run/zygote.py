@@ -156,7 +156,7 @@ def become_kernel(request: dict, report: int) -> None:
 
 
 def become_init(request: dict, report: int) -> None:
-    """Pid 1 of the kernel's namespaces: confine, fork the kernel, forward signals, exit with it."""
+    """Pid 1 of the kernel's namespaces: confine, fork the kernel, pass signals on, exit with it."""
     os.setsid()
     die_with_parent()
     os.umask(0o022)

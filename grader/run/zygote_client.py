@@ -94,7 +94,7 @@ class Zygote:
     """The running zygote of this worker; requests from the worker's threads take turns on its socket."""
 
     def __init__(self, environment: dict[str, str]) -> None:
-        self.home = tempfile.mkdtemp(prefix="messmaster-zygote-")  # its matplotlib cache; no kernel sees it
+        self.home = tempfile.mkdtemp(prefix="grader-zygote-")  # its matplotlib cache; no kernel sees it
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.process = subprocess.Popen(
             [sys.executable, str(ZYGOTE_PROGRAM), str(theirs.fileno())],

@@ -1,6 +1,6 @@
 """Cases, the calls they make, and what the calls gave back: the data both judges read.
 
-A case (say `backward.relu_at_zero`) holds one or more calls of a graded
+A case (say `f.at_zero`) holds one or more calls of a graded
 function and the input arrays they use. The kernel probe (`run/kernel_probe.py`)
 reads the calls as plain JSON (`probe_calls`) and answers, per call, a record
 (status, facts about each returned value) and arrays; `outcomes_from` reads
@@ -28,10 +28,10 @@ class Array:
 class Call:
     """One call of a graded function: `function(*args, **kwargs)` after seeding with `seed`.
 
-    `capture`: functions of the submission whose first result during the call comes back too
-    (train_manual's first weights, from its init_params). `handout_loop`: instead of `function`, the probe
-    runs the handout's training loop over the notebook's own functions (what a training composed of them
-    gives), to tell a training's own mistakes from those of the functions it composes.
+    `capture`: functions of the submission whose first result during the call comes back too (a training's
+    first weights, from the function that draws them). `handout_loop`: instead of `function`, the probe runs
+    the assignment's training loop over the notebook's own functions (`_grader_handout_loop`: what a training
+    composed of them gives), to tell a training's own mistakes from those of the functions it composes.
     """
 
     key: str

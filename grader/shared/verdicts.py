@@ -59,7 +59,7 @@ class TestResult:
     name: str
     score: float
     max_score: float
-    called: str = ""  # "Called loss_fn(p_y_hat: (4, 2) float32, y: (4,) int64)."; "" when it passed
+    called: str = ""  # "Called f(x: (4, 2) float32, y: (4,) int64)."; "" when it passed
     problem: str = ""  # what is wrong, without the call; "" when it passed
     mistake: str = ""  # the catalogued mistake it shows (a key of MISCONCEPTIONS), or ""
     trouble: Trouble = Trouble.NONE
@@ -95,7 +95,7 @@ class Check:
 
 
 def describe_call(case: Case, call_index: int = 0) -> str:
-    """`backward(X: (32, 2) float32, ...)`: what was called, with shapes, never values."""
+    """`f(x: (32, 2) float32, ...)`: what was called, with shapes, never values."""
     call = case.calls[call_index]
 
     def show(arg: object) -> str:

@@ -1,6 +1,6 @@
-"""A class store read without its lock and without writing anything: the rubric a class is graded under, and
-each student's current work for the integrity signals (an earlier term's store may be read-only, and of any
-day: what it lacks is read as empty)."""
+"""A class store read without its lock and without writing anything: the assignment and the rubric a class is
+graded under, and each student's current work for the integrity signals (an earlier term's store may be
+read-only, and of any day: what it lacks is read as empty)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from pathlib import Path
 
 from grader.rubric import Rubric, rubric_from_json
 from grader.store.schema import CURRENT_GRADINGS, STORE_FILE, StoreMissing
+
+ASSIGNMENT_SETTING = "assignment"  # the class's assignment folder, in class_settings
 
 
 def class_rubric_of(folder: Path) -> Rubric | None:
@@ -24,6 +26,21 @@ def class_rubric_of(folder: Path) -> Rubric | None:
     finally:
         connection.close()
     return None if row is None else rubric_from_json(row[0])
+
+
+def class_assignment_of(folder: Path) -> Path | None:
+    """The assignment folder the class in `folder` is graded for (read without taking the lock), or None (no store,
+    or one made before stores remembered it)."""
+    if not (folder / STORE_FILE).is_file():
+        return None
+    connection = sqlite3.connect(f"file:{folder / STORE_FILE}?mode=ro", uri=True)
+    try:
+        row = connection.execute("SELECT value FROM class_settings WHERE key = ?", (ASSIGNMENT_SETTING,)).fetchone()
+    except sqlite3.OperationalError:  # a store made before it kept settings
+        row = None
+    finally:
+        connection.close()
+    return None if row is None else Path(row[0])
 
 
 def current_work_of(folder: Path) -> list[tuple[str, dict[str, str], dict[str, str], dict[str, str]]]:

@@ -9,12 +9,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.cases import CASES_FILE, HOLDOUT_DATA, ROOT
+from grader.assignment import current_assignment
 from grader.intake import Submission
 from grader.rubric import Rubric
 
-# what decides a grade besides the rubric and the cases: the grader's code, the reference, the students' files
-GRADER_SOURCES = ("grader", "reference/solutions.py", "student_template/util.py", "student_template/data")
+ENGINE = Path(__file__).resolve().parents[1]  # the grader's own code decides a grade too
 
 
 @dataclass(frozen=True)
@@ -26,27 +25,34 @@ class Versions:
     cases: str
 
 
-def _digest(paths: list[Path]) -> str:
+def _files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    return [path]
+
+
+def _digest(files: list[tuple[Path, Path]]) -> str:
+    """Each file's name (below its base folder) and bytes, hashed in order."""
     digest = hashlib.sha256()
-    for path in paths:
-        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for path, base in files:
+        digest.update(str(path.relative_to(base)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
 def current_versions(rubric: Rubric) -> Versions:
-    files = []
-    for name in GRADER_SOURCES:
-        path = ROOT / name
-        files += (
-            sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-            if path.is_dir()
-            else [path]
-        )
+    """The versions of the assignment in use: the engine's code with what the assignment names as deciding a grade
+    (its judges, the reference, the students' files), the rubric, and what of it is secret (the hidden cases, the
+    holdout)."""
+    assignment = current_assignment()
+    secret = assignment.root / "secret"
+    deciding = [path for name in assignment.GRADING_INPUTS for path in _files(assignment.root / name)]
+    code = [(path, ENGINE.parent) for path in _files(ENGINE)]
+    code += [(path, assignment.root) for path in deciding if secret not in path.parents]
     rubric_text = json.dumps(dataclasses.asdict(rubric), sort_keys=True, default=str)
     return Versions(
-        grader=_digest(files),
+        grader=_digest(code),
         rubric=hashlib.sha256(rubric_text.encode()).hexdigest()[:16],
-        cases=_digest([CASES_FILE, HOLDOUT_DATA]),
+        cases=_digest([(path, assignment.root) for path in deciding if secret in path.parents]),
     )
 
 

@@ -8,20 +8,20 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from grader.assignment import current_assignment
 from grader.points import points_text
 from grader.result import SubmissionResult
 from grader.shared.catalogue import MISCONCEPTIONS, hint
-from grader.shared.judges import charged_once
+from grader.shared.judging import charged_once
 from grader.shared.verdicts import TestResult, code_span
 from grader.student_text import code_block
 from grader.views.html import render
-from grader.views.plots import decision_boundaries, loss_curves, loss_table, training_accuracy
 
 
 def feedback_markdown(result: SubmissionResult) -> str:
     """Points per item, what to fix, and the written answers found."""
     who = result.identity.student + (f" ({result.identity.name})" if result.identity.name else "")
-    lines = [f"# MessMaster part 2: feedback for {code_span(who)}", "", f"**{result.summary_line()}.**", ""]
+    lines = [f"# {current_assignment().TITLE}: feedback for {code_span(who)}", "", f"**{result.summary_line()}.**", ""]
     if result.note:
         lines += [result.note, ""]
     if result.problems:
@@ -40,8 +40,7 @@ def feedback_markdown(result: SubmissionResult) -> str:
         lines += ["", policy]
     lines += [
         "",
-        "Hidden cases (other shapes, a single example, one class only, large logits) are part of the score:",
-        "passing your own checks does not mean passing these.",
+        hidden_cases_note(),
         "",
         f"## Written answers: {result.written_status()}",
         "",
@@ -104,35 +103,36 @@ def feedback_html(
         "written_status": result.written_status(),
         "written": written,
         "training_policy": _training_policy(result),
+        "hidden_cases": hidden_cases_note(),
     }
     stamp, figures_stamp = content_stamp(shown, result.plots), content_stamp(result.plots)
     kept = figures if figures is not None and figures.get("stamp") == figures_stamp else None
-    if f'<meta name="messmaster-content" content="{stamp}">' in previous[:4096] and kept is not None:
+    if f'<meta name="grader-content" content="{stamp}">' in previous[:4096] and kept is not None:
         return previous, kept
     shown["failing"], shown["hints"] = _without_repeated_hints([t for t in result.tests if not t.passed])
     # other scores (a rescore, a TA's import), the same training: the figures drawn for it before
     drawn = kept or {
         "stamp": figures_stamp,
-        "boundary": decision_boundaries(result.plots),
-        "losses": loss_curves(result.plots),
+        "figures": [dataclasses.asdict(figure) for figure in current_assignment().figures(result.plots)],
     }
-    page = render(
-        "feedback.html.j2",
-        stamp=stamp,
-        boundary=drawn["boundary"],
-        losses=drawn["losses"],
-        accuracy=training_accuracy(result.plots),
-        loss_rows=loss_table(result.plots),
-        **shown,
-    )
+    page = render("feedback.html.j2", stamp=stamp, figures=drawn["figures"], **shown)
     return page, drawn
 
 
+def hidden_cases_note() -> str:
+    """What the page says of the hidden cases: the assignment's sentence, or the engine's."""
+    return getattr(
+        current_assignment(),
+        "HIDDEN_CASES",
+        "Hidden cases (other sizes and values than your own) are part of the score: passing your own checks does "
+        "not mean passing these.",
+    )
+
+
 def _training_policy(result: SubmissionResult) -> str:
-    """How train_manual was judged, where a function it composes fails (a mistake is charged once)."""
-    if "train_manual" not in result.rubric.items:
-        return ""
-    return charged_once({test.item for test in result.tests if not test.passed})
+    """How an item that composes others was judged, where one of those fails (a mistake is charged once)."""
+    items = {item: entry for item, entry in current_assignment().ITEMS.items() if item in result.rubric.items}
+    return charged_once(items, {test.item for test in result.tests if not test.passed})
 
 
 def _without_repeated_hints(failing: list[TestResult]) -> tuple[list[dict], list[dict]]:
@@ -154,11 +154,11 @@ def _without_repeated_hints(failing: list[TestResult]) -> tuple[list[dict], list
 
 def content_stamp(*shown: object) -> str:
     """A digest of what a page shows and of the code that draws it."""
-    text = json.dumps([VIEWS_DIGEST, *shown], sort_keys=True, default=str)
+    text = json.dumps([VIEWS_DIGEST, current_assignment().code_digest, *shown], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-# the pages' code and templates: a page drawn by other code is drawn again
+# the pages' code and templates: a page drawn by other code is drawn again (and by another assignment's figures)
 VIEWS_DIGEST = hashlib.sha256(
     b"".join(path.read_bytes() for path in sorted(Path(__file__).parent.rglob("*")) if path.suffix in (".py", ".j2"))
 ).hexdigest()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import jinja2
 
+from grader.assignment import current_assignment
 from grader.points import points_text
 from grader.views.markdown import markdown_html
 
@@ -30,4 +31,5 @@ environment.filters["markdown"] = markdown_html  # Markdown and $math$, made saf
 
 
 def render(template: str, **context: object) -> str:
-    return environment.get_template(template).render(**context)
+    """A page, titled after the assignment being graded."""
+    return environment.get_template(template).render(assignment_title=current_assignment().TITLE, **context)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from grader.assignment import current_assignment
 from grader.points import points_text
 from grader.store import StudentRow
 
 
 def junit_xml(rows: list[StudentRow]) -> ET.ElementTree:
     """Every graded student's tests; a failed test carries its feedback text (escaped by the XML writer)."""
-    suites = ET.Element("testsuites", name="MessMaster part 2")
+    suites = ET.Element("testsuites", name=current_assignment().TITLE)
     for row in rows:
         if row.result is None:
             continue

@@ -21,8 +21,8 @@ from grader.result import SubmissionResult, SubmissionStatus
 from grader.rubric import Rubric
 from grader.shared.catalogue import MISCONCEPTIONS
 from grader.store import StudentRow
+from grader.views.figures import STYLE, png
 from grader.views.html import render
-from grader.views.plots import STYLE, png
 
 
 def _shortened(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from grader.assignment import current_assignment
 from grader.points import points_text
 from grader.result import SubmissionStatus
 from grader.rubric import Rubric
@@ -19,7 +20,7 @@ def summary_markdown(rows: list[StudentRow], rubric: Rubric) -> str:
     graded = [r.result for r in rows if r.result is not None]
     scores = [r.score for r in graded]
     lines = [
-        "## MessMaster part 2: class summary",
+        f"## {current_assignment().TITLE}: class summary",
         "",
         f"{len(graded)} graded, {len(rows) - len(graded)} missing; "
         + (

@@ -48,7 +48,7 @@ def _cached_figures(cache: Path) -> dict | None:
         figures = json.loads(cache.read_text())
     except (OSError, ValueError):
         return None
-    return figures if isinstance(figures, dict) and {"stamp", "boundary", "losses"} <= figures.keys() else None
+    return figures if isinstance(figures, dict) and {"stamp", "figures"} <= figures.keys() else None
 
 
 def remove_submission_views(student_folder: str, out: Path) -> None:

@@ -1,9 +1,8 @@
 """The grader's expected values: the reference computes them, in the grader's own process, on the hidden cases.
 
-The judges (`grader/shared/judges.py`) ask for them through the `Expected`
-interface; the students' self-check answers the same questions from numbers
-shipped with its public cases (`tools/build_student_bundle.py` writes those
-numbers with this very class).
+The judges (`judges.py`) ask for them through the `Expected` interface; the
+students' self-check answers the same questions from numbers shipped with its
+public cases (`make student-bundle` writes those numbers with this very class).
 """
 
 from __future__ import annotations
@@ -16,10 +15,13 @@ from functools import cache, lru_cache
 import numpy as np
 import torch
 
-from grader.cases import holdout, training_split
-from grader.shared.judges import FORWARD_OUTPUTS, GRADIENTS
+from grader.assignment import import_file
 from grader.shared.outcomes import Case
-from reference import solutions
+
+from .cases import ROOT, holdout, training_split
+from .judges import FORWARD_OUTPUTS, GRADIENTS
+
+solutions = import_file(ROOT / "reference" / "solutions.py")
 
 # the contract's defaults for the trainings (the reference's signature holds them)
 TRAINING_DEFAULTS = {

@@ -18,10 +18,10 @@ from functools import cache
 import numpy as np
 import torch
 
-from grader.cases import RANDOM_SEED, training_split
-from grader.judge.expected import reference_optimizer_history
 from grader.shared.outcomes import CallOutcome, Case, Leaf
-from reference import solutions
+
+from .cases import RANDOM_SEED, training_split
+from .reference_values import reference_optimizer_history, solutions
 
 MAX_POINTS = 300
 WEIGHT_SHAPES = {"W1": 2, "b1": 1, "W2": 2, "b2": 1}  # the trained weights' dimensions

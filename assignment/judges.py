@@ -1,30 +1,29 @@
-"""Each graded item's judge, and the prologue every case goes through first: one judge for the grader and the
-students' self-check.
+"""MessMaster part 2's judges: for each graded item, what its values must be (the engine's framework,
+grader/shared/judging.py, has already checked that every call returned and kept its rule). One judge for the
+grader and the students' self-check: `make student-bundle` stamps this module into it.
 
-A judge sees one case whose calls all returned and says per part what is wrong
-("" when right). Expected values come from `Standards.expected`: the grader
-computes them with the reference on its hidden cases; the self-check reads them
-from the numbers shipped with its public cases (values, never the reference's
-code). Everything else (tolerances, the order of checks, the messages, the
-mistakes recognised) is this module's, for both.
+Expected values come from `Standards.expected` (the `Expected` below): the grader computes them with the reference
+on its hidden cases; the self-check reads them from the numbers shipped with its public cases (values, never the
+reference's code).
 
-One policy for the trainings: train_manual composes init_params, forward,
-loss_fn, backward and sgd_update (the template's loop). What one of those gets
-wrong is charged to it alone: a training whose losses or trained weights
-differ from the handout's only because a function it composes is wrong (it
-matches the handout's loop over the notebook's own functions) keeps its points.
+train_manual composes init_params, forward, loss_fn, backward and sgd_update (the template's loop): a training
+whose losses or trained weights differ from the handout's only because one of those is wrong (it matches the
+handout's loop over the notebook's own functions) keeps its points: the engine's policy, charged once.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
-from grader.shared.catalogue import (
+from grader.shared.judging import Standards, charged_elsewhere
+from grader.shared.outcomes import CallOutcome, Case, Leaf
+from grader.shared.verdicts import Check, compare
+
+from .catalogue import (
     GRADIENT_HINTS,
     parameter_problem,
     recognise_gradient,
@@ -33,26 +32,26 @@ from grader.shared.catalogue import (
     recognise_weight_shapes,
     same_start,
 )
-from grader.shared.outcomes import CallOutcome, Case, Leaf
-from grader.shared.verdicts import (
-    Check,
-    Trouble,
-    call_failure,
-    changed_inputs,
-    compare,
-    describe_call,
-    returned_autograd_history,
-    watched_at_run_time,
-)
 
 PARAMETERS = ("W1", "b1", "W2", "b2")
+
+
 FORWARD_OUTPUTS = ("z1", "a1", "z2", "p_hat")
+
+
 GRADIENTS = tuple(GRADIENT_HINTS)  # dL_dW1, dL_db1, dL_dW2, dL_db2: backward's results in the order it returns them
+
+
 GRADIENT_TESTS = ("dW1", "db1", "dW2", "db2")  # and the tests they are judged in (the item table's parts)
+
+
 # what train_manual composes, in the order it calls them (the template's loop)
 COMPOSED = ("init_params", "forward", "loss_fn", "backward", "sgd_update")
-COMPOSES = {"train_manual": COMPOSED}
+
+
 HANDOUT_SIZES = {"d": 2, "h": 10}  # the notebook's own: a function right only there has them written in
+
+
 HANDOUT_LOOP = (
     "the handout's full-batch loop (each epoch: forward, loss, backward, sgd_update, then record the loss, with "
     "the arguments the grader passed) from the weights your init_params gave"
@@ -76,36 +75,6 @@ class Expected(Protocol):
         """How many points of the holdout an MLP with these weights classifies right, of how many."""
 
 
-@dataclass(frozen=True)
-class Standards:
-    """What every judge holds the values to: the tolerance, each item's options (as the rubric's `[items.NAME]`
-    tables give them), the expected values, the notebook's training rows, and the composed items that fail their
-    own tests (a training is not charged again for them)."""
-
-    rtol: float
-    atol: float
-    options: dict[str, Any]
-    expected: Expected
-    training_rows: int
-    failing: frozenset[str] = frozenset()
-
-
-# a judge sees one case whose calls all returned, and gives one Check per part of its item, in order
-Judge = Callable[[Case, list[CallOutcome], Standards], list[Check]]
-
-
-def named_test(item: str, part: str, case: Case) -> str:
-    return ".".join(p for p in (item, part, case.name) if p)
-
-
-def parts_of(parts: tuple[str, ...], case: Case) -> tuple[str, ...]:
-    """The tests `case` yields: the item's, or those its definition's `parts` names."""
-    return tuple(part for part in parts if part in case.spec.get("parts", parts))
-
-
-# ---- loss_fn ---------------------------------------------------------------------------------------------
-
-
 def judge_loss_fn(case: Case, outcomes: list[CallOutcome], standards: Standards) -> list[Check]:
     leaf = outcomes[0].leaf("")
     problem = compare(leaf, standards.expected.values(case)["loss"], "the loss", standards.rtol, standards.atol)
@@ -115,9 +84,6 @@ def judge_loss_fn(case: Case, outcomes: list[CallOutcome], standards: Standards)
     if leaf is not None and leaf.value is not None:
         mistake = recognise_loss(case.arrays["p_y_hat"], case.arrays["y"], leaf.value.astype(np.float64))
     return [Check("", f"{problem}.", mistake)]
-
-
-# ---- init_params -----------------------------------------------------------------------------------------
 
 
 def judge_init_params(case: Case, outcomes: list[CallOutcome], standards: Standards) -> list[Check]:
@@ -140,9 +106,6 @@ def judge_init_params(case: Case, outcomes: list[CallOutcome], standards: Standa
     return [Check("", "; ".join(problems) + ".", recognise_weight_shapes(got, d, h, k))]
 
 
-# ---- forward ---------------------------------------------------------------------------------------------
-
-
 def judge_forward(case: Case, outcomes: list[CallOutcome], standards: Standards) -> list[Check]:
     expected = standards.expected.values(case)
     problems = [
@@ -156,9 +119,6 @@ def judge_forward(case: Case, outcomes: list[CallOutcome], standards: Standards)
     overflowed = p_hat is not None and p_hat.value is not None and not np.all(np.isfinite(p_hat.value))
     overflow = "softmax_overflow" if overflowed and np.all(np.isfinite(expected["p_hat"])) else ""
     return [Check("", "; ".join(problems) + ".", overflow)]
-
-
-# ---- backward --------------------------------------------------------------------------------------------
 
 
 def judge_backward(case: Case, outcomes: list[CallOutcome], standards: Standards) -> list[Check]:
@@ -176,9 +136,6 @@ def judge_backward(case: Case, outcomes: list[CallOutcome], standards: Standards
         # a wrong gradient with no catalogued mistake: where the handout computes it
         checks.append(Check(test, f"{problem}." + ("" if mistake else f" Hint: {GRADIENT_HINTS[gradient]}."), mistake))
     return checks
-
-
-# ---- sgd_update ------------------------------------------------------------------------------------------
 
 
 def judge_sgd_update(case: Case, outcomes: list[CallOutcome], standards: Standards) -> list[Check]:
@@ -204,9 +161,6 @@ def judge_sgd_update(case: Case, outcomes: list[CallOutcome], standards: Standar
         return [Check("")]
     # a sign that is wrong is the mistake to name; the in-place advice only when nothing is catalogued
     return [Check("", "; ".join(problems) + "." + ("" if mistake else advice), mistake)]
-
-
-# ---- train_manual and optimizers -------------------------------------------------------------------------
 
 
 def _history(leaf: Leaf | None, epochs: int, label: str) -> tuple[np.ndarray | None, str]:
@@ -259,27 +213,8 @@ def _trained_on_the_notebooks_data(
     return "n" in case.spec and _same_run(got, expected_there())
 
 
-def charged_once(failing: set[str] | frozenset[str]) -> str:
-    """What the feedback says of train_manual while functions it composes fail their own tests: the policy."""
-    follows = [item for item in COMPOSES["train_manual"] if item in failing]
-    if not follows:
-        return ""
-    names = ", ".join(f"`{item}`" for item in follows)
-    return (
-        f"train_manual composes {', '.join(COMPOSES['train_manual'])} and is judged on its own loop: while {names} "
-        f"fail{'s' if len(follows) == 1 else ''} {'its' if len(follows) == 1 else 'their'} own tests, its losses and "
-        "trained weights are compared with what the handout's loop over your own functions gives, so what those get "
-        "wrong is charged once, to them."
-    )
-
-
 def _follows_from(standards: Standards) -> list[str]:
-    return [item for item in COMPOSES["train_manual"] if item in standards.failing]
-
-
-def _charged_elsewhere(follows: list[str]) -> str:
-    names = ", ".join(f"`{item}`" for item in follows)
-    return f" (functions it composes fail their own tests: {names}; fix those first)"
+    return [item for item in COMPOSED if item in standards.failing]
 
 
 def _manual_history_check(
@@ -316,7 +251,7 @@ def _manual_history_check(
         return Check(
             "loss_history",
             f"loss_history: the loss did not fall ({history[0]:.4f} at the start, {history[-1]:.4f} at the end)"
-            + (_charged_elsewhere(follows) if follows else "")
+            + (charged_elsewhere(follows) if follows else "")
             + ".",
         )
     if expected is None:
@@ -325,7 +260,7 @@ def _manual_history_check(
         case, history, lambda: standards.expected.training(case, start, on_split=True)
     ):
         return Check("loss_history", f"{problem}.", "globals_for_arguments")
-    return Check("loss_history", f"{problem} ({HANDOUT_LOOP}){_charged_elsewhere(follows) if follows else ''}.")
+    return Check("loss_history", f"{problem} ({HANDOUT_LOOP}){charged_elsewhere(follows) if follows else ''}.")
 
 
 def _raw(leaf: Leaf | None) -> np.ndarray | None:
@@ -352,7 +287,7 @@ def judge_train_manual(case: Case, outcomes: list[CallOutcome], standards: Stand
     if history is None and follows and loop and _same_run(_raw(outcome.leaf("1")), _raw(loop.leaf("1"))):
         loss_check = Check("loss_history")  # the handout's loop over these functions diverges just the same
     elif history is None:
-        loss_check = Check("loss_history", f"{problem}{_charged_elsewhere(follows) if follows else ''}.")
+        loss_check = Check("loss_history", f"{problem}{charged_elsewhere(follows) if follows else ''}.")
     else:
         loss_check = _manual_history_check(case, standards, history, start, composed)
     returned = [outcome.leaf(f"0.{i}") for i in range(4)]
@@ -367,7 +302,7 @@ def judge_train_manual(case: Case, outcomes: list[CallOutcome], standards: Stand
     elif as_composed:
         problem = ""
     elif not all(np.all(np.isfinite(p)) for p in params):
-        problem = "The trained parameters contain NaN or infinity." + (_charged_elsewhere(follows) if follows else "")
+        problem = "The trained parameters contain NaN or infinity." + (charged_elsewhere(follows) if follows else "")
     else:
         correct, points = standards.expected.holdout_correct(params)
         needed = math.ceil(item.holdout_accuracy * points - 1e-9)
@@ -376,7 +311,7 @@ def judge_train_manual(case: Case, outcomes: list[CallOutcome], standards: Stand
             if correct >= needed
             else f"The trained MLP classifies {correct} of the {points} points of the holdout correctly "
             f"({correct / points:.2%}); at least {needed} ({item.holdout_accuracy:.0%}) are needed. Look at how "
-            "the weights are updated, and at the gradients." + (_charged_elsewhere(follows) if follows else "")
+            "the weights are updated, and at the gradients." + (charged_elsewhere(follows) if follows else "")
         )
     return [loss_check, Check("holdout_accuracy", problem)]
 
@@ -438,135 +373,3 @@ def judge_optimizers(case: Case, outcomes: list[CallOutcome], standards: Standar
             else f"after {epochs} epochs Adam's loss ({ends[0]}) is not below SGD's ({ends[1]}), unlike the reference.",
         ),
     ]
-
-
-# ---- the prologue every case goes through, and the mistakes only an item's cases together show ---------------
-
-
-def _why_not_judged(
-    function: str, rule: Any, case: Case, outcomes: list[CallOutcome], breach: str
-) -> tuple[str, Trouble]:
-    """Why the case's tests all fail before any value is looked at (a broken rule, a call that did not return),
-    and its kind of trouble; ("", NONE) when its values are to be judged."""
-    if breach:
-        return breach, Trouble.RULE
-    graded = [(call, outcome) for call, outcome in zip(case.calls, outcomes, strict=True) if not call.handout_loop]
-    failures = [call_failure(outcome, call.function) for call, outcome in graded]
-    if any(text for text, _ in failures):
-        first = next(trouble for text, trouble in failures if text)
-        return "; ".join(dict.fromkeys(text for text, _ in failures if text)), first
-    own = [outcome for _, outcome in graded]
-    if rule is not None and rule.watch:
-        if ran := watched_at_run_time(function, own, tuple(rule.watch), rule.reason):
-            return ran, Trouble.RULE
-    if rule is not None and rule.autograd_history:
-        if kept := returned_autograd_history(function, own, rule.reason):
-            return kept, Trouble.RULE
-    return "", Trouble.NONE
-
-
-def _changed_inputs_note(case: Case, outcomes: list[CallOutcome]) -> str:
-    changed = sorted(
-        {
-            name
-            for index, (call, outcome) in enumerate(zip(case.calls, outcomes, strict=True))
-            if not call.handout_loop
-            for name in changed_inputs(case, index, outcome)
-        }
-    )
-    if not changed:
-        return ""
-    return f" Note: it changed its input{'s' if len(changed) > 1 else ''} {', '.join(changed)} in place."
-
-
-def called(case: Case) -> str:
-    """`Called loss_fn(p_y_hat: (4, 2) float32, y: (4,) int64).`: what a case called, and on what data."""
-    shown = [describe_call(case, index) for index, call in enumerate(case.calls) if not call.handout_loop]
-    on = f" on {case.spec['about']}" if "about" in case.spec else ""
-    return f"Called {' and '.join(shown)}{on}."
-
-
-def _across_cases(cases: list[Case], outcomes: dict[str, CallOutcome], checks: list[list[Check]], rows: int) -> str:
-    """A catalogued mistake that only shows across an item's cases (sizes written in, globals used), or ""."""
-    for case in cases:
-        case_rows = len(next(iter(case.arrays.values()))) if case.arrays else None
-        for call in case.graded_calls:
-            if case_rows not in (None, rows) and any(
-                leaf.value is not None and leaf.value.ndim >= 1 and leaf.value.shape[0] == rows
-                for leaf in outcomes[call.key].leaves
-            ):
-                return "globals_for_arguments"
-    handout = [i for i, case in enumerate(cases) if all(case.spec.get(k) == v for k, v in HANDOUT_SIZES.items())]
-    others = [i for i in range(len(cases)) if i not in handout]
-    if (
-        handout
-        and all(not c.problem for i in handout for c in checks[i])
-        and any(c.problem for i in others for c in checks[i])
-    ):
-        return "sizes_hard_coded"
-    return ""
-
-
-def judge_cases(
-    item: str,
-    entry: Any,
-    cases: list[Case],
-    outcomes: dict[str, CallOutcome],
-    standards: Standards,
-    breach: str = "",
-    ignored: tuple[str, ...] | list[str] = (),
-) -> list[tuple[str, str, Check]]:
-    """Every test of one item's cases as (test name, what was called, verdict). `entry`: the item's `function`,
-    `judge`, `parts` and `changes_inputs`; its options (`standards.options[item]`) hold its `rule`, if any.
-    `breach`: the rule its code breaks; `ignored`: the arguments its code never reads (both read from its source)."""
-    rule = getattr(standards.options[item], "rule", None)
-    checks = []
-    for case in cases:
-        case_outcomes = [outcomes[call.key] for call in case.calls]
-        failure, trouble = _why_not_judged(entry.function, rule, case, case_outcomes, breach)
-        parts = parts_of(entry.parts, case)
-        if failure:
-            # a training that raised while a function it composes fails: that one is where to look first
-            follows = [name for name in COMPOSES.get(item, ()) if name in standards.failing]
-            pointer = _charged_elsewhere(follows) if follows and trouble != Trouble.RULE else ""
-            checks.append([Check(part, f"{failure}{pointer}.", trouble=trouble) for part in parts])
-            continue
-        found = entry.judge(case, case_outcomes, standards)
-        if [check.part for check in found] != list(entry.parts):  # a judge of ours that breaks the interface
-            raise ValueError(f"the {item} judge judged {[c.part for c in found]}, not its parts {list(entry.parts)}")
-        note = "" if entry.changes_inputs else _changed_inputs_note(case, case_outcomes)
-        checks.append([_with_note(check, note) for check in found if check.part in parts])
-    # a mistake only the cases together show, for the failures whose values show none of their own; and for a
-    # call that raised, the mistake the item's other cases show
-    across = "" if breach else _across_cases(cases, outcomes, checks, standards.training_rows)
-    shown = next((c.mistake for case_checks in checks for c in case_checks if c.mistake), "")
-    unused = _unused_note(entry.function, ignored)
-    return [
-        (named_test(item, check.part, case), called(case), _with_mistake(check, across, shown, unused))
-        for case, case_checks in zip(cases, checks, strict=True)
-        for check in case_checks
-    ]
-
-
-def _unused_note(function: str, ignored: tuple[str, ...] | list[str]) -> str:
-    if not ignored:
-        return ""
-    names = ", ".join(f"`{name}`" for name in ignored)
-    return f" Note: {function} never uses its argument{'s' if len(ignored) > 1 else ''} {names}."
-
-
-def _with_note(check: Check, note: str) -> Check:
-    return Check(check.part, check.problem + note, check.mistake, check.trouble) if check.problem and note else check
-
-
-def _with_mistake(check: Check, across: str, shown: str, unused: str) -> Check:
-    """A failed check with the mistake its item's cases show together, where its own value shows none; and, for a
-    failure on the values, the arguments its code ignores."""
-    if not check.problem or check.trouble not in (Trouble.NONE, Trouble.RAISED):
-        return check
-    if check.mistake:
-        return check
-    mistake = across or (shown if check.trouble == Trouble.RAISED else "")
-    if unused and not mistake:
-        return Check(check.part, check.problem + unused, "argument_ignored", check.trouble)
-    return Check(check.part, check.problem, mistake, check.trouble)

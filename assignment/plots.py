@@ -1,6 +1,6 @@
-"""The pages' figures, drawn by matplotlib (no pyplot: no global state) into PNGs inlined as data: URIs.
+"""The feedback page's figures (the engine's `PageFigure`), drawn by matplotlib (no pyplot: no global state).
 
-They draw what judging computed and the store holds (`judge/artifacts.py`): the
+They draw what judging computed and the store holds (`artifacts.py`): the
 decision regions of the student's MLP and of the reference over a grid, and the
 loss histories of both. The regions are drawn over the students' own training
 points (the holdout is the grader's secret and is never drawn). Stored values are
@@ -10,32 +10,19 @@ grader holds less.
 
 from __future__ import annotations
 
-import base64
-import io
-
 import matplotlib
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
-from grader.cases import training_split
-from grader.judge.artifacts import GRID, unpacked
+from grader.views.figures import STYLE, PageFigure, Table, png
+
+from .artifacts import GRID, unpacked
+from .cases import training_split
 
 CLASSES = ListedColormap(["#f4c9a8", "#b9cbe8"])  # Chihuahua, muffin
 POINTS = ListedColormap(["#c2571a", "#2f5fa8"])
 CURVES = (("sgd", "SGD", "#c2571a"), ("adam", "Adam", "#2f5fa8"))
-
-# legible at the size the pages show them: larger type than matplotlib's 10 pt
-STYLE = {"font.size": 13, "axes.titlesize": 14, "axes.labelsize": 13, "legend.fontsize": 12}
-
-
-def png(figure: Figure) -> str:
-    """The figure as a PNG data: URI (margins set by each figure: a "tight" box would draw it twice)."""
-    FigureCanvasAgg(figure)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def _regions(plots: dict) -> tuple[list[float], np.ndarray, np.ndarray] | None:
@@ -122,7 +109,7 @@ def loss_table(plots: dict) -> list[dict[str, object]] | None:
     curves, epochs = _histories(plots), plots.get("epochs")
     if curves is None or not isinstance(epochs, int) or epochs < 1:
         return None
-    # the histories are sampled (judge/artifacts.py): the table's epochs are sampled ones
+    # the histories are sampled (artifacts.py): the table's epochs are sampled ones
     sampled = sorted({int(e) for name, _, _ in CURVES if (h := curves[name]) is not None for e in h[:, 0]})
     targets = (0, epochs // 4, epochs // 2, 3 * epochs // 4, epochs - 1)
     rows = []
@@ -135,3 +122,51 @@ def loss_table(plots: dict) -> list[dict[str, object]] | None:
                 row[f"{label}, {who}"] = float(found[0]) if len(found) else None
         rows.append(row)
     return rows
+
+
+def figures(plots: dict) -> list[PageFigure]:
+    """The feedback page's figures: the decision regions after train_manual, the optimizers' losses; each with its
+    numbers as a table."""
+    accuracy, rows = training_accuracy(plots), loss_table(plots)
+    accuracy_table = (
+        Table(
+            "boundary-numbers",
+            "Training points classified right",
+            ["MLP", "share of the training points"],
+            [[who, f"{share * 100:.1f}%"] for who, share in accuracy.items()],
+        )
+        if accuracy
+        else None
+    )
+    loss_numbers = (
+        Table(
+            "loss-numbers",
+            "Loss at some epochs",
+            list(rows[0]),
+            [
+                [str(row["epoch"])] + ["\u2013" if v is None else f"{v:.4g}" for k, v in row.items() if k != "epoch"]
+                for row in rows
+            ],
+        )
+        if rows
+        else None
+    )
+    return [
+        PageFigure(
+            "boundary",
+            decision_boundaries(plots),
+            "decision regions of your trained MLP beside the reference's: their accuracy on the training points is "
+            "in the table below",
+            "Decision regions after training (`train_manual`), over the training points.",
+            "No trained weights came back from `train_manual`: nothing to draw.",
+            accuracy_table,
+        ),
+        PageFigure(
+            "losses",
+            loss_curves(plots),
+            "your SGD and Adam losses per epoch beside the reference's: the numbers are in the table below",
+            "Loss per epoch with SGD and Adam (`train_with_optimizer`); dashed: the reference.",
+            "No loss histories came back from `train_with_optimizer`: nothing to draw.",
+            loss_numbers,
+        ),
+    ]

@@ -1,6 +1,6 @@
-"""Hidden cases: turn the definitions in secret/cases.toml into concrete inputs (`items.generate_cases` reads the
-file and calls each item's builder below); and where the assignment's files are (the template, the solved
-notebook, the students' data, the holdout).
+"""Hidden cases: turn the definitions in secret/cases.toml into concrete inputs (the engine's `generate_cases` reads
+the file and calls each item's builder below); and the data they are drawn beside (the students' data as the
+notebook splits it, the holdout).
 
 A case is one situation for one graded item (say `backward.relu_at_zero`); it
 holds one or more calls of the student's function and the input arrays they
@@ -17,13 +17,7 @@ import numpy as np
 
 from grader.shared.outcomes import Array, Call, Case
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE_DIR = ROOT / "student_template"
-TEMPLATE_NOTEBOOK = TEMPLATE_DIR / "messmaster_part2.ipynb"
-SOLVED_NOTEBOOK = ROOT / "reference" / "messmaster_part2_solution.ipynb"  # its written answers: the model answers
-# what a submission's folder holds besides the notebook: only what students have too
-STUDENT_FILES = ("util.py", "data/xor_pattern.csv")
-CASES_FILE = ROOT / "secret" / "cases.toml"
+ROOT = Path(__file__).resolve().parent.parent  # the assignment's folder
 STUDENT_DATA = ROOT / "student_template" / "data" / "xor_pattern.csv"
 HOLDOUT_DATA = ROOT / "secret" / "data" / "holdout.csv"
 RANDOM_SEED = 10011  # the contract's split seed
