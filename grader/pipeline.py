@@ -301,7 +301,6 @@ def grade_class(
     Raises StoreBusy when another run holds `out`.
     """
     run = ClassRun()
-    one_torch_thread()  # this process draws every student's figures while the workers grade
     versions = current_versions(rubric)
     with ClassStore.open(out, rubric) as store, tempfile.TemporaryDirectory(prefix="grader-intake-") as scratch:
         assignment = current_assignment()
@@ -318,6 +317,7 @@ def grade_class(
         for student in dict.fromkeys(student for student, *_ in run.held):
             write_submission_views(store.current(student), out)
         if rescore:
+            one_torch_thread()  # the reference's trainings, here (a class that only moves in points needs no more)
             run.rescored = rescore_class(store, rubric, versions, run_id).rescored
             for student in run.rescored:
                 write_submission_views(store.current(student), out)
@@ -333,6 +333,8 @@ def grade_class(
             recorder.keep_current(submission)
         for submission, stored in plan.reuse:
             recorder.keep(submission, stored)
+        if plan.to_grade:
+            one_torch_thread()  # this process draws every student's figures while the workers grade
         _grade_planned(plan, recorder, rubric, jobs, sandbox, cluster)
         write_class_views(store, rubric, out)
         store.finish_run(run_id)

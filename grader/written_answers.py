@@ -41,7 +41,7 @@ def export_written(store: ClassStore, rubric: Rubric, out: Path, anonymise: bool
     """The TAs' pages and sheet from the store; `anonymise` changes the class's setting (None: as it was)."""
     if anonymise is not None:
         store.set_setting(WRITTEN_ANONYMISED, "yes" if anonymise else "no")
-    rows = store.students()
+    rows = store.students(plots=False)
     graded = [row.identity.student for row in rows if row.result is not None]
     pseudonyms = store.pseudonyms(graded) if store.setting(WRITTEN_ANONYMISED) == "yes" else None
     sheet = out / "written" / SHEET_FILE
@@ -71,7 +71,7 @@ class WrittenImport:
 def import_written(store: ClassStore, rubric: Rubric, sheet: Path, out: Path) -> WrittenImport:
     """Record the sheet's scores (by student id or pseudonym) and render every view again. A row whose score was
     saved at the desk after the sheet was exported is left as the desk has it, and named."""
-    rows = store.students()
+    rows = store.students(plots=False)
     names = {row.identity.student: row.identity.student for row in rows}
     names |= {pseudonym: student for student, pseudonym in store.pseudonyms(list(names)).items()}
     current = {row.identity.student: row.result.written_scores for row in rows if row.result is not None}

@@ -147,17 +147,28 @@ def test_a_store_write_that_fails_is_tried_again_and_one_that_keeps_failing_cost
     folder.mkdir()
     for name in ("ada", "bob", "cy"):
         (folder / f"{name}.ipynb").write_text(next(iter(BAD_FILES.values())))
-    record = ClassStore.record
+    record, reuse = ClassStore.record, ClassStore.reuse
     failures = {"ada": 1, "bob": 99}
 
-    def flaky_record(self, run_id, submission, content, versions, result, reused_from=None):
+    def fails(submission) -> bool:
         student = submission.identity.student
-        if failures.get(student, 0) > 0 and result.status != SubmissionStatus.GRADER_ERROR:
+        if failures.get(student, 0) > 0:
             failures[student] -= 1
+            return True
+        return False
+
+    def flaky_record(self, run_id, submission, content, versions, result, reused_from=None):
+        if result.status != SubmissionStatus.GRADER_ERROR and fails(submission):
             raise sqlite3.OperationalError("disk I/O error")
         return record(self, run_id, submission, content, versions, result, reused_from)
 
+    def flaky_reuse(self, run_id, submission, content, versions, grading_id):  # the same file as another's
+        if fails(submission):
+            raise sqlite3.OperationalError("disk I/O error")
+        return reuse(self, run_id, submission, content, versions, grading_id)
+
     monkeypatch.setattr(ClassStore, "record", flaky_record)
+    monkeypatch.setattr(ClassStore, "reuse", flaky_reuse)
     monkeypatch.setattr(pipeline, "STORE_PAUSE_SECONDS", 0)
     run = pipeline.grade_class([folder], tmp_path / "out", test_rubric)
     results = {r.identity.student: r for r in run.results}

@@ -447,3 +447,33 @@ def test_a_stray_file_merges_into_a_roster_student_with_nothing_graded(stand_in,
     assert cli.main(stray) == 0
     assert set(rows(out)) == {"100123", "100124"} and rows(out)["100123"]["status"] == "graded"
     assert rows(out)["100123"]["name"] == "Victor Vega"
+
+
+def test_an_unchanged_submission_is_recorded_as_a_copy_of_its_grading_under_its_new_identity(tmp_path, test_rubric):
+    """Reuse copies the stored grading within the store (tests, evidence, what the pages draw, written answers),
+    never decoding it, under the identity, note and hand-in time of the submission as it comes this time."""
+    import numpy as np
+
+    from grader.intake import Identity, Submission
+    from grader.judge.evidence import Evidence
+    from grader.result import SubmissionResult
+    from grader.shared.outcomes import CallOutcome, CallStatus, Leaf
+    from grader.shared.verdicts import TestResult
+    from grader.store import current_versions
+
+    versions = current_versions(test_rubric)
+    result = SubmissionResult(Identity("ana", "Ana"), test_rubric, status=SubmissionStatus.GRADED)
+    result.tests = [TestResult("loss_fn", "loss_fn.random", 0.0, 2.5, "Called it.", "wrong", "loss_summed")]
+    result.plots, result.written = {"epochs": 3, "sgd": [[0, 1.5]]}, {"q1a": "because"}
+    leaf = Leaf("", {"type": "tensor"}, np.arange(4, dtype=np.float32))
+    result.evidence = Evidence({"loss_fn.random": CallOutcome(CallStatus.OK, leaves=[leaf])}, {}, {"loss_fn": ["y"]})
+    with ClassStore.open(tmp_path, test_rubric) as store:
+        first = store.record(store.begin_run(versions), Submission(Identity("ana", "Ana"), None), "c", versions, result)
+        again = Submission(Identity("ana", "Ana Lima", "ana@example.edu"), None, "graded again")
+        copied = store.reuse(store.begin_run(versions), again, "c", versions, first)
+        current = store.current("ana")
+        assert copied != first and current.identity.name == "Ana Lima" and current.note == "graded again"
+        assert current.tests == result.tests and current.plots == result.plots and current.written == result.written
+        assert store.evidence(copied).to_bytes() == store.evidence(first).to_bytes()
+        assert store.evidence(copied).ignored == {"loss_fn": ["y"]}
+        assert [g.reused_from for g in store.history("ana")] == [None, first]

@@ -68,7 +68,11 @@ def test_work_handed_to_a_helper_started_before_the_call_is_a_breach(helper, sol
     assert item_scores(tests, rubric)["backward"] == 0, outputs(tests)
     backward = [t for t in tests if t.item == "backward"]
     assert all(SAYS[helper] in t.output for t in backward), outputs(backward)
-    assert all(t.passed for t in tests if t.item != "backward"), outputs(tests)
+    # before backward the helper waits, idle: nothing else is charged. (What it does after handing back
+    # backward's answer may fall into the next call on a busy machine: a thread that hides from the watch is
+    # charged where it is seen running.)
+    before = EARLY[: EARLY.index("backward")]
+    assert all(t.passed for t in tests if t.item in before), outputs(tests)
     # the helper's values are right: without the watch on backward it would have kept every point
     spec = rubric.items["backward"]
     blind = dataclasses.replace(spec, rule=dataclasses.replace(spec.rule, watch=(), identifiers=("autograd_",)))

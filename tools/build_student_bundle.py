@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import ast
 import dataclasses
+import importlib
 import io
 import json
 import subprocess
@@ -42,7 +43,8 @@ from grader.shared import catalogue, judging, outcomes, verdicts  # noqa: E402
 from grader.shared.outcomes import probe_calls  # noqa: E402
 
 ASSIGNMENT = use_assignment(ROOT)
-MESSMASTER = ASSIGNMENT.module  # its judges, catalogue, cases and reference
+MESSMASTER = ASSIGNMENT.module  # its judges, catalogue, cases and reference (imported when first wanted)
+importlib.import_module(f"{MESSMASTER.__name__}.reference_values")
 ITEMS = ASSIGNMENT.ITEMS
 GRADED_FUNCTIONS = ASSIGNMENT.graded_functions
 

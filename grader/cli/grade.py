@@ -164,7 +164,7 @@ def _write_reports(args: argparse.Namespace, rubric: Rubric) -> None:
     if not args.report and not summary_targets:
         return
     with ClassStore.open(args.out, rubric) as store:
-        rows = store.students()
+        rows = store.students(plots=False)
     if "junit" in args.report:
         write_junit(rows, args.out)
     for index, target in enumerate(summary_targets):
@@ -236,7 +236,7 @@ def grade(args: argparse.Namespace) -> int:
         print("error: no submissions found", file=sys.stderr)
         return 1 if run.errors else 2
     with ClassStore.open(args.out, rubric) as store:
-        rows = store.students()
+        rows = store.students(plots=False)
     _print_summary(run, rubric, args.out, rows)
     broken = [r.identity.student for r in run.results if r.status == SubmissionStatus.GRADER_ERROR]
     unreadable = any(r.status == SubmissionStatus.UNREADABLE for r in run.results)

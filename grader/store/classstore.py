@@ -259,10 +259,44 @@ class ClassStore:
         return row[0], HandedIn.from_json(json.loads(row[1]) if row[1] else None)
 
     def reuse(self, run_id: int, submission: Submission, content: str, versions: Versions, grading_id: int) -> int:
-        """Record an unchanged submission as graded again, with the stored grading's result."""
-        stored = self.result_of(grading_id)
-        stored.evidence = self.evidence(grading_id)
-        return self.record(run_id, submission, content, versions, stored, reused_from=grading_id)
+        """Record an unchanged submission as graded again, with the stored grading's result: copied within the
+        store as it was written (never decoded and encoded again: an unchanged class is mostly this), under this
+        submission's identity, note and time of hand-in."""
+        identity = submission.identity
+        handed_in = json.dumps(submission.handed_in.as_json()) if submission.handed_in else ""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO gradings (run_id, student, name, email, source, late, content_hash, grader_version, "
+                "rubric_hash, cases_hash, status, execution_time, problems, written, note, reused_from, plots, "
+                "isolation, handed_in, code, wrong_outputs) "
+                "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, status, execution_time, problems, written, ?, ?, plots, "
+                "isolation, ?, code, wrong_outputs FROM gradings WHERE id = ?",
+                (
+                    run_id,
+                    identity.student,
+                    identity.name,
+                    identity.email,
+                    identity.source,
+                    int(identity.late),
+                    content,
+                    versions.grader,
+                    versions.rubric,
+                    versions.cases,
+                    clean(submission.note),
+                    grading_id,
+                    handed_in,
+                    grading_id,
+                ),
+            )
+            copied = int(cursor.lastrowid)
+            db.execute(
+                "INSERT INTO tests (grading_id, position, name, score, max_score, output, item, called, problem, "
+                "mistake, trouble) SELECT ?, position, name, score, max_score, output, item, called, problem, "
+                "mistake, trouble FROM tests WHERE grading_id = ?",
+                (copied, grading_id),
+            )
+            db.execute("INSERT INTO evidence SELECT ?, data FROM evidence WHERE grading_id = ?", (copied, grading_id))
+        return copied
 
     def evidence(self, grading_id: int) -> Evidence | None:
         """What the grading's tests were scored from; None for a grading stored before evidence was kept."""
@@ -277,7 +311,9 @@ class ClassStore:
         )
         return [row[0] for row in rows]
 
-    def result_of(self, grading_id: int) -> SubmissionResult:
+    def result_of(self, grading_id: int, plots: bool = True) -> SubmissionResult:
+        """A stored grading as a result; without `plots` (what the pages draw: most of its bytes) for the views
+        that draw none."""
         (
             student,
             name,
@@ -317,7 +353,7 @@ class ClassStore:
             problems=_problems_from_json(problems),
             execution_time=seconds,
             note=note,
-            plots=json.loads(plots),
+            plots=json.loads(plots) if plots else {},
             isolation=isolation,
             handed_in=HandedIn.from_json(json.loads(handed_in) if handed_in else None),
             code=json.loads(code),
@@ -368,12 +404,12 @@ class ClassStore:
                 (key, value),
             )
 
-    def current(self, student: str) -> SubmissionResult | None:
-        """The student's latest grading, with the TAs' scores of their written answers."""
+    def current(self, student: str, plots: bool = True) -> SubmissionResult | None:
+        """The student's latest grading, with the TAs' scores of their written answers (`plots`: as result_of)."""
         row = self.db.execute("SELECT MAX(id) FROM gradings WHERE student = ?", (student,)).fetchone()
         if row[0] is None:
             return None
-        result = self.result_of(int(row[0]))
+        result = self.result_of(int(row[0]), plots)
         result.written_scores = self.written_scores(student)
         result.extension = self.extension(student)
         adjusted = self.decisions.adjustments(student).get(student, {})
@@ -551,8 +587,9 @@ class ClassStore:
                 [(e.student, e.name, e.email, e.sis_user_id, e.sis_login_id, e.section) for e in entries],
             )
 
-    def students(self) -> list[StudentRow]:
-        """Every student graded or on the roster, ordered by id; the roster's name and email come first."""
+    def students(self, plots: bool = True) -> list[StudentRow]:
+        """Every student graded or on the roster, ordered by id; the roster's name and email come first. Without
+        `plots`, their results hold none (for the views of the whole class, which draw no student's work)."""
         roster = {
             row[0]: RosterEntry(*row)
             for row in self.db.execute("SELECT student, name, email, sis_user_id, sis_login_id, section FROM roster")
@@ -560,7 +597,7 @@ class ClassStore:
         graded = [row[0] for row in self.db.execute(f"SELECT student FROM gradings WHERE id IN ({CURRENT_GRADINGS})")]
         rows = []
         for student in sorted(set(graded) | set(roster)):
-            result = self.current(student) if student in graded else None
+            result = self.current(student, plots) if student in graded else None
             listed = roster.get(student)
             identity = result.identity if result else Identity(student)
             if listed is not None:

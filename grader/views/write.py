@@ -62,7 +62,7 @@ def remove_submission_views(student_folder: str, out: Path) -> None:
 
 def write_class_views(store: ClassStore, rubric: Rubric, out: Path) -> None:
     """The views of the whole class: the gradebook and the report."""
-    rows = store.students()
+    rows = store.students(plots=False)
     write_gradebook(rows, rubric, out)
     write_whole(out / "report.html", report_html(rows, rubric))
 
