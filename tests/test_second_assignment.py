@@ -190,3 +190,51 @@ def test_a_class_whose_assignment_is_gone_says_to_name_where_it_is_now(tmp_path,
         store.set_setting(ASSIGNMENT_SETTING, str(tmp_path / "moved"))
     assert cli.main(["history", str(tmp_path), "ada"]) == 2
     assert "which is not there: pass --assignment-dir" in capsys.readouterr().err
+
+
+# ---- the engine's judging framework, on the small assignment's functions ---------------------------------------
+
+AUTOGRAD_GRADIENT = """
+def logistic_gradient(w, b, X, y):
+    w, b = w.clone().requires_grad_(True), b.clone().requires_grad_(True)
+    logistic_loss(w, b, X, y).backward()
+    return w.grad, b.grad
+"""
+RATE_WRITTEN_IN = """
+def descent_step(w, b, dw, db, learning_rate):
+    return w - 0.1 * dw, b - 0.1 * db
+"""
+LOSS_RAISES = """
+def logistic_loss(w, b, X, y):
+    raise ValueError("not yet")
+"""
+
+
+def _item_tests(tmp_path: Path, extra: str) -> dict[str, list]:
+    from .helpers import score_in_process
+
+    rubric = load_rubric()
+    notebook = nbformat.read(SOLVED, as_version=4)
+    tests = score_in_process(notebook, rubric, generate_cases(rubric.run.grading_epochs), tmp_path, extra)
+    found: dict[str, list] = {}
+    for test in tests:
+        found.setdefault(test.item, []).append(test)
+    return found
+
+
+def test_a_rule_broken_costs_the_item_whatever_its_values(logreg, tmp_path):
+    gradient = _item_tests(tmp_path, AUTOGRAD_GRADIENT)["gradient"]
+    assert all(test.score == 0 and test.trouble == "rule" for test in gradient)
+    assert all("logistic_gradient must compute the gradient by hand" in test.output for test in gradient)
+
+
+def test_an_argument_written_in_is_named_where_its_values_fail(logreg, tmp_path):
+    step = {test.name: test for test in _item_tests(tmp_path, RATE_WRITTEN_IN)["step"]}
+    assert step["step.small"].passed and not step["step.large_rate"].passed  # right only at the rate written in
+    assert step["step.large_rate"].mistake == "argument_ignored" and "`learning_rate`" in step["step.large_rate"].output
+
+
+def test_a_function_that_raises_fails_its_own_tests_and_no_other(logreg, tmp_path):
+    found = _item_tests(tmp_path, LOSS_RAISES)
+    assert all(test.trouble == "raised" and "ValueError: not yet" in test.output for test in found["loss"])
+    assert all(test.passed for test in found["gradient"] + found["step"])
