@@ -80,7 +80,7 @@ def add_to(commands: argparse._SubParsersAction) -> None:
         "--rubric",
         type=Path,
         metavar="FILE",
-        help="rubric file (default: the class's own, else grader/rubric.toml); one other than the class's is "
+        help="rubric file (default: the class's own, else the assignment's); one other than the class's is "
         "refused unless --change-rubric",
     )
     command.add_argument(
