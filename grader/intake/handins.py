@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import jupytext
 import nbformat
 
 from grader.intake.archives import MAX_TOTAL_BYTES, ArchiveError, extract_archive
@@ -121,6 +120,8 @@ def notebook_from_script(script: Path, into: Path) -> tuple[Path, str]:
     size = script.stat().st_size
     if size > MAX_NOTEBOOK_BYTES:
         raise ValueError(f"it is {size / 1e6:.0f} MB; the limit is {MAX_NOTEBOOK_BYTES / 1e6:.0f} MB")
+    import jupytext  # here: most classes hand in no script, and it takes a third of a second to import
+
     try:
         notebook = jupytext.read(script)
     except Exception as error:  # jupytext raises many kinds for text it cannot parse
