@@ -238,3 +238,16 @@ def test_a_function_that_raises_fails_its_own_tests_and_no_other(logreg, tmp_pat
     found = _item_tests(tmp_path, LOSS_RAISES)
     assert all(test.trouble == "raised" and "ValueError: not yet" in test.output for test in found["loss"])
     assert all(test.passed for test in found["gradient"] + found["step"])
+
+
+def test_a_history_as_long_as_the_notebooks_data_is_not_taken_for_its_data(logreg, tmp_path):
+    """A training of exactly as many epochs as the notebook has rows returns a history that long: a number the
+    grader passed, not the notebook's own data, so a wrong training is not told it used the notebook's globals."""
+    from .helpers import score_in_process, with_run
+
+    rubric = with_run(load_rubric(), grading_epochs=logreg.TRAINING_ROWS)
+    cases = generate_cases(rubric.run.grading_epochs)
+    tests = score_in_process(nbformat.read(TEMPLATE, as_version=4), rubric, cases, tmp_path)
+    train = [test for test in tests if test.item == "train"]
+    assert train and not any(test.passed for test in train)  # the planted step bug costs the training
+    assert not [test.name for test in train if test.mistake == "globals_for_arguments"]
