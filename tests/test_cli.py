@@ -204,7 +204,7 @@ def test_version_names_the_package_and_what_decides_grades(capsys):
     assert exited.value.code == 0
     versions = current_versions(load_rubric())
     assert capsys.readouterr().out == (
-        f"messmaster-grader {__version__} (grader {versions.grader}, messmaster-part2 rubric {versions.rubric}, "
+        f"messmaster-grader {__version__} (grader {versions.grader}, default rubric {versions.rubric}, "
         f"hidden cases {versions.cases})\n"
     )
     assert tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"] == __version__

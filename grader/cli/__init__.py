@@ -34,7 +34,7 @@ import sys
 from pathlib import Path
 
 from grader import __version__
-from grader.assignment import AssignmentError, current_assignment, use_assignment
+from grader.assignment import AssignmentError, use_assignment
 from grader.cli import desk, export, grade, gradescope, history, similarity, student, written
 from grader.cli.common import choose_assignment
 from grader.errors import GraderError
@@ -68,11 +68,12 @@ class _UseAssignment(argparse.Action):
 
 
 def version_line() -> str:
-    """The package's version and what decides its grades (the same digests the class store records)."""
+    """The package's version and what decides its grades (the same digests the class store records), for the
+    assignment in use (its rubric is the default one)."""
     versions = current_versions(load_rubric())
     return (
-        f"messmaster-grader {__version__} (grader {versions.grader}, {current_assignment().SLUG} rubric "
-        f"{versions.rubric}, hidden cases {versions.cases})"
+        f"messmaster-grader {__version__} (grader {versions.grader}, default rubric {versions.rubric}, "
+        f"hidden cases {versions.cases})"
     )
 
 
