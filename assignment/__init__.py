@@ -40,6 +40,9 @@ HIDDEN_CASES = (
     "passing your own checks does not mean passing these."
 )
 
+# the heading over the figures of the feedback page
+FIGURES_HEADING = "Your training, drawn by the grader"
+
 # what marks each written question in the handout's text
 QUESTION_MARKERS = {
     "q1a": "**Q1a.**",

@@ -144,9 +144,10 @@ def figures(plots: dict) -> list[PageFigure]:
             "Loss at some epochs",
             list(rows[0]),
             [
-                [str(row["epoch"])] + ["\u2013" if v is None else f"{v:.4g}" for k, v in row.items() if k != "epoch"]
+                [str(row["epoch"])] + [None if v is None else f"{v:.4g}" for k, v in row.items() if k != "epoch"]
                 for row in rows
             ],
+            label_columns=0,
         )
         if rows
         else None

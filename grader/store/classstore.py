@@ -79,6 +79,33 @@ def _problems_from_json(text: str) -> list[Problem]:
     ]
 
 
+# a grading's columns that its result gives (a reused grading's are copied), and a test's, in the order written
+RESULT_COLUMNS = ("status", "execution_time", "problems", "written", "plots", "isolation", "code", "wrong_outputs")
+TEST_COLUMNS = ("position", "name", "score", "max_score", "output", "item", "called", "problem", "mistake", "trouble")
+
+
+def _handed_columns(
+    run_id: int, submission: Submission, content: str, versions: Versions, reused_from: int | None
+) -> dict[str, object]:
+    """A grading's columns that this submission and run give: who handed it in, when, what, under which versions."""
+    identity = submission.identity
+    return {
+        "run_id": run_id,
+        "student": identity.student,
+        "name": identity.name,
+        "email": identity.email,
+        "source": identity.source,
+        "late": int(identity.late),
+        "content_hash": content,
+        "grader_version": versions.grader,
+        "rubric_hash": versions.rubric,
+        "cases_hash": versions.cases,
+        "note": clean(submission.note),
+        "reused_from": reused_from,
+        "handed_in": json.dumps(submission.handed_in.as_json()) if submission.handed_in else "",
+    }
+
+
 class ClassStore:
     def __init__(self, connection: sqlite3.Connection, rubric: Rubric, follows_class_rubric: bool = False) -> None:
         self.db = connection
@@ -204,41 +231,26 @@ class ClassStore:
         reused_from: int | None = None,
     ) -> int:
         """Store one grading of `submission` and its tests in one transaction; returns its id."""
-        identity, result = submission.identity, result.cleaned()
+        result = result.cleaned()
+        columns = _handed_columns(run_id, submission, content, versions, reused_from) | {
+            "status": str(result.status),
+            "execution_time": result.execution_time,
+            "problems": _problems_as_json(result.problems),
+            "written": json.dumps(result.written),
+            "plots": json.dumps(result.plots),
+            "isolation": result.isolation,
+            "code": json.dumps(result.code),
+            "wrong_outputs": json.dumps(result.wrong_outputs),
+        }
         with self._transaction() as db:
             cursor = db.execute(
-                "INSERT INTO gradings (run_id, student, name, email, source, late, content_hash, grader_version, "
-                "rubric_hash, cases_hash, status, execution_time, problems, written, note, reused_from, plots, "
-                "isolation, handed_in, code, wrong_outputs) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run_id,
-                    identity.student,
-                    identity.name,
-                    identity.email,
-                    identity.source,
-                    int(identity.late),
-                    content,
-                    versions.grader,
-                    versions.rubric,
-                    versions.cases,
-                    str(result.status),
-                    result.execution_time,
-                    _problems_as_json(result.problems),
-                    json.dumps(result.written),
-                    clean(submission.note),
-                    reused_from,
-                    json.dumps(result.plots),
-                    result.isolation,
-                    json.dumps(submission.handed_in.as_json()) if submission.handed_in else "",
-                    json.dumps(result.code),
-                    json.dumps(result.wrong_outputs),
-                ),
+                f"INSERT INTO gradings ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                tuple(columns.values()),
             )
             grading_id = int(cursor.lastrowid)
             db.executemany(
-                "INSERT INTO tests (grading_id, position, name, score, max_score, output, item, called, problem, "
-                "mistake, trouble) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO tests (grading_id, {', '.join(TEST_COLUMNS)}) "
+                f"VALUES (?, {', '.join('?' * len(TEST_COLUMNS))})",
                 [
                     (grading_id, i, t.name, t.score, t.max_score, t.output, t.item, t.called, t.problem, t.mistake)
                     + (str(t.trouble),)
@@ -262,37 +274,17 @@ class ClassStore:
         """Record an unchanged submission as graded again, with the stored grading's result: copied within the
         store as it was written (never decoded and encoded again: an unchanged class is mostly this), under this
         submission's identity, note and time of hand-in."""
-        identity = submission.identity
-        handed_in = json.dumps(submission.handed_in.as_json()) if submission.handed_in else ""
+        handed = _handed_columns(run_id, submission, content, versions, grading_id)
         with self._transaction() as db:
             cursor = db.execute(
-                "INSERT INTO gradings (run_id, student, name, email, source, late, content_hash, grader_version, "
-                "rubric_hash, cases_hash, status, execution_time, problems, written, note, reused_from, plots, "
-                "isolation, handed_in, code, wrong_outputs) "
-                "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, status, execution_time, problems, written, ?, ?, plots, "
-                "isolation, ?, code, wrong_outputs FROM gradings WHERE id = ?",
-                (
-                    run_id,
-                    identity.student,
-                    identity.name,
-                    identity.email,
-                    identity.source,
-                    int(identity.late),
-                    content,
-                    versions.grader,
-                    versions.rubric,
-                    versions.cases,
-                    clean(submission.note),
-                    grading_id,
-                    handed_in,
-                    grading_id,
-                ),
+                f"INSERT INTO gradings ({', '.join([*handed, *RESULT_COLUMNS])}) "
+                f"SELECT {', '.join('?' * len(handed))}, {', '.join(RESULT_COLUMNS)} FROM gradings WHERE id = ?",
+                (*handed.values(), grading_id),
             )
             copied = int(cursor.lastrowid)
+            tests = ", ".join(TEST_COLUMNS)
             db.execute(
-                "INSERT INTO tests (grading_id, position, name, score, max_score, output, item, called, problem, "
-                "mistake, trouble) SELECT ?, position, name, score, max_score, output, item, called, problem, "
-                "mistake, trouble FROM tests WHERE grading_id = ?",
+                f"INSERT INTO tests (grading_id, {tests}) SELECT ?, {tests} FROM tests WHERE grading_id = ?",
                 (copied, grading_id),
             )
             db.execute("INSERT INTO evidence SELECT ?, data FROM evidence WHERE grading_id = ?", (copied, grading_id))

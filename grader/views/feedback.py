@@ -115,7 +115,8 @@ def feedback_html(
         "stamp": figures_stamp,
         "figures": [dataclasses.asdict(figure) for figure in current_assignment().figures(result.plots)],
     }
-    page = render("feedback.html.j2", stamp=stamp, figures=drawn["figures"], **shown)
+    heading = getattr(current_assignment(), "FIGURES_HEADING", "Your work, drawn by the grader")
+    page = render("feedback.html.j2", stamp=stamp, figures=drawn["figures"], figures_heading=heading, **shown)
     return page, drawn
 
 

@@ -27,18 +27,20 @@ def png(figure: Figure) -> str:
 
 @dataclass(frozen=True)
 class Table:
-    """A figure's numbers: a caption, column headings, and rows of text (the first column names the row)."""
+    """A figure's numbers: a caption, column headings, and rows of text (None: no value). The first
+    `label_columns` columns name the row; the others are numbers, aligned as such."""
 
     id: str
     caption: str
     columns: list[str]
-    rows: list[list[str]]
+    rows: list[list[str | None]]
+    label_columns: int = 1
 
 
 @dataclass(frozen=True)
 class PageFigure:
-    """One figure of a feedback page. `caption` and `missing` are Markdown; `image` is None when there is nothing
-    to draw, and the page then says `missing`."""
+    """One figure of a feedback page. `caption` and `missing` are one line of Markdown each; `image` is None when
+    there is nothing to draw, and the page then says `missing`."""
 
     id: str
     image: str | None

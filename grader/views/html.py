@@ -13,7 +13,7 @@ import jinja2
 
 from grader.assignment import current_assignment
 from grader.points import points_text
-from grader.views.markdown import markdown_html
+from grader.views.markdown import markdown_html, markdown_inline
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -28,6 +28,7 @@ environment.filters["fmt"] = points_text
 # points as people read them: at most two decimals (1.66667 -> 1.67), no trailing zeros
 environment.filters["points"] = points_text
 environment.filters["markdown"] = markdown_html  # Markdown and $math$, made safe (views/markdown.py)
+environment.filters["inline"] = markdown_inline  # one line of it, inside an element of the template's
 
 
 def render(template: str, **context: object) -> str:

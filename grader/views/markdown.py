@@ -82,3 +82,8 @@ _markdown.add_render_rule("math_block_label", _math_renderer(display=True))
 def markdown_html(text: str) -> Markup:
     """`text` (Markdown with `$` math) as HTML for a page; nothing in it can add markup of its own."""
     return Markup(_markdown.render(text or ""))
+
+
+def markdown_inline(text: str) -> Markup:
+    """One line of Markdown (code spans, emphasis) as HTML inside an element of the page's own, no paragraph."""
+    return Markup(_markdown.renderInline(text or ""))

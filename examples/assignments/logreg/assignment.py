@@ -256,7 +256,7 @@ def figures(plots: dict) -> list[PageFigure]:
             axes.legend()
             image = png(figure)
         rows = [[str(int(e)), f"{loss:.4g}"] for e, loss in curves["yours"][:: max(1, len(curves["yours"]) // 5)]]
-        table = Table("loss-numbers", "Your loss at some epochs", ["epoch", "loss"], rows)
+        table = Table("loss-numbers", "Your loss at some epochs", ["epoch", "loss"], rows, label_columns=0)
     return [
         PageFigure(
             "losses",
