@@ -95,4 +95,29 @@ KERNEL_HELPERS = Path(__file__).with_name("kernel_helpers.py").read_text()
 # the notebook's own sizes: a function right on a case of these only has them written in
 NOTEBOOK_SIZES = HANDOUT_SIZES
 
+# ---- the students' self-check (grader/selfcheck/bundle.py builds it) -------------------------------------------
+
+# stamped into it after the engine's judging framework: the mistakes, the judges, the shipped values' reader
+SELFCHECK_SOURCES = ("assignment/catalogue.py", "assignment/judges.py", "assignment/shipped.py")
+SELFCHECK_EXPECTED = "ShippedExpected"
+# the notebook as the self-check runs it from a shell: few epochs, so that it answers in seconds
+SELFCHECK_PARAMETERS = {"EPOCHS": 100}
+# the trainings, with the epochs the handout's signatures default to (a call that bypasses EPOCHS is warned of)
+SELFCHECK_TRAININGS = {"train_manual": 10000, "train_with_optimizer": 10000}
+# the students' zip holds these besides the notebook, STUDENT_FILES and the self-check
+BUNDLE_FILES = ("README.md", "Makefile", "requirements.txt")
+
+
+def shipped_values(case, expected) -> dict:
+    from .reference_values import shipped_values
+
+    return shipped_values(case, expected)
+
+
+def shipped_extras() -> dict:
+    from .reference_values import shipped_extras
+
+    return shipped_extras()
+
+
 __all__ = ["ITEMS", "MISCONCEPTIONS"]

@@ -18,7 +18,7 @@ import torch
 from grader.assignment import import_file
 from grader.shared.outcomes import Case
 
-from .cases import ROOT, holdout, training_split
+from .cases import ROOT, holdout, notebook_held_back, training_split
 from .judges import FORWARD_OUTPUTS, GRADIENTS
 
 solutions = import_file(ROOT / "reference" / "solutions.py")
@@ -137,3 +137,36 @@ class ReferenceExpected:
         W1, b1, W2, b2 = (torch.from_numpy(p.astype(np.float32)) for p in params)
         p_hat = solutions.forward(torch.from_numpy(X), W1, b1, W2, b2)[3]
         return int((p_hat.argmax(dim=1).numpy() == y).sum()), len(y)
+
+
+# ---- what the students' self-check ships: these values, as numbers (`make student-bundle`) ----------------------
+
+
+def shipped_values(case: Case, expected: ReferenceExpected) -> dict[str, np.ndarray]:
+    """What the judges will ask of `expected` on the public case `case`, as `shipped.ShippedExpected` reads it back:
+    a training's losses are known from the first weights the reference's init_params draws for it."""
+    if case.item == "train_manual":
+        call = case.graded_calls[0]
+        torch.manual_seed(call.seed)  # as the probe seeds before it calls train_manual
+        start = [p.numpy() for p in solutions.init_params(case.arrays["X"].shape[1], 10, 2)]
+        found = {f"start/{index}": value for index, value in enumerate(start)}
+        found["history"] = expected.training(case, start)
+        if "n" in case.spec:
+            found["history_on_split"] = expected.training(case, start, on_split=True)
+        return found
+    if case.item == "optimizers":
+        found = {}
+        for optimizer in ("SGD", "Adam"):
+            found[optimizer] = expected.optimizer(case, optimizer)
+            if "n" in case.spec:
+                found[f"{optimizer}_on_split"] = expected.optimizer(case, optimizer, on_split=True)
+        return found
+    if case.item in ("loss_fn", "forward", "backward"):
+        return expected.values(case)
+    return {}  # init_params and sgd_update are judged by their own inputs alone
+
+
+def shipped_extras() -> dict[str, np.ndarray]:
+    """The self-check's holdout: what the notebook's own split leaves of the students' data (public)."""
+    X, y = notebook_held_back()
+    return {"holdout/X": X, "holdout/y": y}

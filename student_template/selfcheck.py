@@ -42,11 +42,7 @@ from typing import Any, Protocol
 import numpy as np
 
 GREEN, RED, RESET = "\033[32m", "\033[31m", "\033[0m"
-# the feedback's name for an item, where it is not its function's
-FEEDBACK_NAMES = {"train_with_optimizer": "optimizers (train_with_optimizer)"}
 INSTALL = "pip install -r requirements.txt   (the course's pinned packages, in the bundle)"
-TRAININGS = ("train_manual", "train_with_optimizer")
-CONTRACT_EPOCHS = 10000  # the trainings' default epochs, in the handout's signatures
 # from the shell: a cell running longer is reported, and again every as many seconds
 SLOW_CELL_SECONDS = float(os.environ.get("SELFCHECK_SLOW_CELL_SECONDS", "30"))
 CASES_FILE = Path(__file__).with_name("selfcheck_cases.npz")
@@ -181,6 +177,9 @@ ITEM_TABLE = {
         "composes": [],
     },
 }
+NOTEBOOK_SIZES = {"d": 2, "h": 10}
+NOTEBOOK_PARAMETERS = {"EPOCHS": 100}
+TRAININGS = {"train_manual": 10000, "train_with_optimizer": 10000}
 
 
 def value_mismatch(actual: object, expected: object, rtol: float, atol: float) -> str:
@@ -370,192 +369,6 @@ def is_selfcheck_cell(source: str) -> bool:
     code = [part for part in code if part]
     uses_it = any("selfcheck" in part for part in code)
     return uses_it and all(_SELFCHECK_LINE.fullmatch(part) for part in code)
-
-
-# Where each gradient is computed in the handout's backward pass, for a student whose gradient is wrong.
-GRADIENT_HINTS = {
-    "dL_dW1": "look at backward's step 5, where dL_dW1 is computed; it has W1's shape",
-    "dL_db1": "look at backward's step 5, where dL_db1 is computed; it has b1's shape",
-    "dL_dW2": "look at backward's step 2, where dL_dW2 is computed; it has W2's shape",
-    "dL_db2": "look at backward's step 2, where dL_db2 is computed; it has b2's shape",
-}
-
-
-def parameter_problem(
-    name: str,
-    value: object,
-    shape: tuple[int, ...],
-    weight_std: tuple[float, float],
-    weight_std_min_size: int,
-    weight_max_abs: float,
-) -> str:
-    """What is wrong with an initial parameter (shape, zeros for a bias, randn * 0.01 for a weight); "" if nothing."""
-    value = np.asarray(value, dtype=np.float64)
-    if value.shape != shape:
-        return f"{name} has shape {value.shape}, not the one init_params' docstring gives it"
-    if not np.all(np.isfinite(value)):
-        return f"{name} contains NaN or infinity"
-    if name.startswith("b"):
-        return f"{name} is not all zeros" if np.any(value != 0) else ""
-    low, high = weight_std
-    if value.size >= weight_std_min_size and not low <= value.std() <= high:
-        return f"{name} has standard deviation {value.std():.4f}; the template's randn * 0.01 gives about 0.01"
-    if np.all(value == 0) or np.abs(value).max() > weight_max_abs:
-        return f"{name} is not small random numbers (the template's randn * 0.01)"
-    return ""
-
-
-def same_start(first_loss_a: float, first_loss_b: float, rtol: float, atol: float) -> bool:
-    """Whether two trainings started from the same weights, judged by their first losses."""
-    return bool(np.isclose(first_loss_a, first_loss_b, rtol=rtol, atol=atol))
-
-
-# Where in the handout each graded function is asked for: its question's heading (a test checks each function
-# is defined under that heading in the template). Hints point there.
-QUESTION_OF = {
-    "loss_fn": "Q1b",
-    "init_params": "Q1e",
-    "forward": "Q1e",
-    "backward": "Q1e",
-    "sgd_update": "Q1e",
-    "train_manual": "Q1e",
-    "optimizers": "Q2",
-}
-
-
-_OWN = {
-    "loss_not_averaged": Misconception(
-        "loss_fn", "the loss came back as many numbers, one per example, where it is one number", "loss_fn step 2"
-    ),
-    "loss_summed": Misconception(
-        "loss_fn",
-        "the loss grows with the number of examples: look at how the per-example losses are combined",
-        "loss_fn step 2",
-    ),
-    "loss_whole_rows": Misconception(
-        "loss_fn",
-        "p_y_hat[range(N)] picks whole rows (every class's probability), not each example's probability of its "
-        "own class",
-        "loss_fn step 1",
-    ),
-    "loss_whole_columns": Misconception(
-        "loss_fn",
-        "p_y_hat[:, y] is an (N, N) table (every example's probability of every example's class), not one "
-        "probability per example",
-        "loss_fn step 1",
-    ),
-    "loss_rows_by_label": Misconception(
-        "loss_fn",
-        "p_y_hat[y] picks rows by the labels (row 0 or row 1 for every example), not each example's probability "
-        "of its own class; on a single example of class 1 it raises IndexError",
-        "loss_fn step 1",
-    ),
-    "weights_shapes_swapped": Misconception(
-        "init_params",
-        "a weight has its rows and columns the other way round from the shapes init_params' docstring gives",
-        "init_params",
-    ),
-    "softmax_overflow": Misconception(
-        "forward",
-        "exp of large logits overflows to inf, and the probabilities come out as NaN",
-        "forward (softmax)",
-    ),
-    "gradient_transposed": Misconception(
-        "backward", "the gradient has its parameter's shape the other way round", "backward steps 2 and 5"
-    ),
-    "gradient_not_divided_by_n": Misconception(
-        "backward", "the gradient is N times too large: the loss is a mean over the batch", "backward step 1"
-    ),
-    "relu_mask_missing": Misconception(
-        "backward",
-        "the gradient goes through the ReLU unchanged everywhere, as if the ReLU were not there",
-        "backward step 4",
-    ),
-    "relu_mask_from_wrong_tensor": Misconception(
-        "backward",
-        "the ReLU's derivative is taken from another tensor than the ReLU's own input",
-        "backward step 4",
-    ),
-    "bias_summed_over_wrong_axis": Misconception(
-        "backward",
-        "a bias gradient has the bias's shape; this one has one value per example",
-        "backward steps 2 and 5",
-    ),
-    "update_sign": Misconception(
-        "sgd_update",
-        "the parameters moved up the gradient, so the loss grows instead of falling",
-        "the SGD step",
-    ),
-    "optimizers_start_apart": Misconception(
-        "optimizers",
-        "SGD and Adam start from different weights, so their curves cannot be compared: look at where the "
-        "weights are seeded and drawn",
-        "train_with_optimizer",
-    ),
-}
-# each mistake placed in the handout (its item's question), then the framework's mistakes of any item
-MISCONCEPTIONS = {
-    name: Misconception(m.item, m.says, m.step, QUESTION_OF[m.item]) for name, m in _OWN.items()
-} | GENERAL_MISTAKES
-
-
-def _nearly_equal(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-3, atol=1e-6))
-
-
-def recognise_loss(p_y_hat: np.ndarray, y: np.ndarray, loss: np.ndarray) -> str:
-    """The catalogued mistake a wrong loss shows, or ""."""
-    p, n = p_y_hat.astype(np.float64), len(y)
-    picked = p[np.arange(n), y]
-    if loss.shape in ((n,), (n, p.shape[1])) and n > 1:
-        return "loss_not_averaged"
-    if loss.shape != ():
-        return ""
-    if n > 1 and _nearly_equal(loss, -np.log(picked).sum()):
-        return "loss_summed"
-    whole_rows = -np.log(p).mean()
-    whole_columns = -np.log(p[:, y]).mean() if n > 1 else None
-    # where the two slips give the same number (as many examples of each class), this case cannot tell them
-    # apart: it names neither, and the item's other cases name the one that was made
-    if whole_columns is not None and _nearly_equal(loss, whole_columns):
-        return "" if _nearly_equal(whole_rows, whole_columns) else "loss_whole_columns"
-    if _nearly_equal(loss, whole_rows) or _nearly_equal(loss, -np.log(p[np.arange(n)]).mean()):
-        return "loss_whole_rows"
-    if y.max(initial=0) < n and _nearly_equal(loss, -np.log(p[y]).mean()):
-        return "loss_rows_by_label"
-    return ""
-
-
-def recognise_gradient(name: str, inputs: dict[str, np.ndarray], gradient: np.ndarray, expected: np.ndarray) -> str:
-    """The catalogued mistake a wrong gradient of backward shows (`inputs`: X, y, z1, a1, p_hat, W2), or ""."""
-    X, z1, p_hat, W2 = (inputs[k].astype(np.float64) for k in ("X", "z1", "p_hat", "W2"))
-    y, n = inputs["y"], len(inputs["y"])
-    if gradient.shape == expected.shape[::-1] and gradient.ndim == 2 and _nearly_equal(gradient.T, expected):
-        return "gradient_transposed"
-    if name in ("dL_db1", "dL_db2") and gradient.shape == (n,) != expected.shape:
-        return "bias_summed_over_wrong_axis"
-    if gradient.shape != expected.shape:
-        return ""
-    if n > 1 and _nearly_equal(gradient, expected * n):
-        return "gradient_not_divided_by_n"
-    if name in ("dL_dW1", "dL_db1"):
-        dz2 = (p_hat - np.eye(p_hat.shape[1])[y]) / n
-        da1 = dz2 @ W2.T
-        for mistake, dz1 in (("relu_mask_missing", da1), ("relu_mask_from_wrong_tensor", da1 * (da1 > 0))):
-            if _nearly_equal(gradient, X.T @ dz1 if name == "dL_dW1" else dz1.sum(axis=0)):
-                return mistake
-    return ""
-
-
-def recognise_update(param: np.ndarray, grad: np.ndarray, learning_rate: float, after: np.ndarray) -> str:
-    """The catalogued mistake an SGD step shows, or ""."""
-    return "update_sign" if _nearly_equal(after, param + learning_rate * grad) and grad.any() else ""
-
-
-def recognise_weight_shapes(shapes: dict[str, tuple], d: int, h: int, k: int) -> str:
-    """W1 or W2 with its dimensions the wrong way round."""
-    swapped = shapes.get("W1") == (h, d) != (d, h) or shapes.get("W2") == (k, h) != (h, k)
-    return "weights_shapes_swapped" if swapped else ""
 
 
 @dataclass(frozen=True)
@@ -1078,6 +891,212 @@ def _with_mistake(check: Check, across: str, shown: str, unused: str) -> Check:
     return Check(check.part, check.problem, mistake, check.trouble)
 
 
+class ShippedValues:
+    """The judges' expected values, read from the shipped arrays (the reference computed them, for these cases)."""
+
+    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+        self.arrays = arrays
+
+    def _of(self, case: Case, name: str) -> np.ndarray | None:
+        return self.arrays.get(f"expected/{case.item}/{case.name}/{name}")
+
+    def values(self, case: Case) -> dict[str, np.ndarray]:
+        prefix = f"expected/{case.item}/{case.name}/"
+        return {name[len(prefix) :]: value for name, value in self.arrays.items() if name.startswith(prefix)}
+
+    def loop_needed(self, case: Case, outcome: CallOutcome) -> bool:
+        """Whether this case's judge needs the handout's loop over the notebook's own functions even though every
+        function the training composes passes (the grader always runs the loop; the self-check skips it when its
+        verdict cannot depend on it)."""
+        return False
+
+
+# Where each gradient is computed in the handout's backward pass, for a student whose gradient is wrong.
+GRADIENT_HINTS = {
+    "dL_dW1": "look at backward's step 5, where dL_dW1 is computed; it has W1's shape",
+    "dL_db1": "look at backward's step 5, where dL_db1 is computed; it has b1's shape",
+    "dL_dW2": "look at backward's step 2, where dL_dW2 is computed; it has W2's shape",
+    "dL_db2": "look at backward's step 2, where dL_db2 is computed; it has b2's shape",
+}
+
+
+def parameter_problem(
+    name: str,
+    value: object,
+    shape: tuple[int, ...],
+    weight_std: tuple[float, float],
+    weight_std_min_size: int,
+    weight_max_abs: float,
+) -> str:
+    """What is wrong with an initial parameter (shape, zeros for a bias, randn * 0.01 for a weight); "" if nothing."""
+    value = np.asarray(value, dtype=np.float64)
+    if value.shape != shape:
+        return f"{name} has shape {value.shape}, not the one init_params' docstring gives it"
+    if not np.all(np.isfinite(value)):
+        return f"{name} contains NaN or infinity"
+    if name.startswith("b"):
+        return f"{name} is not all zeros" if np.any(value != 0) else ""
+    low, high = weight_std
+    if value.size >= weight_std_min_size and not low <= value.std() <= high:
+        return f"{name} has standard deviation {value.std():.4f}; the template's randn * 0.01 gives about 0.01"
+    if np.all(value == 0) or np.abs(value).max() > weight_max_abs:
+        return f"{name} is not small random numbers (the template's randn * 0.01)"
+    return ""
+
+
+def same_start(first_loss_a: float, first_loss_b: float, rtol: float, atol: float) -> bool:
+    """Whether two trainings started from the same weights, judged by their first losses."""
+    return bool(np.isclose(first_loss_a, first_loss_b, rtol=rtol, atol=atol))
+
+
+# Where in the handout each graded function is asked for: its question's heading (a test checks each function
+# is defined under that heading in the template). Hints point there.
+QUESTION_OF = {
+    "loss_fn": "Q1b",
+    "init_params": "Q1e",
+    "forward": "Q1e",
+    "backward": "Q1e",
+    "sgd_update": "Q1e",
+    "train_manual": "Q1e",
+    "optimizers": "Q2",
+}
+
+
+_OWN = {
+    "loss_not_averaged": Misconception(
+        "loss_fn", "the loss came back as many numbers, one per example, where it is one number", "loss_fn step 2"
+    ),
+    "loss_summed": Misconception(
+        "loss_fn",
+        "the loss grows with the number of examples: look at how the per-example losses are combined",
+        "loss_fn step 2",
+    ),
+    "loss_whole_rows": Misconception(
+        "loss_fn",
+        "p_y_hat[range(N)] picks whole rows (every class's probability), not each example's probability of its "
+        "own class",
+        "loss_fn step 1",
+    ),
+    "loss_whole_columns": Misconception(
+        "loss_fn",
+        "p_y_hat[:, y] is an (N, N) table (every example's probability of every example's class), not one "
+        "probability per example",
+        "loss_fn step 1",
+    ),
+    "loss_rows_by_label": Misconception(
+        "loss_fn",
+        "p_y_hat[y] picks rows by the labels (row 0 or row 1 for every example), not each example's probability "
+        "of its own class; on a single example of class 1 it raises IndexError",
+        "loss_fn step 1",
+    ),
+    "weights_shapes_swapped": Misconception(
+        "init_params",
+        "a weight has its rows and columns the other way round from the shapes init_params' docstring gives",
+        "init_params",
+    ),
+    "softmax_overflow": Misconception(
+        "forward",
+        "exp of large logits overflows to inf, and the probabilities come out as NaN",
+        "forward (softmax)",
+    ),
+    "gradient_transposed": Misconception(
+        "backward", "the gradient has its parameter's shape the other way round", "backward steps 2 and 5"
+    ),
+    "gradient_not_divided_by_n": Misconception(
+        "backward", "the gradient is N times too large: the loss is a mean over the batch", "backward step 1"
+    ),
+    "relu_mask_missing": Misconception(
+        "backward",
+        "the gradient goes through the ReLU unchanged everywhere, as if the ReLU were not there",
+        "backward step 4",
+    ),
+    "relu_mask_from_wrong_tensor": Misconception(
+        "backward",
+        "the ReLU's derivative is taken from another tensor than the ReLU's own input",
+        "backward step 4",
+    ),
+    "bias_summed_over_wrong_axis": Misconception(
+        "backward",
+        "a bias gradient has the bias's shape; this one has one value per example",
+        "backward steps 2 and 5",
+    ),
+    "update_sign": Misconception(
+        "sgd_update",
+        "the parameters moved up the gradient, so the loss grows instead of falling",
+        "the SGD step",
+    ),
+    "optimizers_start_apart": Misconception(
+        "optimizers",
+        "SGD and Adam start from different weights, so their curves cannot be compared: look at where the "
+        "weights are seeded and drawn",
+        "train_with_optimizer",
+    ),
+}
+# each mistake placed in the handout (its item's question), then the framework's mistakes of any item
+MISCONCEPTIONS = {
+    name: Misconception(m.item, m.says, m.step, QUESTION_OF[m.item]) for name, m in _OWN.items()
+} | GENERAL_MISTAKES
+
+
+def _nearly_equal(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-3, atol=1e-6))
+
+
+def recognise_loss(p_y_hat: np.ndarray, y: np.ndarray, loss: np.ndarray) -> str:
+    """The catalogued mistake a wrong loss shows, or ""."""
+    p, n = p_y_hat.astype(np.float64), len(y)
+    picked = p[np.arange(n), y]
+    if loss.shape in ((n,), (n, p.shape[1])) and n > 1:
+        return "loss_not_averaged"
+    if loss.shape != ():
+        return ""
+    if n > 1 and _nearly_equal(loss, -np.log(picked).sum()):
+        return "loss_summed"
+    whole_rows = -np.log(p).mean()
+    whole_columns = -np.log(p[:, y]).mean() if n > 1 else None
+    # where the two slips give the same number (as many examples of each class), this case cannot tell them
+    # apart: it names neither, and the item's other cases name the one that was made
+    if whole_columns is not None and _nearly_equal(loss, whole_columns):
+        return "" if _nearly_equal(whole_rows, whole_columns) else "loss_whole_columns"
+    if _nearly_equal(loss, whole_rows) or _nearly_equal(loss, -np.log(p[np.arange(n)]).mean()):
+        return "loss_whole_rows"
+    if y.max(initial=0) < n and _nearly_equal(loss, -np.log(p[y]).mean()):
+        return "loss_rows_by_label"
+    return ""
+
+
+def recognise_gradient(name: str, inputs: dict[str, np.ndarray], gradient: np.ndarray, expected: np.ndarray) -> str:
+    """The catalogued mistake a wrong gradient of backward shows (`inputs`: X, y, z1, a1, p_hat, W2), or ""."""
+    X, z1, p_hat, W2 = (inputs[k].astype(np.float64) for k in ("X", "z1", "p_hat", "W2"))
+    y, n = inputs["y"], len(inputs["y"])
+    if gradient.shape == expected.shape[::-1] and gradient.ndim == 2 and _nearly_equal(gradient.T, expected):
+        return "gradient_transposed"
+    if name in ("dL_db1", "dL_db2") and gradient.shape == (n,) != expected.shape:
+        return "bias_summed_over_wrong_axis"
+    if gradient.shape != expected.shape:
+        return ""
+    if n > 1 and _nearly_equal(gradient, expected * n):
+        return "gradient_not_divided_by_n"
+    if name in ("dL_dW1", "dL_db1"):
+        dz2 = (p_hat - np.eye(p_hat.shape[1])[y]) / n
+        da1 = dz2 @ W2.T
+        for mistake, dz1 in (("relu_mask_missing", da1), ("relu_mask_from_wrong_tensor", da1 * (da1 > 0))):
+            if _nearly_equal(gradient, X.T @ dz1 if name == "dL_dW1" else dz1.sum(axis=0)):
+                return mistake
+    return ""
+
+
+def recognise_update(param: np.ndarray, grad: np.ndarray, learning_rate: float, after: np.ndarray) -> str:
+    """The catalogued mistake an SGD step shows, or ""."""
+    return "update_sign" if _nearly_equal(after, param + learning_rate * grad) and grad.any() else ""
+
+
+def recognise_weight_shapes(shapes: dict[str, tuple], d: int, h: int, k: int) -> str:
+    """W1 or W2 with its dimensions the wrong way round."""
+    swapped = shapes.get("W1") == (h, d) != (d, h) or shapes.get("W2") == (k, h) != (h, k)
+    return "weights_shapes_swapped" if swapped else ""
+
+
 PARAMETERS = ("W1", "b1", "W2", "b2")
 
 
@@ -1418,6 +1437,39 @@ def judge_optimizers(case: Case, outcomes: list[CallOutcome], standards: Standar
             else f"after {epochs} epochs Adam's loss ({ends[0]}) is not below SGD's ({ends[1]}), unlike the reference.",
         ),
     ]
+
+
+class ShippedExpected(ShippedValues):
+    """The judges' `Expected` (judges.py), answered from the shipped numbers."""
+
+    def training(self, case: Case, start: list[np.ndarray], on_split: bool = False) -> np.ndarray | None:
+        """Known from the first weights the reference's init_params drew for this case only."""
+        shipped = [self._of(case, f"start/{index}") for index in range(4)]
+        same = all(
+            mine.shape == theirs.shape and np.allclose(mine, theirs, rtol=1e-6, atol=1e-9)
+            for mine, theirs in zip(start, shipped, strict=True)
+        )
+        return self._of(case, "history_on_split" if on_split else "history") if same else None
+
+    def optimizer(self, case: Case, optimizer: str, on_split: bool = False) -> np.ndarray | None:
+        return self._of(case, f"{optimizer}_on_split" if on_split else optimizer)
+
+    def holdout_correct(self, params: list[np.ndarray]) -> tuple[int, int]:
+        """On what the notebook's training split leaves of the data (the grader's holdout is its own)."""
+        X, y = self.arrays["holdout/X"], self.arrays["holdout/y"]
+        W1, b1, W2, b2 = (p.astype(np.float32) for p in params)
+        logits = np.maximum(X @ W1 + b1, 0) @ W2 + b2  # the MLP of Q1: the largest logit is the class
+        return int((logits.argmax(axis=1) == y).sum()), len(y)
+
+    def loop_needed(self, case: Case, outcome: CallOutcome) -> bool:
+        """Where train_manual's first weights are not those the shipped losses start from, its judge compares it
+        with the handout's loop from those weights instead."""
+        if case.item != "train_manual":
+            return False
+        start = [outcome.leaf(f"captured.init_params.{index}") for index in range(4)]
+        if any(leaf is None or leaf.value is None for leaf in start):
+            return False
+        return self.training(case, [leaf.value for leaf in start]) is None
 
 
 def _grader_watch(sys, _thread, threading, time, os):
@@ -1931,6 +1983,9 @@ def _grader_handout_loop(user_ns, X, y, h=10, learning_rate=0.1, epochs=10000):
     return params, loss_history
 
 
+SHIPPED_EXPECTED = ShippedExpected
+
+
 # ---- END SHARED WITH THE GRADER ----
 
 
@@ -1951,41 +2006,14 @@ def public_cases() -> tuple[dict[str, list[Case]], dict[str, list[dict]], dict[s
         own = {name[len(item) + 1 :]: value for name, value in arrays.items() if name.startswith(f"{item}/")}
         cases[item] = cases_from_calls(item, described["cases"], described["calls"], own)
         calls[item], inputs[item] = described["calls"], own
-    expected = {name: value for name, value in arrays.items() if name.startswith(("expected/", "holdout/"))}
-    return cases, calls, inputs, expected, meta["training_rows"]
+    shipped = {name: value for name, value in arrays.items() if not name.startswith(tuple(f"{i}/" for i in cases))}
+    return cases, calls, inputs, shipped, meta["training_rows"]
 
 
-class ShippedExpected:
-    """The judges' `Expected`, answered from the shipped numbers (the reference computed them, for these cases)."""
-
-    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
-        self.arrays = arrays
-
-    def _of(self, case: Case, name: str) -> np.ndarray | None:
-        return self.arrays.get(f"expected/{case.item}/{case.name}/{name}")
-
-    def values(self, case: Case) -> dict[str, np.ndarray]:
-        prefix = f"expected/{case.item}/{case.name}/"
-        return {name[len(prefix) :]: value for name, value in self.arrays.items() if name.startswith(prefix)}
-
-    def training(self, case: Case, start: list[np.ndarray], on_split: bool = False) -> np.ndarray | None:
-        """Known from the first weights the reference's init_params drew for this case only."""
-        shipped = [self._of(case, f"start/{index}") for index in range(4)]
-        same = all(
-            mine.shape == theirs.shape and np.allclose(mine, theirs, rtol=1e-6, atol=1e-9)
-            for mine, theirs in zip(start, shipped, strict=True)
-        )
-        return self._of(case, "history_on_split" if on_split else "history") if same else None
-
-    def optimizer(self, case: Case, optimizer: str, on_split: bool = False) -> np.ndarray | None:
-        return self._of(case, f"{optimizer}_on_split" if on_split else optimizer)
-
-    def holdout_correct(self, params: list[np.ndarray]) -> tuple[int, int]:
-        """On what the notebook's training split leaves of the data (the grader's holdout is its own)."""
-        X, y = self.arrays["holdout/X"], self.arrays["holdout/y"]
-        W1, b1, W2, b2 = (p.astype(np.float32) for p in params)
-        logits = np.maximum(X @ W1 + b1, 0) @ W2 + b2  # the MLP of Q1: the largest logit is the class
-        return int((logits.argmax(axis=1) == y).sum()), len(y)
+def feedback_name(function: str) -> str:
+    """The feedback's name for a function's item: `item (function)` where they differ."""
+    item = next((item for item, entry in ITEM_TABLE.items() if entry["function"] == function), function)
+    return function if item == function else f"{item} ({function})"
 
 
 # ---- running the checks ------------------------------------------------------------------------------------
@@ -2038,28 +2066,23 @@ def _not_defined(function: str, raised: dict[str, str]) -> str:
 
 
 def _items_of(functions: list[str]) -> list[str]:
-    """The items to judge for these functions, in the grader's order: a training also needs the verdicts of
-    the functions it composes (checked quietly)."""
+    """The items to judge for these functions, in the grader's order: an item that composes others (a training)
+    also needs their verdicts (checked quietly)."""
     wanted = {item for item, entry in ITEM_TABLE.items() if entry["function"] in functions}
-    if "train_manual" in wanted:
-        wanted |= set(COMPOSED)
+    for item in list(wanted):
+        wanted |= set(ITEM_TABLE[item]["composes"])
     return [item for item in ITEM_TABLE if item in wanted]
 
 
-def _loop_needed(cases: list[Case], found: dict[str, CallOutcome], failing: set[str], expected: Expected) -> bool:
-    """Whether the judge of train_manual will look at the handout's loop over the notebook's functions: where a
-    function it composes fails, or where its first weights are not those the shipped values start from (the grader
-    always runs the loop; its verdicts do not depend on it otherwise)."""
-    if failing & set(COMPOSED):
+def _loop_needed(
+    item: str, cases: list[Case], found: dict[str, CallOutcome], failing: set[str], expected: ShippedValues
+) -> bool:
+    """Whether the item's judge will look at the handout's loop over the notebook's functions: where a function it
+    composes fails, or where the shipped values say so of a case (the grader always runs the loop; its verdicts do
+    not depend on it otherwise)."""
+    if failing & set(ITEM_TABLE[item]["composes"]):
         return True
-    for case in cases:
-        outcome = found[case.graded_calls[0].key]
-        start = [outcome.leaf(f"captured.init_params.{index}") for index in range(4)]
-        if any(leaf is None or leaf.value is None for leaf in start):
-            continue
-        if expected.training(case, [leaf.value for leaf in start]) is None:
-            return True
-    return False
+    return any(expected.loop_needed(case, found[case.graded_calls[0].key]) for case in cases)
 
 
 def run_checks(
@@ -2076,9 +2099,9 @@ def run_checks(
         RTOL,
         ATOL,
         _options(ITEM_OPTIONS).__dict__,
-        ShippedExpected(expected),
+        SHIPPED_EXPECTED(expected),
         training_rows,
-        notebook_sizes=tuple(HANDOUT_SIZES.items()),
+        notebook_sizes=tuple(NOTEBOOK_SIZES.items()),
     )
     outcomes, failing = [], set()
     for item in _items_of(functions):
@@ -2093,7 +2116,7 @@ def run_checks(
             _grader_call_all(namespace, graded, inputs[item], CALL_TIMEOUT, 1_000_000, meta, results, False)
             found = outcomes_from(meta, results, [call["key"] for call in graded])
             loops = [call for call in item_calls if call["handout_loop"]]
-            if loops and _loop_needed(cases[item], found, failing, standards.expected):
+            if loops and _loop_needed(item, cases[item], found, failing, standards.expected):
                 _grader_call_all(namespace, loops, inputs[item], CALL_TIMEOUT, 1_000_000, meta, results, False)
         found = outcomes_from(meta, results, [call["key"] for call in item_calls])
         function = namespace.get(entry.function)
@@ -2133,8 +2156,9 @@ def report(outcomes: list[Outcome], seconds: float, colour: bool = False) -> str
         mark = "FAIL" if failed else "PASS"
         if colour:
             mark = f"{RED if failed else GREEN}{mark}{RESET}"
-        name = FEEDBACK_NAMES.get(function, function)
-        counted = f"{len(failed)} of {len(own)} checks failed" if failed else f"{len(own)} checks passed"
+        name = feedback_name(function)
+        checks = f"{len(own)} check{'' if len(own) == 1 else 's'}"
+        counted = f"{len(failed)} of {checks} failed" if failed else f"{checks} passed"
         lines.append(f"{mark} {name}: {counted}")
         for o in failed[:FAILURES_SHOWN]:
             lines.append(f"     [{o.case}] {o.message}")
@@ -2158,9 +2182,8 @@ def report(outcomes: list[Outcome], seconds: float, colour: bool = False) -> str
 
 
 def _function(name: str) -> str:
-    """The function of an item named as the feedback names it (optimizers -> train_with_optimizer)."""
-    by_feedback = {feedback.split(" ")[0]: function for function, feedback in FEEDBACK_NAMES.items()}
-    return by_feedback.get(name, name)
+    """The function of an item named as the feedback names it (its item's name), or as it is named."""
+    return ITEM_TABLE[name]["function"] if name in ITEM_TABLE else name
 
 
 def check(item: str | None = None) -> None:
@@ -2171,7 +2194,7 @@ def check(item: str | None = None) -> None:
 def _check_and_report(namespace: dict, item: str | None, colour: bool, raised: dict[str, str] | None = None) -> bool:
     functions = [entry["function"] for entry in ITEM_TABLE.values()]
     if item is not None and _function(item) not in functions:
-        names = [FEEDBACK_NAMES.get(function, function).split(" ")[0] for function in functions]
+        names = [feedback_name(function).split(" ")[0] for function in functions]
         raise ValueError(f"unknown item {item!r}; choose one of {', '.join(names)}")
     started = time.perf_counter()
     try:
@@ -2195,7 +2218,7 @@ def _called_name(call: ast.Call) -> str:
 def epochs_bypassed(cells: list[str], epochs: int) -> list[str]:
     """A warning for each training call in the cells' code (every cell of the notebook, "" for text) that does
     not pass epochs=EPOCHS: the self-check's fewer epochs do not reach it, so it trains for as many as it says
-    (the handout's 10,000 when it says none)."""
+    (its signature's default in the handout, TRAININGS, when it says none)."""
     warnings = []
     for number, source in enumerate(cells, start=1):
         try:
@@ -2210,11 +2233,12 @@ def epochs_bypassed(cells: list[str], epochs: int) -> list[str]:
             given = next((k.value for k in call.keywords if k.arg == "epochs"), None)
             if isinstance(given, ast.Name) and given.id == "EPOCHS":
                 continue
-            count = given.value if isinstance(given, ast.Constant) else CONTRACT_EPOCHS if given is None else None
+            default = TRAININGS[_called_name(call)]
+            count = given.value if isinstance(given, ast.Constant) else default if given is None else None
             if isinstance(count, (int, float)) and count <= epochs:
                 continue
             says = f"epochs={count:g}" if count is not None else f"epochs={ast.unparse(given)}"
-            says = "no epochs (the default, 10000)" if given is None else says
+            says = f"no epochs (the default, {default})" if given is None else says
             warnings.append(
                 f"warning: cell {number} calls {_called_name(call)} with {says}, not epochs=EPOCHS: the "
                 f"self-check's EPOCHS = {epochs} does not reach it, so it trains that long. Pass epochs=EPOCHS, "
@@ -2281,9 +2305,10 @@ def _transport() -> str:
     return "ipc" if hasattr(socket, "AF_UNIX") and os.name != "nt" else "tcp"
 
 
-def check_notebook(path: str, epochs: int = 100, item: str | None = None) -> bool:
-    """Run a saved notebook (with EPOCHS overridden) in a fresh kernel as the grader runs it, then the checks (of
-    `item`) inside it. Cells are numbered as the notebook lists them, text cells included."""
+def check_notebook(path: str, item: str | None = None) -> bool:
+    """Run a saved notebook (its parameters set to NOTEBOOK_PARAMETERS: few epochs) in a fresh kernel as the grader
+    runs it, then the checks (of `item`) inside it. Cells are numbered as the notebook lists them, text cells
+    included."""
     started = time.monotonic()
     # Jupyter's notices about its own folders and transports are not the student's business
     os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")
@@ -2304,7 +2329,7 @@ def check_notebook(path: str, epochs: int = 100, item: str | None = None) -> boo
     folder = str(Path(path).resolve().parent)
     run_sync(manager.start_kernel)(cwd=folder, extra_arguments=["--IPKernelApp.log_level=ERROR"])
     try:
-        return _run_and_check(manager, path, epochs, item, started)
+        return _run_and_check(manager, path, item, started)
     finally:
         # the kernel stopped before the command returns: nothing of it prints after the prompt is back
         if run_sync(manager.is_alive)():
@@ -2312,15 +2337,17 @@ def check_notebook(path: str, epochs: int = 100, item: str | None = None) -> boo
         sockets.cleanup()
 
 
-def _run_and_check(manager: Any, path: str, epochs: int, item: str | None, started: float) -> bool:
+def _run_and_check(manager: Any, path: str, item: str | None, started: float) -> bool:
     """The notebook, then the checks, in the kernel `manager` started; the verdicts printed."""
     nbformat = _require("nbformat")
     NotebookClient = _require("nbclient").NotebookClient
 
-    notebook = inject_parameters(nbformat.read(path, as_version=4), {"EPOCHS": epochs})
+    notebook = inject_parameters(nbformat.read(path, as_version=4), NOTEBOOK_PARAMETERS)
     students = [c for c in notebook.cells if "injected-parameters" not in c.metadata.get("tags", [])]
     number_of = {id(cell): number for number, cell in enumerate(students, start=1)}
-    for warning in epochs_bypassed([c.source if c.cell_type == "code" else "" for c in students], epochs):
+    epochs = NOTEBOOK_PARAMETERS.get("EPOCHS")
+    code = [c.source if c.cell_type == "code" else "" for c in students]
+    for warning in epochs_bypassed(code, epochs) if epochs is not None else ():
         print(warning, flush=True)
     # as the grader does: a cell that only runs the self-check is passed over (the checks run once, at the end)
     own_cells = [c for c in notebook.cells if id(c) in number_of and c.cell_type == "code"]
@@ -2376,7 +2403,8 @@ def _run_and_check(manager: Any, path: str, epochs: int, item: str | None, start
     failures = [o for o in check_cell.outputs if o.get("output_type") == "error"]
     if failures and failures[0]["ename"] != "AssertionError":
         print(f"the self-check could not run: {failures[0]['ename']}: {failures[0]['evalue']}")
-    print(f"The self-check took {time.monotonic() - started:.1f} s in all (the notebook ran with EPOCHS = {epochs}).")
+    ran_with = ", ".join(f"{name} = {value!r}" for name, value in NOTEBOOK_PARAMETERS.items())
+    print(f"The self-check took {time.monotonic() - started:.1f} s in all (the notebook ran with {ran_with}).")
     return not failures
 
 
@@ -2387,7 +2415,7 @@ def main(argv: list[str]) -> int:
         prog="python selfcheck.py", description="Run a saved notebook with few epochs, then check its functions."
     )
     parser.add_argument("notebook", metavar="NOTEBOOK.ipynb")
-    names = [FEEDBACK_NAMES.get(entry["function"], entry["function"]).split(" ")[0] for entry in ITEM_TABLE.values()]
+    names = [feedback_name(entry["function"]).split(" ")[0] for entry in ITEM_TABLE.values()]
     parser.add_argument("--item", choices=names, help="check one function only (default: all of them)")
     args = parser.parse_args(argv)
     try:

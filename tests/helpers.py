@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # the repository's own assignment, which these tests grade (its package's modules: MM.cases, MM.judges, ...)
 MESSMASTER = use_assignment(ROOT)
 MM = MESSMASTER.module
-for _part in ("reference_values", "artifacts", "plots"):  # imported by the assignment when first wanted
+for _part in ("reference_values", "artifacts", "plots", "shipped"):  # imported by the assignment when first wanted
     importlib.import_module(f"{MM.__name__}.{_part}")
 ITEMS = MESSMASTER.ITEMS
 GRADED_FUNCTIONS = MESSMASTER.graded_functions

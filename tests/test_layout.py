@@ -32,6 +32,7 @@ STAGES = {
     "written_answers": 8,
     "desk": 8,
     "integrity": 8,
+    "selfcheck": 8,
     "pipeline": 8,
     "cli": 9,
     "__main__": 9,

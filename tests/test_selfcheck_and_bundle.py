@@ -15,11 +15,12 @@ import pandas as pd
 import pytest
 
 from examples.build_examples import replace_code
+from grader.rubric import load_rubric
+from grader.selfcheck.bundle import build_bundle
 from reference.build_notebooks import SOURCE, build_notebook
 from student_template import selfcheck
-from tools.build_student_bundle import FILES, FOLDER, build_bundle
 
-from .helpers import GRADED_FUNCTIONS, MM, MUTANTS, ROOT, graded_namespace, mutant, read
+from .helpers import GRADED_FUNCTIONS, MESSMASTER, MM, MUTANTS, ROOT, graded_namespace, mutant, read
 
 
 def failing_items(notebook: nbformat.NotebookNode) -> set[str]:
@@ -90,11 +91,11 @@ def test_a_w2_of_the_wrong_scale_fails_like_w1(solved):
 
 @pytest.fixture(scope="session")
 def bundle(tmp_path_factory):
-    path = build_bundle(tmp_path_factory.mktemp("dist") / "student.zip")
+    path = build_bundle(MESSMASTER, tmp_path_factory.mktemp("dist") / "student.zip", load_rubric())
     unpacked = tmp_path_factory.mktemp("student")
     with zipfile.ZipFile(path) as archive:
         archive.extractall(unpacked)
-    return path, unpacked / FOLDER
+    return path, unpacked / "messmaster-part2"
 
 
 def solution_lines() -> set[str]:
@@ -108,7 +109,9 @@ def solution_lines() -> set[str]:
 def test_bundle_holds_exactly_the_students_files(bundle):
     path, _ = bundle
     with zipfile.ZipFile(path) as archive:
-        assert sorted(archive.namelist()) == sorted(f"{FOLDER}/{name}" for name in FILES)
+        names = ["messmaster_part2.ipynb", "util.py", "data/xor_pattern.csv", "selfcheck.py", "selfcheck_cases.npz"]
+        names += ["README.md", "Makefile", "requirements.txt"]
+        assert sorted(archive.namelist()) == sorted(f"messmaster-part2/{name}" for name in names)
 
 
 def test_bundle_has_no_hidden_material(bundle):

@@ -7,23 +7,25 @@ import json
 import numpy as np
 import pytest
 
+from grader.selfcheck.bundle import BundleError, selfcheck_source, shared_constants
 from grader.shared.catalogue import inject_parameters, value_mismatch
 from student_template import selfcheck
-from tools.build_student_bundle import SELFCHECK, shared_constants, stamp_selfcheck
 
-from .helpers import GRADED_FUNCTIONS, MM, ROOT, TEMPLATE, read
+from .helpers import GRADED_FUNCTIONS, MESSMASTER, MM, ROOT, TEMPLATE, read
+
+SELFCHECK = MESSMASTER.template_dir / "selfcheck.py"
 
 parameter_problem, same_start = MM.catalogue.parameter_problem, MM.catalogue.same_start
 
 
 def test_committed_selfcheck_is_stamped_from_the_current_rubric_and_shared_code(rubric):
-    assert SELFCHECK.read_text() == stamp_selfcheck(SELFCHECK.read_text(), rubric), "run `make student-bundle`"
+    assert SELFCHECK.read_text() == selfcheck_source(MESSMASTER, rubric), "run `make student-bundle`"
 
 
 def test_every_stamped_constant_matches_the_rubric(rubric):
     import dataclasses
 
-    constants = shared_constants(rubric)
+    constants = shared_constants(MESSMASTER, rubric)
     assert constants["POINTS"]["train_with_optimizer"] == rubric.items["optimizers"].points
     assert constants["RTOL"] == rubric.tolerance.rtol and constants["ATOL"] == rubric.tolerance.atol
     init_params = constants["ITEM_OPTIONS"]["init_params"]
@@ -38,10 +40,10 @@ def test_the_self_check_judges_with_the_graders_own_code():
     the same checks, tolerances, messages and hints."""
     import inspect
 
-    from tools.build_student_bundle import KERNEL_FUNCTIONS, SHARED_MODULES
+    from grader.selfcheck.bundle import KERNEL_FUNCTIONS, SHARED_MODULES
 
     compared = 0
-    for module in SHARED_MODULES:
+    for module in (*SHARED_MODULES, MM.catalogue, MM.judges, MM.shipped):
         for name, value in vars(module).items():
             if (inspect.isfunction(value) or inspect.isclass(value)) and value.__module__ == module.__name__:
                 assert inspect.getsource(getattr(selfcheck, name)) == inspect.getsource(value), name
@@ -56,10 +58,10 @@ def test_the_self_check_judges_with_the_graders_own_code():
 def test_the_shipped_public_cases_are_what_the_definitions_and_the_reference_give_now(rubric):
     """selfcheck_cases.npz is rebuilt by `make student-bundle`: a change of the public cases' definitions, the
     rubric's epochs or the reference shows here until it is."""
-    from tools.build_student_bundle import CASES_DATA, differences, public_cases_data
+    from grader.selfcheck.bundle import CASES_DATA, differences, public_cases_data
 
-    fresh = public_cases_data(rubric)
-    with np.load(CASES_DATA, allow_pickle=False) as stored:
+    fresh = public_cases_data(MESSMASTER, rubric)
+    with np.load(MESSMASTER.template_dir / CASES_DATA, allow_pickle=False) as stored:
         kept = {name: stored[name] for name in stored.files}
     assert differences(fresh, kept) == [], "run `make student-bundle`"
     kept["expected/loss_fn/random/loss"] = kept["expected/loss_fn/random/loss"] + 1
@@ -71,9 +73,16 @@ def test_a_rubric_change_reaches_the_stamped_selfcheck(rubric):
     import dataclasses
 
     looser = dataclasses.replace(rubric, tolerance=dataclasses.replace(rubric.tolerance, rtol=0.5))
-    assert "RTOL = 0.5\n" in stamp_selfcheck(SELFCHECK.read_text(), looser)
-    with pytest.raises(ValueError, match="markers"):
-        stamp_selfcheck("no markers here", rubric)
+    assert "RTOL = 0.5\n" in selfcheck_source(MESSMASTER, looser)
+
+
+def test_an_assignment_without_selfcheck_sources_is_told_what_it_lacks(rubric, monkeypatch):
+    monkeypatch.delattr(MESSMASTER.module, "SELFCHECK_SOURCES")
+    with pytest.raises(BundleError, match="names no SELFCHECK_SOURCES"):
+        selfcheck_source(MESSMASTER, rubric)
+    monkeypatch.setattr(MESSMASTER.module, "SELFCHECK_SOURCES", ("assignment/gone.py",), raising=False)
+    with pytest.raises(BundleError, match="do not exist: .*gone.py"):
+        selfcheck_source(MESSMASTER, rubric)
 
 
 @pytest.mark.parametrize(

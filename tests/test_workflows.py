@@ -16,10 +16,11 @@ import nbformat
 import pytest
 import yaml
 
+from grader.rubric import load_rubric
 from grader.run.sandbox import bubblewrap_works
-from tools.build_student_bundle import FOLDER, build_bundle
+from grader.selfcheck.bundle import build_bundle
 
-from .helpers import GRADED_FUNCTIONS, ROOT, SOLVED, TEMPLATE, TEMPLATE_SCORE, minimal_notebook, read
+from .helpers import GRADED_FUNCTIONS, MESSMASTER, ROOT, SOLVED, TEMPLATE, TEMPLATE_SCORE, minimal_notebook, read
 
 NOTEBOOK = "messmaster_part2.ipynb"
 
@@ -127,11 +128,11 @@ def test_the_classroom_steps_as_written_give_the_reference_full_points_and_the_t
     """Each autograding step's command, run as written in a student's repository (the unzipped bundle), scored
     as Classroom's command grader scores it: its max-score when the command exits 0, else nothing. (A step
     once asked for an item the self-check refused: exit 2, and every student lost its 10 points.)"""
-    with zipfile.ZipFile(build_bundle(tmp_path / "bundle.zip")) as archive:
+    with zipfile.ZipFile(build_bundle(MESSMASTER, tmp_path / "bundle.zip", load_rubric())) as archive:
         for name, notebook in (("reference", SOLVED), ("template", TEMPLATE)):
             archive.extractall(tmp_path / name)
             # the graded functions (the reference's, the template's as shipped) and nothing else: seconds a step
-            nbformat.write(minimal_notebook(read(notebook)), tmp_path / name / FOLDER / NOTEBOOK)
+            nbformat.write(minimal_notebook(read(notebook)), tmp_path / name / MESSMASTER.SLUG / NOTEBOOK)
     graders = [s for s in steps("classroom.yml") if "autograding-command-grader@" in s.get("uses", "")]
     env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}"}  # setup-python's `python`
 
@@ -139,7 +140,7 @@ def test_the_classroom_steps_as_written_give_the_reference_full_points_and_the_t
         done = subprocess.run(
             step["with"]["command"],
             shell=True,
-            cwd=repository / FOLDER,
+            cwd=repository / MESSMASTER.SLUG,
             env={**env, **step.get("env", {})},
             capture_output=True,
             text=True,

@@ -45,14 +45,16 @@ sys.path.insert(0, str(ROOT))
 
 from examples.build_examples import OUT as EXAMPLES  # noqa: E402
 from examples.build_examples import fixed_template  # noqa: E402
+from grader.assignment import use_assignment  # noqa: E402
 from grader.pipeline import grade_class  # noqa: E402
 from grader.rubric import load_rubric  # noqa: E402
 from grader.run.sandbox import SandboxMode  # noqa: E402
+from grader.selfcheck.bundle import build_bundle  # noqa: E402
 from grader.shared.catalogue import inject_parameters  # noqa: E402
 from student_template import selfcheck  # noqa: E402
-from tools.build_student_bundle import FOLDER, build_bundle  # noqa: E402
 
-TEMPLATE_DIR = ROOT / "student_template"
+MESSMASTER = use_assignment(ROOT)
+TEMPLATE_DIR = MESSMASTER.template_dir
 
 TARGET_PER_SECOND = 1.0  # issue 11: one submission a second with --jobs 2 on 2 cores
 BARE_COPIES = 12  # bare nbclient takes seconds a notebook: a dozen give its rate
@@ -219,9 +221,9 @@ def selfcheck_figures() -> None:
     checks = time.perf_counter() - started
     print(f"self-check, function checks: {checks:.2f} s for {len(outcomes)} checks (target < 5 s)")
     with tempfile.TemporaryDirectory() as scratch:
-        with zipfile.ZipFile(build_bundle(Path(scratch) / "bundle.zip")) as archive:
+        with zipfile.ZipFile(build_bundle(MESSMASTER, Path(scratch) / "bundle.zip", load_rubric())) as archive:
             archive.extractall(scratch)
-        folder = Path(scratch) / FOLDER
+        folder = Path(scratch) / MESSMASTER.SLUG
         nbformat.write(finished, folder / "finished.ipynb")
         started = time.perf_counter()
         subprocess.run([sys.executable, "selfcheck.py", "finished.ipynb"], cwd=folder, capture_output=True, check=True)
