@@ -570,3 +570,19 @@ def test_canvas_names_with_underscores_keep_their_ids_and_an_unreadable_one_is_n
     ]
     (stray,) = intake.errors
     assert "broken_name_12_messmaster.ipynb: not graded: its name is not one Canvas gives" in stray
+
+
+def test_a_scripts_parameters_cell_is_found_by_what_the_templates_sets(tmp_path):
+    """Not by a name the engine knows: the assignment's template says which names its `parameters` cell sets."""
+    from grader.intake.handins import template_parameters
+
+    template = nbformat.v4.new_notebook()
+    template.cells = [
+        nbformat.v4.new_code_cell("import torch"),
+        nbformat.v4.new_code_cell("STEPS = 10\nSEED, RATE = 1, 0.5", metadata={"tags": ["parameters"]}),
+    ]
+    nbformat.write(template, tmp_path / "t.ipynb")
+    assert template_parameters(tmp_path / "t.ipynb") == ("STEPS", "SEED", "RATE")
+    untagged = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("EPOCHS = 5")])
+    nbformat.write(untagged, tmp_path / "u.ipynb")
+    assert template_parameters(tmp_path / "u.ipynb") == ()

@@ -10,13 +10,16 @@ in only other files gets no notebook and the reason, never "missing".
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 
 import nbformat
 
+from grader.assignment import current_assignment
 from grader.intake.archives import MAX_TOTAL_BYTES, ArchiveError, extract_archive
 from grader.intake.notebooks import MAX_NOTEBOOK_BYTES, graded_definitions
 from grader.shared.verdicts import code_span
@@ -24,7 +27,6 @@ from grader.shared.verdicts import code_span
 # an archive inside an archive inside ...: deeper than this is not a hand-in but a puzzle
 MAX_ARCHIVE_DEPTH = 3
 JUNK_PARTS = {".ipynb_checkpoints", "__MACOSX", "__pycache__", ".DS_Store"}
-PARAMETERS_LINE = re.compile(r"^EPOCHS\s*=", re.MULTILINE)
 
 
 @dataclass(frozen=True, order=True)
@@ -114,8 +116,9 @@ def unpacked(files: list[HandedFile], scratch: Path) -> tuple[list[HandedFile], 
 def notebook_from_script(script: Path, into: Path) -> tuple[Path, str]:
     """The script as a notebook file below `into` (jupytext's percent or light format) and the format's name.
 
-    The cell that sets EPOCHS is tagged `parameters`, as the template's is, when no cell carries the tag, so
-    that the grader's fewer epochs apply to a script as to a notebook. ValueError when it cannot be read.
+    The first cell that sets what the template's `parameters` cell sets (say EPOCHS) is tagged `parameters`, as
+    the template's is, when no cell carries the tag, so that the grader's values (fewer epochs) apply to a script
+    as to a notebook. ValueError when it cannot be read.
     """
     size = script.stat().st_size
     if size > MAX_NOTEBOOK_BYTES:
@@ -127,7 +130,9 @@ def notebook_from_script(script: Path, into: Path) -> tuple[Path, str]:
     except Exception as error:  # jupytext raises many kinds for text it cannot parse
         raise ValueError(f"{type(error).__name__}: {error}") from None
     tagged = [c for c in notebook.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
-    setting = [c for c in notebook.cells if c.cell_type == "code" and PARAMETERS_LINE.search(c.source)]
+    names = template_parameters(current_assignment().notebook)
+    line = re.compile(rf"^({'|'.join(map(re.escape, names))})\s*=", re.MULTILINE)
+    setting = [c for c in notebook.cells if c.cell_type == "code" and names and line.search(c.source)]
     if not tagged and setting:
         setting[0].setdefault("metadata", {}).setdefault("tags", []).append("parameters")
     for index, cell in enumerate(notebook.cells):  # not random ids: the same script, the same notebook (the cache)
@@ -137,6 +142,18 @@ def notebook_from_script(script: Path, into: Path) -> tuple[Path, str]:
     target = into / f"{script.stem}.ipynb"
     nbformat.write(notebook, target)
     return target, format_name
+
+
+@cache
+def template_parameters(template: Path) -> tuple[str, ...]:
+    """The names the template notebook's `parameters` cell assigns."""
+    names: list[str] = []
+    for cell in nbformat.read(template, as_version=4).cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            for node in ast.walk(ast.parse(cell.source)):
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                    names.append(node.id)
+    return tuple(dict.fromkeys(names))
 
 
 def named_like(name: str, template_stem: str) -> bool:
