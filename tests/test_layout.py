@@ -104,7 +104,14 @@ def test_the_tools_import_what_exists():
     """The scripts beside the grader (bench, bundles, demo) name only functions that exist."""
     import importlib
 
-    for name in ("bench", "build_student_bundle", "build_gradescope", "cluster_demo", "gradescope_resources"):
+    for name in (
+        "bench",
+        "build_student_bundle",
+        "build_gradescope",
+        "cluster_demo",
+        "gradescope_resources",
+        "calibrate_similarity",
+    ):
         importlib.import_module(f"tools.{name}")
 
 

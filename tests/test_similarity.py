@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import html
 import itertools
+import random
+import re
 
 import pytest
 
@@ -20,6 +22,7 @@ from grader.result import SubmissionResult
 from grader.store import ClassStore, current_versions
 
 from .similarity_corpus import ANSWERS, STYLES, disguised, reordered
+from .simulated_classes import simulated_class, varied
 
 FUNCTIONS = list(STYLES)
 # a backward of one student's own writing that forgets the ReLU's mask (in no style of the corpus)
@@ -98,7 +101,7 @@ def test_every_planted_pair_ranks_above_every_independent_pair(ranked):
     assert min(planted_scores) > max(independent_scores), (planted_scores, max(independent_scores))
     assert min(planted_scores) >= FLAG > max(independent_scores)
     # the figures the README gives
-    assert min(planted_scores) >= 0.9 and max(independent_scores) <= 0.4
+    assert min(planted_scores) >= 0.8 and max(independent_scores) <= 0.4
     assert max(p.code for key, p in pairs.items() if key not in planted) <= 0.34
 
 
@@ -153,10 +156,10 @@ def record_class(folder, rubric, students: list[Submission]) -> None:
 
 def test_the_command_writes_the_csv_and_the_pages_from_the_store(tmp_path, rubric, capsys):
     students, planted = planted_class()
-    hostile = Submission(
-        "mallory", {"loss_fn": STYLES["loss_fn"][0] + "    # </pre><script>alert(1)</script>\n"}, {}, {}
-    )
-    copy = Submission("trudy", {"loss_fn": hostile.code["loss_fn"]}, {}, {})
+    own = {f: varied(STYLES[f][0], 1.0, random.Random(5)) for f in ("forward", "backward")}  # the copy is evidence
+    own["loss_fn"] = varied(STYLES["loss_fn"][0], 1.0, random.Random(5)) + "    # </pre><script>alert(1)</script>\n"
+    hostile = Submission("mallory", own, {}, {})
+    copy = Submission("trudy", dict(hostile.code), {}, {})
     current = tmp_path / "now"
     earlier = tmp_path / "fall"
     record_class(current, rubric, [s for s in students if s.key != "s2"] + [hostile, copy])
@@ -178,7 +181,8 @@ def test_the_command_writes_the_csv_and_the_pages_from_the_store(tmp_path, rubri
     assert "&lt;/pre&gt;&lt;script&gt;" in mallory and "<script" not in mallory and "<mark>" in mallory
     # the code keeps its lines, each marked or not as a whole
     assert "<mark>def loss_fn" not in mallory
-    assert "\n<mark>    picked = p_y_hat[torch.arange(len(y)), y]</mark>\n" in mallory
+    picked = next(line for line in own["loss_fn"].splitlines() if "torch.arange" in line)
+    assert re.search(rf'\n<mark( class="common")?>{re.escape(picked)}</mark>\n', mallory)
 
 
 @pytest.mark.slow
@@ -303,3 +307,33 @@ def test_the_pair_page_marks_apart_what_many_share(tmp_path, rubric):
     code = "".join(page.split('<pre class="answer">')[1:])
     commons = [html.unescape(part.split("</mark>")[0]).strip() for part in code.split('<mark class="common">')[1:]]
     assert commons and all(line in TUTORIAL_TRAIN + STYLES["sgd_update"][5] for line in commons)  # the snippet
+
+
+# ---- calibration: simulated classes of realistic shape (tests/simulated_classes.py) ----------------------------
+
+# what tools/calibrate_similarity.py measured (docs/instructors.md), held on classes of other seeds: (size, classes,
+# least precision, least recall) at FLAG
+HELD = [(6, 12, 1.0, 0.8), (30, 5, 0.9, 0.7), (300, 1, 0.9, 0.45)]
+
+
+@pytest.mark.parametrize("size,classes,precision,recall", HELD, ids=[f"class of {size}" for size, *_ in HELD])
+def test_simulated_classes_hold_the_calibrated_precision_and_recall(size, classes, precision, recall):
+    code, texts = baselines()
+    flagged = right = planted = 0
+    for seed in range(classes):
+        simulated = simulated_class(size, 7_000_000 + 100 * size + seed)
+        hits = {frozenset({p.a, p.b}) for p in find_pairs(simulated.students, code, texts) if p.score >= FLAG}
+        flagged, right, planted = (
+            flagged + len(hits),
+            right + len(hits & set(simulated.planted)),
+            planted + len(simulated.planted),
+        )
+    assert right / max(flagged, 1) >= precision and right / planted >= recall, (flagged, right, planted)
+
+
+def test_in_simulated_classes_of_six_only_the_planted_pairs_are_flagged():
+    code, texts = baselines()
+    for seed in range(12):
+        simulated = simulated_class(6, 7_100_000 + seed)
+        flagged = {frozenset({p.a, p.b}) for p in find_pairs(simulated.students, code, texts) if p.score >= FLAG}
+        assert flagged <= set(simulated.planted), (seed, flagged, simulated.planted)

@@ -57,7 +57,7 @@ SHINGLE = 4  # words per shingle
 COMMON = 10  # a fingerprint more submissions than this share is common, not evidence (MOSS's -m 10)
 MIN_PRINTS = 12  # below this many own fingerprints a code score is damped
 MIN_SHINGLES = 8  # an answer with fewer own shingles is too short to tell
-FLAG = 0.5  # a pair scoring this or more is worth a person's look
+FLAG = 0.7  # a pair scoring this or more is worth a person's look: chosen by tools/calibrate_similarity.py
 # one wrong case shared by two alone leaves 60% unexplained (0.4: not flagged by itself); two leave 36% (0.64)
 UNEXPLAINED_BY_A_WRONG_CASE = 0.6
 BUILTINS = frozenset(dir(builtins))  # names no student chose: kept as they are
@@ -215,12 +215,22 @@ def distinctiveness(holders: int, population: int) -> float:
 
 
 def _weights(index: dict, population: int) -> dict:
-    return {fingerprint: distinctiveness(len(owners), population) for fingerprint, owners in index.items()}
+    """How much each fingerprint weighs for the pairs that hold it: its distinctiveness, shared among the pairs of
+    its holders past two (three who hold it wrote it independently at least once: it is a form students find)."""
+    return {
+        fingerprint: distinctiveness(len(owners), population) / max(1, len(owners) - 1)
+        for fingerprint, owners in index.items()
+    }
 
 
-def _shared_pairs(index: dict, weights: dict, wanted: set[int]) -> tuple[defaultdict, Counter]:
-    """The distinctive weight each pair shares, and how many of its shared fingerprints are held by many (weigh
-    under a half), for pairs with at least one submission in `wanted`."""
+def _held_by_many(index: dict, population: int) -> set[int]:
+    """The fingerprints many in the corpus hold (distinctiveness under a half): shown apart, as little evidence."""
+    return {f for f, owners in index.items() if distinctiveness(len(owners), population) < 0.5}
+
+
+def _shared_pairs(index: dict, weights: dict, many: set[int], wanted: set[int]) -> tuple[defaultdict, Counter]:
+    """The distinctive weight each pair shares, and how many of its shared fingerprints are held by many (`many`),
+    for pairs with at least one submission in `wanted`."""
     shared: defaultdict = defaultdict(float)
     with_many: Counter = Counter()
     for fingerprint, owners in index.items():
@@ -231,7 +241,7 @@ def _shared_pairs(index: dict, weights: dict, wanted: set[int]) -> tuple[default
             if a in wanted or b in wanted:
                 if weight > 0:
                     shared[a, b] += weight
-                if weight < 0.5:
+                if fingerprint in many:
                     with_many[a, b] += 1
     return shared, with_many
 
@@ -242,7 +252,7 @@ def _mass(found: set, weights: dict) -> float:
 
 def _code_evidence(submissions: list[Submission], baseline_code: list[dict[str, str]]) -> tuple[dict, dict, dict]:
     """Each submission's fingerprints by function (the template's and the reference's taken out), the index of who
-    holds each, and how distinctive each is in the corpus."""
+    holds each, and how much each weighs in the corpus."""
     base = set().union(*(p for code in baseline_code for p in code_prints(code).values()))
     prints = {i: {f: found - base for f, found in code_prints(s.code).items()} for i, s in enumerate(submissions)}
     index = _index({i: set().union(*found.values()) for i, found in prints.items()})
@@ -251,8 +261,8 @@ def _code_evidence(submissions: list[Submission], baseline_code: list[dict[str, 
 
 def common_code(submissions: list[Submission], baseline_code: list[dict[str, str]]) -> set[int]:
     """The fingerprints many in the corpus hold (weighing under a half): shown apart where a pair shares them."""
-    _, _, weights = _code_evidence(submissions, baseline_code)
-    return {fingerprint for fingerprint, weight in weights.items() if weight < 0.5}
+    _, index, _ = _code_evidence(submissions, baseline_code)
+    return _held_by_many(index, len(submissions))
 
 
 def find_pairs(
@@ -266,9 +276,8 @@ def find_pairs(
     wanted = {i for i, s in enumerate(submissions) if s.current}
     prints, code_index, code_weights = _code_evidence(submissions, baseline_code)
     own = {i: _mass(set().union(*found.values()), code_weights) for i, found in prints.items()}
-    # how many fingerprints of its own each has that are evidence at all (not held by the whole corpus)
-    counted = {i: sum(1 for f in set().union(*found.values()) if code_weights[f] > 0) for i, found in prints.items()}
-    code_shared, code_with_many = _shared_pairs(code_index, code_weights, wanted)
+    code_many = _held_by_many(code_index, population)
+    code_shared, code_with_many = _shared_pairs(code_index, code_weights, code_many, wanted)
 
     wrong_index = _index(
         {i: {f"{case}\x1f{digest}" for case, digest in s.wrong.items()} for i, s in enumerate(submissions)}
@@ -290,7 +299,7 @@ def find_pairs(
     }
     text_index = _index({i: set().union(*found.values()) for i, found in answers.items()})
     text_weights = _weights(text_index, population)
-    text_shared, _ = _shared_pairs(text_index, text_weights, wanted)
+    text_shared, _ = _shared_pairs(text_index, text_weights, set(), wanted)
 
     pairs = []
     for key in set(code_shared) | set(wrong_shared) | set(text_shared):
@@ -299,11 +308,11 @@ def find_pairs(
         smaller = min(own[a], own[b])
         if code_shared.get(key) and smaller:
             share = code_shared[key] / smaller
-            pair.code = round(min(1.0, share) * min(1.0, min(counted[a], counted[b]) / MIN_PRINTS), 4)
+            pair.code = round(min(1.0, share) * min(1.0, smaller / MIN_PRINTS), 4)
             pair.common_code = code_with_many.get(key, 0)
             for function in set(prints[a]) & set(prints[b]):
                 together = prints[a][function] & prints[b][function]
-                if distinctive := sum(1 for fingerprint in together if code_weights[fingerprint] >= 0.5):
+                if distinctive := sum(1 for fingerprint in together if fingerprint not in code_many):
                     pair.shared_code[function] = distinctive
         if key in wrong_shared:
             pair.shared_wrong = wrong_shared[key]
