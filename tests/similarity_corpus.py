@@ -240,3 +240,20 @@ def reordered(source: str, first: int, second: int) -> str:
     lines = source.splitlines()
     lines[first], lines[second] = lines[second], lines[first]
     return "\n".join(lines) + "\n"
+
+
+# A training loop a popular tutorial gives: every student of a small class pasted it (not the template's own).
+TUTORIAL_TRAIN = """def train_manual(X, y, h=10, learning_rate=0.1, epochs=10000):
+    torch.manual_seed(0)
+    weights = list(init_params(X.shape[1], h, 2))
+    history = []
+    for step in range(epochs):
+        z1, a1, z2, probs = forward(X, *weights)
+        current = loss_fn(probs, y)
+        history.append(float(current))
+        gradients = backward(X, y, z1, a1, probs, weights[2])
+        weights = sgd_update(weights, gradients, learning_rate)
+        if step % 500 == 0:
+            print("step", step, "loss", float(current))
+    return weights, history
+"""

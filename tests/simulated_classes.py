@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from grader.judge.similarity import Submission
 
-from .similarity_corpus import ANSWERS, STYLES, disguised
+from .similarity_corpus import ANSWERS, STYLES, TUTORIAL_TRAIN, disguised
 
 FUNCTIONS = ("loss_fn", "forward", "backward", "sgd_update")
 VARIED = 0.8  # the chance that an independent student writes a statement otherwise than its style does
@@ -28,20 +28,6 @@ ADDED = 0.2  # (times those) the chance of a check or a print of one's own befor
 SNIPPET_SHARE = 0.5  # of the class pasted the posted snippet
 COPY_KINDS = ("whole", "disguised", "reordered", "partial", "edited", "written")
 
-TUTORIAL_TRAIN = """def train_manual(X, y, h=10, learning_rate=0.1, epochs=10000):
-    torch.manual_seed(0)
-    weights = list(init_params(X.shape[1], h, 2))
-    history = []
-    for step in range(epochs):
-        z1, a1, z2, probs = forward(X, *weights)
-        current = loss_fn(probs, y)
-        history.append(float(current))
-        gradients = backward(X, y, z1, a1, probs, weights[2])
-        weights = sgd_update(weights, gradients, learning_rate)
-        if step % 500 == 0:
-            print("step", step, "loss", float(current))
-    return weights, history
-"""
 POSTED_UPDATE = STYLES["sgd_update"][5]
 TENSOR_METHODS = {"sum", "mean", "exp", "log", "clamp", "matmul", "softmax", "maximum", "where", "sqrt", "abs"}
 WORDS = sorted({word for answers in ANSWERS.values() for text in answers for word in text.lower().split()})

@@ -21,7 +21,7 @@ from grader.judge.similarity import FLAG, Submission, code_prints, find_pairs, p
 from grader.result import SubmissionResult
 from grader.store import ClassStore, current_versions
 
-from .similarity_corpus import ANSWERS, STYLES, disguised, reordered
+from .similarity_corpus import ANSWERS, STYLES, TUTORIAL_TRAIN, disguised, reordered
 from .simulated_classes import simulated_class, varied
 
 FUNCTIONS = list(STYLES)
@@ -218,23 +218,6 @@ def test_an_earlier_term_is_read_without_writing_to_it(tmp_path, rubric):
         os.chmod(tmp_path / "old", 0o755)
     rows = list(csv.DictReader(open(tmp_path / "now" / "similarity.csv")))
     assert any({r["student_a"], r["student_b"]} == {"old/s2", "x1"} for r in rows)
-
-
-# A training loop a popular tutorial gives: every student of a small class pasted it (not the template's own).
-TUTORIAL_TRAIN = """def train_manual(X, y, h=10, learning_rate=0.1, epochs=10000):
-    torch.manual_seed(0)
-    weights = list(init_params(X.shape[1], h, 2))
-    history = []
-    for step in range(epochs):
-        z1, a1, z2, probs = forward(X, *weights)
-        current = loss_fn(probs, y)
-        history.append(float(current))
-        gradients = backward(X, y, z1, a1, probs, weights[2])
-        weights = sgd_update(weights, gradients, learning_rate)
-        if step % 500 == 0:
-            print("step", step, "loss", float(current))
-    return weights, history
-"""
 
 
 def small_class_with_a_shared_snippet() -> tuple[list[Submission], set[frozenset[str]]]:
