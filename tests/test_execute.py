@@ -160,3 +160,33 @@ def test_the_self_check_cell_of_the_students_readme_is_passed_over(source, passe
     log = run_notebook(runner, 60)
     assert (source in runner.client.executed) is not passed_over
     assert all(cell.status == CellStatus.OK for cell in log.cells)
+
+
+# ---- the watch over the probe's calls ---------------------------------------------------------------------------
+
+
+def test_a_call_still_running_past_its_allowance_has_its_kernel_killed(tmp_path):
+    """The probe marks each call as it starts; one that outlives its alarm is not waited for to the cell's end."""
+    import threading
+
+    from grader.run.harvest import CallWatch
+
+    progress = tmp_path / "outputs.progress"
+    progress.write_text("forward.random\ntrain_manual.small\n")
+    killed = threading.Event()
+    with CallWatch(progress, 0.2, killed.set) as watch:
+        assert killed.wait(60)
+    assert watch.stalled == "train_manual.small"
+
+
+def test_no_kernel_is_killed_once_the_probe_says_it_is_done_or_where_it_says_nothing(tmp_path):
+    import threading
+
+    from grader.run.harvest import CallWatch
+
+    killed = threading.Event()
+    (tmp_path / "done.progress").write_text("train_manual.small\ndone\n")
+    for name in ("done.progress", "never_written.progress"):
+        with CallWatch(tmp_path / name, 0.1, killed.set) as watch:
+            killed.wait(1.0)  # ten allowances: had it fired, it would have by now (a busy machine only delays it)
+        assert not killed.is_set() and watch.stalled == ""

@@ -9,6 +9,7 @@ kernel, skipping that cell). What a cell printed is kept only up to a cap.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -180,6 +181,13 @@ class NotebookRunner:
             raised = f"{reply.get('ename', 'Error')}: {reply.get('evalue', '')}"[:500]
             return CellRun(index, CellStatus.ERROR, raised, error_is_students=True)
         return CellRun(index, CellStatus.OK)
+
+    def kill_kernel(self) -> None:
+        """Kill the kernel's process now, from any thread: the cell it runs ends as lost (nbclient sees it dead)."""
+        process = getattr(self.manager.provisioner, "process", None)
+        if process is not None:
+            with contextlib.suppress(OSError):
+                process.kill()
 
     def run_extra_cell(self, cell: nbformat.NotebookNode, timeout: float) -> CellRun:
         """Run a cell of the grader's own after the notebook (nbclient needs it inside the notebook)."""

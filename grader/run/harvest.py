@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import math
 import secrets
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -33,6 +35,47 @@ WATCH_SOURCE = (
 MAX_ELEMENTS_PER_VALUE = 1_000_000
 MAX_RESULT_BYTES = 64 * 1024 * 1024
 MAX_META_BYTES = 2 * 1024 * 1024
+WATCH_INTERVAL = 0.1  # seconds between two looks at the probe's progress
+
+
+class CallWatch:
+    """While the probe's cell runs: the call the probe last said it started, and since when. A call the kernel's
+    own alarm should have ended (a student can turn the alarm off) that is still running after `allowance`
+    seconds has its kernel killed then, rather than when the whole cell's budget (every call's) runs out."""
+
+    def __init__(self, progress: Path, allowance: float, kill: Callable[[], None]) -> None:
+        self.progress, self.allowance, self.kill = progress, allowance, kill
+        self.stalled = ""  # the key of the call the kernel was killed in
+        self._finished = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="grader-call-watch", daemon=True)
+
+    def __enter__(self) -> CallWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._finished.set()
+        self._thread.join()
+
+    def _last_line(self) -> str:
+        try:
+            with open(self.progress, "rb") as file:
+                file.seek(max(0, self.progress.stat().st_size - 4096))
+                lines = file.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            return ""
+        return lines[-1] if lines else ""
+
+    def _watch(self) -> None:
+        seen, since = "", time.monotonic()
+        while not self._finished.wait(WATCH_INTERVAL):
+            line = self._last_line()
+            if line != seen:
+                seen, since = line, time.monotonic()
+            elif seen and seen != "done" and time.monotonic() - since > self.allowance:
+                self.stalled = seen
+                self.kill()
+                return
 
 
 def write_case_inputs(cases: list[Case], folder: Path, watch: tuple[str, ...] = ()) -> tuple[Path, Path]:
@@ -108,10 +151,13 @@ def harvest_outputs(
         out_stem = item_folder / "outputs"
         cell = probe_cell(calls_file, arrays_file, out_stem, call_timeout)
         # the calls' own time, and a little for the probe's files (it writes them even after a timeout)
-        run = runner.run_extra_cell(cell, min(call_timeout * len(keys) + 10, left))
+        # a call past twice its budget (at least 5 s past it) did not end at the kernel's alarm: it will not end
+        stalls = CallWatch(out_stem.with_suffix(".progress"), call_timeout + max(5.0, call_timeout), runner.kill_kernel)
+        with stalls:
+            run = runner.run_extra_cell(cell, min(call_timeout * len(keys) + 10, left))
         found = read_outcomes(out_stem, keys)
         # calls the probe never reported on were cut short by what happened to the cell
-        if run.status == CellStatus.TIMEOUT:
+        if run.status == CellStatus.TIMEOUT or stalls.stalled:
             cut_short = CallOutcome(CallStatus.TIMEOUT, "the call did not finish in time")
         elif run.status == CellStatus.LOST:
             cut_short = CallOutcome(CallStatus.LOST, "the kernel was lost during this call")

@@ -26,19 +26,31 @@ def _grader_probe(user_ns, calls_file, arrays_file, out_stem, call_timeout, max_
     with np.load(arrays_file, allow_pickle=False) as f:
         arrays = {name: f[name] for name in f.files}
     meta, results = {}, {}
+    # each call's key as it starts, and "done" once none runs: the grader stops a kernel whose call outlives its
+    # alarm (a student can turn the alarm off) by this, not by the whole cell's budget
+    progress = open(out_stem + ".progress", "w", buffering=1)
+    mark = progress.write
     try:
-        _grader_call_all(user_ns, calls, arrays, call_timeout, max_elements, meta, results)  # noqa: F821
+        _grader_call_all(user_ns, calls, arrays, call_timeout, max_elements, meta, results, progress=mark)  # noqa: F821
     finally:
+        try:
+            mark("done\n")
+            progress.close()
+        except Exception:  # closed by a graded function: the grader falls back on the cell's budget
+            pass
         save_arrays(out_stem + ".npz", **results)
         with open(out_stem + ".json", "w") as f:
             dump_json(meta, f)
 
 
-def _grader_call_all(user_ns, calls, arrays, call_timeout, max_elements, meta, results, watch_required=True):
+def _grader_call_all(
+    user_ns, calls, arrays, call_timeout, max_elements, meta, results, watch_required=True, progress=None
+):
     """Call each graded function of `calls` on `arrays`; each call's record into `meta`, its arrays into
     `results` (filled as the calls go, so that what is there survives anything). `call_timeout`: seconds,
     or None for no bound (where SIGALRM is missing). `watch_required`: a recording without the watch
-    installed at the kernel's start is a breach (the grader's kernels always have it)."""
+    installed at the kernel's start is a breach (the grader's kernels always have it). `progress`: told each
+    call's key (a line) as the call starts."""
     import os
     import random
     import signal
@@ -172,6 +184,11 @@ def _grader_call_all(user_ns, calls, arrays, call_timeout, max_elements, meta, r
             recording = Recording(call.get("watch", ()))
             captured = {}
             restore = capturing(call.get("capture", ()), captured)
+            if progress is not None:
+                try:
+                    progress(key + "\n")
+                except Exception:  # a closed file: the grader falls back on the cell's budget
+                    pass
             timer(call_timeout)
             try:
                 if recording.watch:
