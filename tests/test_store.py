@@ -477,3 +477,6 @@ def test_an_unchanged_submission_is_recorded_as_a_copy_of_its_grading_under_its_
         assert store.evidence(copied).to_bytes() == store.evidence(first).to_bytes()
         assert store.evidence(copied).ignored == {"loss_fn": ["y"]}
         assert [g.reused_from for g in store.history("ana")] == [None, first]
+        # the views of the whole class read no figures' numbers (most of a grading's bytes)
+        assert store.current("ana", plots=False).plots == {} and store.students(plots=False)[0].result.plots == {}
+        assert store.current("ana", plots=False).tests == result.tests

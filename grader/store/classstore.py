@@ -317,14 +317,14 @@ class ClassStore:
             problems,
             written,
             note,
-            plots,
+            drawn,
             isolation,
             handed_in,
             code,
             wrong,
         ) = self.db.execute(
-            "SELECT student, name, email, source, late, status, execution_time, problems, written, note, plots, "
-            "isolation, handed_in, code, wrong_outputs "
+            "SELECT student, name, email, source, late, status, execution_time, problems, written, note, "
+            f"{'plots' if plots else 'NULL'}, isolation, handed_in, code, wrong_outputs "
             "FROM gradings WHERE id = ?",
             (grading_id,),
         ).fetchone()
@@ -345,7 +345,7 @@ class ClassStore:
             problems=_problems_from_json(problems),
             execution_time=seconds,
             note=note,
-            plots=json.loads(plots) if plots else {},
+            plots=json.loads(drawn) if drawn else {},
             isolation=isolation,
             handed_in=HandedIn.from_json(json.loads(handed_in) if handed_in else None),
             code=json.loads(code),
