@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grader.reference_cache import remembered
 from grader.shared.outcomes import Array, Call, Case
 
 ROOT = Path(__file__).resolve().parent.parent  # the assignment's folder
@@ -27,13 +28,19 @@ K = 2
 @cache
 def _notebook_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The students' data split as the notebook splits it (same seed, same sklearn call): X_train, X_rest,
-    y_train, y_rest. pandas and scikit-learn are imported here, when a split is first wanted: commands that
-    never grade (history, export, the desk) start without them."""
+    y_train, y_rest. Kept in the reference cache: pandas and scikit-learn (seconds to import) are imported only
+    when it is first made."""
+    split = remembered("notebook-split", (RANDOM_SEED,), _split_afresh)
+    return split["X_train"], split["X_rest"], split["y_train"], split["y_rest"]
+
+
+def _split_afresh() -> dict[str, np.ndarray]:
     import pandas as pd
     from sklearn.model_selection import train_test_split
 
     df = pd.read_csv(STUDENT_DATA)
-    return tuple(train_test_split(df[["x1", "x2"]].values, df["y"].values, test_size=0.2, random_state=RANDOM_SEED))
+    parts = train_test_split(df[["x1", "x2"]].values, df["y"].values, test_size=0.2, random_state=RANDOM_SEED)
+    return dict(zip(("X_train", "X_rest", "y_train", "y_rest"), parts, strict=True))
 
 
 def training_split() -> tuple[np.ndarray, np.ndarray]:

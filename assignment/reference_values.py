@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from grader.assignment import import_file
+from grader.reference_cache import remembered
 from grader.shared.outcomes import Case
 
 from .cases import ROOT, holdout, notebook_held_back, training_split
@@ -60,9 +61,24 @@ def reference_training_from(
 
 
 # Most students' first weights are the same (init_params seeded alike draws alike): each start is trained once
-# a process, and a class is rescored without training again for every student.
+# a process (and kept in the reference cache), and a class is rescored without training again for every student.
 @lru_cache(maxsize=1024)
 def _training_losses(
+    start: tuple[bytes, ...],
+    shapes: tuple[tuple[int, ...], ...],
+    epochs: int,
+    X: bytes,
+    y: bytes,
+    rows: tuple[int, ...],
+    learning_rate: float,
+) -> np.ndarray:
+    inputs = (start, shapes, epochs, X, y, rows, learning_rate)
+    losses = remembered("training", inputs, lambda: {"losses": _train(*inputs)})["losses"]
+    losses.flags.writeable = False  # shared by every caller
+    return losses
+
+
+def _train(
     start: tuple[bytes, ...],
     shapes: tuple[tuple[int, ...], ...],
     epochs: int,
@@ -82,14 +98,18 @@ def _training_losses(
         z1, a1, _, p_hat = solutions.forward(inputs, *params)
         history.append(solutions.loss_fn(p_hat, labels).item())
         solutions.sgd_update(params, solutions.backward(inputs, labels, z1, a1, p_hat, params[2]), learning_rate)
-    losses = np.array(history)
-    losses.flags.writeable = False  # shared by every caller
-    return losses
+    return np.array(history)
 
 
 @cache
 def _optimizer_history(optimizer: str, epochs: int, seed: int, X: bytes, y: bytes, rows: int) -> np.ndarray:
-    """The reference's loss history for one optimizer: the same for every submission, so computed once a process."""
+    """The reference's loss history for one optimizer: the same for every submission, so computed once (kept in
+    the reference cache: making a torch optimizer first imports torch._dynamo, seconds)."""
+    inputs = (optimizer, epochs, seed, X, y, rows)
+    return remembered("optimizer", inputs, lambda: {"losses": _optimize(*inputs)})["losses"]
+
+
+def _optimize(optimizer: str, epochs: int, seed: int, X: bytes, y: bytes, rows: int) -> np.ndarray:
     inputs = torch.from_numpy(np.frombuffer(X, dtype=np.float32).reshape(rows, -1).copy())
     labels = torch.from_numpy(np.frombuffer(y, dtype=np.int64).copy())
     with contextlib.redirect_stdout(io.StringIO()):  # it reports its progress

@@ -110,6 +110,18 @@ class Assignment:
         files = sorted(path.parent.rglob("*.py")) if path.name == "__init__.py" else [path]
         return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:16]
 
+    @cached_property
+    def inputs_digest(self) -> str:
+        """A digest of the files the module names as deciding a grade (GRADING_INPUTS: its code, the reference,
+        the data), names and bytes: what the reference's numbers depend on besides their inputs."""
+        digest = hashlib.sha256()
+        for name in self.module.GRADING_INPUTS:
+            path = self.root / name
+            files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+            for file in files if path.is_dir() else [path]:
+                digest.update(str(file.relative_to(self.root)).encode() + b"\0" + file.read_bytes() + b"\0")
+        return digest.hexdigest()
+
     @property
     def kernel_helpers(self) -> str:
         """Source the probe defines in the kernel beside its own: the functions a `Call.via` names."""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import socket
+import tempfile
 import zipfile
 
 import jupytext
@@ -36,6 +38,10 @@ from .helpers import (
     read,
     with_run,
 )
+
+# The reference's numbers are kept for this session only (the grader keeps them in the user's cache folder): a
+# test never reads what another session's code computed
+os.environ["GRADER_CACHE"] = tempfile.mkdtemp(prefix="grader-cache-")
 
 # The hidden trainings run for this many epochs in tests: the reference is past the holdout bar from 200
 # on (test_scoring checks it also is at the rubric's own epochs and at half of them), and 300 cost 3/5 of 500.

@@ -30,6 +30,7 @@ STAGES = {
     "cluster": 7,
     "rescore": 8,
     "written_answers": 8,
+    "reference_cache": 0,
     "desk": 8,
     "integrity": 8,
     "selfcheck": 8,

@@ -1,0 +1,53 @@
+"""The reference's numbers kept on disk: read back for the same inputs, never for others, never stale."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from grader import reference_cache
+from grader.reference_cache import cache_folder, entry_key, remembered
+
+from .helpers import MESSMASTER
+
+
+def test_the_same_inputs_are_computed_once_and_read_back_equal(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADER_CACHE", str(tmp_path))
+    computed = []
+
+    def compute() -> dict[str, np.ndarray]:
+        computed.append(1)
+        return {"losses": np.array([0.7, 0.5, 0.25])}
+
+    first = remembered("training", (b"weights", 400, 0.1), compute)
+    again = remembered("training", (b"weights", 400, 0.1), compute)
+    other = remembered("training", (b"weights", 400, 0.2), compute)
+    assert len(computed) == 2 and np.array_equal(first["losses"], again["losses"])
+    assert np.array_equal(other["losses"], first["losses"])  # the same function: only the key differs
+    assert len(list((tmp_path / "training").glob("*.npz"))) == 2 and not list(tmp_path.rglob("*.partial"))
+
+
+def test_a_change_to_what_decides_a_grade_changes_every_key(monkeypatch):
+    key = entry_key("optimizer", ("SGD", 400))
+    monkeypatch.setitem(MESSMASTER.__dict__, "inputs_digest", "another reference")
+    assert entry_key("optimizer", ("SGD", 400)) != key
+
+
+def test_an_unreadable_entry_or_an_unwritable_folder_costs_only_the_time(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADER_CACHE", str(tmp_path))
+    path = tmp_path / "optimizer" / f"{entry_key('optimizer', ('SGD',))}.npz"
+    path.parent.mkdir()
+    path.write_bytes(b"not an npz")
+    assert remembered("optimizer", ("SGD",), lambda: {"losses": np.ones(2)})["losses"].tolist() == [1.0, 1.0]
+    blocked = tmp_path / "a file"
+    blocked.write_text("")
+    monkeypatch.setenv("GRADER_CACHE", str(blocked))  # a folder that cannot be made
+    assert remembered("optimizer", ("SGD",), lambda: {"losses": np.zeros(1)})["losses"].tolist() == [0.0]
+
+
+@pytest.mark.parametrize("setting,where", [("off", None), ("", "grader/reference")])
+def test_the_cache_can_be_turned_off_and_defaults_to_the_users_cache_folder(setting, where, monkeypatch, tmp_path):
+    monkeypatch.setenv("GRADER_CACHE", setting)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cache_folder() == (tmp_path / where if where else None)
+    assert reference_cache.ENVIRONMENT_VARIABLE == "GRADER_CACHE"
