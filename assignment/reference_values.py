@@ -3,6 +3,9 @@
 The judges (`judges.py`) ask for them through the `Expected` interface; the
 students' self-check answers the same questions from numbers shipped with its
 public cases (`make student-bundle` writes those numbers with this very class).
+
+Every number is kept in the reference cache (grader/reference_cache.py) by its inputs: a class rescored from
+its stored outcomes reads them back, and neither the reference nor torch is imported at all.
 """
 
 from __future__ import annotations
@@ -11,9 +14,9 @@ import contextlib
 import inspect
 import io
 from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from grader.assignment import import_file
 from grader.reference_cache import remembered
@@ -22,18 +25,45 @@ from grader.shared.outcomes import Case
 from .cases import ROOT, holdout, notebook_held_back, training_split
 from .judges import FORWARD_OUTPUTS, GRADIENTS
 
-solutions = import_file(ROOT / "reference" / "solutions.py")
+if TYPE_CHECKING:
+    import torch
 
-# the contract's defaults for the trainings (the reference's signature holds them)
-TRAINING_DEFAULTS = {
-    name: parameter.default
-    for name, parameter in inspect.signature(solutions.train_manual).parameters.items()
-    if parameter.default is not inspect.Parameter.empty
-}
+REFERENCE = ROOT / "reference" / "solutions.py"
+
+
+def _solutions():
+    """The reference's code (it imports torch): imported when a number is first computed, not read back."""
+    return import_file(REFERENCE)
+
+
+def __getattr__(name: str):
+    if name == "solutions":  # `reference_values.solutions`, for those who call the reference directly
+        return _solutions()
+    raise AttributeError(name)
+
+
+@cache
+def training_defaults() -> dict[str, object]:
+    """The contract's defaults for the trainings (the reference's signature holds them)."""
+    return {
+        name: parameter.default
+        for name, parameter in inspect.signature(_solutions().train_manual).parameters.items()
+        if parameter.default is not inspect.Parameter.empty
+    }
 
 
 def _tensors(case: Case, names: tuple[str, ...]) -> list[torch.Tensor]:
+    import torch
+
     return [torch.from_numpy(np.array(case.arrays[name])) for name in names]
+
+
+def _arrays_key(arrays: dict[str, np.ndarray]) -> tuple:
+    """A case's arrays as the reference cache's inputs: each one's name, type, shape and bytes."""
+    return tuple(
+        (name, str(value.dtype), value.shape, np.ascontiguousarray(value).tobytes())
+        for name, value in sorted((k, np.asarray(v)) for k, v in arrays.items())
+    )
 
 
 def _data(case: Case, on_split: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -48,7 +78,8 @@ def reference_training_from(
     X, y = data or training_split()
     X, y = np.ascontiguousarray(X, dtype=np.float32), np.ascontiguousarray(y, dtype=np.int64)
     weights = tuple(np.ascontiguousarray(p, dtype=np.float32) for p in start)
-    learning_rate = float(options.get("learning_rate", TRAINING_DEFAULTS["learning_rate"]))
+    # None: the contract's default, read from the reference only where it is computed (not on a cache hit)
+    learning_rate = None if options.get("learning_rate") is None else float(options["learning_rate"])
     return _training_losses(
         tuple(w.tobytes() for w in weights),
         tuple(w.shape for w in weights),
@@ -70,7 +101,7 @@ def _training_losses(
     X: bytes,
     y: bytes,
     rows: tuple[int, ...],
-    learning_rate: float,
+    learning_rate: float | None,
 ) -> np.ndarray:
     inputs = (start, shapes, epochs, X, y, rows, learning_rate)
     losses = remembered("training", inputs, lambda: {"losses": _train(*inputs)})["losses"]
@@ -85,8 +116,12 @@ def _train(
     X: bytes,
     y: bytes,
     rows: tuple[int, ...],
-    learning_rate: float,
+    learning_rate: float | None,
 ) -> np.ndarray:
+    import torch
+
+    solutions = _solutions()
+    learning_rate = training_defaults()["learning_rate"] if learning_rate is None else learning_rate
     inputs = torch.from_numpy(np.frombuffer(X, dtype=np.float32).reshape(rows).copy())
     labels = torch.from_numpy(np.frombuffer(y, dtype=np.int64).copy())
     params = [
@@ -110,6 +145,9 @@ def _optimizer_history(optimizer: str, epochs: int, seed: int, X: bytes, y: byte
 
 
 def _optimize(optimizer: str, epochs: int, seed: int, X: bytes, y: bytes, rows: int) -> np.ndarray:
+    import torch
+
+    solutions = _solutions()
     inputs = torch.from_numpy(np.frombuffer(X, dtype=np.float32).reshape(rows, -1).copy())
     labels = torch.from_numpy(np.frombuffer(y, dtype=np.int64).copy())
     with contextlib.redirect_stdout(io.StringIO()):  # it reports its progress
@@ -133,6 +171,12 @@ class ReferenceExpected:
         self.holdout_data = holdout_data
 
     def values(self, case: Case) -> dict[str, np.ndarray]:
+        inputs = (case.item, case.name, _arrays_key(case.arrays))
+        return remembered("values", inputs, lambda: self._computed_values(case))
+
+    @staticmethod
+    def _computed_values(case: Case) -> dict[str, np.ndarray]:
+        solutions = _solutions()
         if case.item == "loss_fn":
             return {"loss": solutions.loss_fn(*_tensors(case, ("p_y_hat", "y"))).numpy()}
         if case.item == "forward":
@@ -154,9 +198,17 @@ class ReferenceExpected:
 
     def holdout_correct(self, params: list[np.ndarray]) -> tuple[int, int]:
         X, y = self.holdout_data or holdout()
-        W1, b1, W2, b2 = (torch.from_numpy(p.astype(np.float32)) for p in params)
-        p_hat = solutions.forward(torch.from_numpy(X), W1, b1, W2, b2)[3]
-        return int((p_hat.argmax(dim=1).numpy() == y).sum()), len(y)
+        inputs = (_arrays_key({"X": X, "y": y}), _arrays_key({str(i): p for i, p in enumerate(params)}))
+        counted = remembered("holdout", inputs, lambda: {"correct": np.array(_holdout_correct(X, y, params))})
+        return int(counted["correct"][0]), int(counted["correct"][1])
+
+
+def _holdout_correct(X: np.ndarray, y: np.ndarray, params: list[np.ndarray]) -> tuple[int, int]:
+    import torch
+
+    W1, b1, W2, b2 = (torch.from_numpy(p.astype(np.float32)) for p in params)
+    p_hat = _solutions().forward(torch.from_numpy(X), W1, b1, W2, b2)[3]
+    return int((p_hat.argmax(dim=1).numpy() == y).sum()), len(y)
 
 
 # ---- what the students' self-check ships: these values, as numbers (`make student-bundle`) ----------------------
@@ -166,9 +218,11 @@ def shipped_values(case: Case, expected: ReferenceExpected) -> dict[str, np.ndar
     """What the judges will ask of `expected` on the public case `case`, as `shipped.ShippedExpected` reads it back:
     a training's losses are known from the first weights the reference's init_params draws for it."""
     if case.item == "train_manual":
+        import torch
+
         call = case.graded_calls[0]
         torch.manual_seed(call.seed)  # as the probe seeds before it calls train_manual
-        start = [p.numpy() for p in solutions.init_params(case.arrays["X"].shape[1], 10, 2)]
+        start = [p.numpy() for p in _solutions().init_params(case.arrays["X"].shape[1], 10, 2)]
         found = {f"start/{index}": value for index, value in enumerate(start)}
         found["history"] = expected.training(case, start)
         if "n" in case.spec:

@@ -316,8 +316,7 @@ def grade_class(
         run.held = store.decisions.hold_to_points()
         for student in dict.fromkeys(student for student, *_ in run.held):
             write_submission_views(store.current(student), out)
-        if rescore:
-            one_torch_thread()  # the reference's trainings, here (a class that only moves in points needs no more)
+        if rescore:  # the reference's numbers are read back from its cache, or computed there on one thread
             run.rescored = rescore_class(store, rubric, versions, run_id).rescored
             for student in run.rescored:
                 write_submission_views(store.current(student), out)

@@ -51,3 +51,38 @@ def test_the_cache_can_be_turned_off_and_defaults_to_the_users_cache_folder(sett
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert cache_folder() == (tmp_path / where if where else None)
     assert reference_cache.ENVIRONMENT_VARIABLE == "GRADER_CACHE"
+
+
+def test_messmasters_numbers_read_back_need_neither_the_reference_nor_torch(cases, monkeypatch):
+    """What rescoring asks of the reference (each kind of number), computed once, then read back from the cache
+    with the reference out of reach: a class that moves in points imports neither it nor torch."""
+    from .helpers import MM
+
+    values = MM.reference_values
+    expected = values.ReferenceExpected()
+    case = cases["train_manual"][0]
+    start = [p.numpy() for p in values.solutions.init_params(2, 10, 2)]
+    params = [np.full(shape, 0.1, dtype=np.float32) for shape in ((2, 10), (10,), (10, 2), (2,))]
+
+    def asked() -> list:
+        return [
+            expected.values(cases["backward"][0]),
+            expected.training(case, start),
+            expected.optimizer(cases["optimizers"][0], "Adam"),
+            expected.holdout_correct(params),
+            MM.cases.training_split(),
+        ]
+
+    first = asked()
+
+    def refuse():
+        raise AssertionError("the reference was run again")
+
+    monkeypatch.setattr(values, "_solutions", refuse)
+    monkeypatch.setattr(reference_cache, "_read", {})  # a new process: nothing in memory
+    for cached in (values._training_losses, values._optimizer_history, MM.cases._notebook_split):
+        cached.cache_clear()
+    again = asked()
+    assert np.array_equal(again[1], first[1]) and np.array_equal(again[2], first[2]) and again[3] == first[3]
+    assert all(np.array_equal(again[0][name], first[0][name]) for name in first[0])
+    assert all(np.array_equal(a, b) for a, b in zip(again[4], first[4], strict=True))
