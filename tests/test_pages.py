@@ -231,3 +231,17 @@ def test_points_read_as_people_read_them_and_pass_or_fail_is_said_in_words(rubri
     assert (
         "&#10007; points lost" in page and "&#10003; full marks" not in page.split('id="items"')[1].split("loss_fn")[0]
     )
+
+
+def test_the_reports_histogram_is_drawn_again_only_when_the_scores_change(tmp_path, monkeypatch):
+    from grader.views import report
+
+    drawn = []
+    histogram = report.histogram_figure
+    monkeypatch.setattr(report, "histogram_figure", lambda *a: drawn.append(1) or histogram(*a))
+    cache = tmp_path / "report-histogram.json"
+    first = report.histogram_png([10.0, 40.0, 75.0], 75, cache)
+    assert report.histogram_png([75.0, 10.0, 40.0], 75, cache) == first and drawn == [1]  # the same scores
+    assert report.histogram_png([10.0, 40.0, 20.0], 75, cache) != first and drawn == [1, 1]
+    cache.write_text("{damaged")
+    assert report.histogram_png([10.0, 40.0, 20.0], 75, cache).startswith("data:image/png") and drawn == [1, 1, 1]

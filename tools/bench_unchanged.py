@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "submissions"
 sys.path.insert(0, str(ROOT))
 
+from grader.store import ClassStore  # noqa: E402
+from grader.views.write import write_class_views  # noqa: E402
 from tools.bench_rescore import fill_class, grade  # noqa: E402
 
 
@@ -52,6 +54,8 @@ def main() -> None:
         graded = scratch / "graded"
         grade([EXAMPLES], graded, "--jobs", "2", "--sandbox", "off")
         fill_class(graded, args.students)
+        with ClassStore.open(graded) as store:  # the class as the last run left it: its report of these students
+            write_class_views(store, store.rubric, graded)
         students = files_as_graded(graded, scratch / "files")
         for run in range(args.runs):
             out = scratch / f"run{run}"

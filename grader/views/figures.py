@@ -9,9 +9,10 @@ from __future__ import annotations
 import base64
 import io
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn: a run that draws none starts without it
+    from matplotlib.figure import Figure
 
 # legible at the size the pages show them: larger type than matplotlib's 10 pt
 STYLE = {"font.size": 13, "axes.titlesize": 14, "axes.labelsize": 13, "legend.fontsize": 12}
@@ -19,6 +20,8 @@ STYLE = {"font.size": 13, "axes.titlesize": 14, "axes.labelsize": 13, "legend.fo
 
 def png(figure: Figure) -> str:
     """The figure as a PNG data: URI (margins set by each figure: a "tight" box would draw it twice)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=90)

@@ -11,18 +11,23 @@ once TAs have scored some.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
 import numpy as np
-from matplotlib.figure import Figure
 
 from grader.result import SubmissionResult, SubmissionStatus
 from grader.rubric import Rubric
 from grader.shared.catalogue import MISCONCEPTIONS
 from grader.store import StudentRow
+from grader.views.feedback import content_stamp
 from grader.views.figures import STYLE, png
 from grader.views.html import render
+
+if TYPE_CHECKING:  # matplotlib is imported where the histogram is drawn: most runs draw the one they drew before
+    from matplotlib.figure import Figure
 
 
 def _shortened(text: str) -> str:
@@ -41,6 +46,9 @@ def _needs_a_look(result: SubmissionResult) -> str:
 
 
 def histogram_figure(scores: list[float], maximum: float) -> Figure:
+    import matplotlib
+    from matplotlib.figure import Figure
+
     with matplotlib.rc_context(STYLE):
         figure = Figure(figsize=(7, 3.2))
         # margins that hold the axis labels at this size (a "tight" box would draw the figure twice)
@@ -53,7 +61,26 @@ def histogram_figure(scores: list[float], maximum: float) -> Figure:
     return figure
 
 
-def report_html(rows: list[StudentRow], rubric: Rubric) -> str:
+def histogram_png(scores: list[float], maximum: float, cache: Path | None = None) -> str:
+    """The histogram as a PNG data: URI; drawn again only when the scores (or the code drawing it) changed since
+    the one kept in `cache`."""
+    stamp = content_stamp("histogram", sorted(scores), maximum)
+    try:
+        kept = json.loads(cache.read_text()) if cache is not None else {}
+    except (OSError, ValueError):
+        kept = {}
+    if isinstance(kept, dict) and kept.get("stamp") == stamp and isinstance(kept.get("png"), str):
+        return kept["png"]
+    drawn = png(histogram_figure(scores, maximum))
+    if cache is not None:
+        partial = cache.with_suffix(".partial")
+        partial.write_text(json.dumps({"stamp": stamp, "png": drawn}))
+        partial.replace(cache)
+    return drawn
+
+
+def report_html(rows: list[StudentRow], rubric: Rubric, histogram_cache: Path | None = None) -> str:
+    """The class report; `histogram_cache`: where its histogram is kept between runs."""
     results = [row.result for row in rows if row.result is not None]
     scores = [r.score for r in results]
     bins = np.linspace(0, rubric.automatic_total, 6)
@@ -110,7 +137,7 @@ def report_html(rows: list[StudentRow], rubric: Rubric) -> str:
         mean=float(np.mean(scores)) if scores else 0.0,
         median=float(np.median(scores)) if scores else 0.0,
         maximum=rubric.automatic_total,
-        histogram=png(histogram_figure(scores, rubric.automatic_total)) if scores else None,
+        histogram=histogram_png(scores, rubric.automatic_total, histogram_cache) if scores else None,
         bins=[
             {"low": low, "high": high, "count": int(n)}
             for low, high, n in zip(bins[:-1], bins[1:], counts, strict=True)

@@ -17,6 +17,8 @@ from grader.views.report import report_html
 # beside a student's page: its figures and what they were drawn from, so that a page drawn again for other scores
 # reuses them
 FIGURES_FILE = "feedback-figures.json"
+# beside the class report: its histogram and the scores it was drawn from
+HISTOGRAM_FILE = "report-histogram.json"
 
 
 def write_whole(path: Path, text: str) -> None:
@@ -64,7 +66,7 @@ def write_class_views(store: ClassStore, rubric: Rubric, out: Path) -> None:
     """The views of the whole class: the gradebook and the report."""
     rows = store.students(plots=False)
     write_gradebook(rows, rubric, out)
-    write_whole(out / "report.html", report_html(rows, rubric))
+    write_whole(out / "report.html", report_html(rows, rubric, out / HISTOGRAM_FILE))
 
 
 def write_all_views(store: ClassStore, rubric: Rubric, out: Path) -> None:
