@@ -189,9 +189,12 @@ def test_a_page_with_nothing_new_to_show_is_not_drawn_again(rubric, cases, monke
     assert drawn == [1] and figure in changed  # the same training: its figures taken from the cache beside it
     cache = page.with_name("feedback-figures.json")
     assert figure.split('src="')[1].split('"')[0] == json.loads(cache.read_text())["figures"][0]["image"]
-    cache.write_text("{not json")  # a damaged cache: the figures are drawn again, the page the same
+    write_submission_views(result, tmp_path)  # nothing changed: the figures beside it are not even read
+    assert drawn == [1] and page.read_text() == changed
+    cache.write_text("{not json")  # a damaged cache: the figures are drawn again where the page changes
+    result.tests = [TestResult("loss_fn", "loss_fn.random", 1.5, 2.5, problem="wrong")]
     write_submission_views(result, tmp_path)
-    assert drawn == [1, 1] and page.read_text() == changed
+    assert drawn == [1, 1] and figure in page.read_text() and json.loads(cache.read_text())["stamp"]
     result.plots = trained_plots(cases, {**NARROW, "W2": [[-0.1, 0.1]] * 10})  # another training
     write_submission_views(result, tmp_path)
     assert drawn == [1, 1, 1]

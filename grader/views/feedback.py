@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from grader.assignment import current_assignment
@@ -62,15 +63,17 @@ def feedback_markdown(result: SubmissionResult) -> str:
 
 
 def feedback_html(
-    result: SubmissionResult, previous: str = "", figures: dict | None = None
-) -> tuple[str, dict[str, str | None]]:
+    result: SubmissionResult, previous: str = "", figures: Callable[[], dict | None] = lambda: None
+) -> tuple[str, dict[str, str | None] | None]:
     """The same feedback as a page: points per item, each failing test, the student's training drawn beside the
     reference's, the written answers with their scores. Everything from the submission is escaped. Returned with
-    the figures it holds, stamped with what they were drawn from (kept beside the page: `figures` next time).
+    the figures it holds, stamped with what they were drawn from (kept beside the page: `figures` next time), or
+    None where the page is `previous` as it was.
 
     `previous` is the page as last written: it is returned as it is when nothing it shows has changed (its
-    stamp says so), and `figures` are used again when they were drawn from the same training, since drawing
-    them is most of a page's cost and a class graded again is mostly unchanged."""
+    stamp says so; the figures beside it are not even read), and `figures()`, the figures kept beside it, are
+    used again when they were drawn from the same training, since drawing them is most of a page's cost and a
+    class graded again is mostly unchanged."""
     who = f"{result.identity.name} ({result.identity.student})" if result.identity.name else result.identity.student
     items = [
         {
@@ -105,10 +108,12 @@ def feedback_html(
         "training_policy": _training_policy(result),
         "hidden_cases": hidden_cases_note(),
     }
-    stamp, figures_stamp = content_stamp(shown, result.plots), content_stamp(result.plots)
-    kept = figures if figures is not None and figures.get("stamp") == figures_stamp else None
-    if f'<meta name="grader-content" content="{stamp}">' in previous[:4096] and kept is not None:
-        return previous, kept
+    figures_stamp = content_stamp(result.plots)  # the plots (most of a grading's bytes) encoded once
+    stamp = content_stamp(shown, figures_stamp)
+    if f'<meta name="grader-content" content="{stamp}">' in previous[:4096]:
+        return previous, None
+    kept = figures()
+    kept = kept if kept is not None and kept.get("stamp") == figures_stamp else None
     shown["failing"], shown["hints"] = _without_repeated_hints([t for t in result.tests if not t.passed])
     # other scores (a rescore, a TA's import), the same training: the figures drawn for it before
     drawn = kept or {

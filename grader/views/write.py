@@ -35,11 +35,16 @@ def write_submission_views(result: SubmissionResult, out: Path) -> Path:
     write_whole(folder / "feedback.md", feedback_markdown(result) + "\n")
     page, cache = folder / "feedback.html", folder / FIGURES_FILE
     previous = page.read_text(errors="replace") if page.is_file() else ""
-    figures = _cached_figures(cache)
-    html, drawn = feedback_html(result, previous, figures)
+    read: list[dict | None] = []  # what the cache held, where the page asked for it
+
+    def kept() -> dict | None:
+        read.append(_cached_figures(cache))
+        return read[-1]
+
+    html, drawn = feedback_html(result, previous, kept)
     if html != previous:
         write_whole(page, html)
-    if drawn != figures:
+    if drawn is not None and (not read or drawn != read[-1]):
         write_whole(cache, json.dumps(drawn))
     return folder
 
