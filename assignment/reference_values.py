@@ -104,25 +104,19 @@ def _training_losses(
     learning_rate: float | None,
 ) -> np.ndarray:
     inputs = (start, shapes, epochs, X, y, rows, learning_rate)
-    losses = remembered("training", inputs, lambda: {"losses": _train(*inputs)})["losses"]
+    losses = remembered("training", inputs, lambda: {"losses": _train(inputs)})["losses"]
     losses.flags.writeable = False  # shared by every caller
     return losses
 
 
-def _train(
-    start: tuple[bytes, ...],
-    shapes: tuple[tuple[int, ...], ...],
-    epochs: int,
-    X: bytes,
-    y: bytes,
-    rows: tuple[int, ...],
-    learning_rate: float | None,
-) -> np.ndarray:
+def _train(inputs: tuple) -> np.ndarray:
+    """The handout's loop from a start (`_training_losses`'s arguments, as a tuple): its losses."""
     import torch
 
+    start, shapes, epochs, X, y, rows, learning_rate = inputs
     solutions = _solutions()
     learning_rate = training_defaults()["learning_rate"] if learning_rate is None else learning_rate
-    inputs = torch.from_numpy(np.frombuffer(X, dtype=np.float32).reshape(rows).copy())
+    features = torch.from_numpy(np.frombuffer(X, dtype=np.float32).reshape(rows).copy())
     labels = torch.from_numpy(np.frombuffer(y, dtype=np.int64).copy())
     params = [
         torch.from_numpy(np.frombuffer(data, dtype=np.float32).reshape(shape).copy())
@@ -130,9 +124,9 @@ def _train(
     ]
     history = []
     for _ in range(epochs):
-        z1, a1, _, p_hat = solutions.forward(inputs, *params)
+        z1, a1, _, p_hat = solutions.forward(features, *params)
         history.append(solutions.loss_fn(p_hat, labels).item())
-        solutions.sgd_update(params, solutions.backward(inputs, labels, z1, a1, p_hat, params[2]), learning_rate)
+        solutions.sgd_update(params, solutions.backward(features, labels, z1, a1, p_hat, params[2]), learning_rate)
     return np.array(history)
 
 
