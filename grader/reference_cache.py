@@ -32,13 +32,15 @@ _read: dict[Path, dict[str, np.ndarray]] = {}
 
 
 def cache_folder() -> Path | None:
-    """Where the reference's numbers are kept, or None (GRADER_CACHE=off)."""
+    """Where the reference's numbers are kept, or None (GRADER_CACHE=off, or no home to keep them in)."""
     chosen = os.environ.get(ENVIRONMENT_VARIABLE, "")
     if chosen.lower() == "off":
         return None
     if chosen:
         return Path(chosen)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "grader" / "reference"
+    home = Path(os.path.expanduser("~"))  # "~" itself where there is no home (a container's nobody)
+    base = os.environ.get("XDG_CACHE_HOME") or (home / ".cache" if home.is_absolute() else None)
+    return Path(base) / "grader" / "reference" if base else None
 
 
 @cache

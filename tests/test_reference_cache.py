@@ -86,3 +86,10 @@ def test_messmasters_numbers_read_back_need_neither_the_reference_nor_torch(case
     assert np.array_equal(again[1], first[1]) and np.array_equal(again[2], first[2]) and again[3] == first[3]
     assert all(np.array_equal(again[0][name], first[0][name]) for name in first[0])
     assert all(np.array_equal(a, b) for a, b in zip(again[4], first[4], strict=True))
+
+
+def test_without_a_home_nothing_is_kept_rather_than_a_folder_named_tilde(monkeypatch):
+    for name in ("GRADER_CACHE", "XDG_CACHE_HOME", "HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("os.path.expanduser", lambda path: path)  # as where no user database names a home
+    assert cache_folder() is None
