@@ -168,7 +168,10 @@ def selfcheck_source(assignment: Assignment, rubric: Rubric) -> str:
     runner = RUNNER.read_text()
     start, end = runner.find(STAMP_BEGIN), runner.find(STAMP_END)
     text = runner[:start] + shared_block(assignment, rubric) + runner[end + len(STAMP_END) :]
-    text = text.replace("ASSIGNMENT_TITLE", assignment.TITLE).replace("NOTEBOOK_FILE", assignment.notebook.name)
+    named = {"ASSIGNMENT_TITLE": assignment.TITLE, "NOTEBOOK_FILE": assignment.notebook.name}
+    named["FIRST_ITEM"] = next(iter(rubric.items))
+    for token, value in named.items():  # the runner's docstring, said of this assignment
+        text = text.replace(token, value)
     sources = [Path(module.__file__).read_text() for module in SHARED_MODULES]
     sources += [path.read_text() for path in assignment_sources(assignment)] + [assignment.kernel_helpers]
     first_import = text.index("\nfrom __future__ import annotations\n") + len("\nfrom __future__ import annotations\n")

@@ -1,10 +1,10 @@
-"""Check your ASSIGNMENT_TITLE functions before you submit.
+"""The self-check of ASSIGNMENT_TITLE: check your functions before you submit.
 
 In the notebook, after running your cells:
 
     from selfcheck import check
-    check("loss_fn")   # one function (by its name, as in the feedback)
-    check()            # all of them
+    check("FIRST_ITEM")  # one function (by its name, as in the feedback)
+    check()  # all of them
 
 From a shell, on a saved notebook (runs it with few epochs first):
 
