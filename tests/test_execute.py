@@ -190,3 +190,25 @@ def test_no_kernel_is_killed_once_the_probe_says_it_is_done_or_where_it_says_not
         with CallWatch(tmp_path / name, 0.1, killed.set) as watch:
             killed.wait(1.0)  # ten allowances: had it fired, it would have by now (a busy machine only delays it)
         assert not killed.is_set() and watch.stalled == ""
+
+
+def test_a_progress_file_replaced_by_a_fifo_or_a_link_neither_blocks_nor_misleads_the_watch(tmp_path):
+    """Student code can reach the probe's folder: whatever it puts in the file's place, the watch still ends."""
+    import os
+    import threading
+
+    from grader.run.harvest import CallWatch
+
+    os.mkfifo(tmp_path / "fifo.progress")  # no writer: opening it for reading would wait for ever
+    (tmp_path / "elsewhere").write_text("train_manual.small\n")
+    (tmp_path / "link.progress").symlink_to(tmp_path / "elsewhere")
+    killed, finished = threading.Event(), threading.Event()
+
+    def watch_both() -> None:
+        for name in ("fifo.progress", "link.progress"):
+            with CallWatch(tmp_path / name, 0.1, killed.set):
+                killed.wait(1.0)  # ten allowances: long enough to have read the file many times
+        finished.set()
+
+    threading.Thread(target=watch_both, daemon=True).start()
+    assert finished.wait(60) and not killed.is_set()

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import secrets
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -58,12 +60,22 @@ class CallWatch:
         self._thread.join()
 
     def _last_line(self) -> str:
+        """The file's last line; "" for anything but a regular file (student code can reach it: a FIFO or a link
+        put in its place must not block or redirect this thread)."""
         try:
-            with open(self.progress, "rb") as file:
-                file.seek(max(0, self.progress.stat().st_size - 4096))
-                lines = file.read().decode("utf-8", "replace").splitlines()
+            descriptor = os.open(self.progress, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
         except OSError:
             return ""
+        try:
+            status = os.fstat(descriptor)
+            if not stat.S_ISREG(status.st_mode):
+                return ""
+            tail = os.pread(descriptor, 4096, max(0, status.st_size - 4096))
+        except OSError:
+            return ""
+        finally:
+            os.close(descriptor)
+        lines = tail.decode("utf-8", "replace").splitlines()
         return lines[-1] if lines else ""
 
     def _watch(self) -> None:
