@@ -180,6 +180,16 @@ ITEM_TABLE = {
 NOTEBOOK_SIZES = {"d": 2, "h": 10}
 NOTEBOOK_PARAMETERS = {"EPOCHS": 100}
 TRAININGS = {"train_manual": 10000, "train_with_optimizer": 10000}
+WARM_MODULES = [
+    "torch",
+    "torch.nn.functional",
+    "sklearn.model_selection",
+    "pandas",
+    "collections.abc",
+    "matplotlib.pyplot",
+    "numpy",
+    "torch._dynamo",
+]
 
 
 def value_mismatch(actual: object, expected: object, rtol: float, atol: float) -> str:
@@ -2313,6 +2323,239 @@ def _transport() -> str:
     return "ipc" if hasattr(socket, "AF_UNIX") and os.name != "nt" else "tcp"
 
 
+# ---- a kernel kept ready for the next check (Linux, macOS) -------------------------------------------------------
+# Most of a check's seconds go to importing the course's packages into a fresh kernel. So each check from the shell
+# leaves one fresh kernel behind, its imports done and nothing of any notebook run in it, for the next check to
+# take; a kept kernel nobody takes ends after SPARE_IDLE_SECONDS, and one taken ends with the check that took it.
+# SELFCHECK_SPARE=0 keeps none; `python selfcheck.py --stop` ends a kept kernel now.
+SPARE_IDLE_SECONDS = float(os.environ.get("SELFCHECK_SPARE_IDLE_SECONDS", "900"))
+SPARE_SERVE = "--serve-spare"  # the command line of a kept kernel's process (not for students)
+
+
+def _spares_wanted() -> bool:
+    return os.name == "posix" and os.environ.get("SELFCHECK_SPARE", "1").lower() not in ("0", "off", "no", "false")
+
+
+def _spare_folder() -> Path | None:
+    """This user's folder for kept kernels (their tokens, connection files and sockets), private to them; None
+    where there can be none (a folder of that name that is someone else's, or that others may write into)."""
+    import stat
+    import tempfile
+
+    folder = Path(tempfile.gettempdir()) / f"selfcheck-{os.getuid()}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        found = folder.lstat()
+    except OSError:
+        return None
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid() or found.st_mode & 0o077:
+        return None
+    return folder
+
+
+def _spare_key() -> str:
+    """Kernels kept by this very self-check (its bytes), for this Python and what of the environment decides what
+    a kernel imports and how it computes, serve its checks."""
+    import hashlib
+
+    environment = sorted(
+        (name, value)
+        for name, value in os.environ.items()
+        if name.startswith(("PYTHON", "OMP_", "MKL_", "OPENBLAS", "TORCH", "CUDA", "LD_", "MPL"))
+        or name in ("PATH", "VIRTUAL_ENV", "CONDA_PREFIX")
+    )
+    import sysconfig
+
+    # the packages' folder changes when a package is installed or removed: kernels kept before do not serve
+    packages = Path(sysconfig.get_paths()["purelib"])
+    installed = packages.stat().st_mtime_ns if packages.is_dir() else 0
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest.update(repr((sys.executable, sys.version, environment, installed)).encode())
+    return digest.hexdigest()[:16]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process of that number: not ours to touch, but there
+    return True
+
+
+def _spare_running(folder: Path, pid: int) -> bool:
+    """Whether the kept kernel of that number still runs: it holds a lock on its own file for as long as it lives,
+    which no process that merely got its number after it (a reboot, a wrap-around) holds."""
+    import fcntl
+
+    try:
+        descriptor = os.open(folder / f"kernel-{pid}.lock", os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(descriptor)
+    return False
+
+
+def _end_spare(folder: Path, pid: int) -> None:
+    """End a kept kernel, whatever it started, and remove its files."""
+    import signal
+
+    if _spare_running(folder, pid):
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)  # it leads a session of its own: the group is it and its children
+    for leftover in [*folder.glob(f"kernel-{pid}*"), *folder.glob(f"claimed-*-{pid}.json")]:
+        leftover.unlink(missing_ok=True)
+
+
+def _claim_spare(folder: Path, key: str) -> dict | None:
+    """Take a kept kernel of this key, if one is there and alive: {"pid", "connection_file"}, else None. Taking is
+    renaming its token: of two checks at once, one gets it."""
+
+    def age(token: Path) -> float:  # the oldest first: it is the likeliest to have finished importing
+        try:
+            return token.stat().st_mtime
+        except OSError:
+            return float("inf")  # taken meanwhile
+
+    for token in sorted(folder.glob(f"spare-{key}-*.json"), key=age):
+        pid = int(token.stem.rsplit("-", 1)[1])
+        claimed = folder / f"claimed-{os.getpid()}-{pid}.json"
+        try:
+            token.rename(claimed)
+            kept = json.loads(claimed.read_text())
+        except (OSError, ValueError):
+            continue
+        if _spare_running(folder, pid):
+            return kept
+        claimed.unlink(missing_ok=True)
+        _end_spare(folder, pid)
+    return None
+
+
+def _keep_one_ready(folder: Path, key: str) -> None:
+    """Start a kernel for the next check, in the background, unless one of this key waits already."""
+    import subprocess
+
+    if any(folder.glob(f"spare-{key}-*.json")):
+        return
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("JPY_")}
+    # nothing of the terminal: a kept kernel must not hold a caller's pipes open, nor get its Ctrl-C
+    subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), SPARE_SERVE, str(folder), key],
+        cwd=folder,
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def _serve_spare(folder: Path, key: str) -> None:
+    """A kept kernel's process: its connection and token written, the course's packages imported, then a kernel
+    until a check takes it and ends it (or until SPARE_IDLE_SECONDS pass untaken)."""
+    import fcntl
+    import threading
+
+    del sys.path[0]  # this file's folder: the kernel finds the bundle as a fresh one does, by its first cell
+    pid = os.getpid()
+    # held until the process ends (this function returns only then): how a check tells it runs (_spare_running)
+    lock = os.open(folder / f"kernel-{pid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    connect = _require("jupyter_client.connect")
+    connection_file, _ = connect.write_connection_file(
+        str(folder / f"kernel-{pid}.json"), transport="ipc", ip=str(folder / f"kernel-{pid}")
+    )
+    token = folder / f"spare-{key}-{pid}.json"
+    written = token.with_suffix(".part")
+    written.write_text(json.dumps({"pid": pid, "connection_file": connection_file}))
+    written.rename(token)  # whole, or not there: a check never reads half a token
+    for module in WARM_MODULES:
+        with contextlib.suppress(Exception):  # the notebook meets the same error itself, in its own cell
+            __import__(module)
+    threading.Thread(target=_spare_watch, args=(folder, token), daemon=True).start()
+    import importlib.util
+
+    from ipykernel.kernelapp import launch_new_instance
+
+    arguments = ["-f", connection_file, "--IPKernelApp.log_level=ERROR"]
+    # the command line a notebook sees is a fresh kernel's, as Jupyter starts one
+    sys.argv = [importlib.util.find_spec("ipykernel_launcher").origin, *arguments]
+    launch_new_instance(argv=arguments)
+
+
+def _spare_watch(folder: Path, token: Path) -> None:
+    """In a kept kernel: untaken for SPARE_IDLE_SECONDS, it ends; taken, it ends when the check that took it ends
+    (a check ends its kernel itself, but may be killed first)."""
+    pid, deadline = os.getpid(), time.monotonic() + SPARE_IDLE_SECONDS
+    while token.exists():
+        if time.monotonic() > deadline:
+            with contextlib.suppress(OSError):
+                token.rename(token.with_suffix(".expired"))  # ours to end, unless a check took it this instant
+                token.with_suffix(".expired").unlink()
+                _end_spare(folder, pid)
+        time.sleep(0.5)
+    claimed = next(folder.glob(f"claimed-*-{pid}.json"), None)
+    claimant = int(claimed.name.split("-")[1]) if claimed else 0
+    if claimed:
+        claimed.unlink(missing_ok=True)
+    while claimant and _alive(claimant):
+        time.sleep(1)
+    _end_spare(folder, pid)
+
+
+def stop_spares() -> int:
+    """End every kernel this user's self-checks keep ready, and clear what ended ones left; how many were ended."""
+    folder = _spare_folder() if os.name == "posix" else None
+    ended = 0
+    for token in folder.glob("spare-*.json") if folder else ():
+        pid = int(token.stem.rsplit("-", 1)[1])
+        with contextlib.suppress(OSError):
+            token.unlink()
+            _end_spare(folder, pid)
+            ended += 1
+    for left in folder.glob("claimed-*.json") if folder else ():
+        pid = int(left.stem.rsplit("-", 1)[1])
+        if not _spare_running(folder, pid):  # a check's kernel that ended without a word (a crash)
+            _end_spare(folder, pid)
+    return ended
+
+
+def _kept_kernel_manager(kept: dict) -> Any:
+    """A manager of a kernel an earlier check started: this check uses it and ends it, though not its parent."""
+    import signal
+
+    base = _require("jupyter_client.manager").AsyncKernelManager
+    pid, folder = kept["pid"], Path(kept["connection_file"]).parent
+
+    class KeptKernelManager(base):
+        @property
+        def has_kernel(self) -> bool:
+            return True
+
+        async def _async_is_alive(self) -> bool:  # its client asks this of it while it waits for the kernel
+            return _spare_running(folder, pid)
+
+        async def _async_interrupt_kernel(self) -> None:
+            os.kill(pid, signal.SIGINT)
+
+        async def _async_shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+            _end_spare(folder, pid)
+            self._close_control_socket()
+
+        is_alive, interrupt_kernel, shutdown_kernel = _async_is_alive, _async_interrupt_kernel, _async_shutdown_kernel
+
+    manager = KeptKernelManager(connection_file=kept["connection_file"])
+    manager.load_connection_file()
+    return manager
+
+
 def check_notebook(path: str, item: str | None = None) -> bool:
     """Run a saved notebook (its parameters set to NOTEBOOK_PARAMETERS: few epochs) in a fresh kernel as the grader
     runs it, then the checks (of `item`) inside it. Cells are numbered as the notebook lists them, text cells
@@ -2323,21 +2566,32 @@ def check_notebook(path: str, item: str | None = None) -> bool:
     import warnings
 
     warnings.filterwarnings("ignore", module="jupyter_client|jupyter_core|zmq|traitlets")
-    # as the grader's kernels: figures are drawn without a window or an image for a front end to show
-    os.environ["MPLBACKEND"] = "agg"
+    # as the grader's kernels: figures drawn without a window or an image for a front end to show, one thread (the
+    # same numbers on every machine, and no thread of the kernel waiting on a core the kept kernel is importing on)
+    os.environ.update(MPLBACKEND="agg", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    os.environ.update(PYTHONHASHSEED="0")
     manager_class = _require("jupyter_client.manager").AsyncKernelManager
     run_sync = _require("jupyter_core.utils").run_sync
     import tempfile
 
-    sockets = tempfile.TemporaryDirectory(prefix="selfcheck-")
-    transport = _transport()
-    where = os.path.join(sockets.name, "kernel") if transport == "ipc" else "127.0.0.1"
-    manager = manager_class(kernel_name="python3", transport=transport, ip=where)
-    # the kernel starts first: it gets ready while the notebook is read and prepared here
     folder = str(Path(path).resolve().parent)
-    run_sync(manager.start_kernel)(cwd=folder, extra_arguments=["--IPKernelApp.log_level=ERROR"])
+    spares = _spare_folder() if _spares_wanted() else None
+    kept = None
+    if spares is not None:
+        key = _spare_key()
+        kept = _claim_spare(spares, key)
+        _keep_one_ready(spares, key)  # on the other core, while this check runs
+    sockets = tempfile.TemporaryDirectory(prefix="selfcheck-")
+    if kept is not None:
+        manager = _kept_kernel_manager(kept)
+    else:
+        transport = _transport()
+        where = os.path.join(sockets.name, "kernel") if transport == "ipc" else "127.0.0.1"
+        manager = manager_class(kernel_name="python3", transport=transport, ip=where)
+        # the kernel starts first: it gets ready while the notebook is read and prepared here
+        run_sync(manager.start_kernel)(cwd=folder, extra_arguments=["--IPKernelApp.log_level=ERROR"])
     try:
-        return _run_and_check(manager, path, item, started)
+        return _run_and_check(manager, path, item, started, kept=kept is not None)
     finally:
         # the kernel stopped before the command returns: nothing of it prints after the prompt is back
         if run_sync(manager.is_alive)():
@@ -2345,8 +2599,16 @@ def check_notebook(path: str, item: str | None = None) -> bool:
         sockets.cleanup()
 
 
-def _run_and_check(manager: Any, path: str, item: str | None, started: float) -> bool:
-    """The notebook, then the checks, in the kernel `manager` started; the verdicts printed."""
+def _enter_kernel(folder: str) -> None:
+    """A kernel's first cell: the notebook's folder as its working folder (a kept kernel's was another), and the
+    grader's watch over the threads and processes the notebook will start, as the grader's kernels have it."""
+    os.chdir(folder)
+    _grader_install_watch()
+
+
+def _run_and_check(manager: Any, path: str, item: str | None, started: float, kept: bool = False) -> bool:
+    """The notebook, then the checks, in the kernel `manager` started (`kept`: by an earlier check); the verdicts
+    printed."""
     nbformat = _require("nbformat")
     NotebookClient = _require("nbclient").NotebookClient
 
@@ -2360,10 +2622,10 @@ def _run_and_check(manager: Any, path: str, item: str | None, started: float) ->
     # as the grader does: a cell that only runs the self-check is passed over (the checks run once, at the end)
     own_cells = [c for c in notebook.cells if id(c) in number_of and c.cell_type == "code"]
     notebook.cells = [c for c in notebook.cells if not (c in own_cells and is_selfcheck_cell(c.source))]
-    here = str(Path(__file__).resolve().parent)
-    load = f"import sys\nsys.path.insert(0, {here!r})\nimport selfcheck\n"
-    # first, as the grader's kernels do: the watch over the threads and processes the notebook will start
-    watch_cell = nbformat.v4.new_code_cell(f"{load}selfcheck._grader_install_watch()\ndel selfcheck")
+    here, folder = str(Path(__file__).resolve().parent), str(Path(path).resolve().parent)
+    # names nothing in the notebook's namespace: a notebook that forgot an import fails here as at the grader
+    load = f"__import__('sys').path.insert(0, {here!r})\n"
+    watch_cell = nbformat.v4.new_code_cell(f"{load}__import__('selfcheck')._enter_kernel({folder!r})")
     colour = _colour_wanted()  # decided here, at the terminal: the kernel's output is never one
     check_cell = nbformat.v4.new_code_cell("# the checks: written when the notebook has run")
     notebook.cells = [watch_cell, *notebook.cells, check_cell]
@@ -2374,7 +2636,8 @@ def _run_and_check(manager: Any, path: str, item: str | None, started: float) ->
         if cell is check_cell:  # by now every cell of the notebook has run: the checks learn which raised
             progress.done()
             cell.source = (
-                f"{load}assert selfcheck._check_and_report(globals(), {item!r}, {colour!r}, {raised!r}), 'failed'"
+                f"{load}assert __import__('selfcheck')._check_and_report(globals(), {item!r}, {colour!r}, {raised!r}), "
+                "'failed'"
             )
         elif id(cell) in number_of:
             progress.started(number_of[id(cell)], cell.source)
@@ -2412,20 +2675,33 @@ def _run_and_check(manager: Any, path: str, item: str | None, started: float) ->
     if failures and failures[0]["ename"] != "AssertionError":
         print(f"the self-check could not run: {failures[0]['ename']}: {failures[0]['evalue']}")
     ran_with = ", ".join(f"{name} = {value!r}" for name, value in NOTEBOOK_PARAMETERS.items())
-    print(f"The self-check took {time.monotonic() - started:.1f} s in all (the notebook ran with {ran_with}).")
+    ahead = ", in a kernel an earlier check had made ready" if kept else ""
+    print(f"The self-check took {time.monotonic() - started:.1f} s in all (the notebook ran with {ran_with}{ahead}).")
     return not failures
 
 
 def main(argv: list[str]) -> int:
     import argparse
 
+    if argv[:1] == [SPARE_SERVE]:
+        _serve_spare(Path(argv[1]), argv[2])
+        return 0
+
     parser = argparse.ArgumentParser(
         prog="python selfcheck.py", description="Run a saved notebook with few epochs, then check its functions."
     )
-    parser.add_argument("notebook", metavar="NOTEBOOK.ipynb")
+    parser.add_argument("notebook", metavar="NOTEBOOK.ipynb", nargs="?")
     names = [feedback_name(entry["function"]).split(" ")[0] for entry in ITEM_TABLE.values()]
     parser.add_argument("--item", choices=names, help="check one function only (default: all of them)")
+    parser.add_argument(
+        "--stop", action="store_true", help="end the kernel a check keeps ready for the next one, and check nothing"
+    )
     args = parser.parse_args(argv)
+    if args.stop:
+        print(f"ended {stop_spares()} kept kernel(s)")
+        return 0
+    if args.notebook is None:
+        parser.error("the notebook to check is missing")
     try:
         return 0 if check_notebook(args.notebook, item=args.item) else 1
     except MissingPackage as missing:

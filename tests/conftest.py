@@ -42,6 +42,8 @@ from .helpers import (
 # The reference's numbers are kept for this session only (the grader keeps them in the user's cache folder): a
 # test never reads what another session's code computed
 os.environ["GRADER_CACHE"] = tempfile.mkdtemp(prefix="grader-cache-")
+# The self-checks tests run from a shell keep no kernel ready for a next check (one test turns it on and ends it)
+os.environ["SELFCHECK_SPARE"] = "0"
 
 # The hidden trainings run for this many epochs in tests: the reference is past the holdout bar from 200
 # on (test_scoring checks it also is at the rubric's own epochs and at half of them), and 300 cost 3/5 of 500.

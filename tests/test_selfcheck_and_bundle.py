@@ -206,6 +206,95 @@ def test_make_check_runs_with_the_environment_the_readme_sets_up(bundle, tmp_pat
     assert "needs" not in result.stderr and result.returncode != 0  # the template fails its checks
 
 
+def _verdicts(output: str) -> str:
+    """The self-check's verdicts, without the seconds it took."""
+    kept = [line for line in output.splitlines() if not line.startswith("The self-check took")]
+    return re.sub(r"every check, in [\d.]+ s", "every check", "\n".join(kept))
+
+
+def _wait_until_gone(pid: int) -> None:
+    """Wait for a process that is not our child to end (its pidfd turns readable), as long as it takes."""
+    import select
+
+    try:
+        descriptor = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        select.select([descriptor], [], [])
+    finally:
+        os.close(descriptor)
+
+
+def _kept_kernels(folder) -> dict[int, str]:
+    """The kernels kept ready in a spare folder: pid -> key."""
+    found = {}
+    for token in folder.glob("spare-*.json"):
+        _, key, pid = token.stem.split("-")
+        found[int(pid)] = key
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="waits on processes by pidfd (Linux)")
+def test_a_check_takes_the_kernel_the_last_one_kept_ready_says_the_same_and_ends_it(bundle, tmp_path):
+    """The first check from a shell leaves a kernel with the course's packages imported; the next check runs the
+    notebook in it (seconds sooner) with the same verdicts, and ends it; --stop ends the one it left in turn. A
+    kept kernel holds none of the command's pipes: the command returns while it lives."""
+    _, folder = bundle
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = {**os.environ, "SELFCHECK_SPARE": "1", "TMPDIR": str(temporary)}
+
+    def check() -> subprocess.CompletedProcess:
+        command = [sys.executable, "selfcheck.py", "messmaster_part2.ipynb"]
+        return subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+
+    first = check()
+    spares = temporary / f"selfcheck-{os.getuid()}"
+    (kept,) = _kept_kernels(spares)
+    assert "made ready" not in first.stdout
+    second = check()
+    assert "in a kernel an earlier check had made ready" in second.stdout, second.stdout + second.stderr
+    assert (second.returncode, _verdicts(second.stdout)) == (first.returncode, _verdicts(first.stdout))
+    assert "FAIL init_params" in second.stdout and "PASS forward" in second.stdout
+    _wait_until_gone(kept)  # the check ended the kernel it took, and its folder holds nothing of it
+    assert not list(spares.glob(f"*-{kept}*")), sorted(p.name for p in spares.iterdir())
+    (left,) = _kept_kernels(spares)
+    stopped = subprocess.run(
+        [sys.executable, "selfcheck.py", "--stop"], cwd=folder, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert stopped.stdout.strip() == "ended 1 kept kernel(s)", stopped.stdout + stopped.stderr
+    _wait_until_gone(left)
+    assert not _kept_kernels(spares)
+
+
+def test_a_kept_kernels_token_whose_process_is_gone_is_never_taken_nor_its_number_signalled(tmp_path, monkeypatch):
+    """A token left behind (a crash, a reboot) names a number another process may hold now: without the kept
+    kernel's lock, no check takes it or signals that process."""
+    tmp_path.chmod(0o700)
+    token = tmp_path / f"spare-k-{os.getpid()}.json"
+    token.write_text(f'{{"pid": {os.getpid()}, "connection_file": "{tmp_path}/kernel-{os.getpid()}.json"}}')
+    (tmp_path / f"kernel-{os.getpid()}.lock").write_text("")  # its lock file, held by no one
+    assert selfcheck._claim_spare(tmp_path, "k") is None  # and this process, of that number, is still here
+    assert not list(tmp_path.iterdir())
+    assert selfcheck._claim_spare(tmp_path, "other") is None
+    # a claim whose kernel is gone is cleared by --stop, and nothing is signalled
+    monkeypatch.setattr(selfcheck, "_spare_folder", lambda: tmp_path)
+    (tmp_path / f"claimed-1-{os.getpid()}.json").write_text("{}")
+    assert selfcheck.stop_spares() == 0
+    assert not list(tmp_path.iterdir())
+
+
+def test_kept_kernels_are_only_for_the_same_self_check_python_and_environment(monkeypatch):
+    key = selfcheck._spare_key()
+    assert selfcheck._spare_key() == key
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    assert selfcheck._spare_key() != key
+    monkeypatch.setenv("SELFCHECK_SPARE", "0")
+    assert not selfcheck._spares_wanted()
+
+
 @pytest.mark.parametrize(
     "present,runs",
     [
