@@ -19,7 +19,7 @@ from examples.build_examples import replace_code
 from grader.items import generate_cases
 from grader.pipeline import grade_class
 from grader.rubric import Rubric, load_rubric
-from grader.run.sandbox import SandboxMode
+from grader.run.sandbox import SLOTS_VARIABLE, SandboxMode
 from grader.shared.outcomes import Case
 
 from .helpers import (
@@ -41,7 +41,12 @@ from .helpers import (
 
 # The reference's numbers are kept for this session only (the grader keeps them in the user's cache folder): a
 # test never reads what another session's code computed
-os.environ["GRADER_CACHE"] = tempfile.mkdtemp(prefix="grader-cache-")
+# (pytest-xdist's workers share their controller's)
+if "PYTEST_XDIST_WORKER" not in os.environ:
+    os.environ["GRADER_CACHE"] = tempfile.mkdtemp(prefix="grader-cache-")
+else:  # each worker's kernels run as users of its own slots: a test that finds none left sees only its worker's
+    worker = int(os.environ["PYTEST_XDIST_WORKER"].removeprefix("gw"))
+    os.environ[SLOTS_VARIABLE] = f"{worker * 100}-{worker * 100 + 99}"
 # The self-checks tests run from a shell keep no kernel ready for a next check (one test turns it on and ends it)
 os.environ["SELFCHECK_SPARE"] = "0"
 
@@ -50,6 +55,14 @@ os.environ["SELFCHECK_SPARE"] = "0"
 TEST_EPOCHS = 300
 # the examples graded as whole notebooks in the shared batch: a correct one, the template, one with a mistake
 WHOLE_EXAMPLES = ("alice_correct", "bob_untouched_template", "carol_forgot_sign")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`make test` runs two workers), a module's tests run in one worker, so that its fixtures
+    are built once; every test of the shared graded batch runs in the same worker, so that it is graded once."""
+    for item in items:
+        shared = "graded_class" in getattr(item, "fixturenames", ())
+        item.add_marker(pytest.mark.xdist_group("graded_class" if shared else item.module.__name__))
 
 
 @pytest.fixture(scope="session")

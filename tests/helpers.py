@@ -312,9 +312,11 @@ BAD_FILES = {
 
 
 def processes_of_kernel_users() -> list[int]:
-    """The live processes of any job slot's kernel user (the grader, as root, runs kernels as those)."""
-    from grader.run.sandbox import MAX_JOB_SLOTS, SLOT_UID_BASE
+    """The live processes of the kernel user of any job slot this test session may take (the grader, as root,
+    runs kernels as those; another pytest-xdist worker's take other slots, tests/conftest.py)."""
+    from grader.run.sandbox import SLOT_UID_BASE, job_slots
 
+    slots = job_slots()
     found = []
     for entry in Path("/proc").iterdir():
         try:
@@ -322,7 +324,7 @@ def processes_of_kernel_users() -> list[int]:
         except OSError:
             continue  # ended meanwhile
         uid = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("Uid:")), None)
-        if uid is not None and SLOT_UID_BASE <= uid < SLOT_UID_BASE + MAX_JOB_SLOTS:
+        if uid is not None and uid - SLOT_UID_BASE in slots:
             found.append(int(entry.name))
     return found
 

@@ -218,6 +218,25 @@ def test_concurrent_graders_hold_distinct_job_slots():
     assert len(slots) == 5
 
 
+@pytest.mark.parametrize(
+    "chosen,slots",
+    [("", range(1000)), ("3-5", range(3, 6)), (" 7 ", range(7, 8)), ("5-2", None), ("x", None), ("0-1000", None)],
+)
+def test_a_grader_takes_only_the_job_slots_it_is_given(monkeypatch, chosen, slots):
+    from grader.errors import GraderError
+    from grader.run.sandbox import SLOTS_VARIABLE, job_slots
+
+    monkeypatch.setenv(SLOTS_VARIABLE, chosen)
+    if slots is None:
+        with pytest.raises(GraderError, match="expected FIRST-LAST"):
+            job_slots()
+    else:
+        assert job_slots() == slots
+    if chosen == "3-5":  # the first free one of them, in a thread that holds none yet
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            assert thread.submit(job_slot).result() in range(3, 6)
+
+
 @pytest.mark.slow
 def test_environment_is_scrubbed_and_parent_folder_read_only(seen_from_inside):
     seen, _ = seen_from_inside

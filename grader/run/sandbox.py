@@ -193,6 +193,23 @@ def drops_privileges() -> bool:
 
 
 _slots = threading.local()  # each thread that grades holds a slot: a Dask worker may grade in several
+SLOTS_VARIABLE = "GRADER_JOB_SLOTS"
+
+
+def job_slots() -> range:
+    """The job slots this grader may take: all of them, or those GRADER_JOB_SLOTS="FIRST-LAST" names, so that
+    graders sharing a machine can be told apart by their kernels' users (two test workers, two courses)."""
+    chosen = os.environ.get(SLOTS_VARIABLE, "").strip()
+    if not chosen:
+        return range(MAX_JOB_SLOTS)
+    first, _, last = chosen.partition("-")
+    try:
+        slots = range(int(first), int(last or first) + 1)
+    except ValueError:
+        slots = range(0)
+    if not slots or slots.start < 0 or slots.stop > MAX_JOB_SLOTS:
+        raise GraderError(f"{SLOTS_VARIABLE}={chosen!r}: expected FIRST-LAST, from 0 to {MAX_JOB_SLOTS - 1}")
+    return slots
 
 
 def job_slot() -> int:
@@ -206,7 +223,8 @@ def job_slot() -> int:
         return _slots.slot
     folder = Path(tempfile.gettempdir()) / "grader-job-slots"
     folder.mkdir(mode=0o700, exist_ok=True)
-    for slot in range(MAX_JOB_SLOTS):
+    slots = job_slots()
+    for slot in slots:
         handle = os.open(folder / f"{slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -215,7 +233,7 @@ def job_slot() -> int:
             continue
         _slots.slot, _slots.lock = slot, handle
         return slot
-    raise RuntimeError(f"all {MAX_JOB_SLOTS} job slots are taken by other graders")
+    raise RuntimeError(f"all {len(slots)} job slots ({slots.start}-{slots.stop - 1}) are taken by other graders")
 
 
 def kernel_uid() -> int:
