@@ -18,6 +18,7 @@ import os
 import shutil
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -312,8 +313,9 @@ BAD_FILES = {
 
 
 def processes_of_kernel_users() -> list[int]:
-    """The live processes of the kernel user of any job slot this test session may take (the grader, as root,
-    runs kernels as those; another pytest-xdist worker's take other slots, tests/conftest.py)."""
+    """The live processes (zombies aside: they hold nothing but a number) of the kernel user of any job slot this
+    test session may take (the grader, as root, runs kernels as those; another pytest-xdist worker's take other
+    slots, tests/conftest.py)."""
     from grader.run.sandbox import SLOT_UID_BASE, job_slots
 
     slots = job_slots()
@@ -323,10 +325,35 @@ def processes_of_kernel_users() -> list[int]:
             status = (entry / "status").read_text() if entry.name.isdigit() else ""
         except OSError:
             continue  # ended meanwhile
-        uid = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("Uid:")), None)
-        if uid is not None and uid - SLOT_UID_BASE in slots:
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if "Uid" not in fields or fields.get("State", "").split()[0:1] == ["Z"]:
+            continue
+        if int(fields["Uid"].split()[0]) - SLOT_UID_BASE in slots:
             found.append(int(entry.name))
     return found
+
+
+def kernel_users_left(patience: float = 60) -> list[str]:
+    """The processes of this session's kernel users still there once those already killed have ended (a killed
+    process lingers a moment on a busy machine): each found is waited on by its pidfd, `patience` seconds in all at
+    most, then what is left is described by its command line."""
+    import select
+
+    deadline = time.monotonic() + patience
+    for pid in processes_of_kernel_users():
+        try:
+            descriptor = os.pidfd_open(pid)
+        except ProcessLookupError:
+            continue
+        try:
+            select.select([descriptor], [], [], max(0.0, deadline - time.monotonic()))
+        finally:
+            os.close(descriptor)
+    left = []
+    for pid in processes_of_kernel_users():
+        with suppress(OSError):
+            left.append(f"{pid}: {Path(f'/proc/{pid}/cmdline').read_bytes().replace(bytes(1), b' ').decode()[:200]}")
+    return left
 
 
 # ---- pages in a real browser ---------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from grader.run.sandbox import (
     private_mounts,
 )
 
-from .helpers import ROOT, processes_of_kernel_users, seen_from_one_cell
+from .helpers import ROOT, kernel_users_left, seen_from_one_cell
 
 pytestmark = pytest.mark.skipif(not bubblewrap_works(), reason="bubblewrap cannot run here (CI installs it)")
 
@@ -199,7 +199,7 @@ def test_workspace_and_tmp_share_one_bounded_space_and_a_user_of_the_slots_own(s
     assert seen["writable_dev_shm"] is False
     assert seen["uid"] == SLOT_UID_BASE + job_slot()
     # the daemon that left the kernel's process group was swept with the kernel
-    assert processes_of_kernel_users() == []
+    assert kernel_users_left() == []
 
 
 def test_concurrent_graders_hold_distinct_job_slots():

@@ -12,7 +12,7 @@ from grader.run import zygote_client
 from grader.run.kernel import fork_request
 from grader.run.sandbox import SandboxMode, SandboxPolicy, forks_kernels
 
-from .helpers import processes_of_kernel_users, seen_from_one_cell
+from .helpers import kernel_users_left, seen_from_one_cell
 
 POLICY = SandboxPolicy.from_limits(load_rubric().limits, SandboxMode.REQUIRED)
 
@@ -50,7 +50,7 @@ def test_a_kernel_that_cannot_be_confined_never_starts(tmp_path):
     request["root"] = str(tmp_path / "no such folder")  # the new root cannot be mounted
     with pytest.raises(zygote_client.KernelNotConfined, match="could not confine the kernel: .*mount"):
         zygote_client.fork_kernel(request)
-    assert processes_of_kernel_users() == []
+    assert kernel_users_left() == []
 
 
 def test_a_dead_zygote_is_replaced_at_the_next_kernel():
@@ -140,4 +140,4 @@ def test_where_the_fork_server_cannot_confine_kernels_they_start_afresh_and_say_
         kernel.stop_kernel(manager)
     assert manager.isolation in (Isolation.BUBBLEWRAP, Isolation.OWN_USER)
     assert "could not confine the kernel" in kernel._forking_failed
-    assert processes_of_kernel_users() == []
+    assert kernel_users_left() == []
