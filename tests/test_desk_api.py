@@ -399,3 +399,24 @@ def test_the_desks_decisions_are_plain_calls_without_http(desk):
     assert [row["student"] for row in served.student_list()] == [
         s["student"] for s in client.get("/api/students").json()
     ]
+
+
+def test_the_desk_answers_at_the_address_it_prints_the_moment_it_prints_it(rubric, tmp_path):
+    """Its first line is its address: a browser sent there at once is answered, however slowly the app is set up
+    after (it was refused until the server had started listening, on a busy machine)."""
+    import socket
+    import subprocess
+    import sys
+    from urllib.parse import urlsplit
+
+    make_desk_class(tmp_path, rubric, STUDENTS)
+    command = [sys.executable, "-m", "grader", "desk", str(tmp_path), "--port", "0"]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        address = urlsplit(server.stdout.readline().strip())
+        with socket.create_connection((address.hostname, address.port)) as connection:  # refused before the fix
+            connection.sendall(f"GET /?{address.query} HTTP/1.0\r\nHost: {address.netloc}\r\n\r\n".encode())
+            assert connection.makefile("rb").readline().startswith(b"HTTP/1.1 200")
+    finally:
+        server.terminate()
+        server.wait()

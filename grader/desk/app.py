@@ -207,6 +207,9 @@ def serve_desk(folder: Path, host: str = "127.0.0.1", port: int = 8765) -> None:
         listening = socket.socket(family, socket.SOCK_STREAM)
         listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listening.bind((host, port))
+        # listening before the address is printed: a browser sent there at once waits in the backlog until the
+        # server accepts, instead of being refused while the app is still being set up (a busy machine's seconds)
+        listening.listen(2048)
         shown = f"[{host}]" if ":" in host else host
         print(f"http://{shown}:{listening.getsockname()[1]}/?token={desk.token}", flush=True)
         if not is_loopback(host):
