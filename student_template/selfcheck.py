@@ -2438,11 +2438,28 @@ def _claim_spare(folder: Path, key: str) -> dict | None:
     return None
 
 
+SPARES_AT_MOST = 2  # kept kernels waiting at once, whatever their key (two bundles, two Pythons)
+SPARE_MEMORY_MIB = 1536  # none is started where less memory than this is available (Linux says how much)
+
+
+def _memory_available_mib() -> float:
+    try:
+        with open("/proc/meminfo") as meminfo:
+            found = next(line for line in meminfo if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration):
+        return float("inf")  # not Linux: not known, not refused
+    return int(found.split()[1]) / 1024
+
+
 def _keep_one_ready(folder: Path, key: str) -> None:
-    """Start a kernel for the next check, in the background, unless one of this key waits already."""
+    """Start a kernel for the next check, in the background, unless one of this key waits already, SPARES_AT_MOST
+    of any key wait, or the machine is short of memory (a kept kernel holds some 350 MiB)."""
     import subprocess
 
-    if any(folder.glob(f"spare-{key}-*.json")):
+    waiting = list(folder.glob("spare-*.json"))
+    if any(token.name.startswith(f"spare-{key}-") for token in waiting) or len(waiting) >= SPARES_AT_MOST:
+        return
+    if _memory_available_mib() < SPARE_MEMORY_MIB:
         return
     environment = {name: value for name, value in os.environ.items() if not name.startswith("JPY_")}
     # nothing of the terminal: a kept kernel must not hold a caller's pipes open, nor get its Ctrl-C

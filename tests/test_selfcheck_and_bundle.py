@@ -286,6 +286,30 @@ def test_a_kept_kernels_token_whose_process_is_gone_is_never_taken_nor_its_numbe
     assert not list(tmp_path.iterdir())
 
 
+def test_a_check_starts_no_kept_kernel_beyond_the_cap_or_short_of_memory(tmp_path, monkeypatch):
+    """However many bundles, Pythons or checks: at most SPARES_AT_MOST kept kernels wait, and none is started where
+    memory is short (each holds hundreds of MiB)."""
+    import subprocess as subprocesses
+
+    started = []
+    monkeypatch.setattr(subprocesses, "Popen", lambda command, **_: started.append(command))
+    monkeypatch.setattr(selfcheck, "_memory_available_mib", lambda: 64_000)
+    selfcheck._keep_one_ready(tmp_path, "mine")
+    assert len(started) == 1 and started[0][-1] == "mine"
+    (tmp_path / "spare-mine-1.json").write_text("{}")
+    selfcheck._keep_one_ready(tmp_path, "mine")  # one of its key waits
+    (tmp_path / "spare-other-2.json").write_text("{}")
+    selfcheck._keep_one_ready(tmp_path, "third")  # two wait, of other keys
+    assert len(started) == 1
+    (tmp_path / "spare-mine-1.json").unlink()
+    monkeypatch.setattr(selfcheck, "_memory_available_mib", lambda: 1000)
+    selfcheck._keep_one_ready(tmp_path, "mine")
+    assert len(started) == 1
+    monkeypatch.setattr(selfcheck, "_memory_available_mib", lambda: 4000)
+    selfcheck._keep_one_ready(tmp_path, "mine")
+    assert len(started) == 2
+
+
 def test_kept_kernels_are_only_for_the_same_self_check_python_and_environment(monkeypatch):
     key = selfcheck._spare_key()
     assert selfcheck._spare_key() == key
