@@ -2357,6 +2357,7 @@ def _spare_key() -> str:
     """Kernels kept by this very self-check (its bytes), for this Python and what of the environment decides what
     a kernel imports and how it computes, serve its checks."""
     import hashlib
+    import sysconfig
 
     environment = sorted(
         (name, value)
@@ -2364,8 +2365,6 @@ def _spare_key() -> str:
         if name.startswith(("PYTHON", "OMP_", "MKL_", "OPENBLAS", "TORCH", "CUDA", "LD_", "MPL"))
         or name in ("PATH", "VIRTUAL_ENV", "CONDA_PREFIX")
     )
-    import sysconfig
-
     # the packages' folder changes when a package is installed or removed: kernels kept before do not serve
     packages = Path(sysconfig.get_paths()["purelib"])
     installed = packages.stat().st_mtime_ns if packages.is_dir() else 0
@@ -2649,7 +2648,10 @@ def _run_and_check(manager: Any, path: str, item: str | None, started: float, ke
     raised: dict[str, str] = {}  # graded function -> what its cell raised
     progress = _Progress(len(number_of), live=sys.stdout.isatty())
 
+    running: list = [None]  # the cell being run: named if the kernel dies in it
+
     def on_execute(cell, cell_index, **_) -> None:
+        running[0] = cell
         if cell is check_cell:  # by now every cell of the notebook has run: the checks learn which raised
             progress.done()
             cell.source = (
@@ -2678,6 +2680,15 @@ def _run_and_check(manager: Any, path: str, item: str | None, started: float, ke
     )
     try:
         client.execute()
+    except _require("nbclient.exceptions").DeadKernelError:
+        cell = running[0]
+        said = f"in cell {number_of[id(cell)]} (`{_first_line(cell.source)}`)" if id(cell) in number_of else ""
+        said = said or ("while the checks ran" if cell is check_cell else "before the notebook's first cell")
+        print(
+            f"the kernel died {said}: the notebook ended its own Python there (os._exit, a signal, a crash, or more "
+            "memory than the machine has), so nothing was checked; fix that cell and check again."
+        )
+        return False
     finally:
         progress.done()
     for cell in own_cells:

@@ -370,6 +370,19 @@ def test_from_the_shell_slow_cells_and_bypassed_epochs_are_told_and_the_kernel_i
     assert "Parent appears to have exited" not in result.stderr and "IPKernelApp" not in result.stderr, result.stderr
 
 
+@pytest.mark.slow
+def test_a_notebook_that_ends_its_own_kernel_is_told_in_one_line_naming_the_cell(bundle, solved):
+    _, folder = bundle
+    from .helpers import minimal_notebook
+
+    nbformat.write(minimal_notebook(solved, "import os\nos._exit(3)"), folder / "exits.ipynb")
+    result = run_selfcheck(folder, "exits.ipynb")
+    assert result.returncode == 1
+    said = r"the kernel died in cell \d+ \(`import os`\): .*nothing was checked"
+    assert re.search(said, result.stdout), result.stdout
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+
+
 @pytest.mark.parametrize(
     "source,warned",
     [
