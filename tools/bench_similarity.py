@@ -2,7 +2,7 @@
 
     python tools/bench_similarity.py [--students 1000] [--terms 2]
 
-Each synthetic student writes the graded functions in one of the corpus's styles (tests/similarity_corpus.py)
+Each synthetic student writes the graded functions in one of the corpus's styles (tests/engine/similarity_corpus.py)
 with names of their own and a statement or two no one else wrote, answers the nine written questions in
 words of their own, and returns a wrong number or two of their own; one in fifty copies a classmate (disguised).
 The stores are written first (not timed); then `python -m grader similarity` runs on them, timed, as an
@@ -25,7 +25,7 @@ from grader.intake import Identity, Submission  # noqa: E402
 from grader.result import SubmissionResult  # noqa: E402
 from grader.rubric import load_rubric  # noqa: E402
 from grader.store import ClassStore, current_versions  # noqa: E402
-from tests.similarity_corpus import STYLES, disguised  # noqa: E402
+from tests.engine.similarity_corpus import STYLES, disguised  # noqa: E402
 
 QUESTIONS = ("q1a", "split", "q1b", "q1c", "q1d", "linear", "q2a", "q2b", "q2c")
 

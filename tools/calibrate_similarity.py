@@ -1,6 +1,7 @@
-"""The integrity signals' precision and recall on simulated classes of 6, 30 and 300 (tests/simulated_classes.py):
-for each class size, over several classes, at each flag threshold; then the recall by kind of copy at the
-threshold in use (grader/judge/similarity.py's FLAG). docs/instructors.md records its figures.
+"""The integrity signals' precision and recall on simulated classes of 6, 30 and 300
+(tests/engine/simulated_classes.py): for each class size, over several classes, at each flag threshold; then the
+recall by kind of copy at the threshold in use (grader/judge/similarity.py's FLAG). docs/instructors.md
+records its figures.
 
 Usage: python tools/calibrate_similarity.py [--classes N]   (N classes of each size but 300, which gets N // 4)
 """
@@ -17,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 from grader.integrity import baselines  # noqa: E402
 from grader.judge.similarity import FLAG, find_pairs  # noqa: E402
-from tests.simulated_classes import COPY_KINDS, simulated_class  # noqa: E402
+from tests.engine.simulated_classes import COPY_KINDS, simulated_class  # noqa: E402
 
 SIZES = (6, 30, 300)
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9)

@@ -1,0 +1,143 @@
+"""Kernels forked from the warm parent: warm, apart from each other, and never started unconfined."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from grader.rubric import load_rubric
+from grader.run import zygote_client
+from grader.run.kernel import fork_request
+from grader.run.sandbox import SandboxMode, SandboxPolicy, forks_kernels
+
+from ..helpers import kernel_users_left, seen_from_one_cell
+
+POLICY = SandboxPolicy.from_limits(load_rubric().limits, SandboxMode.REQUIRED)
+
+pytestmark = pytest.mark.skipif(not forks_kernels(POLICY), reason="kernels are forked only where the grader is root")
+
+LOOK = """
+import json, sys, numpy
+ours = sorted(name for name in sys.modules if name.split(".")[0] in ("grader", "reference", "tests"))
+json.dump({"draw": numpy.random.rand(), "warm": "torch._dynamo" in sys.modules, "ours": ours,
+           "path": sys.path}, open("seen.json", "w"))
+"""
+
+
+def look_inside(source: str = LOOK) -> dict:
+    """What one forked kernel sees (by default: of its modules and its random state), as its cell wrote it."""
+    return seen_from_one_cell(source, POLICY)
+
+
+def test_forked_kernels_start_warm_with_nothing_of_ours_and_their_own_random_state():
+    first, second = look_inside(), look_inside()
+    assert first["warm"] and second["warm"]  # the course's packages came from the parent, imported
+    assert first["ours"] == [] and second["ours"] == []
+    assert not [entry for entry in first["path"] if "grader" in entry]
+    assert first["draw"] != second["draw"]  # numpy's global state is drawn afresh, as in a fresh kernel
+
+
+def test_a_kernel_that_cannot_be_confined_never_starts(tmp_path):
+    workspace = tmp_path / "work"
+    (tmp_path / "ipc").mkdir()
+    workspace.mkdir()
+    (tmp_path / "ipc" / "connection.json").write_text("{}")
+    request = fork_request(
+        workspace, tmp_path / "ipc", tmp_path / "tmp", str(tmp_path / "ipc" / "connection.json"), POLICY
+    )
+    request["root"] = str(tmp_path / "no such folder")  # the new root cannot be mounted
+    with pytest.raises(zygote_client.KernelNotConfined, match="could not confine the kernel: .*mount"):
+        zygote_client.fork_kernel(request)
+    assert kernel_users_left() == []
+
+
+def test_a_dead_zygote_is_replaced_at_the_next_kernel():
+    look_inside()  # the zygote is up
+    zygote = zygote_client._zygote
+    assert zygote is not None
+    os.kill(zygote.process.pid, signal.SIGKILL)
+    zygote.process.wait()
+    assert look_inside()["warm"]
+    assert zygote_client._zygote is not zygote and zygote_client._zygote.process.poll() is None
+
+
+def test_kernel_after_kernel_a_worker_keeps_no_descriptor_or_thread_behind():
+    """A class of 300 is 150 kernels a worker: each left a heartbeat thread and a dozen descriptors once."""
+    import threading
+
+    look_inside()  # the zygote and every lazily made thing are there now
+    descriptors, threads = len(os.listdir("/proc/self/fd")), threading.active_count()
+    for _ in range(3):
+        look_inside()
+    # a leak is a dozen descriptors and a thread per kernel: three kernels leave fewer than one kernel's worth
+    # (not an exact count, which a thread still winding down on a busy machine would break)
+    assert len(os.listdir("/proc/self/fd")) - descriptors < 6
+    assert threading.active_count() - threads < 2
+
+
+def test_read_only_folders_under_tmp_stay_visible_over_the_kernels_own_tmp(monkeypatch):
+    """A checkout (and its .venv) under /tmp, as CI's clean clone: the kernel's /tmp must not hide it."""
+    import tempfile
+    from pathlib import Path
+
+    from grader.run import kernel
+
+    with tempfile.TemporaryDirectory(dir="/tmp") as folder:
+        Path(folder).chmod(0o755)
+        (Path(folder) / "marker.txt").write_text("seen")
+        (Path(folder) / "marker.txt").chmod(0o644)
+        paths = kernel.read_only_paths() + [folder]
+        monkeypatch.setattr(kernel, "read_only_paths", lambda: paths)
+        seen = look_inside(
+            "import json, os\n"
+            f"json.dump({{'marker': open({folder + '/marker.txt'!r}).read(), 'tmp': os.access('/tmp', os.W_OK)}}, "
+            "open('seen.json', 'w'))"
+        )
+    assert seen == {"marker": "seen", "tmp": True}
+
+
+def test_a_forked_kernel_holds_none_of_the_zygotes_descriptors():
+    """With the zygote's socket a submission could ask for kernels of its own; with its stdout, write to the
+    instructor's terminal: the kernel's init closes every descriptor it inherited."""
+    look_inside()  # the zygote is up
+    zygote = zygote_client._zygote
+    folder = f"/proc/{zygote.process.pid}/fd"
+    theirs = {os.readlink(f"{folder}/{fd}") for fd in os.listdir(folder)}
+    seen = look_inside(
+        "import json, os\n"
+        "links = []\n"
+        "for fd in os.listdir('/proc/self/fd'):\n"
+        "    try:\n"
+        "        links.append(os.readlink(f'/proc/self/fd/{fd}'))\n"
+        "    except OSError:\n"
+        "        pass  # the listing's own descriptor, closed meanwhile\n"
+        "json.dump({'links': [link for link in links if link.startswith(('socket:', 'pipe:', 'anon_inode:'))]}, "
+        "open('seen.json', 'w'))"
+    )
+    shared = set(seen["links"]) & {link for link in theirs if link.startswith(("socket:", "pipe:"))}
+    assert seen["links"] and not shared, shared
+
+
+def test_where_the_fork_server_cannot_confine_kernels_they_start_afresh_and_say_so(monkeypatch, tmp_path):
+    """A machine that refuses a step of the zygote's confinement refuses it for every kernel: the worker
+    starts kernels afresh from then on (under bubblewrap where it runs), and each result says which it had."""
+    from grader.run import kernel
+    from grader.run.sandbox import Isolation, bounded_scratch
+
+    def unmountable(*args):
+        request = fork_request(*args)
+        request["root"] = str(tmp_path / "no such folder")  # the new root cannot be mounted
+        return request
+
+    monkeypatch.setattr(kernel, "fork_request", unmountable)
+    monkeypatch.setattr(kernel, "_forking_failed", None)
+    with bounded_scratch(POLICY) as scratch:
+        workspace = scratch / "work"
+        workspace.mkdir()
+        manager = kernel.start_kernel(workspace, POLICY)
+        kernel.stop_kernel(manager)
+    assert manager.isolation in (Isolation.BUBBLEWRAP, Isolation.OWN_USER)
+    assert "could not confine the kernel" in kernel._forking_failed
+    assert kernel_users_left() == []
