@@ -1,22 +1,17 @@
-"""Fixtures shared by the test modules: the rubric, the built notebooks, hidden cases at test size, one graded batch."""
+"""Fixtures shared by the test modules: MessMaster's rubric, its built notebooks, hidden cases at test size, its one
+graded batch. The engine's tests grade the small assignment (tests/engine/conftest.py)."""
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import shutil
-import socket
 import tempfile
-import zipfile
 from pathlib import Path
 
-import jupytext
 import nbformat
 import pytest
 
 from examples.build_examples import OUT as EXAMPLES
-from examples.build_examples import replace_code
 from grader.items import generate_cases
 from grader.pipeline import grade_class
 from grader.rubric import Rubric, load_rubric
@@ -24,18 +19,14 @@ from grader.run.sandbox import SLOTS_VARIABLE, SandboxMode
 from grader.shared.outcomes import Case
 
 from .helpers import (
-    BAD_FILES,
     BENIGN_THREADS,
-    HANGING_TRAIN_MANUAL,
     HELPERS_STARTED_EARLIER,
     SANDBOXED,
     SOLVED,
     TEMPLATE,
-    UNINTERRUPTIBLE_CELL,
-    attacks,
+    computed_once,
     fork_server,
     minimal_notebook,
-    mutant,
     read,
     with_run,
 )
@@ -88,86 +79,31 @@ def template() -> nbformat.NotebookNode:
 
 @pytest.fixture(scope="session")
 def graded_class(solved, template, test_rubric, tmp_path_factory):
-    """The one graded batch of the session (see grade_batch). Under pytest-xdist the first worker that asks grades
-    it, holding a lock in the folder the workers share, and keeps it there; a worker that asks later reads it."""
-    if "PYTEST_XDIST_WORKER" not in os.environ:
-        return grade_batch(solved, template, test_rubric, tmp_path_factory)
-    import fcntl
-    import pickle
-
-    shared = tmp_path_factory.getbasetemp().parent  # the controller's: every worker's basetemp is in it
-    with open(shared / "graded_class.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # held while the batch is graded: another worker waits for it
-        kept = shared / "graded_class.pickle"
-        if kept.exists():
-            return pickle.loads(kept.read_bytes())
-        graded = grade_batch(solved, template, test_rubric, tmp_path_factory)
-        kept.write_bytes(pickle.dumps(graded))
-        return graded
+    """MessMaster's one graded batch of the session (see grade_batch), graded once for every pytest-xdist worker."""
+    return computed_once(
+        tmp_path_factory, "graded_class", lambda: grade_batch(solved, template, test_rubric, tmp_path_factory)
+    )
 
 
-def grade_batch(solved, template, test_rubric, tmp_path_factory) -> tuple[dict, Path, bool]:
-    """Grade every notebook the kernel tests need in one batch, two at a time, as an instructor would.
-
-    The examples and the solved notebook in full; minimal notebooks (the reference's or the template's
-    graded functions and one more cell) for the rest. Returns results by student, the class folder, and
-    whether any kernel reached a server on the grader's loopback.
+def grade_batch(solved, template, test_rubric, tmp_path_factory) -> tuple[dict, Path]:
+    """Grade, two at a time as an instructor would, what MessMaster's kernel tests need: three bundled examples
+    whole, as `make grade` grades them; the reference's and the template's graded functions alone (minimal
+    notebooks); backward's autograd handed to a helper started earlier, and what a notebook may leave running.
+    What every assignment's kernels face (attacks, hangs, broken files) is the engine's batch, on the small
+    assignment (tests/engine/conftest.py). Returns results by student and the class folder.
     """
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    server.settimeout(0.2)
     folder = tmp_path_factory.mktemp("submissions")
     out = tmp_path_factory.mktemp("grades")
-    notebooks = {
-        "syntax_error": minimal_notebook(
-            replace_code(solved, "nll = torch.mean(-torch.log(correct_class_prob))", "nll = torch.mean((")
-        ),
-        "repeat_a": minimal_notebook(mutant(solved, "loss_summed")),
-        "repeat_b": minimal_notebook(mutant(solved, "loss_summed")),
-    }
-    # other bytes, the same code: a repeat that the store's cache cannot answer, so it really runs twice
-    notebooks["repeat_b"].metadata["repeat"] = "b"
-    notebooks |= {"alice": minimal_notebook(solved), "bob": minimal_notebook(template)}
-    # correct functions, then a cell no interrupt stops; correct functions but one graded call that hangs so
-    notebooks["lost_in_a_cell"] = minimal_notebook(solved, UNINTERRUPTIBLE_CELL, "after_the_lost_cell = 1")
-    notebooks["lost_in_a_call"] = minimal_notebook(solved, HANGING_TRAIN_MANUAL)
+    notebooks = {"alice": minimal_notebook(solved), "bob": minimal_notebook(template)}
     # backward's work handed to a helper started in an earlier cell; what a notebook may leave running
     notebooks["helper_thread"] = minimal_notebook(solved, HELPERS_STARTED_EARLIER["worker_thread"])
     notebooks["helper_fork"] = minimal_notebook(solved, fork_server(autograd=True))
     notebooks["benign_threads"] = minimal_notebook(solved, BENIGN_THREADS)
-    if SANDBOXED:  # the attacks include an endless cell and a kernel that exits
-        for name, cells in attacks(str(out), server.getsockname()[1]).items():
-            notebooks[f"attack_{name}"] = minimal_notebook(template, *cells)
-    else:
-        notebooks["attack_infinite_loop"] = minimal_notebook(template, *attacks("", 0)["infinite_loop"])
-        notebooks["attack_os_exit"] = minimal_notebook(template, *attacks("", 0)["os_exit"])
     for name, notebook in notebooks.items():
         nbformat.write(notebook, folder / f"{name}.ipynb")
-    # correct functions, and half of a UTF-16 pair in a Markdown cell (JSON may escape one: "\ud800")
-    surrogate = minimal_notebook(solved)
-    surrogate.cells.append(nbformat.v4.new_markdown_cell("a lone surrogate: \ud800"))
-    (folder / "surrogate_markdown.ipynb").write_text(json.dumps(surrogate), encoding="ascii")
-    # correct functions in a notebook saved by an old Jupyter (format 3: worksheets, `input`)
-    nbformat.write(minimal_notebook(solved), folder / "format3.ipynb", version=3)
-    # correct functions handed in as a jupytext script, and zipped inside a zip (alice's bytes: graded once)
-    (folder / "scripted.py").write_text(jupytext.writes(minimal_notebook(solved), fmt="py:percent"))
-    inner = io.BytesIO()
-    with zipfile.ZipFile(inner, "w") as archive:
-        archive.writestr("work/messmaster_part2.ipynb", nbformat.writes(notebooks["alice"]))
-    with zipfile.ZipFile(folder / "zipped.zip", "w") as archive:
-        archive.writestr("inner.zip", inner.getvalue())
-    for name, text in BAD_FILES.items():
-        (folder / f"{name}.ipynb").write_text(text)
     for name in WHOLE_EXAMPLES:  # whole notebooks, as `make grade` grades them (the others: test_scoring.py)
         shutil.copy(EXAMPLES / f"{name}.ipynb", folder)
     sandbox = SandboxMode.REQUIRED if SANDBOXED else SandboxMode.AUTO
     run = grade_class([folder], out, test_rubric, jobs=2, sandbox=sandbox)
-    try:
-        server.accept()
-        contacted = True
-    except OSError:
-        contacted = False
-    server.close()
     assert run.errors == [] and run.reused == 0
-    return {r.identity.student: r for r in run.results}, out, contacted
+    return {r.identity.student: r for r in run.results}, out

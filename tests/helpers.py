@@ -48,6 +48,45 @@ GRADED_FUNCTIONS = MESSMASTER.graded_functions
 RUBRIC_FILE = MESSMASTER.rubric_file
 SOLVED = ROOT / "reference" / "messmaster_part2_solution.ipynb"
 TEMPLATE = ROOT / "student_template" / "messmaster_part2.ipynb"
+# the small assignment the engine's tests grade (tests/engine/conftest.py): kernels that start and judge in a blink
+LOGREG = ROOT / "examples" / "assignments" / "logreg"
+LOGREG_SOLVED = LOGREG / "reference" / "logreg_solution.ipynb"
+LOGREG_TEMPLATE = LOGREG / "student_template" / "logreg.ipynb"
+LOGREG_TEMPLATE_SCORE = 50  # loss and gradient: the template's planted bug (the step's sign) costs step and train
+
+
+@contextmanager
+def assignment_of_process(root: Path) -> Iterator[None]:
+    """The assignment in `root` as this process's for a block (the command line's --assignment-dir), then the
+    one before it again."""
+    from grader.assignment import current_assignment
+
+    before = current_assignment().root
+    use_assignment(root)
+    try:
+        yield
+    finally:
+        use_assignment(before)
+
+
+def computed_once(tmp_path_factory, name: str, compute):
+    """`compute()`, computed once for the whole run: under pytest-xdist the first worker that asks computes it,
+    holding a lock in the folder the workers share, and keeps it there (pickled); a worker that asks later reads
+    it. `compute` must give what pickles."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return compute()
+    import fcntl
+    import pickle
+
+    shared = tmp_path_factory.getbasetemp().parent  # the controller's: every worker's basetemp is in it
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # held while it is computed: another worker waits for it
+        kept = shared / f"{name}.pickle"
+        if kept.exists():
+            return pickle.loads(kept.read_bytes())
+        value = compute()
+        kept.write_bytes(pickle.dumps(value))
+        return value
 
 
 def read(path: Path) -> nbformat.NotebookNode:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -105,11 +106,13 @@ class NotebookRunner:
         self.manager = manager
         self.setup = setup
         self.startup_timeout = max(1, startup_timeout)
-        self.notebook = notebook
+        # a copy: the cells the runner adds (its probes, its "does the kernel answer?") and the outputs it records
+        # stay in this run, and a fresh kernel runs the notebook as it was given
+        self.notebook = copy.deepcopy(notebook)
         self.cell_timeout = cell_timeout
         self.recovery_timeout = recovery_timeout  # seconds an interrupted kernel has to answer again
         self.client = CappedClient(
-            notebook,
+            self.notebook,
             km=manager,
             timeout=int(cell_timeout),
             allow_errors=True,
@@ -247,7 +250,8 @@ def run_notebook(
         else "the submission ran out of its time in all"
     )
     number = 0
-    for index, cell in enumerate(runner.notebook.cells):
+    # the notebook's own cells: what the runner appends as it goes (its checks after an interrupt) is not one
+    for index, cell in enumerate(list(runner.notebook.cells)):
         if cell.cell_type != "code":
             continue
         injected = "injected-parameters" in cell.get("metadata", {}).get("tags", [])

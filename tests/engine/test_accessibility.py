@@ -53,15 +53,15 @@ def violations(page, tmp_path) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def pages(graded_class, tmp_path_factory):
-    """One page of each type, from the shared batch (the TAs' pages exported from a copy of its class)."""
-    _, out, _ = graded_class
+def pages(graded_class, engine_class, tmp_path_factory):
+    """One page of each type, from the shared batches (the TAs' pages exported from a copy of MessMaster's class)."""
+    _, out = graded_class
     copy = tmp_path_factory.mktemp("class") / "grades"
     shutil.copytree(out, copy, ignore=shutil.ignore_patterns("grades.lock"))
     assert cli.main(["written", "export", str(copy)]) == 0
     return {
         "feedback with failing tests and figures": out / "carol_forgot_sign" / "feedback.html",
-        "feedback of an unreadable file": out / "empty" / "feedback.html",
+        "feedback of an unreadable file": engine_class[1] / "empty" / "feedback.html",
         "class report": out / "report.html",
         "TAs' index": copy / "written" / "index.html",
         "TAs' question page": copy / "written" / "q1d.html",

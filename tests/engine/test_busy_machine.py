@@ -109,12 +109,13 @@ def _parent(pid: int) -> int:
         return 0
 
 
-def test_a_worker_killed_while_grading_costs_its_student_nothing(solved, test_rubric, tmp_path, capsys):
+@pytest.mark.usefixtures("as_logreg")
+def test_a_worker_killed_while_grading_costs_its_student_nothing(logreg_solved, logreg_rubric, tmp_path, capsys):
     """Killed once (say, by the machine's out-of-memory killer) while its kernel runs: the submission is graded
     again by a fresh worker, and the others in the pool are graded as if nothing happened."""
     folder = tmp_path / "class"
     folder.mkdir()
-    nbformat.write(minimal_notebook(solved, "import time\ntime.sleep(1)"), folder / "ada.ipynb")
+    nbformat.write(minimal_notebook(logreg_solved, "import time\ntime.sleep(1)"), folder / "ada.ipynb")
     killed: list[int] = []
     done = threading.Event()
 
@@ -129,14 +130,14 @@ def test_a_worker_killed_while_grading_costs_its_student_nothing(solved, test_ru
     killer = threading.Thread(target=kill_the_worker_once_its_kernel_runs)
     killer.start()
     try:
-        run = pipeline.grade_class([folder], tmp_path / "out", test_rubric, jobs=1)
+        run = pipeline.grade_class([folder], tmp_path / "out", logreg_rubric, jobs=1)
     finally:
         done.set()
         killer.join()
     assert killed, "the worker was never seen running a kernel"
     assert "a grading worker died" in capsys.readouterr().err
     (result,) = run.results
-    assert result.status == SubmissionStatus.GRADED and result.score == test_rubric.automatic_total
+    assert result.status == SubmissionStatus.GRADED and result.score == logreg_rubric.automatic_total
 
 
 def test_a_store_write_that_fails_is_tried_again_and_one_that_keeps_failing_costs_one_student(

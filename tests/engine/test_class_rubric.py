@@ -55,7 +55,7 @@ def test_changes_are_told_apart_by_what_they_need():
 @pytest.fixture
 def class_copy(graded_class, tmp_path):
     """A copy of the shared batch's class folder, to change its rubric without touching the batch."""
-    results, out, _ = graded_class
+    results, out = graded_class
     copy = tmp_path / "grades"
     shutil.copytree(out, copy, ignore=shutil.ignore_patterns("grades.lock"))
     return results, copy

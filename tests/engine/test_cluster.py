@@ -1,7 +1,7 @@
 """Grading on a Dask cluster: a LocalCluster (processes, loopback) grades as a local run does, and loses nothing.
 
-The notebooks are minimal ones (a kernel start each); one cluster serves every test, with the
-scheduler told that a task may be lost with its worker once (`allowed-failures = 1`).
+The notebooks are the small assignment's, minimal ones (a kernel start each); one cluster serves every test, with
+the scheduler told that a task may be lost with its worker once (`allowed-failures = 1`).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from grader.pipeline import grade_class
 from grader.result import SubmissionStatus
 from grader.run.sandbox import SandboxMode, bubblewrap_works
 
-from ..helpers import BAD_FILES, TEMPLATE_SCORE, descendants, is_kernel, minimal_notebook
+from ..helpers import BAD_FILES, LOGREG_TEMPLATE_SCORE, descendants, is_kernel, minimal_notebook
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("as_logreg")]
 SANDBOX = SandboxMode.REQUIRED if bubblewrap_works() else SandboxMode.AUTO
 
 
@@ -39,11 +39,11 @@ def cluster():
 
 
 @pytest.fixture(scope="module")
-def class_folder(tmp_path_factory, solved, template):
-    """Three submissions of the shared batch, byte for byte: the local run to compare with is already done."""
+def class_folder(tmp_path_factory, logreg_solved, logreg_template):
+    """Three submissions of the engine's batch, byte for byte: the local run to compare with is already done."""
     folder = tmp_path_factory.mktemp("cluster-class")
-    nbformat.write(minimal_notebook(solved), folder / "alice.ipynb")
-    nbformat.write(minimal_notebook(template), folder / "bob.ipynb")
+    nbformat.write(minimal_notebook(logreg_solved), folder / "alice.ipynb")
+    nbformat.write(minimal_notebook(logreg_template), folder / "bob.ipynb")
     (folder / "not_json.ipynb").write_text(BAD_FILES["not_json"])
     return folder
 
@@ -53,15 +53,15 @@ def results_of(out, student):
     return report["score"], [(t["name"], t["score"], t["output"]) for t in report["tests"]]
 
 
-def test_a_cluster_grades_as_a_local_run_does(cluster, class_folder, graded_class, test_rubric, tmp_path):
+def test_a_cluster_grades_as_a_local_run_does(cluster, class_folder, engine_class, logreg_rubric, tmp_path):
     _, client = cluster
-    _, local, _ = graded_class
-    remote = grade_class([class_folder], tmp_path / "remote", test_rubric, sandbox=SANDBOX, cluster=client)
+    _, local, _ = engine_class
+    remote = grade_class([class_folder], tmp_path / "remote", logreg_rubric, sandbox=SANDBOX, cluster=client)
     assert [r.identity.student for r in remote.results] == ["alice", "bob", "not_json"]
     for student in ("alice", "bob", "not_json"):
         assert results_of(tmp_path / "remote", student) == results_of(local, student)
-    assert results_of(tmp_path / "remote", "alice")[0] == test_rubric.automatic_total
-    again = grade_class([class_folder], tmp_path / "remote", test_rubric, sandbox=SANDBOX, cluster=client)
+    assert results_of(tmp_path / "remote", "alice")[0] == logreg_rubric.automatic_total
+    again = grade_class([class_folder], tmp_path / "remote", logreg_rubric, sandbox=SANDBOX, cluster=client)
     assert again.reused == 3, "an unchanged class is not sent to the cluster again"
 
 
@@ -93,22 +93,24 @@ class WorkerKiller:
         return self.killed
 
 
-def test_a_worker_killed_in_the_middle_of_the_batch_loses_nothing(cluster, class_folder, test_rubric, tmp_path):
+def test_a_worker_killed_in_the_middle_of_the_batch_loses_nothing(cluster, class_folder, logreg_rubric, tmp_path):
     _, client = cluster
     killer = WorkerKiller(client, times=1)
-    run = grade_class([class_folder], tmp_path / "out", test_rubric, sandbox=SANDBOX, cluster=client, force=True)
+    run = grade_class([class_folder], tmp_path / "out", logreg_rubric, sandbox=SANDBOX, cluster=client, force=True)
     assert len(killer.stop()) == 1, "no worker was killed while its task ran"
     scores = {r.identity.student: r.score for r in run.results}
-    assert scores == {"alice": test_rubric.automatic_total, "bob": TEMPLATE_SCORE, "not_json": 0}
+    assert scores == {"alice": logreg_rubric.automatic_total, "bob": LOGREG_TEMPLATE_SCORE, "not_json": 0}
     assert all(r.status != SubmissionStatus.GRADER_ERROR for r in run.results)
 
 
-def test_a_submission_that_kills_workers_twice_ends_with_a_clear_reason(cluster, solved, test_rubric, tmp_path):
+def test_a_submission_that_kills_workers_twice_ends_with_a_clear_reason(
+    cluster, logreg_solved, logreg_rubric, tmp_path
+):
     _, client = cluster
-    nbformat.write(minimal_notebook(solved, "import time\ntime.sleep(30)"), tmp_path / "slow.ipynb")
+    nbformat.write(minimal_notebook(logreg_solved, "import time\ntime.sleep(30)"), tmp_path / "slow.ipynb")
     killer = WorkerKiller(client, times=2)
     (result,) = grade_class(
-        [tmp_path / "slow.ipynb"], tmp_path / "out", test_rubric, sandbox=SANDBOX, cluster=client
+        [tmp_path / "slow.ipynb"], tmp_path / "out", logreg_rubric, sandbox=SANDBOX, cluster=client
     ).results
     assert len(killer.stop()) == 2
     assert result.status == SubmissionStatus.GRADER_ERROR and result.score == 0
@@ -141,20 +143,20 @@ def test_a_local_run_does_not_import_dask():
     [
         "not a mapping",
         {
-            "tests": [["loss_fn.random", 1, 1, {"not": "text"}]],
+            "tests": [["loss.random", 1, 1, {"not": "text"}]],
             "written": {},
             "status": "graded",
             "problems": [],
             "execution_time": 1,
         },
-        {"tests": [], "written": {"q1a": 3}, "status": "graded", "problems": [], "execution_time": 1},
+        {"tests": [], "written": {"q9": 3}, "status": "graded", "problems": [], "execution_time": 1},
         {"tests": [], "written": {}, "status": "perfect", "problems": [], "execution_time": 1},
         {"tests": [], "written": {}, "status": "graded", "problems": "none", "execution_time": 1},
     ],
 )
-def test_a_malformed_answer_from_a_worker_is_refused(answer, test_rubric):
+def test_a_malformed_answer_from_a_worker_is_refused(answer, logreg_rubric):
     from grader.cluster import result_from_data
     from grader.intake import Identity, Submission
 
     with pytest.raises((ValueError, KeyError, TypeError)):
-        result_from_data(answer, Submission(Identity("ada"), None), test_rubric)
+        result_from_data(answer, Submission(Identity("ada"), None), logreg_rubric)

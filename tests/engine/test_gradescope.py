@@ -1,4 +1,8 @@
-"""The Gradescope autograder: the zip as Gradescope unpacks it, `run_autograder` run against a temporary root."""
+"""The Gradescope autograder: the zip as Gradescope unpacks it, `run_autograder` run against a temporary root.
+
+The zip is the small assignment's (examples/assignments/logreg): what is tested is the builder, the scripts and
+the grading under Gradescope's rules, for any assignment. MessMaster's own zip: tests/messmaster/test_gradescope_zip.py.
+"""
 
 from __future__ import annotations
 
@@ -20,12 +24,20 @@ from grader.rubric import load_rubric
 from grader.run.sandbox import SandboxMode, SandboxPolicy, bubblewrap_works, forks_kernels
 from tools.build_gradescope import SCRIPTS, build_gradescope_zip
 
-from ..helpers import CAN_DROP_CAP_SYS_ADMIN, TEMPLATE_SCORE, WITHOUT_CAP_SYS_ADMIN, minimal_notebook
+from ..helpers import (
+    CAN_DROP_CAP_SYS_ADMIN,
+    LOGREG,
+    LOGREG_TEMPLATE_SCORE,
+    ROOT,
+    WITHOUT_CAP_SYS_ADMIN,
+    assignment_of_process,
+    minimal_notebook,
+)
 
 HUNT = """
 import json, os
 found = {}
-targets = {"holdout": ("secret", "data", "holdout.csv"), "rubric": ("assignment", "rubric.toml")}
+targets = {"hidden cases": ("secret", "cases.toml"), "rubric": ("rubric.toml",)}
 for label, parts in targets.items():
     try:
         open(os.path.join(ROOT, "source", *parts)).read()
@@ -43,19 +55,16 @@ raise RuntimeError(json.dumps(found))
 
 
 def test_the_zip_has_the_scripts_at_its_root_and_no_tests_or_caches(tmp_path):
-    with zipfile.ZipFile(build_gradescope_zip(tmp_path / "autograder.zip")) as archive:
+    with zipfile.ZipFile(build_gradescope_zip(tmp_path / "autograder.zip", LOGREG)) as archive:
         names = archive.namelist()
         modes = {info.filename: info.external_attr >> 16 for info in archive.infolist()}
     assert set(SCRIPTS) <= set(names) and all(modes[s] & 0o111 for s in SCRIPTS)
-    assert (
-        "secret/data/holdout.csv" in names and "assignment/rubric.toml" in names and "reference/solutions.py" in names
-    )
+    assert {"secret/cases.toml", "rubric.toml", "assignment.py", "reference/solutions.py"} <= set(names)
+    assert "grader/__main__.py" in names and "grader/run/kernel_probe.py" in names  # the engine grades it there
     assert not [n for n in names if n.startswith(("tests/", "examples/")) or "__pycache__" in n or n.endswith(".pyc")]
 
 
 def test_setup_sh_installs_what_grading_needs_without_a_third_party_repository():
-    from ..helpers import ROOT
-
     setup = (ROOT / "integrations" / "gradescope" / "setup.sh").read_text()
     docker = (ROOT / "Dockerfile").read_text()
     torch = "--index-url https://download.pytorch.org/whl/cpu torch==2.13.0"
@@ -73,9 +82,10 @@ def test_setup_sh_installs_what_grading_needs_without_a_third_party_repository()
 
 
 @pytest.fixture(scope="module")
-def autograder(tmp_path_factory, solved, template):
+def autograder(tmp_path_factory, logreg_solved, logreg_template):
     """Each submission graded by run_autograder under its own /autograder stand-in, two at a time."""
-    zip_path = build_gradescope_zip(tmp_path_factory.mktemp("dist") / "autograder.zip")
+    solved, template = logreg_solved, logreg_template
+    zip_path = build_gradescope_zip(tmp_path_factory.mktemp("dist") / "autograder.zip", LOGREG)
     # a root nobody can walk into, so that only run_autograder's permissions keep the sources from the kernel
     base = Path(tempfile.mkdtemp(prefix="autograder-", dir="/tmp"))
     base.chmod(0o755)
@@ -119,7 +129,8 @@ def autograder(tmp_path_factory, solved, template):
 
 
 @pytest.mark.slow
-def test_the_reference_gets_every_automatic_point_with_markdown_output(autograder, rubric):
+def test_the_reference_gets_every_automatic_point_with_markdown_output(autograder, logreg_rubric):
+    rubric = logreg_rubric
     results, _ = autograder["reference"]
     assert results["score"] == rubric.automatic_total
     assert results["output_format"] == results["test_output_format"] == "md"
@@ -130,11 +141,11 @@ def test_the_reference_gets_every_automatic_point_with_markdown_output(autograde
 
 @pytest.mark.slow
 @pytest.mark.skipif(not CAN_DROP_CAP_SYS_ADMIN, reason="only root can run without CAP_SYS_ADMIN")
-def test_where_no_sandbox_can_be_made_the_results_say_so_and_a_refusal_still_writes_results(autograder, rubric):
+def test_where_no_sandbox_can_be_made_the_results_say_so_and_a_refusal_still_writes_results(autograder):
     """Root without CAP_SYS_ADMIN: the sandbox check once passed there and every kernel then failed (0/75,
     "Isolation: bubblewrap"); and a refusal at start wrote no results.json at all."""
     graded, _ = autograder["hunter_without_bubblewrap"]
-    assert graded["score"] == TEMPLATE_SCORE  # graded as the template it is, not zeroed by the machine
+    assert graded["score"] == LOGREG_TEMPLATE_SCORE  # graded as the template it is, not zeroed by the machine
     assert "Isolation: an unprivileged user of its own" in graded["output"] and "bubblewrap (" not in graded["output"]
     refused, _ = autograder["refused_without_bubblewrap"]
     assert refused["score"] == 0 and refused["tests"] == []
@@ -142,10 +153,11 @@ def test_where_no_sandbox_can_be_made_the_results_say_so_and_a_refusal_still_wri
 
 
 @pytest.mark.slow
-def test_the_template_loses_its_planted_bugs(autograder):
+def test_the_template_loses_its_planted_bug(autograder):
     results, _ = autograder["template"]
-    assert results["score"] == 40
-    assert any("W2 has shape (2, 10)" in t["output"] for t in results["tests"])
+    assert results["score"] == LOGREG_TEMPLATE_SCORE
+    failed = {t["name"].split(".")[0] for t in results["tests"] if t["score"] < t["max_score"]}
+    assert failed == {"step", "train"}, results["output"]
 
 
 @pytest.mark.slow
@@ -156,12 +168,13 @@ def test_student_code_can_neither_read_the_sources_nor_write_the_results(autogra
     if name == "hunter" and not bubblewrap_works():
         pytest.skip("bubblewrap cannot run here")
     results, _ = autograder[name]
-    assert results["score"] <= 40, "the grader's results, not the student's"
+    assert results["score"] <= LOGREG_TEMPLATE_SCORE, "the grader's results, not the student's"
     problems = [p for p in results["output"].split("\n\n") if "RuntimeError" in p]
     assert len(problems) == 1, results["output"]
     assert "{" in problems[0], problems[0]
     found = json.loads(problems[0][problems[0].index("{") : problems[0].rindex("}") + 1])  # in a code span
     assert set(found.values()) <= {"FileNotFoundError", "PermissionError"}, found
-    forked = forks_kernels(SandboxPolicy.from_limits(load_rubric().limits, SandboxMode.AUTO))
+    with assignment_of_process(LOGREG):
+        forked = forks_kernels(SandboxPolicy.from_limits(load_rubric().limits, SandboxMode.AUTO))
     expected = ("namespaces of its own" if forked else "bubblewrap") if name == "hunter" else "unprivileged user"
     assert expected in results["output"]

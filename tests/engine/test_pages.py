@@ -56,7 +56,7 @@ def test_an_injected_script_does_not_run_in_the_browser(injected_page, tmp_path)
 
 
 def test_a_students_feedback_page_shows_points_failing_tests_plots_and_answers(graded_class, tmp_path):
-    results, out, _ = graded_class
+    results, out = graded_class
     dom = Elements(browse(out / "carol_forgot_sign" / "feedback.html", tmp_path / "carol.png"))
     assert {"items", "failing", "losses"} <= dom.ids()
     assert dom.image("losses").startswith("data:image/png;base64,")
@@ -76,8 +76,9 @@ def test_a_students_feedback_page_shows_points_failing_tests_plots_and_answers(g
     assert "training-policy" not in correct.ids()
 
 
-def test_the_class_report_has_its_plot_and_tables(graded_class, tmp_path):
-    results, out, _ = graded_class
+def test_the_class_report_has_its_plot_and_tables(engine_class, tmp_path):
+    """The engine's batch: the small assignment's class, with its troubles and catalogued mistakes."""
+    results, out, _ = engine_class
     dom = Elements(browse(out / "report.html", tmp_path / "report.png"))
     assert {
         "histogram",
@@ -94,13 +95,13 @@ def test_the_class_report_has_its_plot_and_tables(graded_class, tmp_path):
     students = len((out / "gradebook.csv").read_text().splitlines()) - 1  # the batch, and what tests added
     assert students >= len(results) and f"{students} student(s)" in text
     assert "attack_infinite_loop" in text and "not_json" in text  # an interrupted cell, an unreadable file
-    assert "update_sign" in text and "loss_summed" in text  # carol's and the repeated notebooks' mistakes
+    assert "step_sign" in text and "loss_summed" in text  # the template's and the repeated notebooks' mistakes
 
 
 def test_the_written_pages_render(graded_class, tmp_path):
     from grader import cli
 
-    _, out, _ = graded_class
+    _, out = graded_class
     copy = tmp_path / "class"
     import shutil
 
@@ -113,7 +114,7 @@ def test_the_written_pages_render(graded_class, tmp_path):
 
 
 def test_pages_are_self_contained(graded_class):
-    _, out, _ = graded_class
+    _, out = graded_class
     for page in (out / "report.html", out / "alice_correct" / "feedback.html"):
         source = Elements(page.read_text())
         external = [a for _, a in source.tags for key in ("src", "href") if (a.get(key) or "").startswith("http")]
