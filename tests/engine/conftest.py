@@ -64,7 +64,7 @@ def logreg_rubric() -> Rubric:
     kernels per submission, so that hanging submissions cost seconds and kernel losses can be counted."""
     with assignment_of_process(LOGREG):
         rubric = load_rubric()
-    return with_run(rubric, cell_timeout=6, call_timeout=4, recovery_timeout=4, notebook_timeout=60, kernel_restarts=2)
+    return with_run(rubric, cell_timeout=6, call_timeout=3, recovery_timeout=4, notebook_timeout=60, kernel_restarts=2)
 
 
 @pytest.fixture(scope="session")
