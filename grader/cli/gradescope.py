@@ -12,7 +12,7 @@ from grader.grading import grade_one_folder
 from grader.rubric import load_rubric
 from grader.run.sandbox import SandboxMode
 from grader.views.gradescope import gradescope_results
-from grader.views.write import write_whole
+from grader.views.whole_files import write_whole
 
 
 def add_to(commands: argparse._SubParsersAction) -> None:

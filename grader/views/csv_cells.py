@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from grader.views.whole_files import replacing
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -17,10 +19,8 @@ def neutralise(value: object) -> object:
 
 def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:
     """A CSV whose every text cell is neutralised, written whole to a temporary file, then moved into place."""
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "w", newline="", encoding="utf-8") as f:
+    with replacing(path, newline="") as f:
         writer = csv.writer(f)
         writer.writerow([neutralise(h) for h in header])
         writer.writerows([[neutralise(cell) for cell in row] for row in rows])
-    partial.replace(path)
     return path

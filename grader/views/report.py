@@ -25,6 +25,7 @@ from grader.store import StudentRow
 from grader.views.feedback import content_stamp
 from grader.views.figures import STYLE, png
 from grader.views.html import render
+from grader.views.whole_files import write_whole
 
 if TYPE_CHECKING:  # matplotlib is imported where the histogram is drawn: most runs draw the one they drew before
     from matplotlib.figure import Figure
@@ -73,9 +74,7 @@ def histogram_png(scores: list[float], maximum: float, cache: Path | None = None
         return kept["png"]
     drawn = png(histogram_figure(scores, maximum))
     if cache is not None:
-        partial = cache.with_suffix(".partial")
-        partial.write_text(json.dumps({"stamp": stamp, "png": drawn}))
-        partial.replace(cache)
+        write_whole(cache, json.dumps({"stamp": stamp, "png": drawn}))
     return drawn
 
 

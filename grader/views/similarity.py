@@ -9,7 +9,7 @@ from pathlib import Path
 from grader.judge.similarity import FLAG, Pair, Passages, Submission, words
 from grader.views.csv_cells import write_csv
 from grader.views.html import render
-from grader.views.write import write_whole
+from grader.views.whole_files import write_whole
 
 CSV_COLUMNS = ["student_a", "student_b", "score", "evidence", "code", "outputs", "written"]
 

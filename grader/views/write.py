@@ -13,19 +13,13 @@ from grader.views.feedback import feedback_html, feedback_markdown
 from grader.views.gradebook import write_gradebook
 from grader.views.gradescope import gradescope_results
 from grader.views.report import report_html
+from grader.views.whole_files import write_whole
 
 # beside a student's page: its figures and what they were drawn from, so that a page drawn again for other scores
 # reuses them
 FIGURES_FILE = "feedback-figures.json"
 # beside the class report: its histogram and the scores it was drawn from
 HISTOGRAM_FILE = "report-histogram.json"
-
-
-def write_whole(path: Path, text: str) -> None:
-    """Write to a temporary file and move it into place: a reader never sees half a file."""
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text)
-    partial.replace(path)
 
 
 def write_submission_views(result: SubmissionResult, out: Path) -> Path:

@@ -17,7 +17,7 @@ from grader.rubric import Rubric
 from grader.store import StudentRow
 from grader.views.csv_cells import write_csv
 from grader.views.html import render
-from grader.views.write import write_whole
+from grader.views.whole_files import write_whole
 
 SHEET_FILE = "written_scores.csv"
 
