@@ -39,14 +39,24 @@ from ..helpers import (
     with_run,
 )
 
-# the logistic regression's gradient, hanging past every signal the grader sends (the training calls it too)
-HANGING_GRADIENT = """
+# the logistic regression's step, hanging past every signal the grader sends, and a training that takes its
+# steps itself (the training, graded after the step, is harvested by a fresh kernel)
+HANGING_STEP = """
 import signal
-def logistic_gradient(*args, **kwargs):
+def descent_step(*args, **kwargs):
     signal.signal(signal.SIGALRM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     while True:
         pass
+
+def train_logistic(X, y, learning_rate=0.5, epochs=500):
+    w, b = torch.zeros(X.shape[1]), torch.tensor(0.0)
+    history = []
+    for _ in range(epochs):
+        history.append(logistic_loss(w, b, X, y).item())
+        dw, db = logistic_gradient(w, b, X, y)
+        w, b = w - learning_rate * dw, b - learning_rate * db
+    return w, b, history
 """
 SUMMED_LOSS = ("softplus(z)).mean()", "softplus(z)).sum()")  # a mistake: loss and the training lose points
 
@@ -113,7 +123,7 @@ def grade_engine_batch(solved, template, rubric: Rubric, tmp_path_factory) -> tu
     notebooks["repeat_b"].metadata["repeat"] = "b"
     # correct functions, then a cell no interrupt stops; correct functions but one graded call that hangs so
     notebooks["lost_in_a_cell"] = minimal_notebook(solved, UNINTERRUPTIBLE_CELL, "after_the_lost_cell = 1")
-    notebooks["lost_in_a_call"] = minimal_notebook(solved, HANGING_GRADIENT)
+    notebooks["lost_in_a_call"] = minimal_notebook(solved, HANGING_STEP)
     if SANDBOXED:  # the attacks include an endless cell and a kernel that exits
         for name, cells in attacks(str(out), server.getsockname()[1]).items():
             notebooks[f"attack_{name}"] = minimal_notebook(template, *cells)
