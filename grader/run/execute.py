@@ -29,6 +29,7 @@ TIMEOUT_ENAME = "GraderCellTimeout"
 # seconds a started kernel has to answer: a fresh one takes one or two on an idle machine, ten times that on a
 # busy one; past this it is deemed not to start (the pipeline then tries a fresh one)
 STARTUP_TIMEOUT = 120
+AFTER_INTERRUPT_SECONDS = 1  # the wait for a timed-out cell's last outputs once its kernel is interrupted
 
 
 class CellStatus(StrEnum):
@@ -73,7 +74,8 @@ class KernelLost(SubmissionError):
 
 
 class CappedClient(NotebookClient):
-    """A NotebookClient that stops keeping outputs once a notebook has printed too much."""
+    """A NotebookClient that stops keeping outputs once a notebook has printed too much, and that waits little
+    for a timed-out cell's last outputs."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -87,6 +89,14 @@ class CappedClient(NotebookClient):
             return None
         self.kept_chars += size
         return super().output(outs, msg, display_id, cell_index)
+
+    async def _async_handle_timeout(self, timeout, cell=None):  # type: ignore[override]
+        # nbclient interrupts the kernel, then waits iopub_timeout for the cell's last outputs: an interrupt that
+        # works ends them at once; one that does not is the runner's to find out (its `pass`, recovery_timeout),
+        # so waiting the whole iopub_timeout here only added seconds to every cell that ignores interrupts
+        reply = await super()._async_handle_timeout(timeout, cell)
+        self.iopub_timeout = min(self.iopub_timeout, AFTER_INTERRUPT_SECONDS)
+        return reply
 
 
 class NotebookRunner:
@@ -202,6 +212,7 @@ class NotebookRunner:
         # letting nbclient do it (rather than catching CellTimeoutError) keeps its message pollers clean.
         self.client.timeout = max(1, int(timeout))
         self.client.error_on_timeout = {"ename": TIMEOUT_ENAME, "evalue": f"{timeout:.0f} s", "traceback": []}
+        waits_for_output = self.client.iopub_timeout  # a timeout shortens it for its cell only
         try:
             self.client.execute_cell(cell, index, store_history=store_history)
         except DeadKernelError:
@@ -211,6 +222,8 @@ class NotebookRunner:
                 f"the kernel sent messages the grader cannot read ({type(error).__name__}); "
                 "was the kernel's json, zmq or jupyter machinery patched?"
             ) from None
+        finally:
+            self.client.iopub_timeout = waits_for_output
 
     def _answers_again(self) -> bool:
         """After an interrupt: does the kernel run a trivial cell? If not, it is lost."""

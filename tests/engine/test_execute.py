@@ -212,3 +212,31 @@ def test_a_progress_file_replaced_by_a_fifo_or_a_link_neither_blocks_nor_mislead
 
     threading.Thread(target=watch_both, daemon=True).start()
     assert finished.wait(60) and not killed.is_set()
+
+
+def test_after_an_interrupt_the_wait_for_the_cells_last_outputs_is_short_and_for_that_cell_only():
+    """A cell that ignored its interrupt cost the whole iopub wait (4 s) before the runner's own check."""
+    import asyncio
+
+    interrupted = []
+
+    class Manager:
+        async def interrupt_kernel(self) -> None:
+            interrupted.append(True)
+
+    client = execute.CappedClient(nbformat.v4.new_notebook(), km=Manager(), iopub_timeout=4, interrupt_on_timeout=True)
+    client.error_on_timeout = {"ename": execute.TIMEOUT_ENAME, "evalue": "3 s", "traceback": []}
+    reply = asyncio.run(client._async_handle_timeout(3))
+    assert interrupted and reply["content"]["ename"] == execute.TIMEOUT_ENAME
+    assert client.iopub_timeout == execute.AFTER_INTERRUPT_SECONDS
+    # the runner puts the usual wait back for the next cell
+    runner = runner_for(["work()"], {"work()": "timeout"})
+    answer = runner.client.execute_cell
+
+    def shortening(cell, index, store_history=True):
+        runner.client.iopub_timeout = execute.AFTER_INTERRUPT_SECONDS  # as CappedClient does on a timeout
+        answer(cell, index, store_history)
+
+    runner.client.execute_cell = shortening
+    runner.run_cell(runner.notebook.cells[0], 0, 5)
+    assert runner.client.iopub_timeout == 4
