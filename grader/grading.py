@@ -7,6 +7,7 @@ by Gradescope (one folder); it writes nothing of a class.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import shutil
 import sys
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader.assignment import current_assignment
+from grader.assignment import current_assignment, use_assignment
 from grader.intake import Identity, Submission, one_folders_submission
 from grader.intake.notebooks import UnreadableSubmission, read_notebook, upgrade_note
 from grader.items import generate_cases
@@ -32,8 +33,16 @@ from grader.result import Problem, SubmissionResult, SubmissionStatus
 from grader.rubric import Rubric
 from grader.run.execute import STARTUP_TIMEOUT, CellStatus, KernelStartFailed, NotebookRunner, RunLog, run_notebook
 from grader.run.harvest import WATCH_SOURCE, harvest_outputs
-from grader.run.kernel import start_kernel, stop_kernel
-from grader.run.sandbox import Isolation, SandboxMode, SandboxPolicy, bounded_scratch, describe_isolation
+from grader.run.kernel import kernel_environment, start_kernel, stop_kernel
+from grader.run.sandbox import (
+    Isolation,
+    SandboxMode,
+    SandboxPolicy,
+    bounded_scratch,
+    describe_isolation,
+    forks_kernels,
+)
+from grader.run.zygote_client import ZygotesAhead, offer_ahead, zygote_environment
 from grader.shared.catalogue import inject_parameters
 from grader.shared.outcomes import CallOutcome, CallStatus
 from grader.shared.verdicts import Trouble, code_span
@@ -238,6 +247,20 @@ def zero_result(submission: Submission, rubric: Rubric, status: SubmissionStatus
     result.tests = score_all(cases, outcomes, rubric, {})
     result.evidence = Evidence(outcomes, {})
     return result
+
+
+def zygotes_ahead(count: int, rubric: Rubric, sandbox: SandboxMode) -> contextlib.AbstractContextManager:
+    """`count` zygotes started now for the workers about to start (their folder, for `start_worker`), where kernels
+    are forked; else nothing (None). Their seconds of imports overlap the workers' own start, not follow it."""
+    if count == 0 or not forks_kernels(SandboxPolicy.from_limits(rubric.limits, sandbox)):
+        return contextlib.nullcontext()
+    return ZygotesAhead(count, zygote_environment(kernel_environment(Path("/"), "/tmp")))
+
+
+def start_worker(assignment_root: Path, zygotes: Path | None) -> None:
+    """A grading worker's start: the assignment is the command's, and the zygotes started ahead are on offer."""
+    use_assignment(assignment_root)
+    offer_ahead(zygotes)
 
 
 def one_torch_thread() -> None:

@@ -23,9 +23,16 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from grader.assignment import Assignment, current_assignment, refuse_another, use_assignment
+from grader.assignment import Assignment, current_assignment, refuse_another
 from grader.errors import GraderError
-from grader.grading import grade_in_this_process, one_torch_thread, read_submission, zero_result
+from grader.grading import (
+    grade_in_this_process,
+    one_torch_thread,
+    read_submission,
+    start_worker,
+    zero_result,
+    zygotes_ahead,
+)
 from grader.intake import Submission, collect_submissions
 from grader.intake.extensions import Extension
 from grader.intake.roster import Roster
@@ -95,20 +102,25 @@ def _grade_in_workers(
     """
     # Not fork: a forked child of a process that already ran torch deadlocks in its thread pool. A fork server
     # that has only imported (the grader, 2 s; what the reference optimizers' first step imports, 0.9 s) forks
-    # each worker, which then starts warm.
+    # each worker, which then starts warm. The workers' zygotes are started first: they import (4-5 s) while the
+    # fork server does, not after it.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__, "torch._dynamo"])
     deaths: dict[int, int] = {}  # by place in `submissions`
     remaining = list(range(len(submissions)))
-    with tempfile.TemporaryDirectory(prefix="grader-workers-") as markers:
+    workers = max(1, min(jobs, len(remaining)))
+    with (
+        tempfile.TemporaryDirectory(prefix="grader-workers-") as markers,
+        zygotes_ahead(workers, rubric, sandbox) as zygotes,
+    ):
         while remaining:
             unfinished = []
             pool = ProcessPoolExecutor(
                 max_workers=max(1, min(jobs, len(remaining))),
                 mp_context=context,
                 # before a task's rubric is unpickled: its item options are the assignment's
-                initializer=use_assignment,
-                initargs=(current_assignment().root,),
+                initializer=start_worker,
+                initargs=(current_assignment().root, zygotes),
             )
             try:
                 futures = {

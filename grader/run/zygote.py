@@ -1,18 +1,20 @@
 """A warm parent for kernels: imports the course's packages once, then forks each submission's kernel.
 
-A grading worker runs this file as a program of its own (`python zygote.py FD`, as root); it runs no
-submission code itself, only imports, so every kernel it forks starts with torch, pandas, scikit-learn,
-matplotlib and ipykernel already loaded instead of spending seconds importing them. Each child confines
-itself before anything of the submission's runs, as bubblewrap would: new pid, mount, network, IPC, UTS and
-cgroup namespaces, a root of its own holding only the system, the Python environment and the submission's
-folders, the rubric's resource limits, and its job slot's user (no capabilities, no new privileges).
+A grading worker runs this file as a program of its own (`python zygote.py FD`, as root), or the grading command
+starts it ahead of its worker (`python zygote.py --listen FD`: it imports while the workers start, then serves
+the first that connects); it runs no submission code itself, only imports, so every kernel it forks starts with
+torch, pandas, scikit-learn, matplotlib and ipykernel already loaded instead of spending seconds importing
+them. Each child confines itself before anything of the submission's runs, as bubblewrap would: new pid, mount,
+network, IPC, UTS and cgroup namespaces, a root of its own holding only the system, the Python environment and
+the submission's folders, the rubric's resource limits, and its job slot's user (no capabilities, no new
+privileges).
 
 It imports nothing of the grader: a kernel inherits the course's packages and nothing of ours.
 
 Protocol, over the SOCK_SEQPACKET socket FD: the worker sends one JSON request per kernel; the zygote answers
 {"pid": N} with a pidfd of the kernel's init attached, or {"error": "..."} when no kernel could be forked, with
 "confine": true when it was forked but a step of its confinement was refused (either way no submission code
-ran). The zygote exits when the worker closes the socket or dies.
+ran). The zygote exits when the worker closes the socket or dies, or when the process that started it dies.
 """
 
 from __future__ import annotations
@@ -237,11 +239,27 @@ def serve(channel: socket.socket) -> None:
 
 
 def main() -> None:
+    """`zygote.py FD`: serve the worker at the other end of socket FD. `zygote.py --listen FD`: started ahead of
+    its worker, import, then serve the first worker that connects to listening socket FD (and no other)."""
     del sys.path[0]  # this file's folder, which is the grader's: nothing of it importable by the kernels
     die_with_parent()
-    channel = socket.socket(fileno=int(sys.argv[1]))
+    ahead = sys.argv[1] == "--listen"
+    given = socket.socket(fileno=int(sys.argv[-1]))
     for module in WARM_MODULES:
         __import__(module)
+    if ahead:
+        channel, _ = given.accept()
+        given.close()
+        # the worker's mount namespace, where its scratch folders are mounted: the kernels' roots are made of them
+        _, namespaces, _, _ = socket.recv_fds(channel, 4096, 1)
+        try:
+            checked("setns", namespaces[0], CLONE_NEWNS)
+        except (OSError, IndexError) as error:
+            channel.send(json.dumps({"error": f"could not join the worker's mounts: {error}"}).encode())
+            return
+        os.close(namespaces[0])
+    else:
+        channel = given
     channel.send(json.dumps({"ready": os.getpid()}).encode())
     serve(channel)
 

@@ -1,8 +1,9 @@
 """A worker's side of its zygote (zygote.py): start it once, ask it for kernels, track them by pidfd.
 
-One zygote per worker process, started at the worker's first kernel and ended with the worker (it reads
-the end of its socket). A kernel it forks is no child of ours, so it is tracked through a pidfd (Linux
-5.3+) by an object with the Popen methods jupyter_client's provisioner calls.
+One zygote per worker process, ended with the worker (it reads the end of its socket): one the grading command
+started ahead, so that its seconds of imports overlap the workers' own start (`ZygotesAhead`), else one the
+worker starts at its first kernel. A kernel it forks is no child of ours, so it is tracked through a pidfd
+(Linux 5.3+) by an object with the Popen methods jupyter_client's provisioner calls.
 """
 
 from __future__ import annotations
@@ -91,29 +92,52 @@ class ForkedKernel:
 
 
 class Zygote:
-    """The running zygote of this worker; requests from the worker's threads take turns on its socket."""
+    """The running zygote of this worker; requests from the worker's threads take turns on its socket.
 
-    def __init__(self, environment: dict[str, str]) -> None:
-        self.home = tempfile.mkdtemp(prefix="grader-zygote-")  # its matplotlib cache; no kernel sees it
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.process = subprocess.Popen(
-            [sys.executable, str(ZYGOTE_PROGRAM), str(theirs.fileno())],
-            pass_fds=[theirs.fileno()],
-            env=environment | {"HOME": self.home, "MPLCONFIGDIR": self.home, "TMPDIR": self.home},
-            stdin=subprocess.DEVNULL,
-        )
-        theirs.close()
-        self.channel = ours
+    Started by this worker (`start`), or taken from those the grading command started ahead (`take_one_ahead`):
+    such a one is no child of ours, and its home is the command's to remove."""
+
+    def __init__(self, channel: socket.socket, process: subprocess.Popen | None, home: str | None) -> None:
+        self.channel, self.process, self.home = channel, process, home
         self.channel.settimeout(ANSWER_SECONDS)
         self.turn = threading.Lock()
         try:
             ready = self.channel.recv(4096)
         except TimeoutError:
             ready = b""
+        said = json.loads(ready) if ready else {}
+        if "ready" not in said:
+            self.channel.close()
+            code = self._end()
+            raise KernelNotConfined(
+                said.get("error", f"the zygote ended while importing the course's packages (exit status {code})")
+            )
+        self.pid = said["ready"]
+        self.pidfd = os.pidfd_open(self.pid)
+
+    @classmethod
+    def start(cls, environment: dict[str, str]) -> Zygote:
+        home = tempfile.mkdtemp(prefix="grader-zygote-")  # its matplotlib cache; no kernel sees it
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        process = subprocess.Popen(
+            [sys.executable, str(ZYGOTE_PROGRAM), str(theirs.fileno())],
+            pass_fds=[theirs.fileno()],
+            env=_zygote_process_environment(environment, home),
+            stdin=subprocess.DEVNULL,
+        )
+        theirs.close()
+        return cls(ours, process, home)
+
+    def _end(self) -> int | None:
+        """Kill our own zygote if it is still running (one started ahead ends when its socket closes)."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
             self.process.kill()
-        if not ready:
-            code = self.process.wait()
-            raise KernelNotConfined(f"the zygote ended while importing the course's packages (exit status {code})")
+        return self.process.wait()
+
+    def alive(self) -> bool:
+        return not select.select([self.pidfd], [], [], 0)[0]  # a pidfd reads ready once its process has ended
 
     def fork_kernel(self, request: dict) -> ForkedKernel:
         with self.turn:
@@ -133,11 +157,13 @@ class Zygote:
 
     def close(self) -> None:
         self.channel.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        shutil.rmtree(self.home, ignore_errors=True)
+        os.close(self.pidfd)
+        if self.process is not None:
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+            shutil.rmtree(self.home, ignore_errors=True)
 
 
 _zygote: Zygote | None = None
@@ -156,10 +182,84 @@ def fork_kernel(request: dict) -> ForkedKernel:
 def _running_zygote(request: dict) -> Zygote:
     global _zygote
     with _starting:
-        if _zygote is None or _zygote.process.poll() is not None:
-            _zygote = Zygote(zygote_environment(request["env"]))
+        if _zygote is None or not _zygote.alive():
+            _zygote = take_one_ahead() or Zygote.start(zygote_environment(request["env"]))
             atexit.register(_zygote.close)
         return _zygote
+
+
+# ---- zygotes started ahead: by the grading command, while its workers start -----------------------------------
+
+_ahead: Path | None = None  # the folder of the zygotes started ahead, in a worker told of them
+
+
+def offer_ahead(folder: Path | None) -> None:
+    """In a worker: the folder holding zygotes the grading command started ahead (None: none were)."""
+    global _ahead
+    _ahead = folder
+
+
+def take_one_ahead() -> Zygote | None:
+    """One of the zygotes started ahead that no other worker took, connected; None when none is left."""
+    if _ahead is None:
+        return None
+    for address in sorted(_ahead.glob("*.sock")):
+        try:  # the claim: the first worker to create the marker has it
+            os.close(os.open(address.with_suffix(".taken"), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            continue
+        channel = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            channel.connect(str(address))
+            # started by the command, it joins this worker's mount namespace (its scratch mounts are there)
+            namespace = os.open("/proc/self/ns/mnt", os.O_RDONLY)
+            try:
+                socket.send_fds(channel, [b"mounts"], [namespace])
+            finally:
+                os.close(namespace)
+            return Zygote(channel, None, None)
+        except (OSError, KernelNotConfined):  # it died meanwhile: this worker starts its own
+            channel.close()
+            return None
+    return None
+
+
+class ZygotesAhead:
+    """`count` zygotes started now, each listening on a socket in a folder of its own (0700), for the workers
+    that will ask for kernels; on leaving, those no worker took are killed and the folder removed."""
+
+    def __init__(self, count: int, environment: dict[str, str]) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="grader-zygotes-"))
+        self.processes: list[subprocess.Popen] = []
+        for number in range(count):
+            home = self.folder / f"{number}.home"
+            home.mkdir()
+            listening = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            listening.bind(str(self.folder / f"{number}.sock"))
+            listening.listen(1)
+            self.processes.append(
+                subprocess.Popen(
+                    [sys.executable, str(ZYGOTE_PROGRAM), "--listen", str(listening.fileno())],
+                    pass_fds=[listening.fileno()],
+                    env=_zygote_process_environment(environment, str(home)),
+                    stdin=subprocess.DEVNULL,
+                )
+            )
+            listening.close()
+
+    def __enter__(self) -> Path:
+        return self.folder
+
+    def __exit__(self, *exc) -> None:
+        for process in self.processes:  # a taken one has ended with its worker; one never taken waits: killed
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _zygote_process_environment(environment: dict[str, str], home: str) -> dict[str, str]:
+    return environment | {"HOME": home, "MPLCONFIGDIR": home, "TMPDIR": home}
 
 
 def zygote_environment(kernel_env: dict[str, str]) -> dict[str, str]:

@@ -22,7 +22,7 @@ import pytest
 
 from grader.pipeline import grade_class
 from grader.result import SubmissionStatus
-from grader.run.sandbox import SandboxMode
+from grader.run.sandbox import SandboxMode, SandboxPolicy, forks_kernels
 from grader.shared.verdicts import Trouble
 from grader.views.feedback import feedback_markdown
 from grader.views.gradescope import gradescope_results
@@ -217,6 +217,18 @@ def test_honest_submissions_beside_attacks_score_as_they_do_alone(engine_class, 
     assert results["bob"].score == LOGREG_TEMPLATE_SCORE
     assert json.loads((out / "bob" / "results.json").read_text())["score"] == LOGREG_TEMPLATE_SCORE
     assert "bob,100" not in (out / "gradebook.csv").read_text()
+
+
+def test_where_kernels_are_forked_every_one_of_the_batch_was(engine_class, logreg_rubric):
+    """The workers' zygotes are started by the command, ahead of the workers: one that could not reach a worker's
+    scratch mounts made every kernel fall back to a fresh start (a second more each), with the same scores."""
+    policy = SandboxPolicy.from_limits(logreg_rubric.limits, SandboxMode.REQUIRED if SANDBOXED else SandboxMode.AUTO)
+    if not forks_kernels(policy):
+        pytest.skip("kernels are forked only where the grader is root with namespaces")
+    graded = [r for r in engine_class[0].values() if r.status == SubmissionStatus.GRADED]
+    assert graded and all("namespaces of its own" in r.isolation and "bubblewrap" not in r.isolation for r in graded), {
+        r.identity.student: r.isolation for r in graded
+    }
 
 
 @needs_sandbox

@@ -141,3 +141,23 @@ def test_where_the_fork_server_cannot_confine_kernels_they_start_afresh_and_say_
     assert manager.isolation in (Isolation.BUBBLEWRAP, Isolation.OWN_USER)
     assert "could not confine the kernel" in kernel._forking_failed
     assert kernel_users_left() == []
+
+
+def test_a_zygote_started_ahead_serves_the_worker_that_takes_it_and_every_one_ends_with_the_command(monkeypatch):
+    """The grading command starts its workers' zygotes while the workers start (their imports overlap): a worker
+    takes one (none other can), and on leaving the command ends those no worker took and every one left."""
+    from pathlib import Path
+
+    from grader.run.kernel import kernel_environment
+
+    environment = zygote_client.zygote_environment(kernel_environment(Path("/"), "/tmp"))
+    monkeypatch.setattr(zygote_client, "_zygote", None)  # this worker has not started one of its own
+    started = zygote_client.ZygotesAhead(2, environment)
+    with started as folder:
+        monkeypatch.setattr(zygote_client, "_ahead", folder)
+        assert look_inside()["warm"]
+        taken = zygote_client._zygote
+        assert taken.process is None and (folder / "0.taken").exists() and not (folder / "1.taken").exists()
+        assert taken.pid in [process.pid for process in started.processes]
+    assert not folder.exists()
+    assert not taken.alive() and all(process.poll() is not None for process in started.processes)
