@@ -285,7 +285,7 @@ def execute_notebook(notebook: nbformat.NotebookNode, rubric: Rubric, epochs: in
         return log, json.loads((workspace / "names.json").read_text())
 
 
-# ---- the shared end-to-end batch (graded once per session: the `graded_class` fixture) ----------------------
+# ---- the graded batches (each graded once per run: `graded_class`, `engine_class`) ---------------------------
 
 SANDBOXED = bubblewrap_works()
 TEMPLATE_SCORE = 40  # forward, backward and optimizers: what the untouched template earns
@@ -333,17 +333,8 @@ def attacks(out: str, port: int) -> dict[str, tuple[str, ...]]:
     }
 
 
-# Cells and graded functions that no interrupt stops: each loses its kernel (test_end_to_end.py)
+# A cell that no interrupt stops: it loses its kernel (tests/engine/test_end_to_end.py)
 UNINTERRUPTIBLE_CELL = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
-HANGING_TRAIN_MANUAL = """
-import signal
-def train_manual(*args, **kwargs):
-    signal.signal(signal.SIGALRM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    while True:
-        pass
-"""
-
 BAD_FILES = {
     "not_json": "this is not a notebook\n",
     "empty": "",
