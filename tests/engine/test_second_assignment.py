@@ -123,7 +123,7 @@ def test_graded_end_to_end_by_the_documented_commands(tmp_path):
     submissions.mkdir()
     shutil.copy(SOLVED, submissions / "ada.ipynb")
     shutil.copy(TEMPLATE, submissions / "bo.ipynb")
-    graded = _grader("--assignment-dir", str(LOGREG), "grade", str(submissions), "--out", str(out), "--sandbox", "off")
+    graded = _grader("--assignment-dir", str(LOGREG), "grade", str(submissions), "--out", str(out))
     assert graded.returncode == 0, graded.stderr
     ada, bo = (json.loads((out / name / "results.json").read_text()) for name in ("ada", "bo"))
     assert ada["score"] == 90 and bo["score"] == 50  # the written answer awaits a TA
