@@ -137,7 +137,16 @@ class Zygote:
         return self.process.wait()
 
     def alive(self) -> bool:
-        return not select.select([self.pidfd], [], [], 0)[0]  # a pidfd reads ready once its process has ended
+        # a pidfd reads ready once its process has ended; poll(2), not select(2), as for kernels (ForkedKernel)
+        waiter = select.poll()
+        waiter.register(self.pidfd, select.POLLIN)
+        return not waiter.poll(0)
+
+    def kill(self) -> None:
+        """End it now, ours or started ahead (then through its pidfd)."""
+        signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait()
 
     def fork_kernel(self, request: dict) -> ForkedKernel:
         with self.turn:
@@ -145,8 +154,7 @@ class Zygote:
             try:
                 message, fds, _, _ = socket.recv_fds(self.channel, 1 << 16, 1)
             except TimeoutError:
-                self.process.kill()  # stuck: the next kernel gets a fresh zygote
-                self.process.wait()
+                self.kill()  # stuck: the next kernel gets a fresh zygote
                 raise KernelNotConfined(f"the zygote did not answer in {ANSWER_SECONDS} s") from None
         if not message:
             raise ConnectionResetError("the zygote is gone")

@@ -161,3 +161,21 @@ def test_a_zygote_started_ahead_serves_the_worker_that_takes_it_and_every_one_en
         assert taken.pid in [process.pid for process in started.processes]
     assert not folder.exists()
     assert not taken.alive() and all(process.poll() is not None for process in started.processes)
+
+
+def test_a_zygote_that_stops_answering_is_killed_ours_or_started_ahead(monkeypatch):
+    """One started ahead is no child of the worker: killing it through its Popen failed (it has none)."""
+    import json
+    import socket
+    import subprocess
+
+    monkeypatch.setattr(zygote_client, "ANSWER_SECONDS", 0.2)
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    stuck = subprocess.Popen(["sleep", "600"])
+    theirs.send(json.dumps({"ready": stuck.pid}).encode())
+    zygote = zygote_client.Zygote(ours, None, None)  # as one started ahead: not a Popen of this worker's
+    with pytest.raises(zygote_client.KernelNotConfined, match="did not answer"):
+        zygote.fork_kernel({"env": {}})
+    assert stuck.wait(timeout=60) == -signal.SIGKILL and not zygote.alive()
+    zygote.close()
+    theirs.close()
