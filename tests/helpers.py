@@ -333,8 +333,11 @@ def attacks(out: str, port: int) -> dict[str, tuple[str, ...]]:
     }
 
 
-# A cell that no interrupt stops: it loses its kernel (tests/engine/test_end_to_end.py)
-UNINTERRUPTIBLE_CELL = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
+# A cell that no interrupt stops: it loses its kernel (tests/engine/test_end_to_end.py). It sleeps rather than
+# spins, so its seconds leave both cores to the tests beside it (the attack `infinite_loop` is the spinning cell)
+UNINTERRUPTIBLE_CELL = (
+    "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(1)"
+)
 BAD_FILES = {
     "not_json": "this is not a notebook\n",
     "empty": "",
