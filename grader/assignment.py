@@ -13,8 +13,10 @@ engine, which for this repository is the course's own assignment.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -122,10 +124,41 @@ class Assignment:
                 digest.update(str(file.relative_to(self.root)).encode() + b"\0" + file.read_bytes() + b"\0")
         return digest.hexdigest()
 
+    @cached_property
+    def warm_modules(self) -> tuple[str, ...]:
+        """What a kernel of this assignment imports, imported ahead by a kernel kept ready (the grader's zygote, the
+        self-check's spare kernel): the template notebook's imports and those of the helper modules students get,
+        never the helpers themselves (imported from the notebook's folder, which no kernel kept ready knows), then
+        the module's WARM_MODULES (what a first call imports lazily, say)."""
+        notebook = json.loads(self.notebook.read_text())
+        sources = ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code"]
+        helpers = [name for name in self.module.STUDENT_FILES if name.endswith(".py")]
+        sources += [(self.template_dir / name).read_text() for name in helpers]
+        local = {Path(name).stem for name in helpers}
+        found = [name for source in sources for name in _imported(source) if name.split(".")[0] not in local]
+        found = [name for name in found if name != "__future__"]
+        return tuple(dict.fromkeys([*found, *getattr(self.module, "WARM_MODULES", ())]))
+
     @property
     def kernel_helpers(self) -> str:
         """Source the probe defines in the kernel beside its own: the functions a `Call.via` names."""
         return getattr(self.module, "KERNEL_HELPERS", "")
+
+
+def _imported(source: str) -> list[str]:
+    """The absolute imports of a piece of code (IPython's magics and shell lines read as blank)."""
+    lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
+    try:
+        tree = ast.parse("\n".join(lines))
+    except SyntaxError:
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.append(node.module)
+    return found
 
 
 def refuse_another(kept: Path | None, assignment: Assignment) -> None:

@@ -42,7 +42,7 @@ from grader.run.sandbox import (
     describe_isolation,
     forks_kernels,
 )
-from grader.run.zygote_client import ZygotesAhead, offer_ahead, zygote_environment
+from grader.run.zygote_client import ZygotesAhead, offer_ahead, warm_modules, zygote_environment
 from grader.shared.catalogue import inject_parameters
 from grader.shared.outcomes import CallOutcome, CallStatus
 from grader.shared.verdicts import Trouble, code_span
@@ -254,7 +254,7 @@ def zygotes_ahead(count: int, rubric: Rubric, sandbox: SandboxMode) -> contextli
     are forked; else nothing (None). Their seconds of imports overlap the workers' own start, not follow it."""
     if count == 0 or not forks_kernels(SandboxPolicy.from_limits(rubric.limits, sandbox)):
         return contextlib.nullcontext()
-    return ZygotesAhead(count, zygote_environment(kernel_environment(Path("/"), "/tmp")))
+    return ZygotesAhead(count, zygote_environment(kernel_environment(Path("/"), "/tmp")), warm_modules())
 
 
 def start_worker(assignment_root: Path, zygotes: Path | None) -> None:

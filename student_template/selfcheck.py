@@ -189,6 +189,7 @@ WARM_MODULES = [
     "matplotlib.pyplot",
     "numpy",
     "torch._dynamo",
+    "sklearn.linear_model",
 ]
 
 

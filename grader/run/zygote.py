@@ -1,13 +1,13 @@
 """A warm parent for kernels: imports the course's packages once, then forks each submission's kernel.
 
-A grading worker runs this file as a program of its own (`python zygote.py FD`, as root), or the grading command
-starts it ahead of its worker (`python zygote.py --listen FD`: it imports while the workers start, then serves
-the first that connects); it runs no submission code itself, only imports, so every kernel it forks starts with
-torch, pandas, scikit-learn, matplotlib and ipykernel already loaded instead of spending seconds importing
-them. Each child confines itself before anything of the submission's runs, as bubblewrap would: new pid, mount,
-network, IPC, UTS and cgroup namespaces, a root of its own holding only the system, the Python environment and
-the submission's folders, the rubric's resource limits, and its job slot's user (no capabilities, no new
-privileges).
+A grading worker runs this file as a program of its own (`python zygote.py FD MODULE...`, as root), or the grading
+command starts it ahead of its worker (`python zygote.py --listen FD MODULE...`: it imports while the workers
+start, then serves the first that connects); it runs no submission code itself, only imports the MODULEs (what
+the assignment's notebooks import, the probe's and ipykernel's own), so every kernel it forks starts with them
+loaded instead of spending seconds importing them. Each child confines itself before anything of the
+submission's runs, as bubblewrap would: new pid, mount, network, IPC, UTS and cgroup namespaces, a root of its own
+holding only the system, the Python environment and the submission's folders, the rubric's resource limits, and
+its job slot's user (no capabilities, no new privileges).
 
 It imports nothing of the grader: a kernel inherits the course's packages and nothing of ours.
 
@@ -27,22 +27,6 @@ import resource
 import signal
 import socket
 import sys
-
-# What the course's notebooks and util.py import, and the kernel itself (the seconds a fresh kernel spends)
-WARM_MODULES = (
-    "numpy",
-    "torch",
-    "torch.nn.functional",
-    "torch.optim",
-    "torch._dynamo",  # what an optimizer's first step imports (0.9 s, with sympy)
-    "pandas",
-    "sklearn.model_selection",
-    "sklearn.linear_model",
-    "matplotlib.pyplot",
-    "ipykernel.kernelapp",
-    "ipykernel.ipkernel",
-    "ipykernel.debugger",  # imports debugpy: 0.2 s of every kernel's start
-)
 
 CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = (
     0x20000,
@@ -239,13 +223,16 @@ def serve(channel: socket.socket) -> None:
 
 
 def main() -> None:
-    """`zygote.py FD`: serve the worker at the other end of socket FD. `zygote.py --listen FD`: started ahead of
-    its worker, import, then serve the first worker that connects to listening socket FD (and no other)."""
+    """`zygote.py FD MODULE...`: import the MODULEs, then serve the worker at the other end of socket FD.
+    `zygote.py --listen FD MODULE...`: started ahead of its worker, import, then serve the first worker that
+    connects to listening socket FD (and no other)."""
     del sys.path[0]  # this file's folder, which is the grader's: nothing of it importable by the kernels
     die_with_parent()
-    ahead = sys.argv[1] == "--listen"
-    given = socket.socket(fileno=int(sys.argv[-1]))
-    for module in WARM_MODULES:
+    arguments = sys.argv[1:]
+    ahead = arguments[0] == "--listen"
+    descriptor, *modules = arguments[1:] if ahead else arguments
+    given = socket.socket(fileno=int(descriptor))
+    for module in modules:
         __import__(module)
     if ahead:
         channel, _ = given.accept()

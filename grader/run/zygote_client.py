@@ -21,9 +21,14 @@ import tempfile
 import threading
 from pathlib import Path
 
+from grader.assignment import current_assignment
 from grader.errors import SubmissionError
 
 ZYGOTE_PROGRAM = Path(__file__).with_name("zygote.py")
+# what every kernel imports whatever the assignment: the probe's numpy and torch (grader/run/kernel_probe.py), and
+# ipykernel (debugpy, through its debugger: 0.2 s of every kernel's start)
+PROBE_MODULES = ("numpy", "torch")
+KERNEL_MODULES = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger")
 ANSWER_SECONDS = 120  # its imports take seconds, a fork milliseconds: past this it is stuck
 
 
@@ -97,8 +102,10 @@ class Zygote:
     Started by this worker (`start`), or taken from those the grading command started ahead (`take_one_ahead`):
     such a one is no child of ours, and its home is the command's to remove."""
 
-    def __init__(self, channel: socket.socket, process: subprocess.Popen | None, home: str | None) -> None:
-        self.channel, self.process, self.home = channel, process, home
+    def __init__(
+        self, channel: socket.socket, process: subprocess.Popen | None, home: str | None, modules: tuple[str, ...]
+    ) -> None:
+        self.channel, self.process, self.home, self.modules = channel, process, home, modules
         self.channel.settimeout(ANSWER_SECONDS)
         self.turn = threading.Lock()
         try:
@@ -116,17 +123,17 @@ class Zygote:
         self.pidfd = os.pidfd_open(self.pid)
 
     @classmethod
-    def start(cls, environment: dict[str, str]) -> Zygote:
+    def start(cls, environment: dict[str, str], modules: tuple[str, ...]) -> Zygote:
         home = tempfile.mkdtemp(prefix="grader-zygote-")  # its matplotlib cache; no kernel sees it
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         process = subprocess.Popen(
-            [sys.executable, str(ZYGOTE_PROGRAM), str(theirs.fileno())],
+            [sys.executable, str(ZYGOTE_PROGRAM), str(theirs.fileno()), *modules],
             pass_fds=[theirs.fileno()],
             env=_zygote_process_environment(environment, home),
             stdin=subprocess.DEVNULL,
         )
         theirs.close()
-        return cls(ours, process, home)
+        return cls(ours, process, home, modules)
 
     def _end(self) -> int | None:
         """Kill our own zygote if it is still running (one started ahead ends when its socket closes)."""
@@ -187,11 +194,21 @@ def fork_kernel(request: dict) -> ForkedKernel:
         return _running_zygote(request).fork_kernel(request)
 
 
+def warm_modules() -> tuple[str, ...]:
+    """What the zygote imports for the process's assignment: what its kernels would import first."""
+    return tuple(dict.fromkeys((*PROBE_MODULES, *current_assignment().warm_modules, *KERNEL_MODULES)))
+
+
 def _running_zygote(request: dict) -> Zygote:
     global _zygote
+    modules = warm_modules()
     with _starting:
+        if _zygote is not None and _zygote.modules != modules:  # another assignment's (a test process grades two)
+            atexit.unregister(_zygote.close)
+            _zygote.close()
+            _zygote = None
         if _zygote is None or not _zygote.alive():
-            _zygote = take_one_ahead() or Zygote.start(zygote_environment(request["env"]))
+            _zygote = take_one_ahead(modules) or Zygote.start(zygote_environment(request["env"]), modules)
             atexit.register(_zygote.close)
         return _zygote
 
@@ -207,8 +224,9 @@ def offer_ahead(folder: Path | None) -> None:
     _ahead = folder
 
 
-def take_one_ahead() -> Zygote | None:
-    """One of the zygotes started ahead that no other worker took, connected; None when none is left."""
+def take_one_ahead(modules: tuple[str, ...]) -> Zygote | None:
+    """One of the zygotes started ahead that no other worker took, connected; None when none is left. They
+    import `modules`, the command's: its workers grade its assignment."""
     if _ahead is None:
         return None
     for address in sorted(_ahead.glob("*.sock")):
@@ -225,7 +243,7 @@ def take_one_ahead() -> Zygote | None:
                 socket.send_fds(channel, [b"mounts"], [namespace])
             finally:
                 os.close(namespace)
-            return Zygote(channel, None, None)
+            return Zygote(channel, None, None, modules)
         except (OSError, KernelNotConfined):  # it died meanwhile: this worker starts its own
             channel.close()
             return None
@@ -236,7 +254,7 @@ class ZygotesAhead:
     """`count` zygotes started now, each listening on a socket in a folder of its own (0700), for the workers
     that will ask for kernels; on leaving, those no worker took are killed and the folder removed."""
 
-    def __init__(self, count: int, environment: dict[str, str]) -> None:
+    def __init__(self, count: int, environment: dict[str, str], modules: tuple[str, ...]) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="grader-zygotes-"))
         self.processes: list[subprocess.Popen] = []
         for number in range(count):
@@ -247,7 +265,7 @@ class ZygotesAhead:
             listening.listen(1)
             self.processes.append(
                 subprocess.Popen(
-                    [sys.executable, str(ZYGOTE_PROGRAM), "--listen", str(listening.fileno())],
+                    [sys.executable, str(ZYGOTE_PROGRAM), "--listen", str(listening.fileno()), *modules],
                     pass_fds=[listening.fileno()],
                     env=_zygote_process_environment(environment, str(home)),
                     stdin=subprocess.DEVNULL,

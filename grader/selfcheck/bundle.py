@@ -18,8 +18,9 @@ What an assignment's describing module gives for its self-check (docs/writing-an
 - `SELFCHECK_PARAMETERS` (default none): the notebook's parameters when the self-check runs it from a shell;
 - `SELFCHECK_TRAININGS` (default none): function -> the epochs its signature defaults to in the handout;
 - `BUNDLE_FILES` (default none): more of student_template/ for the zip (a README, a Makefile, requirements);
-- `SELFCHECK_WARM_MODULES` (default none): modules a kernel kept ready for the next check imports besides what
-  the template notebook and its helper modules import (what a first call imports lazily, say).
+
+A kernel the self-check keeps ready for the next check imports the assignment's `warm_modules` ahead (as the
+grader's zygote does, grader/assignment.py).
 """
 
 from __future__ import annotations
@@ -90,38 +91,8 @@ def shared_constants(assignment: Assignment, rubric: Rubric) -> dict[str, object
         "NOTEBOOK_SIZES": dict(getattr(assignment.module, "NOTEBOOK_SIZES", {})),
         "NOTEBOOK_PARAMETERS": dict(getattr(assignment.module, "SELFCHECK_PARAMETERS", {})),
         "TRAININGS": dict(getattr(assignment.module, "SELFCHECK_TRAININGS", {})),
-        "WARM_MODULES": warm_modules(assignment),
+        "WARM_MODULES": list(assignment.warm_modules),
     }
-
-
-def _imported(source: str) -> list[str]:
-    """The absolute imports of a piece of code (IPython's magics and shell lines read as blank)."""
-    lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
-    try:
-        tree = ast.parse("\n".join(lines))
-    except SyntaxError:
-        return []
-    found = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
-            found.append(node.module)
-    return found
-
-
-def warm_modules(assignment: Assignment) -> list[str]:
-    """What a kernel kept ready for the next check imports ahead: the template notebook's imports and those of
-    the helper modules students get, never the helpers themselves (they are imported from the notebook's folder,
-    which a kept kernel learns only when it is used), then the assignment's SELFCHECK_WARM_MODULES."""
-    notebook = json.loads(assignment.notebook.read_text())
-    sources = ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code"]
-    helpers = [name for name in assignment.STUDENT_FILES if name.endswith(".py")]
-    sources += [(assignment.template_dir / name).read_text() for name in helpers]
-    local = {Path(name).stem for name in helpers}
-    found = [name for source in sources for name in _imported(source) if name.split(".")[0] not in local]
-    found = [name for name in found if name != "__future__"]
-    return list(dict.fromkeys([*found, *getattr(assignment.module, "SELFCHECK_WARM_MODULES", ())]))
 
 
 def _number(value: float) -> int | float:

@@ -152,7 +152,7 @@ def test_a_zygote_started_ahead_serves_the_worker_that_takes_it_and_every_one_en
 
     environment = zygote_client.zygote_environment(kernel_environment(Path("/"), "/tmp"))
     monkeypatch.setattr(zygote_client, "_zygote", None)  # this worker has not started one of its own
-    started = zygote_client.ZygotesAhead(2, environment)
+    started = zygote_client.ZygotesAhead(2, environment, zygote_client.warm_modules())
     with started as folder:
         monkeypatch.setattr(zygote_client, "_ahead", folder)
         assert look_inside()["warm"]
@@ -173,9 +173,22 @@ def test_a_zygote_that_stops_answering_is_killed_ours_or_started_ahead(monkeypat
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     stuck = subprocess.Popen(["sleep", "600"])
     theirs.send(json.dumps({"ready": stuck.pid}).encode())
-    zygote = zygote_client.Zygote(ours, None, None)  # as one started ahead: not a Popen of this worker's
+    zygote = zygote_client.Zygote(ours, None, None, ())  # as one started ahead: not a Popen of this worker's
     with pytest.raises(zygote_client.KernelNotConfined, match="did not answer"):
         zygote.fork_kernel({"env": {}})
     assert stuck.wait(timeout=60) == -signal.SIGKILL and not zygote.alive()
     zygote.close()
     theirs.close()
+
+
+WARMED = """
+import json, sys
+json.dump({name: name in sys.modules for name in ("torch", "pandas", "sklearn", "matplotlib")}, open("seen.json", "w"))
+"""
+
+
+def test_a_zygote_imports_what_its_assignments_kernels_import(as_logreg):
+    """The small assignment's notebook imports torch alone: its kernels' zygote imports no pandas, scikit-learn
+    or matplotlib (seconds of every grading command), and a zygote of MessMaster's running here is replaced."""
+    assert zygote_client.warm_modules()[:2] == ("numpy", "torch")  # the probe's
+    assert look_inside(WARMED) == {"torch": True, "pandas": False, "sklearn": False, "matplotlib": False}
