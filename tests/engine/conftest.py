@@ -68,6 +68,14 @@ def as_logreg():
         yield
 
 
+@pytest.fixture(scope="module")
+def as_logreg_module():
+    """as_logreg for a whole module: its kernels' zygote, kept by this process from test to test, is the small
+    assignment's (it imports torch and ipykernel alone: seconds sooner than MessMaster's)."""
+    with assignment_of_process(LOGREG):
+        yield
+
+
 @pytest.fixture(scope="session")
 def logreg_rubric() -> Rubric:
     """The small assignment's rubric with short time limits (its cells and calls take milliseconds) and three

@@ -24,7 +24,10 @@ from grader.run.sandbox import (
 
 from ..helpers import ROOT, kernel_users_left, seen_from_one_cell
 
-pytestmark = pytest.mark.skipif(not bubblewrap_works(), reason="bubblewrap cannot run here (CI installs it)")
+pytestmark = [
+    pytest.mark.skipif(not bubblewrap_works(), reason="bubblewrap cannot run here (CI installs it)"),
+    pytest.mark.usefixtures("as_logreg_module"),
+]
 
 PROBE = """
 import errno, json, os, resource, signal, socket, subprocess, sys, time
