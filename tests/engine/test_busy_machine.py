@@ -41,11 +41,12 @@ from ..helpers import (
 )
 
 
+@pytest.mark.usefixtures("as_logreg")
 @pytest.mark.parametrize("mode", [SandboxMode.OFF, SandboxMode.REQUIRED])
-def test_kernels_start_on_a_cpu_held_to_a_quarter_of_a_core(rubric, mode):
+def test_kernels_start_on_a_cpu_held_to_a_quarter_of_a_core(logreg_rubric, mode):
     """Readiness once matched each kernel_info reply to the latest request only: a kernel slower than the
     client's patience answered every request one too late, until "Kernel didn't respond in 60 seconds"."""
-    policy = SandboxPolicy.from_limits(rubric.limits, mode)
+    policy = SandboxPolicy.from_limits(logreg_rubric.limits, mode)
     if mode == SandboxMode.REQUIRED and not (forks_kernels(policy) or bubblewrap_works()):
         pytest.skip("no sandbox runs here")
     seen_from_one_cell("open('seen.json', 'w').write('{}')", policy)  # a fork server's imports are not what is tested
@@ -65,17 +66,18 @@ def _failing_then(real, failures: int, calls: list):
     return start
 
 
+@pytest.mark.usefixtures("as_logreg")
 def test_a_kernel_that_does_not_start_is_tried_again_before_anything_is_recorded(
-    monkeypatch, solved, test_rubric, tmp_path, capsys
+    monkeypatch, logreg_solved, logreg_rubric, tmp_path, capsys
 ):
     calls: list = []
     monkeypatch.setattr(grading, "start_kernel", _failing_then(grading.start_kernel, 1, calls))
     monkeypatch.setattr(grading, "START_PAUSE_SECONDS", 0)
     path = tmp_path / "ada.ipynb"
-    nbformat.write(minimal_notebook(solved), path)
-    result = grading.grade_in_this_process(Submission(Identity("ada"), path), test_rubric, SandboxMode.AUTO)
+    nbformat.write(minimal_notebook(logreg_solved), path)
+    result = grading.grade_in_this_process(Submission(Identity("ada"), path), logreg_rubric, SandboxMode.AUTO)
     assert len(calls) == 2 and "trying a fresh kernel" in capsys.readouterr().err
-    assert result.status == SubmissionStatus.GRADED and result.score == test_rubric.automatic_total
+    assert result.status == SubmissionStatus.GRADED and result.score == logreg_rubric.automatic_total
     assert result.isolation.startswith("Isolation: ")
 
 
