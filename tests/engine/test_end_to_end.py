@@ -1,4 +1,4 @@
-"""The grader's promises where a kernel is what is tested, proved on one batch graded once, two at a time.
+"""The grader's promises where a kernel is what is tested, proved on one batch graded once, three at a time.
 
 The batch (the `engine_class` fixture, tests/engine/conftest.py) is the small assignment's
 (examples/assignments/logreg): files that are not notebooks, notebooks that break their kernel (a syntax error, an
