@@ -43,6 +43,9 @@ from grader.run.zygote_client import KernelNotConfined, fork_kernel
 
 # a kernel silent this long is asked again (it may be slow, or have missed the first request)
 ASK_AGAIN_SECONDS = 1.0
+# once it has replied, only iopub is awaited: silent this long, it subscribed after the kernel announced its idle
+# (ZeroMQ's late joiner: seven kernels in ten, each then waiting out ASK_AGAIN_SECONDS), so it is asked again
+IOPUB_JOIN_SECONDS = 0.1
 # What the student's kernel inherits: enough to run Python and nothing of ours.
 PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "TZ")
 
@@ -72,6 +75,8 @@ class ReadyKernelClient(AsyncKernelClient):
     idle after one (so iopub is connected too). Every request sent stays an answer worth having: a reply to
     any of them counts, so a kernel slower than our patience is waited for, never outrun by new requests
     (on a busy machine, matching each reply to the latest request only had every reply come one too late).
+    A reply whose idle does not follow means iopub subscribed after the kernel announced it (ZeroMQ's late
+    joiner): the kernel is asked again after IOPUB_JOIN_SECONDS of silence, not ASK_AGAIN_SECONDS.
     jupyter_client's own wait also listens until iopub has been silent for 0.2 s, on every kernel start.
     """
 
@@ -83,7 +88,8 @@ class ReadyKernelClient(AsyncKernelClient):
         poller.register(self.shell_channel.socket, zmq.POLLIN)
         poller.register(self.iopub_channel.socket, zmq.POLLIN)
         while (left := deadline - time.monotonic()) > 0:
-            ready = dict(await poller.poll(timeout=1000 * min(left, ASK_AGAIN_SECONDS)))
+            patience = ASK_AGAIN_SECONDS if reply is None else IOPUB_JOIN_SECONDS
+            ready = dict(await poller.poll(timeout=1000 * min(left, patience)))
             if self.shell_channel.socket in ready:
                 message = await self.shell_channel.get_msg(timeout=0)
                 if message["msg_type"] == "kernel_info_reply" and _parent(message) in asked:

@@ -56,6 +56,52 @@ def test_kernels_start_on_a_cpu_held_to_a_quarter_of_a_core(logreg_rubric, mode)
     assert held["kernels_held"] >= 2  # the kernels really ran held
 
 
+def test_a_kernel_whose_first_idle_went_unheard_is_asked_again_at_once(monkeypatch, tmp_path):
+    """ZeroMQ's late joiner: the client's iopub subscription often takes after the kernel has announced the idle
+    of the first kernel_info, and seven kernels in ten then waited a second of silence to be asked again. A
+    stand-in kernel that never announces the first idle: ready long before the (raised) silence runs out."""
+    import zmq
+    from jupyter_client.session import Session
+    from jupyter_core.utils import run_sync
+
+    from grader.run import kernel
+
+    monkeypatch.setattr(kernel, "ASK_AGAIN_SECONDS", 600)
+    key = b"stand-in"
+    session = Session(key=key)
+    context = zmq.Context()
+    shell, iopub = context.socket(zmq.ROUTER), context.socket(zmq.PUB)
+    ports = {"shell_port": shell.bind_to_random_port("tcp://127.0.0.1")}
+    ports["iopub_port"] = iopub.bind_to_random_port("tcp://127.0.0.1")
+    asked: list[str] = []
+    stop = threading.Event()
+    reply = {"status": "ok", "protocol_version": "5.3"}
+
+    def stand_in() -> None:
+        while not stop.is_set():
+            if not shell.poll(50):
+                continue
+            identities, message = session.feed_identities(shell.recv_multipart())
+            request = session.deserialize(message)
+            asked.append(request["header"]["msg_id"])
+            session.send(shell, "kernel_info_reply", reply, parent=request, ident=identities)
+            if len(asked) > 1:  # the first one's idle is the one a late subscription misses
+                session.send(iopub, "status", {"execution_state": "idle"}, parent=request)
+
+    server = threading.Thread(target=stand_in)
+    server.start()
+    client = kernel.ReadyKernelClient(ip="127.0.0.1", session=Session(key=key), **ports)
+    client.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
+    try:
+        run_sync(client.wait_for_ready)(timeout=60)
+    finally:
+        client.stop_channels()
+        stop.set()
+        server.join()
+        context.destroy(linger=0)
+    assert len(asked) >= 2
+
+
 def _failing_then(real, failures: int, calls: list):
     def start(workspace, policy):
         calls.append(workspace)
