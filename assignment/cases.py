@@ -57,10 +57,11 @@ def notebook_held_back() -> tuple[np.ndarray, np.ndarray]:
 
 
 def holdout() -> tuple[np.ndarray, np.ndarray]:
-    import pandas as pd
-
-    df = pd.read_csv(HOLDOUT_DATA)
-    return df[["x1", "x2"]].values.astype(np.float32), df["y"].values.astype(np.int64)
+    # read by its columns' names, as the notebook's pandas reads its data (the same numbers, bit for bit), with
+    # numpy: pandas (tens of MiB, half a second) is never imported by a grader that reuses the split above, and a
+    # Gradescope container's memory limit counts the grader's process beside the kernel's
+    table = np.genfromtxt(HOLDOUT_DATA, delimiter=",", names=True)
+    return np.column_stack([table["x1"], table["x2"]]).astype(np.float32), table["y"].astype(np.int64)
 
 
 def _labels(rng: np.random.Generator, spec: dict, n: int) -> np.ndarray:
