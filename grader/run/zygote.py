@@ -19,6 +19,7 @@ ran). The zygote exits when the worker closes the socket or dies, or when the pr
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -232,8 +233,9 @@ def main() -> None:
     ahead = arguments[0] == "--listen"
     descriptor, *modules = arguments[1:] if ahead else arguments
     given = socket.socket(fileno=int(descriptor))
-    for module in modules:
-        __import__(module)
+    for module in modules:  # the template's imports: one missing here (a Colab-only module, say) is no failure
+        with contextlib.suppress(Exception):  # the notebook meets the same error itself, in its own cell
+            __import__(module)
     if ahead:
         channel, _ = given.accept()
         given.close()
