@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import json
 import os
 import platform
@@ -236,6 +237,9 @@ def main() -> None:
     for module in modules:  # the template's imports: one missing here (a Colab-only module, say) is no failure
         with contextlib.suppress(Exception):  # the notebook meets the same error itself, in its own cell
             __import__(module)
+    # what the imports made lives as long as every kernel: out of the collector's sight, a kernel's full
+    # collection walks its own objects only, and never writes to (so never copies) the pages it shares with us
+    gc.freeze()
     if ahead:
         channel, _ = given.accept()
         given.close()

@@ -240,3 +240,18 @@ def test_after_an_interrupt_the_wait_for_the_cells_last_outputs_is_short_and_for
     runner.client.execute_cell = shortening
     runner.run_cell(runner.notebook.cells[0], 0, 5)
     assert runner.client.iopub_timeout == 4
+
+
+def test_the_grader_s_cells_hand_their_code_to_python_in_one_string(tmp_path):
+    """The watch and the probe are hundreds of lines: sent as a cell of them, IPython read each (its input
+    transformers, a compile per statement: 35 ms a cell, seven cells a kernel); sent as one string, Python
+    compiles it whole and IPython reads three lines."""
+    import ast
+
+    from grader.run.harvest import PROBE_SOURCE, RECORDING_SOURCE, WATCH_SOURCE, probe_cell
+
+    probe = probe_cell(tmp_path / "calls.json", tmp_path / "inputs.npz", tmp_path / "outputs", 10).source
+    for cell, code in ((WATCH_SOURCE, RECORDING_SOURCE), (probe, PROBE_SOURCE)):
+        assert len(cell.splitlines()) < 10
+        compiled = ast.parse(cell).body[0].value.args[0]  # exec(compile(CODE, NAME, "exec"))
+        assert compiled.func.id == "compile" and compiled.args[0].value.startswith(code)
