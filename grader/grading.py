@@ -263,17 +263,8 @@ def start_worker(assignment_root: Path, zygotes: Path | None) -> None:
     offer_ahead(zygotes)
 
 
-def one_torch_thread() -> None:
-    """The grader's own tensors are tiny: a thread per core gains nothing, and with a worker per core torch's
-    threads (spinning while they wait) made every worker two to three times slower."""
-    import torch  # here: a run that grades nothing (an unchanged class) never needs it
-
-    torch.set_num_threads(1)
-
-
 def grade_in_this_process(submission: Submission, rubric: Rubric, sandbox: SandboxMode) -> SubmissionResult:
     """Grade one submission here (a local worker, a Dask worker, Gradescope); a grader bug becomes its result."""
-    one_torch_thread()
     try:
         return grade_submission(submission, rubric, sandbox).cleaned()
     except Exception as error:

@@ -27,7 +27,6 @@ from grader.assignment import Assignment, current_assignment, refuse_another
 from grader.errors import GraderError
 from grader.grading import (
     grade_in_this_process,
-    one_torch_thread,
     read_submission,
     start_worker,
     zero_result,
@@ -344,8 +343,6 @@ def grade_class(
             recorder.keep_current(submission)
         for submission, stored in plan.reuse:
             recorder.keep(submission, stored)
-        if plan.to_grade:
-            one_torch_thread()  # this process draws every student's figures while the workers grade
         _grade_planned(plan, recorder, rubric, jobs, sandbox, cluster)
         write_class_views(store, rubric, out)
         store.finish_run(run_id)

@@ -72,8 +72,10 @@ def _feed(digest: hashlib._Hash, part: object) -> None:
 
 
 def _computed(compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """compute() with torch on one thread, as in every grading worker: the reference's tensors are tiny, and its
-    numbers are then the same wherever they were computed."""
+    """compute() with torch on one thread: the reference's tensors are tiny (with a worker per core, torch's threads
+    spinning while they wait made every worker two to three times slower), and its numbers are then the same
+    wherever they were computed. The grader's only use of torch: a grader that finds the numbers kept never
+    imports it (half of a Gradescope container's memory beside the kernel's)."""
     try:
         import torch
     except ImportError:

@@ -4,8 +4,9 @@ Gradescope unpacks the zip into /autograder/source and runs `setup.sh` there
 once; `run_autograder` then grades each submission. The zip holds the engine
 (`grader/`) and, beside it, the assignment it grades as the engine reads it:
 its describing module and rubric, the hidden cases and holdout, the reference's
-code, and the students' files the notebook needs. A fixed list, never caches or
-tests: the engine's files, and what the assignment's module names.
+code and solved notebook (`setup.sh` grades it once: `python -m grader prepare`),
+and the students' files the notebook needs. A fixed list, never caches or tests:
+the engine's files, and what the assignment's module names.
 
 Usage: python tools/build_gradescope.py [--out FILE] [--assignment-dir DIR]
 """
@@ -36,10 +37,10 @@ def _files(path: Path) -> list[Path]:
 
 def assignment_files(assignment: Assignment) -> list[Path]:
     """What grading the assignment reads: its module, its rubric, its hidden cases, the template notebook and the
-    files beside it, and what its module names as deciding a grade."""
+    files beside it, what its module names as deciding a grade, and the solved notebook (graded once at setup)."""
     describing = describing_module_path(assignment.root)
     names = [describing.parent if describing.name == "__init__.py" else describing]
-    names += [assignment.rubric_file, assignment.cases_file, assignment.notebook]
+    names += [assignment.rubric_file, assignment.cases_file, assignment.notebook, assignment.solved_notebook]
     names += [assignment.template_dir / name for name in assignment.STUDENT_FILES]
     names += [assignment.root / name for name in assignment.GRADING_INPUTS]
     return list(dict.fromkeys(path for name in names for path in _files(name)))

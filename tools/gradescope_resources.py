@@ -6,10 +6,13 @@ as Gradescope's container would. Prints, per submission: wall time, CPU time, pe
 (what the container's limit counts), whether the kernel killed anything for memory, and the score.
 
 By default the run is as in Gradescope's container (Docker's default profile: root without CAP_SYS_ADMIN, so
-no bubblewrap and no forked kernels); `--privileged` keeps every capability of this machine.
+no bubblewrap and no forked kernels); `--privileged` keeps every capability of this machine. The reference's
+numbers are as in the image setup.sh builds: computed once (`python -m grader prepare`, outside the limits, as
+the image's build is) into a cache of its own, which each submission gets a copy of (never this machine's own
+cache, whose numbers Gradescope's container would not have); `--no-prepare` gives each an empty one instead.
 
 Usage: python tools/gradescope_resources.py [--cpu 0.5] [--memory-mib 768] [--timeout-minutes 10]
-       [--privileged] [NOTEBOOK ...]
+       [--privileged] [--no-prepare] [NOTEBOOK ...]
 """
 
 from __future__ import annotations
@@ -95,7 +98,27 @@ class Cgroup:
                     time.sleep(0.1)
 
 
-def measure(notebook: Path, zip_path: Path, args: argparse.Namespace) -> dict:
+def prepared_image(zip_path: Path, prepare: bool) -> tuple[Path, float]:
+    """The reference's numbers setup.sh computes into the image (an empty folder without `prepare`), and the
+    seconds it took."""
+    image = Path(tempfile.mkdtemp(prefix="gradescope-image-"))
+    (image / "reference-cache").mkdir()
+    if not prepare:
+        return image / "reference-cache", 0.0
+    with zipfile.ZipFile(zip_path) as archive:
+        archive.extractall(image / "source")
+    started = time.monotonic()
+    subprocess.run(
+        [sys.executable, "-m", "grader", "prepare"],
+        cwd=image / "source",
+        env={**os.environ, "GRADER_CACHE": str(image / "reference-cache")},
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return image / "reference-cache", time.monotonic() - started
+
+
+def measure(notebook: Path, zip_path: Path, cache: Path, args: argparse.Namespace) -> dict:
     base = Path(tempfile.mkdtemp(prefix="gradescope-resources-"))
     base.chmod(0o755)
     root = base / "autograder"
@@ -103,7 +126,9 @@ def measure(notebook: Path, zip_path: Path, args: argparse.Namespace) -> dict:
     with zipfile.ZipFile(zip_path) as archive:
         archive.extractall(root / "source")
     shutil.copy(notebook, root / "submission")
+    shutil.copytree(cache, base / "reference-cache")  # each container starts from the image
     env = {**os.environ, "AUTOGRADER_ROOT": str(root), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env["GRADER_CACHE"] = str(base / "reference-cache")
     group = Cgroup(f"messmaster-gradescope-{os.getpid()}", args.cpu, args.memory_mib * 1024**2)
     drop = [] if args.privileged else ["setpriv", "--bounding-set=-sys_admin"]
     started = time.monotonic()
@@ -144,6 +169,11 @@ def main() -> int:
     parser.add_argument("--memory-mib", type=int, default=768, help="memory limit (Gradescope's default: 768)")
     parser.add_argument("--timeout-minutes", type=float, default=10, help="Gradescope's timeout (default: 10)")
     parser.add_argument("--privileged", action="store_true", help="keep CAP_SYS_ADMIN (bubblewrap, forked kernels)")
+    parser.add_argument(
+        "--no-prepare",
+        action="store_true",
+        help="no reference's numbers in the image (as before setup.sh computed them)",
+    )
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("error: cgroups need root", file=sys.stderr)
@@ -156,9 +186,14 @@ def main() -> int:
         f"submission_timeout {rubric.run.submission_timeout:g} s + 60 s, in gradescope.timeout_minutes = "
         f"{rubric.gradescope.timeout_minutes:g}"
     )
+    cache, seconds = prepared_image(zip_path, not args.no_prepare)
+    print(
+        f"the image's reference numbers: {len(list(cache.rglob('*.npz')))}"
+        + (f", computed in {seconds:.1f} s (`python -m grader prepare`, no limits)" if seconds else "")
+    )
     worst = 0.0
     for notebook in args.notebooks:
-        figures = measure(notebook, zip_path, args)
+        figures = measure(notebook, zip_path, cache, args)
         worst = max(worst, figures["seconds"])
         print(json.dumps(figures))
     print(
@@ -166,6 +201,7 @@ def main() -> int:
         f"the rubric's worst case: {rubric.run.submission_timeout + 60:g} s = "
         f"{(rubric.run.submission_timeout + 60) / (rubric.gradescope.timeout_minutes * 60):.2f} of it"
     )
+    shutil.rmtree(cache.parent, ignore_errors=True)
     return 0
 
 

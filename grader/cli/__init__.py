@@ -8,6 +8,7 @@
     python -m grader history DIR STUDENT
     python -m grader export canvas DIR --out FILE [--assignment NAME]
     python -m grader gradescope SUBMISSION_DIR --results FILE [--sandbox auto|required|off]
+    python -m grader prepare [--sandbox auto|required|off]
     python -m grader written export DIR [--anonymise]
     python -m grader written import DIR FILE
     python -m grader desk DIR [--host 127.0.0.1] [--port 8765]
@@ -35,13 +36,13 @@ from pathlib import Path
 
 from grader import __version__
 from grader.assignment import AssignmentError, use_assignment
-from grader.cli import desk, export, grade, gradescope, history, similarity, student, written
+from grader.cli import desk, export, grade, gradescope, history, prepare, similarity, student, written
 from grader.cli.common import choose_assignment
 from grader.errors import GraderError
 from grader.rubric import load_rubric
 from grader.store import current_versions
 
-COMMANDS = (grade, history, student, export, gradescope, written, desk, similarity)
+COMMANDS = (grade, history, student, export, gradescope, prepare, written, desk, similarity)
 
 
 class _PrintVersion(argparse.Action):

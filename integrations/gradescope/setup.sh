@@ -25,3 +25,10 @@ fi
 /opt/messmaster/bin/pip install --quiet --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
 /opt/messmaster/bin/pip install --quiet -r requirements-runtime.txt
 ln -sf /opt/messmaster/bin/python /usr/local/bin/messmaster-python
+# The reference's numbers every grading reads (expected values, the reference's trainings, holdout counts),
+# computed once into the image by grading the solved notebook: each submission's container starts from the image,
+# and computed them again otherwise (seconds at half a CPU, the reference's packages in memory beside the kernel).
+# Root's alone: a student's kernel (a user of its own) may not read them. Grading works without them, only slower.
+mkdir -p -m 700 /opt/messmaster-reference
+GRADER_CACHE=/opt/messmaster-reference /opt/messmaster/bin/python -m grader prepare \
+    || echo "note: the reference's numbers could not be computed ahead; each submission will compute them"

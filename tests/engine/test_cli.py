@@ -249,3 +249,27 @@ def test_a_points_only_change_of_rubric_needs_no_submissions(recorded, tmp_path,
     assert cli.main(["grade", "--out", str(tmp_path / "out"), "--change-rubric"]) == 0
     assert calls[0]["paths"] == [] and calls[0]["change_rubric"] is True
     assert "under the new rubric (no kernel)" in capsys.readouterr().out
+
+
+def test_prepare_needs_a_cache_and_fails_when_the_solved_notebook_loses_points(monkeypatch, tmp_path, capsys):
+    """`prepare` (Gradescope's setup.sh) keeps the reference's numbers for every later grading: with the cache off
+    there is nothing to do, and a solved notebook short of full marks is a broken assignment, said at setup."""
+    from grader.assignment import current_assignment
+    from grader.cli import prepare
+
+    monkeypatch.setenv("GRADER_CACHE", "off")
+    assert cli.main(["prepare"]) == 2
+    assert "the reference cache is off" in capsys.readouterr().err
+    monkeypatch.setenv("GRADER_CACHE", str(tmp_path / "cache"))
+
+    def graded(folder, rubric, sandbox):
+        assert [path.name for path in folder.iterdir()] == [current_assignment().solved_notebook.name]
+        result = SubmissionResult(Identity("submission"), rubric)
+        result.tests = [TestResult("loss_fn", "loss_fn.random", 0.0, rubric.automatic_total, problem="wrong")]
+        return result
+
+    monkeypatch.setattr(prepare, "grade_one_folder", graded)
+    assert cli.main(["prepare", "--sandbox", "off"]) == 1
+    said = capsys.readouterr()
+    assert "the solved notebook: 0/" in said.out and "0 of the reference's numbers kept" in said.out
+    assert "the assignment is broken: loss_fn.random: wrong" in said.err

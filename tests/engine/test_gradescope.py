@@ -45,6 +45,10 @@ for label, parts in targets.items():
     except OSError as error:
         found[label] = type(error).__name__
 try:
+    found["reference's numbers"] = str(os.listdir(os.path.join(ROOT, "reference-cache")))
+except OSError as error:
+    found["reference's numbers"] = type(error).__name__
+try:
     with open(os.path.join(ROOT, "results", "results.json"), "w") as f:
         json.dump({"score": 100, "tests": []}, f)
     found["results"] = "written"
@@ -61,6 +65,7 @@ def test_the_zip_has_the_scripts_at_its_root_and_no_tests_or_caches(tmp_path):
     assert set(SCRIPTS) <= set(names) and all(modes[s] & 0o111 for s in SCRIPTS)
     assert {"secret/cases.toml", "rubric.toml", "assignment.py", "reference/solutions.py"} <= set(names)
     assert "student_template/logreg.ipynb" in names  # what the self-check cell and the template's cells compare with
+    assert "reference/logreg_solution.ipynb" in names  # setup.sh grades it once, for the reference's numbers
     assert not [name for name in names if name.startswith(("assignment/", "reference/messmaster"))]  # MessMaster's
     assert "grader/__main__.py" in names and "grader/run/kernel_probe.py" in names  # the engine grades it there
     assert not [n for n in names if n.startswith(("tests/", "examples/")) or "__pycache__" in n or n.endswith(".pyc")]
@@ -85,12 +90,29 @@ def test_setup_sh_installs_what_grading_needs_without_a_third_party_repository()
 
 @pytest.fixture(scope="module")
 def autograder(tmp_path_factory, logreg_solved, logreg_template):
-    """Each submission graded by run_autograder under its own /autograder stand-in, two at a time."""
+    """Each submission graded by run_autograder under its own /autograder stand-in, two at a time, each with a copy
+    of the reference's numbers setup.sh computed into the image (each container starts from it): by name, the
+    results and what the command printed."""
     solved, template = logreg_solved, logreg_template
     zip_path = build_gradescope_zip(tmp_path_factory.mktemp("dist") / "autograder.zip", LOGREG)
     # a root nobody can walk into, so that only run_autograder's permissions keep the sources from the kernel
     base = Path(tempfile.mkdtemp(prefix="autograder-", dir="/tmp"))
     base.chmod(0o755)
+    # setup.sh's last step, in the unpacked zip: the solved notebook graded once, its reference's numbers kept
+    image = base / "image"
+    with zipfile.ZipFile(zip_path) as archive:
+        archive.extractall(image / "source")
+    prepare = subprocess.run(
+        [sys.executable, "-m", "grader", "prepare"],
+        cwd=image / "source",
+        env={**os.environ, "GRADER_CACHE": str(image / "reference-cache")},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert prepare.returncode == 0, prepare.stderr
+    assert "the solved notebook: " in prepare.stdout  # this assignment's judges keep nothing: MessMaster's do
+    (image / "reference-cache").mkdir(exist_ok=True)
     submissions = {
         # the reference's graded functions (its own training adds nothing here); the template's with a cell that
         # hunts for the sources and the results (None)
@@ -111,7 +133,9 @@ def autograder(tmp_path_factory, logreg_solved, logreg_template):
         if notebook is None:
             notebook = minimal_notebook(template, f"ROOT = {str(root)!r}\n" + HUNT)
         nbformat.write(notebook, root / "submission" / "whatever_they_called_it.ipynb")
+        shutil.copytree(image / "reference-cache", root / "reference-cache")
         env = {**os.environ, "AUTOGRADER_ROOT": str(root), "MESSMASTER_SANDBOX": sandbox}
+        env["GRADER_CACHE"] = str(root / "reference-cache")
         env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
         prefix = WITHOUT_CAP_SYS_ADMIN if name.endswith("without_bubblewrap") and CAN_DROP_CAP_SYS_ADMIN else []
         run = subprocess.run(
