@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from grader.intake.notebooks import UnreadableSubmission, read_notebook, upgrade
 from grader.items import generate_cases
 from grader.judge.evidence import Evidence
 from grader.judge.rules import forbidden_uses, ignored_arguments_of
-from grader.judge.score import score_all
+from grader.judge.score import handout_loop_needed, score_all
 from grader.judge.sources import graded_sources, wrong_outputs
 from grader.judge.written import extract_written_answers
 from grader.result import Problem, SubmissionResult, SubmissionStatus
@@ -106,14 +107,20 @@ class Harvest:
 
 
 def run_and_harvest(
-    notebook: nbformat.NotebookNode, cases: dict, rubric: Rubric, policy: SandboxPolicy, deadline: float
+    notebook: nbformat.NotebookNode,
+    cases: dict,
+    rubric: Rubric,
+    policy: SandboxPolicy,
+    deadline: float,
+    loops_read: Callable[[str, dict[str, CallOutcome]], bool] | None = None,
 ) -> Harvest:
     """Run the notebook and harvest every item before `deadline`; a lost kernel costs only what it was running.
 
     When a cell loses the kernel, a fresh kernel runs the notebook again without it; when a graded call
     loses it, that item keeps its outcome and a fresh kernel (the notebook again) harvests the items
     after it. At most 1 + kernel_restarts kernels, and nothing started past `deadline` (a time.monotonic()
-    value: the end of the rubric's submission_timeout).
+    value: the end of the rubric's submission_timeout). `loops_read(item, outcomes)`: whether an item's
+    handout's-loop calls are read by its judge, so run (None: always).
     """
     skip: dict[int, str] = {}
     outcomes: dict[str, CallOutcome] = {}
@@ -135,7 +142,8 @@ def run_and_harvest(
                 skip[log.lost_at.index] = log.lost_at.error
                 continue
             folder = workspace / ".grader"
-            found = harvest_outputs(runner, pending, folder, rubric.run.call_timeout, rubric.watched, deadline)
+            read = None if loops_read is None else lambda item, now, before=outcomes: loops_read(item, before | now)
+            found = harvest_outputs(runner, pending, folder, rubric.run.call_timeout, rubric.watched, deadline, read)
         outcomes |= found
         pending = {item: item_cases for item, item_cases in pending.items() if not _harvested(item_cases, found)}
         if not pending or time.monotonic() >= deadline:
@@ -201,7 +209,15 @@ def grade_submission(submission: Submission, rubric: Rubric, sandbox: SandboxMod
     cases = generate_cases(rubric.run.grading_epochs)
     prepared = inject_parameters(notebook, assignment.notebook_parameters(rubric))
     policy = SandboxPolicy.from_limits(rubric.limits, sandbox)
-    harvest = run_and_harvest(prepared, cases, rubric, policy, started + rubric.run.submission_timeout)
+    breaches, ignored = forbidden_uses(notebook, rubric), ignored_arguments_of(notebook, rubric)
+
+    def loops_read(item: str, outcomes: dict[str, CallOutcome]) -> bool:
+        # the handout's loop over the notebook's functions costs as much as the training it stands beside: run
+        # only where the training's judge reads it (a function it composes fails), as the self-check does
+        return handout_loop_needed(item, cases, outcomes, rubric, breaches, ignored)
+
+    deadline = started + rubric.run.submission_timeout
+    harvest = run_and_harvest(prepared, cases, rubric, policy, deadline, loops_read)
     result.isolation = " ".join(describe_isolation(isolation, policy) for isolation in harvest.isolations)
     result.problems = ([Problem(note)] if (note := upgrade_note(notebook)) else []) + _describe_problems(harvest.log)
     if harvest.kernels > 1:
@@ -212,7 +228,6 @@ def grade_submission(submission: Submission, rubric: Rubric, sandbox: SandboxMod
                 Trouble.KERNEL_LOST,
             )
         )
-    breaches, ignored = forbidden_uses(notebook, rubric), ignored_arguments_of(notebook, rubric)
     result.tests = score_all(cases, harvest.outcomes, rubric, breaches, ignored)
     result.evidence = Evidence(harvest.outcomes, breaches, ignored)
     result.plots = assignment.plot_data(cases, harvest.outcomes)

@@ -36,7 +36,7 @@ from grader.intake import Submission, collect_submissions
 from grader.intake.extensions import Extension
 from grader.intake.roster import Roster
 from grader.points import points_text
-from grader.rescore import rescore_class
+from grader.rescore import needing_kernels, rescore_class
 from grader.result import SubmissionResult, SubmissionStatus
 from grader.rubric import Rubric, rubric_changes
 from grader.run.sandbox import SandboxMode
@@ -183,10 +183,21 @@ def _check_rubric(store: ClassStore, rubric: Rubric, submissions: list[Submissio
             "--rubric), or move the whole class to this one with --change-rubric"
         )
     kernels = any(c.kind == "grading" for c in changes)
-    needed = set(store.current_ids()) if kernels else set(store.without_evidence())
+    # only tolerances and an item's options turn a test's verdict (points, the total, written points and the late
+    # policy do not), and with it a training's judge may read a handout's loop it did not read before
+    verdicts = any(
+        c.key.startswith("tolerance.") or (c.key.startswith("items.") and not c.key.endswith(".points"))
+        for c in changes
+    )
+    needed = set(store.current_ids()) if kernels else set(needing_kernels(store, rubric, verdicts))
     absent = sorted(needed - {s.identity.student for s in submissions})
     if absent:
-        why = "its changes need every notebook run again" if kernels else "they were graded before outcomes were kept"
+        why = (
+            "its changes need every notebook run again"
+            if kernels
+            else "they were graded before outcomes were kept, or their tests would read a handout's loop their "
+            "grading did not run"
+        )
         raise RubricMismatch(
             f"--change-rubric: {why} ({listed}), and these students are not in this run: "
             f"{', '.join(absent[:20])}{' ...' if len(absent) > 20 else ''}. Name the whole class's submissions"

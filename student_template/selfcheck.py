@@ -527,6 +527,12 @@ class CallOutcome:
 
 
 NOT_CALLED = "the graded function was not called (no result came back)"
+# a handout's-loop call left out because its judge does not read it (judging.handout_loop_read)
+LOOP_NOT_READ = "not run: every function the training composes passed its own tests, so the handout's loop is not read"
+
+
+def loop_left_out(outcome: CallOutcome) -> bool:
+    return outcome.status == CallStatus.NOT_RUN and outcome.reason == LOOP_NOT_READ
 
 
 def outcomes_from(meta: object, arrays: dict[str, np.ndarray], keys: list[str]) -> dict[str, CallOutcome]:
@@ -754,6 +760,24 @@ def charged_once(items: dict[str, Any], failing: set[str] | frozenset[str]) -> s
     return "\n\n".join(notes)
 
 
+def handout_loop_read(
+    composes: tuple[str, ...] | list[str],
+    cases: list[Case],
+    found: dict[str, CallOutcome],
+    failing: set[str] | frozenset[str],
+    expected: Any,
+) -> bool:
+    """Whether an item's judge reads the handout's loop over the notebook's own functions (its cases' handout_loop
+    calls): where a function it `composes` fails its own tests (`failing`: the items judged before it that do),
+    or where the expected values say so of a case (a training from first weights they do not know: the
+    self-check's). Elsewhere its verdicts do not depend on the loop, and neither the grader nor the self-check
+    runs it. `found`: the outcomes of the item's own calls."""
+    if set(failing) & set(composes):
+        return True
+    loop_needed = getattr(expected, "loop_needed", None)  # the reference knows every start: it has none
+    return loop_needed is not None and any(loop_needed(case, found[case.graded_calls[0].key]) for case in cases)
+
+
 def charged_elsewhere(follows: list[str]) -> str:
     names = ", ".join(f"`{item}`" for item in follows)
     return f" (functions it composes fail their own tests: {names}; fix those first)"
@@ -917,8 +941,8 @@ class ShippedValues:
 
     def loop_needed(self, case: Case, outcome: CallOutcome) -> bool:
         """Whether this case's judge needs the handout's loop over the notebook's own functions even though every
-        function the training composes passes (the grader always runs the loop; the self-check skips it when its
-        verdict cannot depend on it)."""
+        function the training composes passes (`judging.handout_loop_read`: the grader and the self-check skip the
+        loop where its verdict cannot depend on it)."""
         return False
 
 
@@ -2093,17 +2117,6 @@ def _items_of(functions: list[str]) -> list[str]:
     return [item for item in ITEM_TABLE if item in wanted]
 
 
-def _loop_needed(
-    item: str, cases: list[Case], found: dict[str, CallOutcome], failing: set[str], expected: ShippedValues
-) -> bool:
-    """Whether the item's judge will look at the handout's loop over the notebook's functions: where a function it
-    composes fails, or where the shipped values say so of a case (the grader always runs the loop; its verdicts do
-    not depend on it otherwise)."""
-    if failing & set(ITEM_TABLE[item]["composes"]):
-        return True
-    return any(expected.loop_needed(case, found[case.graded_calls[0].key]) for case in cases)
-
-
 def run_checks(
     namespace: dict, functions: list[str] | None = None, raised: dict[str, str] | None = None
 ) -> list[Outcome]:
@@ -2135,7 +2148,8 @@ def run_checks(
             _grader_call_all(namespace, graded, inputs[item], CALL_TIMEOUT, 1_000_000, meta, results, False)
             found = outcomes_from(meta, results, [call["key"] for call in graded])
             loops = [call for call in item_calls if call["handout_loop"]]
-            if loops and _loop_needed(item, cases[item], found, failing, standards.expected):
+            composes = ITEM_TABLE[item]["composes"]
+            if loops and handout_loop_read(composes, cases[item], found, failing, standards.expected):
                 _grader_call_all(namespace, loops, inputs[item], CALL_TIMEOUT, 1_000_000, meta, results, False)
         found = outcomes_from(meta, results, [call["key"] for call in item_calls])
         function = namespace.get(entry.function)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from grader.assignment import current_assignment
 from grader.points import apportion
 from grader.rubric import Rubric
-from grader.shared.judging import Standards, judge_cases
-from grader.shared.outcomes import CallOutcome, Case
+from grader.shared.judging import Standards, handout_loop_read, judge_cases
+from grader.shared.outcomes import CallOutcome, Case, loop_left_out
 from grader.shared.verdicts import TestResult
 
 
@@ -60,8 +60,59 @@ def score_all(
 ) -> list[TestResult]:
     """Every automatic test, in the rubric's order of items; `breaches` are the rules' verdicts by item, `ignored`
     the arguments each item's function never reads."""
+    return _scored(list(rubric.items), cases, outcomes, rubric, breaches, ignored, expected)
+
+
+def handout_loop_needed(
+    item: str,
+    cases: dict[str, list[Case]],
+    outcomes: dict[str, CallOutcome],
+    rubric: Rubric,
+    breaches: dict[str, str],
+    ignored: dict[str, list[str]] | None = None,
+) -> bool:
+    """Whether `item`'s judge reads its handout's-loop calls, given `outcomes` (its own calls' and every item's
+    before it): the grader runs the loop only then. True while an item before it is not harvested yet."""
+    items = list(rubric.items)
+    before = items[: items.index(item)]
+    if any(call.key not in outcomes for name in before for case in cases[name] for call in case.calls):
+        return True
+    tests = _scored(before, cases, outcomes, rubric, breaches, ignored)
+    failing = {test.item for test in tests if not test.passed}
+    composes = current_assignment().ITEMS[item].composes
+    return handout_loop_read(composes, cases[item], outcomes, failing, current_assignment().expected())
+
+
+def loop_read_but_left_out(
+    cases: dict[str, list[Case]], outcomes: dict[str, CallOutcome], tests: list[TestResult]
+) -> list[str]:
+    """The items judged in `tests` whose judge read a handout's loop the grading left out (it was not read when
+    the notebook was graded: a rubric's other tolerances make a function fail now): scores that only a kernel
+    running the loop can give."""
+    assignment = current_assignment()
+    failing: set[str] = set()
+    found = []
+    for item in dict.fromkeys(test.item for test in tests):  # the rubric's order, as they were judged
+        loops = [call.key for case in cases.get(item, []) for call in case.calls if call.handout_loop]
+        if any(loop_left_out(outcomes[key]) for key in loops if key in outcomes):
+            composes = assignment.ITEMS[item].composes
+            if handout_loop_read(composes, cases[item], outcomes, failing, assignment.expected()):
+                found.append(item)
+        failing |= {test.item for test in tests if test.item == item and not test.passed}
+    return found
+
+
+def _scored(
+    items: list[str],
+    cases: dict[str, list[Case]],
+    outcomes: dict[str, CallOutcome],
+    rubric: Rubric,
+    breaches: dict[str, str],
+    ignored: dict[str, list[str]] | None = None,
+    expected: object | None = None,
+) -> list[TestResult]:
     found: list[TestResult] = []
-    for item in rubric.items:
+    for item in items:
         failing = frozenset(test.item for test in found if not test.passed)
         found += score_item(
             item,

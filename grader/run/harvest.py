@@ -17,6 +17,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
@@ -25,7 +26,15 @@ import numpy as np
 from grader.assignment import current_assignment
 from grader.run.execute import CellStatus, NotebookRunner
 from grader.run.sandbox import hand_over
-from grader.shared.outcomes import NOT_CALLED, CallOutcome, CallStatus, Case, outcomes_from, probe_calls
+from grader.shared.outcomes import (
+    LOOP_NOT_READ,
+    NOT_CALLED,
+    CallOutcome,
+    CallStatus,
+    Case,
+    outcomes_from,
+    probe_calls,
+)
 
 # the recording first (the probe builds its Recording class from it), then the probe
 RECORDING_SOURCE = (Path(__file__).with_name("recording.py")).read_text()
@@ -151,40 +160,76 @@ def harvest_outputs(
     call_timeout: float,
     watch: dict[str, tuple[str, ...]],
     deadline: float = math.inf,
+    loops_read: Callable[[str, dict[str, CallOutcome]], bool] | None = None,
 ) -> dict[str, CallOutcome]:
     """The outcome of every call of the items harvested, by call key, item by item in order.
 
     Stops when the kernel is lost (the item it was lost on has its calls' outcomes), or at `deadline` (a
     time.monotonic() value); the items after it are left out, for a fresh kernel to harvest. `watch`: by
-    item, the machinery to record while its function runs (the rubric's rules).
+    item, the machinery to record while its function runs (the rubric's rules). An item's handout's-loop calls
+    run after its own calls, and only where `loops_read(item, the outcomes so far)` says its judge reads them
+    (None: always); those left out have the outcome LOOP_NOT_READ.
     """
     outcomes: dict[str, CallOutcome] = {}
     for item, item_cases in cases.items():
-        keys = [call.key for case in item_cases for call in case.calls]
-        left = deadline - time.monotonic()
-        if not runner.alive or left <= 0:
+        if not runner.alive or deadline - time.monotonic() <= 0:
             break
-        # a fresh, unguessable folder per item: nothing written earlier can pass for a result
-        item_folder = folder / f"{item}-{secrets.token_hex(8)}"
-        item_folder.mkdir(parents=True)
-        hand_over(item_folder)  # the kernel writes its results here
-        calls_file, arrays_file = write_case_inputs(item_cases, item_folder, watch.get(item, ()))
-        out_stem = item_folder / "outputs"
-        cell = probe_cell(calls_file, arrays_file, out_stem, call_timeout)
-        # the calls' own time, and a little for the probe's files (it writes them even after a timeout)
-        # a call past twice its budget (at least 5 s past it) did not end at the kernel's alarm: it will not end
-        stalls = CallWatch(out_stem.with_suffix(".progress"), call_timeout + max(5.0, call_timeout), runner.kill_kernel)
-        with stalls:
-            run = runner.run_extra_cell(cell, min(call_timeout * len(keys) + 10, left))
-        found = read_outcomes(out_stem, keys)
-        # calls the probe never reported on were cut short by what happened to the cell
-        if run.status == CellStatus.TIMEOUT or stalls.stalled:
-            cut_short = CallOutcome(CallStatus.TIMEOUT, "the call did not finish in time")
-        elif run.status == CellStatus.LOST:
-            cut_short = CallOutcome(CallStatus.LOST, "the kernel was lost during this call")
+        own, cut_short = _probe_calls(runner, item, _calls_of(item_cases, False), folder, call_timeout, watch, deadline)
+        outcomes |= own
+        loops = _calls_of(item_cases, True)
+        keys = [call.key for case in loops for call in case.calls]
+        if not keys:
+            continue
+        if cut_short is not None:  # as the calls after it in the same cell were
+            outcomes |= dict.fromkeys(keys, cut_short)
+        elif loops_read is not None and not loops_read(item, outcomes):
+            outcomes |= dict.fromkeys(keys, CallOutcome(CallStatus.NOT_RUN, LOOP_NOT_READ))
+        elif runner.alive and deadline - time.monotonic() > 0:
+            outcomes |= _probe_calls(runner, item, loops, folder, call_timeout, watch, deadline)[0]
         else:
-            cut_short = None
-        if cut_short is not None:
-            found = {k: cut_short if o.status == CallStatus.NOT_RUN else o for k, o in found.items()}
-        outcomes |= found
+            break  # the item's loop is left for a fresh kernel
     return outcomes
+
+
+def _calls_of(cases: list[Case], handout_loop: bool) -> list[Case]:
+    """The cases with only their handout's-loop calls, or only their own (a case left with none left out)."""
+    kept = [replace(case, calls=[c for c in case.calls if c.handout_loop == handout_loop]) for case in cases]
+    return [case for case in kept if case.calls]
+
+
+def _probe_calls(
+    runner: NotebookRunner,
+    item: str,
+    cases: list[Case],
+    folder: Path,
+    call_timeout: float,
+    watch: dict[str, tuple[str, ...]],
+    deadline: float,
+) -> tuple[dict[str, CallOutcome], CallOutcome | None]:
+    """The calls of `cases` in one probe cell: their outcomes, and what cut the cell short (None if nothing)."""
+    keys = [call.key for case in cases for call in case.calls]
+    if not keys:
+        return {}, None
+    # a fresh, unguessable folder per cell: nothing written earlier can pass for a result
+    item_folder = folder / f"{item}-{secrets.token_hex(8)}"
+    item_folder.mkdir(parents=True)
+    hand_over(item_folder)  # the kernel writes its results here
+    calls_file, arrays_file = write_case_inputs(cases, item_folder, watch.get(item, ()))
+    out_stem = item_folder / "outputs"
+    cell = probe_cell(calls_file, arrays_file, out_stem, call_timeout)
+    # the calls' own time, and a little for the probe's files (it writes them even after a timeout)
+    # a call past twice its budget (at least 5 s past it) did not end at the kernel's alarm: it will not end
+    stalls = CallWatch(out_stem.with_suffix(".progress"), call_timeout + max(5.0, call_timeout), runner.kill_kernel)
+    with stalls:
+        run = runner.run_extra_cell(cell, min(call_timeout * len(keys) + 10, deadline - time.monotonic()))
+    found = read_outcomes(out_stem, keys)
+    # calls the probe never reported on were cut short by what happened to the cell
+    if run.status == CellStatus.TIMEOUT or stalls.stalled:
+        cut_short = CallOutcome(CallStatus.TIMEOUT, "the call did not finish in time")
+    elif run.status == CellStatus.LOST:
+        cut_short = CallOutcome(CallStatus.LOST, "the kernel was lost during this call")
+    else:
+        cut_short = None
+    if cut_short is not None:
+        found = {k: cut_short if o.status == CallStatus.NOT_RUN else o for k, o in found.items()}
+    return found, cut_short

@@ -149,17 +149,6 @@ def _items_of(functions: list[str]) -> list[str]:
     return [item for item in ITEM_TABLE if item in wanted]
 
 
-def _loop_needed(
-    item: str, cases: list[Case], found: dict[str, CallOutcome], failing: set[str], expected: ShippedValues
-) -> bool:
-    """Whether the item's judge will look at the handout's loop over the notebook's functions: where a function it
-    composes fails, or where the shipped values say so of a case (the grader always runs the loop; its verdicts do
-    not depend on it otherwise)."""
-    if failing & set(ITEM_TABLE[item]["composes"]):
-        return True
-    return any(expected.loop_needed(case, found[case.graded_calls[0].key]) for case in cases)
-
-
 def run_checks(
     namespace: dict, functions: list[str] | None = None, raised: dict[str, str] | None = None
 ) -> list[Outcome]:
@@ -191,7 +180,8 @@ def run_checks(
             _grader_call_all(namespace, graded, inputs[item], CALL_TIMEOUT, 1_000_000, meta, results, False)
             found = outcomes_from(meta, results, [call["key"] for call in graded])
             loops = [call for call in item_calls if call["handout_loop"]]
-            if loops and _loop_needed(item, cases[item], found, failing, standards.expected):
+            composes = ITEM_TABLE[item]["composes"]
+            if loops and handout_loop_read(composes, cases[item], found, failing, standards.expected):
                 _grader_call_all(namespace, loops, inputs[item], CALL_TIMEOUT, 1_000_000, meta, results, False)
         found = outcomes_from(meta, results, [call["key"] for call in item_calls])
         function = namespace.get(entry.function)

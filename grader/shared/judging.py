@@ -82,6 +82,24 @@ def charged_once(items: dict[str, Any], failing: set[str] | frozenset[str]) -> s
     return "\n\n".join(notes)
 
 
+def handout_loop_read(
+    composes: tuple[str, ...] | list[str],
+    cases: list[Case],
+    found: dict[str, CallOutcome],
+    failing: set[str] | frozenset[str],
+    expected: Any,
+) -> bool:
+    """Whether an item's judge reads the handout's loop over the notebook's own functions (its cases' handout_loop
+    calls): where a function it `composes` fails its own tests (`failing`: the items judged before it that do),
+    or where the expected values say so of a case (a training from first weights they do not know: the
+    self-check's). Elsewhere its verdicts do not depend on the loop, and neither the grader nor the self-check
+    runs it. `found`: the outcomes of the item's own calls."""
+    if set(failing) & set(composes):
+        return True
+    loop_needed = getattr(expected, "loop_needed", None)  # the reference knows every start: it has none
+    return loop_needed is not None and any(loop_needed(case, found[case.graded_calls[0].key]) for case in cases)
+
+
 def charged_elsewhere(follows: list[str]) -> str:
     names = ", ".join(f"`{item}`" for item in follows)
     return f" (functions it composes fail their own tests: {names}; fix those first)"

@@ -162,6 +162,12 @@ class CallOutcome:
 
 
 NOT_CALLED = "the graded function was not called (no result came back)"
+# a handout's-loop call left out because its judge does not read it (judging.handout_loop_read)
+LOOP_NOT_READ = "not run: every function the training composes passed its own tests, so the handout's loop is not read"
+
+
+def loop_left_out(outcome: CallOutcome) -> bool:
+    return outcome.status == CallStatus.NOT_RUN and outcome.reason == LOOP_NOT_READ
 
 
 def outcomes_from(meta: object, arrays: dict[str, np.ndarray], keys: list[str]) -> dict[str, CallOutcome]:

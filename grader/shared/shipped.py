@@ -31,6 +31,6 @@ class ShippedValues:
 
     def loop_needed(self, case: Case, outcome: CallOutcome) -> bool:
         """Whether this case's judge needs the handout's loop over the notebook's own functions even though every
-        function the training composes passes (the grader always runs the loop; the self-check skips it when its
-        verdict cannot depend on it)."""
+        function the training composes passes (`judging.handout_loop_read`: the grader and the self-check skip the
+        loop where its verdict cannot depend on it)."""
         return False

@@ -12,6 +12,7 @@ import pytest
 
 from grader import cli, pipeline
 from grader.pipeline import RubricMismatch, grade_class
+from grader.rescore import needing_kernels
 from grader.rubric import RubricChange, rubric_changes
 from grader.store import ClassStore, class_rubric_of
 
@@ -155,3 +156,30 @@ def test_a_points_change_with_no_submissions_named_moves_the_class(class_copy, t
     assert run.held == [("alice", "q1d", 6.0, 5.0)]
     assert float(rows(out)["alice"]["written"]) == 5 and float(rows(out)["alice"]["total"]) == 75 + 5
     assert class_rubric_of(out) == new
+
+
+@pytest.mark.slow
+def test_a_verdict_change_grades_again_those_whose_training_would_read_a_loop_never_run(class_copy, test_rubric):
+    """The handout's loop beside a training runs only where its judge reads it (a function it composes fails): a
+    tolerance that now fails init_params for correct notebooks would have their trainings read a loop their
+    grading never ran. Those are graded again by kernels, the rest rescored; none is left under the old rubric."""
+    results, out = class_copy
+    items = dict(test_rubric.items)
+    items["init_params"] = dataclasses.replace(items["init_params"], weight_std=(0.0, 0.001))
+    new = dataclasses.replace(test_rubric, items=items)
+    # every composed function passed for these three: their loops were left out (the others' ran)
+    left_out = {"alice", "alice_correct", "benign_threads"}
+    with ClassStore.open(out) as store:
+        assert needing_kernels(store, new, verdicts_may_change=True) == sorted(left_out)
+        assert needing_kernels(store, new, verdicts_may_change=False) == []
+    folders = {student: Path(result.identity.source) for student, result in results.items()}
+    others = [path for student, path in folders.items() if student not in left_out]
+    with pytest.raises(RubricMismatch, match="these students are not in this run: alice, alice_correct, benign"):
+        grade_class(others, out, new, change_rubric=True)
+    worker = StandIn()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "_grade_in_workers", worker)
+        run = grade_class(list(folders.values()), out, new, change_rubric=True)
+    assert sorted(worker.graded) == sorted(left_out) and set(run.rescored) == set(results) - left_out
+    with ClassStore.open(out) as store:
+        assert store.rubric == new

@@ -12,6 +12,8 @@ import json
 
 import pytest
 
+from grader.shared.outcomes import loop_left_out
+from grader.store import ClassStore
 from grader.views.feedback import feedback_markdown
 from grader.views.gradescope import gradescope_results
 
@@ -77,3 +79,19 @@ def test_the_untouched_template_runs_on_past_its_failing_cells(graded_class):
     result = graded_class[0]["bob_untouched_template"]
     assert any("mat1 and mat2 shapes cannot be multiplied" in p for p in texts(result.problems))
     assert result.item_score("optimizers") == 10, "the cells after the failing one must still run"
+
+
+def test_a_training_s_handout_loop_runs_only_where_its_judge_reads_it(graded_class):
+    """Beside each train_manual case the grader can run the handout's loop over the notebook's own functions (to
+    charge a mistake once): as long as train_manual's own training, so run only where a function it composes
+    fails. Left out, it is said so in the evidence (a rescoring that would read it grades with a kernel)."""
+    _, out = graded_class
+    with ClassStore.open(out) as store:
+        outcomes = {student: store.evidence(grading).outcomes for student, grading in store.current_ids().items()}
+    loops = [key for key in outcomes["alice"] if key.endswith(".handout_loop")]
+    assert loops  # one beside each train_manual case
+    for student in ("alice", "alice_correct", "benign_threads"):  # every function it composes passes
+        assert all(loop_left_out(outcomes[student][key]) for key in loops), student
+    assert all(outcomes["carol_forgot_sign"][key].status == "ok" for key in loops)  # sgd_update fails
+    for student in ("bob_untouched_template", "helper_thread"):  # the planted bugs; backward's rule broken
+        assert not any(loop_left_out(outcomes[student][key]) for key in loops), student
