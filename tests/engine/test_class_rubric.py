@@ -1,5 +1,6 @@
 """A class remembers its rubric: another one is refused, never mixed in; a change of points or tolerances
-rescores the whole class from stored outcomes without a kernel; a change of epochs or rules needs them all."""
+rescores the whole class from stored outcomes without a kernel (but those whose training would now read a handout's
+loop their grading never ran); a change of epochs or rules needs them all."""
 
 from __future__ import annotations
 
