@@ -453,8 +453,9 @@ class Elements:
         return "".join(self.text)
 
 
-def seen_from_one_cell(source: str, policy, timeout: float = 30) -> dict:
-    """Run one cell in a fresh sandboxed kernel (in a bounded scratch) and read back the `seen.json` it wrote."""
+def seen_from_one_cell(source: str, policy, timeout: float = 30, setup: str = "") -> dict:
+    """Run one cell in a fresh sandboxed kernel (in a bounded scratch) and read back the `seen.json` it wrote;
+    `setup`: the grader's cell run before it (as NotebookRunner's)."""
     from grader.run.execute import CellStatus, NotebookRunner
     from grader.run.kernel import start_kernel, stop_kernel
     from grader.run.sandbox import bounded_scratch
@@ -465,7 +466,7 @@ def seen_from_one_cell(source: str, policy, timeout: float = 30) -> dict:
         workspace.mkdir()
         manager = start_kernel(workspace, policy)
         try:
-            with NotebookRunner(manager, notebook, cell_timeout=timeout) as runner:
+            with NotebookRunner(manager, notebook, cell_timeout=timeout, setup=setup) as runner:
                 run = runner.run_cell(notebook.cells[0], 0, timeout)
         finally:
             stop_kernel(manager)

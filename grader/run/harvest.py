@@ -47,10 +47,11 @@ def compiled_by_python(source: str, name: str) -> str:
     return f"exec(compile({source!r}, {name!r}, 'exec'))"
 
 
-# run when a kernel starts, before the notebook: the watch over the threads and processes it will start
+# run when a kernel starts, before the notebook: the watch over the threads and processes it will start, and its
+# collector set to collect less often
 WATCH_SOURCE = (
-    f"{compiled_by_python(RECORDING_SOURCE, '<grader-watch>')}\n_grader_install_watch()\n"
-    "del _grader_watch, _grader_recording, _grader_install_watch\n"
+    f"{compiled_by_python(RECORDING_SOURCE, '<grader-watch>')}\n_grader_install_watch()\n_grader_collect_less_often()\n"
+    "del _grader_watch, _grader_recording, _grader_install_watch, _grader_collect_less_often\n"
 )
 MAX_ELEMENTS_PER_VALUE = 1_000_000
 MAX_RESULT_BYTES = 64 * 1024 * 1024
@@ -126,7 +127,8 @@ def probe_cell(calls_file: Path, arrays_file: Path, out_stem: Path, call_timeout
         f"{float(call_timeout)!r}, {MAX_ELEMENTS_PER_VALUE})"
     )
     names = tuple(
-        f"_grader_{name}" for name in ("probe", "call_all", "handout_loop", "watch", "recording", "install_watch")
+        f"_grader_{name}"
+        for name in ("probe", "call_all", "handout_loop", "watch", "recording", "install_watch", "collect_less_often")
     )
     forget = f"for _grader_name in {names!r}:\n    globals().pop(_grader_name, None)\ndel _grader_name\n"
     return nbformat.v4.new_code_cell(f"{compiled_by_python(probe_source(), '<grader-probe>')}\n{call}\n{forget}")

@@ -327,3 +327,14 @@ def _grader_install_watch():
     module = types.ModuleType("_grader_watch")
     module.watch = _grader_watch(sys, _thread, threading, time, os)().install()
     sys.modules[module.__name__] = module
+
+
+def _grader_collect_less_often():
+    """The kernel's garbage collector at its start, before the notebook's code: a full collection walks every
+    object, and at CPython's thresholds the imports of a deep-learning notebook (torch, pandas, scikit-learn:
+    450,000 objects) set off six of them, 0.8 s of a 5 s self-check. Young objects collected every 10,000
+    allocations rather than 700, none happens while they import; what a collection frees is freed all the same,
+    a little later."""
+    import gc
+
+    gc.set_threshold(10_000, 10, 10)

@@ -50,7 +50,12 @@ ENGINE = Path(__file__).resolve().parent.parent
 SHARED_MODULES: tuple[ModuleType, ...] = (catalogue, outcomes, verdicts, judging, shipped)
 # and the code the grader runs in a kernel: the recording's factories, the probe's calling functions
 KERNEL_FUNCTIONS = {
-    ENGINE / "run" / "recording.py": ("_grader_watch", "_grader_recording", "_grader_install_watch"),
+    ENGINE / "run" / "recording.py": (
+        "_grader_watch",
+        "_grader_recording",
+        "_grader_install_watch",
+        "_grader_collect_less_often",
+    ),
     ENGINE / "run" / "kernel_probe.py": ("_grader_call_all",),
 }
 SELFCHECK = "selfcheck.py"

@@ -663,10 +663,12 @@ def check_notebook(path: str, item: str | None = None) -> bool:
 
 
 def _enter_kernel(folder: str) -> None:
-    """A kernel's first cell: the notebook's folder as its working folder (a kept kernel's was another), and the
-    grader's watch over the threads and processes the notebook will start, as the grader's kernels have it."""
+    """A kernel's first cell: the notebook's folder as its working folder (a kept kernel's was another), the
+    grader's watch over the threads and processes the notebook will start and its collector set, as the grader's
+    kernels have them."""
     os.chdir(folder)
     _grader_install_watch()
+    _grader_collect_less_often()
 
 
 def _run_and_check(manager: Any, path: str, item: str | None, started: float, kept: bool = False) -> bool:

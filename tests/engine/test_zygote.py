@@ -9,6 +9,7 @@ import pytest
 
 from grader.rubric import load_rubric
 from grader.run import zygote_client
+from grader.run.harvest import WATCH_SOURCE
 from grader.run.kernel import fork_request
 from grader.run.sandbox import SandboxMode, SandboxPolicy, forks_kernels
 
@@ -44,16 +45,21 @@ def test_forked_kernels_start_warm_with_nothing_of_ours_and_their_own_random_sta
 
 COLLECTOR = """
 import gc, json, torch
-json.dump({"frozen": gc.get_freeze_count(), "tracked": len(gc.get_objects())}, open("seen.json", "w"))
+json.dump({"frozen": gc.get_freeze_count(), "tracked": len(gc.get_objects()), "threshold": gc.get_threshold()},
+          open("seen.json", "w"))
 """
 
 
-def test_a_forked_kernel_collects_none_of_what_its_zygote_imported():
+def test_a_forked_kernel_collects_none_of_what_its_zygote_imported_and_collects_less_often():
     """torch's hundreds of thousands of objects are frozen in the zygote: a kernel's full collection walked them all
-    (0.24 s each, and a write to every shared page, so a copy of each) and now walks only the kernel's own."""
-    seen = look_inside(COLLECTOR)
+    (0.24 s each, and a write to every shared page, so a copy of each) and now walks only the kernel's own. The
+    grader's first cell has the kernel collect young objects every 10,000 allocations, not 700 (a notebook's
+    imports set off no full collection then)."""
+    seen = seen_from_one_cell(COLLECTOR, POLICY, setup=WATCH_SOURCE)
     assert seen["frozen"] > 100_000  # what the zygote's imports made, torch's among them
     assert seen["tracked"] < seen["frozen"] / 2  # the kernel's own, ipykernel's start and this cell's
+    assert seen["threshold"] == [10_000, 10, 10]
+    assert look_inside(COLLECTOR)["threshold"] == [700, 10, 10]  # Python's own, without the grader's first cell
 
 
 def test_a_kernel_that_cannot_be_confined_never_starts(tmp_path):

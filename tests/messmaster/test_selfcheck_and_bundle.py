@@ -184,6 +184,18 @@ def test_unzipped_template_runs_until_its_bug_and_selfcheck_fails_it(bundle):
     assert "The self-check took" in result.stdout
 
 
+def test_the_selfcheck_kernel_starts_as_the_graders_watched_and_collecting_less_often(bundle):
+    """The self-check's first cell in its kernel installs the grader's watch and collector setting: at Python's own
+    thresholds, the notebook's imports set off six full collections (0.8 s of a 5 s check)."""
+    _, folder = bundle
+    first_cell = (
+        "import gc, sys, _thread, selfcheck; before = _thread.start_new_thread; selfcheck._enter_kernel('.'); "
+        "print(gc.get_threshold(), _thread.start_new_thread is not before, '_grader_watch' in sys.modules)"
+    )
+    seen = subprocess.run([sys.executable, "-c", first_cell], cwd=folder, capture_output=True, text=True)
+    assert seen.stdout.split("\n")[0] == "(10000, 10, 10) True True", seen.stderr
+
+
 @pytest.mark.slow
 def test_make_check_runs_with_the_environment_the_readme_sets_up(bundle, tmp_path):
     """After the README's setup steps, `make check` uses .venv's Python, whatever `python` the shell has."""
