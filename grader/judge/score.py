@@ -57,10 +57,24 @@ def score_all(
     breaches: dict[str, str],
     ignored: dict[str, list[str]] | None = None,
     expected: object | None = None,
+    items: list[str] | None = None,
 ) -> list[TestResult]:
-    """Every automatic test, in the rubric's order of items; `breaches` are the rules' verdicts by item, `ignored`
-    the arguments each item's function never reads."""
-    return _scored(list(rubric.items), cases, outcomes, rubric, breaches, ignored, expected)
+    """Every automatic test, in the rubric's order of items (or of `items` only, the rubric's first ones);
+    `breaches` are the rules' verdicts by item, `ignored` the arguments each item's function never reads."""
+    found: list[TestResult] = []
+    for item in rubric.items if items is None else items:
+        failing = frozenset(test.item for test in found if not test.passed)
+        found += score_item(
+            item,
+            cases[item],
+            outcomes,
+            rubric,
+            breaches.get(item, ""),
+            failing,
+            expected,
+            (ignored or {}).get(item, ()),
+        )
+    return found
 
 
 def handout_loop_needed(
@@ -77,7 +91,7 @@ def handout_loop_needed(
     before = items[: items.index(item)]
     if any(call.key not in outcomes for name in before for case in cases[name] for call in case.calls):
         return True
-    tests = _scored(before, cases, outcomes, rubric, breaches, ignored)
+    tests = score_all(cases, outcomes, rubric, breaches, ignored, items=before)
     failing = {test.item for test in tests if not test.passed}
     composes = current_assignment().ITEMS[item].composes
     return handout_loop_read(composes, cases[item], outcomes, failing, current_assignment().expected())
@@ -99,29 +113,4 @@ def loop_read_but_left_out(
             if handout_loop_read(composes, cases[item], outcomes, failing, assignment.expected()):
                 found.append(item)
         failing |= {test.item for test in tests if test.item == item and not test.passed}
-    return found
-
-
-def _scored(
-    items: list[str],
-    cases: dict[str, list[Case]],
-    outcomes: dict[str, CallOutcome],
-    rubric: Rubric,
-    breaches: dict[str, str],
-    ignored: dict[str, list[str]] | None = None,
-    expected: object | None = None,
-) -> list[TestResult]:
-    found: list[TestResult] = []
-    for item in items:
-        failing = frozenset(test.item for test in found if not test.passed)
-        found += score_item(
-            item,
-            cases[item],
-            outcomes,
-            rubric,
-            breaches.get(item, ""),
-            failing,
-            expected,
-            (ignored or {}).get(item, ()),
-        )
     return found
