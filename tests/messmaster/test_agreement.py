@@ -65,7 +65,11 @@ class Judged:
             key = self.key(item, sources)
             if key not in self.grader:
                 folder = self.folder / f"{item}-{len(self.grader)}"
-                outcomes = outcomes_in_process(namespace, {item: self.cases[item]}, folder, self.rubric.watched)
+                # the grader's own bound on a call (60 s), not the tool's 10 s: a slow variant (an N x N loss, 400
+                # epochs) outlived 10 s on a busy machine and lost its points only there
+                outcomes = outcomes_in_process(
+                    namespace, {item: self.cases[item]}, folder, self.rubric.watched, self.rubric.run.call_timeout
+                )
                 tests = score_item(
                     item,
                     self.cases[item],
