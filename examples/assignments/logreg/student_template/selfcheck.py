@@ -2055,6 +2055,12 @@ def check_notebook(path: str, item: str | None = None) -> bool:
     finally:
         # the kernel stopped before the command returns: nothing of it prints after the prompt is back
         if run_sync(manager.is_alive)():
+            # a kernel of our own is killed and reaped here: jupyter_client's shutdown polls for its end every
+            # 0.1 s, a tenth of a second of every check (a kept kernel is another process's child: as before)
+            process = getattr(getattr(manager, "provisioner", None), "process", None)
+            if process is not None:
+                process.kill()
+                process.wait()
             run_sync(manager.shutdown_kernel)(now=True)
         sockets.cleanup()
 
