@@ -188,8 +188,8 @@ def harvest_outputs(
             outcomes |= dict.fromkeys(keys, CallOutcome(CallStatus.NOT_RUN, LOOP_NOT_READ))
         elif runner.alive and deadline - time.monotonic() > 0:
             outcomes |= _probe_calls(runner, item, loops, folder, call_timeout, watch, deadline)[0]
-        else:
-            break  # the item's loop is left for a fresh kernel
+        else:  # the item's own calls are kept: only the loop beside them could not run
+            outcomes |= dict.fromkeys(keys, CallOutcome(CallStatus.NOT_RUN, "no time was left to run it"))
     return outcomes
 
 

@@ -255,3 +255,59 @@ def test_the_grader_s_cells_hand_their_code_to_python_in_one_string(tmp_path):
         assert len(cell.splitlines()) < 10
         compiled = ast.parse(cell).body[0].value.args[0]  # exec(compile(CODE, NAME, "exec"))
         assert compiled.func.id == "compile" and compiled.args[0].value.startswith(code)
+
+
+# ---- the handout's loop beside a training: run only where it is read ---------------------------------------------
+
+
+def _training_with_loop():
+    from grader.shared.outcomes import Call, Case
+
+    own = Call("train.a", "train", (), {}, 1)
+    loop = Call("train.a.handout_loop", "train", (), {}, 1, handout_loop=True)
+    return {"train": [Case("train", "a", [own, loop], {})]}
+
+
+@pytest.mark.parametrize("situation", ["unread", "read", "cut_short", "out_of_time"])
+def test_a_trainings_loop_runs_in_a_cell_of_its_own_only_where_it_is_read(monkeypatch, situation):
+    """The loop costs as much as the training it stands beside: after the training's own calls, it runs only where
+    `loops_read` says its judge reads it; a cell cut short charges it as the calls after it were; with no time left
+    the training's own outcomes are kept and only the loop is not run."""
+    from types import SimpleNamespace
+
+    from grader.run import harvest
+    from grader.shared.outcomes import LOOP_NOT_READ, CallOutcome, CallStatus
+
+    now = {"t": 0.0}
+    probed: list[list[str]] = []
+
+    def probe(runner, item, cases, folder, call_timeout, watch, deadline):
+        keys = [call.key for case in cases for call in case.calls]
+        probed.append(keys)
+        if situation == "out_of_time":
+            now["t"] = deadline  # the training's own calls took what was left
+        cut = CallOutcome(CallStatus.TIMEOUT, "the call did not finish in time") if situation == "cut_short" else None
+        return {key: cut or CallOutcome(CallStatus.OK) for key in keys}, cut
+
+    monkeypatch.setattr(harvest, "_probe_calls", probe)
+    monkeypatch.setattr(harvest, "time", SimpleNamespace(monotonic=lambda: now["t"]))
+    asked: list[tuple[str, list[str]]] = []
+
+    def loops_read(item, outcomes):
+        asked.append((item, sorted(outcomes)))
+        return situation != "unread"
+
+    found = harvest.harvest_outputs(
+        SimpleNamespace(alive=True), _training_with_loop(), None, 10, {}, deadline=60, loops_read=loops_read
+    )
+    loop = found["train.a.handout_loop"]
+    assert probed[0] == ["train.a"]  # the training's own calls first, alone
+    if situation == "unread":
+        assert (loop.status, loop.reason) == (CallStatus.NOT_RUN, LOOP_NOT_READ) and len(probed) == 1
+        assert asked == [("train", ["train.a"])]  # asked once the training's own outcome was in
+    elif situation == "read":
+        assert probed[1:] == [["train.a.handout_loop"]] and loop.status == CallStatus.OK
+    elif situation == "cut_short":
+        assert loop.status == CallStatus.TIMEOUT and len(probed) == 1
+    else:
+        assert found["train.a"].status == CallStatus.OK and loop.status == CallStatus.NOT_RUN and len(probed) == 1

@@ -37,7 +37,11 @@ from ..helpers import (
 HUNT = """
 import json, os
 found = {}
-targets = {"hidden cases": ("secret", "cases.toml"), "rubric": ("rubric.toml",)}
+targets = {
+    "hidden cases": ("secret", "cases.toml"),
+    "rubric": ("rubric.toml",),
+    "solved notebook": ("reference", "logreg_solution.ipynb"),
+}
 for label, parts in targets.items():
     try:
         open(os.path.join(ROOT, "source", *parts)).read()
