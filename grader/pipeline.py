@@ -100,11 +100,12 @@ def _grade_in_workers(
     a submission whose worker died WORKER_ATTEMPTS times is the grader's failure on it, not the student's.
     """
     # Not fork: a forked child of a process that already ran torch deadlocks in its thread pool. A fork server
-    # that has only imported (the grader, 2 s; what the reference optimizers' first step imports, 0.9 s) forks
-    # each worker, which then starts warm. The workers' zygotes are started first: they import (4-5 s) while the
-    # fork server does, not after it.
+    # that has only imported the grader forks each worker, which then starts warm. Not torch: a worker needs it
+    # only where the reference cache lacks a number (a student's own first weights), and a fork server holding it
+    # costs every worker its pages and the command 3 s of a core while the zygotes import. The workers' zygotes
+    # are started first: they import (4-5 s) while the fork server does, not after it.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__, "torch._dynamo"])
+    context.set_forkserver_preload([__name__])
     deaths: dict[int, int] = {}  # by place in `submissions`
     remaining = list(range(len(submissions)))
     workers = max(1, min(jobs, len(remaining)))

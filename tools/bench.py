@@ -39,8 +39,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-import torch
-import torch.nn.functional as F
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -222,6 +220,11 @@ def nbgrader_course(paths: list[Path], epochs: int, nbgrader: str) -> Iterator[C
 
 
 def selfcheck_figures() -> None:
+    # torch here, not at the top: a grading worker imports the main module again (multiprocessing's spawn), and
+    # would hold torch of its own that the grader's workers do not import
+    import torch
+    import torch.nn.functional as F
+
     template = nbformat.read(ROOT / "student_template" / "messmaster_part2.ipynb", as_version=4)
     finished = fixed_template(template)
     namespace = {"torch": torch, "F": F, "RANDOM_SEED": 10011}

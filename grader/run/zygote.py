@@ -1,10 +1,11 @@
 """A warm parent for kernels: imports the course's packages once, then forks each submission's kernel.
 
 A grading worker runs this file as a program of its own (`python zygote.py FD MODULE...`, as root), or the grading
-command starts it ahead of its worker (`python zygote.py --listen FD MODULE...`: it imports while the workers
-start, then serves the first that connects); it runs no submission code itself, only imports the MODULEs (what
-the assignment's notebooks import, the probe's and ipykernel's own), so every kernel it forks starts with them
-loaded instead of spending seconds importing them. Each child confines itself before anything of the
+command starts it ahead of its workers (`python zygote.py --listen FD,FD... MODULE...`: it imports while the
+workers start, then forks one zygote per listening socket, each serving the first worker that connects to it, so
+that every worker's zygote shares the pages of one import); it runs no submission code itself, only imports the
+MODULEs (what the assignment's notebooks import, the probe's and ipykernel's own), so every kernel it forks starts
+with them loaded instead of spending seconds importing them. Each child confines itself before anything of the
 submission's runs, as bubblewrap would: new pid, mount, network, IPC, UTS and cgroup namespaces, a root of its own
 holding only the system, the Python environment and the submission's folders, the rubric's resource limits, and
 its job slot's user (no capabilities, no new privileges).
@@ -224,16 +225,52 @@ def serve(channel: socket.socket) -> None:
         os.close(pidfd)
 
 
+def serve_ahead(listening: socket.socket) -> None:
+    """A zygote started ahead: serve the first worker that connects, in that worker's mount namespace (where its
+    scratch folders are mounted: the kernels' roots are made of them)."""
+    channel, _ = listening.accept()
+    listening.close()
+    _, namespaces, _, _ = socket.recv_fds(channel, 4096, 1)
+    try:
+        checked("setns", namespaces[0], CLONE_NEWNS)
+    except (OSError, IndexError) as error:
+        channel.send(json.dumps({"error": f"could not join the worker's mounts: {error}"}).encode())
+        return
+    os.close(namespaces[0])
+    channel.send(json.dumps({"ready": os.getpid()}).encode())
+    serve(channel)
+
+
+def fork_zygotes_ahead(listening: list[socket.socket]) -> None:
+    """One zygote forked per listening socket, all sharing this process's imported pages; this process lives
+    until the last of them ends (each dies with it), and holds no socket a worker could connect to in vain."""
+    for own in listening:
+        if os.fork() == 0:
+            die_with_parent()
+            for other in listening:
+                if other is not own:
+                    other.close()
+            try:
+                serve_ahead(own)
+            finally:
+                os._exit(0)
+    for own in listening:
+        own.close()
+    with contextlib.suppress(ChildProcessError):
+        while True:
+            os.wait()
+
+
 def main() -> None:
     """`zygote.py FD MODULE...`: import the MODULEs, then serve the worker at the other end of socket FD.
-    `zygote.py --listen FD MODULE...`: started ahead of its worker, import, then serve the first worker that
-    connects to listening socket FD (and no other)."""
+    `zygote.py --listen FD,FD... MODULE...`: started ahead of the workers, import, then fork a zygote for each
+    listening socket FD, which serves the first worker that connects to it (and no other)."""
     del sys.path[0]  # this file's folder, which is the grader's: nothing of it importable by the kernels
     die_with_parent()
     arguments = sys.argv[1:]
     ahead = arguments[0] == "--listen"
-    descriptor, *modules = arguments[1:] if ahead else arguments
-    given = socket.socket(fileno=int(descriptor))
+    descriptors, *modules = arguments[1:] if ahead else arguments
+    given = [socket.socket(fileno=int(descriptor)) for descriptor in descriptors.split(",")]
     for module in modules:  # the template's imports: one missing here (a Colab-only module, say) is no failure
         with contextlib.suppress(Exception):  # the notebook meets the same error itself, in its own cell
             __import__(module)
@@ -241,20 +278,10 @@ def main() -> None:
     # collection walks its own objects only, and never writes to (so never copies) the pages it shares with us
     gc.freeze()
     if ahead:
-        channel, _ = given.accept()
-        given.close()
-        # the worker's mount namespace, where its scratch folders are mounted: the kernels' roots are made of them
-        _, namespaces, _, _ = socket.recv_fds(channel, 4096, 1)
-        try:
-            checked("setns", namespaces[0], CLONE_NEWNS)
-        except (OSError, IndexError) as error:
-            channel.send(json.dumps({"error": f"could not join the worker's mounts: {error}"}).encode())
-            return
-        os.close(namespaces[0])
-    else:
-        channel = given
-    channel.send(json.dumps({"ready": os.getpid()}).encode())
-    serve(channel)
+        fork_zygotes_ahead(given)
+        return
+    given[0].send(json.dumps({"ready": os.getpid()}).encode())
+    serve(given[0])
 
 
 if __name__ == "__main__":

@@ -1,14 +1,15 @@
 """A worker's side of its zygote (zygote.py): start it once, ask it for kernels, track them by pidfd.
 
 One zygote per worker process, ended with the worker (it reads the end of its socket): one the grading command
-started ahead, so that its seconds of imports overlap the workers' own start (`ZygotesAhead`), else one the
-worker starts at its first kernel. A kernel it forks is no child of ours, so it is tracked through a pidfd
-(Linux 5.3+) by an object with the Popen methods jupyter_client's provisioner calls.
+started ahead, so that its seconds of imports overlap the workers' own start and one import serves every worker
+(`ZygotesAhead`), else one the worker starts at its first kernel. A kernel it forks is no child of ours, so it is
+tracked through a pidfd (Linux 5.3+) by an object with the Popen methods jupyter_client's provisioner calls.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import select
@@ -251,36 +252,39 @@ def take_one_ahead(modules: tuple[str, ...]) -> Zygote | None:
 
 
 class ZygotesAhead:
-    """`count` zygotes started now, each listening on a socket in a folder of its own (0700), for the workers
-    that will ask for kernels; on leaving, those no worker took are killed and the folder removed."""
+    """`count` zygotes started now, forked by one process that imports for them all (their pages shared), each
+    listening on a socket in a folder of its own (0700), for the workers that will ask for kernels; on leaving,
+    that process is killed, and with it every zygote, and the folder removed."""
 
     def __init__(self, count: int, environment: dict[str, str], modules: tuple[str, ...]) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="grader-zygotes-"))
-        self.processes: list[subprocess.Popen] = []
+        home = self.folder / "home"
+        home.mkdir()
+        listening = []
         for number in range(count):
-            home = self.folder / f"{number}.home"
-            home.mkdir()
-            listening = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            listening.bind(str(self.folder / f"{number}.sock"))
-            listening.listen(1)
-            self.processes.append(
-                subprocess.Popen(
-                    [sys.executable, str(ZYGOTE_PROGRAM), "--listen", str(listening.fileno()), *modules],
-                    pass_fds=[listening.fileno()],
-                    env=_zygote_process_environment(environment, str(home)),
-                    stdin=subprocess.DEVNULL,
-                )
-            )
-            listening.close()
+            listening.append(socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET))
+            listening[-1].bind(str(self.folder / f"{number}.sock"))
+            listening[-1].listen(1)
+        descriptors = [own.fileno() for own in listening]
+        self.process = subprocess.Popen(
+            [sys.executable, str(ZYGOTE_PROGRAM), "--listen", ",".join(map(str, descriptors)), *modules],
+            pass_fds=descriptors,
+            env=_zygote_process_environment(environment, str(home)),
+            stdin=subprocess.DEVNULL,
+            process_group=0,  # it and its zygotes, killed at once (a kernel's init starts a session of its own)
+        )
+        for own in listening:
+            own.close()
 
     def __enter__(self) -> Path:
         return self.folder
 
     def __exit__(self, *exc) -> None:
-        for process in self.processes:  # a taken one has ended with its worker; one never taken waits: killed
-            if process.poll() is None:
-                process.kill()
-            process.wait()
+        # the workers have ended, and with them the zygotes they took; those never taken wait: killed with it
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 
 import pytest
@@ -166,9 +167,25 @@ def test_where_the_fork_server_cannot_confine_kernels_they_start_afresh_and_say_
     assert kernel_users_left() == []
 
 
-def test_a_zygote_started_ahead_serves_the_worker_that_takes_it_and_every_one_ends_with_the_command(monkeypatch):
-    """The grading command starts its workers' zygotes while the workers start (their imports overlap): a worker
-    takes one (none other can), and on leaving the command ends those no worker took and every one left."""
+def _parent_of(pid: int) -> int:
+    from pathlib import Path
+
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _anonymous_kib(pid: int) -> int:
+    from pathlib import Path
+
+    rollup = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    return next(int(line.split()[1]) for line in rollup if line.startswith("Anonymous:"))
+
+
+def test_zygotes_started_ahead_share_one_import_serve_the_worker_that_takes_one_and_end_with_the_command(
+    monkeypatch,
+):
+    """The grading command starts its workers' zygotes while the workers start (their imports overlap), forked by
+    one process that imported for them all (each imported on its own: the imports' heap, hundreds of MiB, once a
+    worker): a worker takes one (none other can), and on leaving the command ends every one."""
     from pathlib import Path
 
     from grader.run.kernel import kernel_environment
@@ -181,9 +198,19 @@ def test_a_zygote_started_ahead_serves_the_worker_that_takes_it_and_every_one_en
         assert look_inside()["warm"]
         taken = zygote_client._zygote
         assert taken.process is None and (folder / "0.taken").exists() and not (folder / "1.taken").exists()
-        assert taken.pid in [process.pid for process in started.processes]
-    assert not folder.exists()
-    assert not taken.alive() and all(process.poll() is not None for process in started.processes)
+        assert _parent_of(taken.pid) == started.process.pid
+        # what the imports made is the parent's, shared: the zygote that served a kernel wrote to little of it
+        shared = _anonymous_kib(started.process.pid)
+        private = sum(
+            int(line.split()[1])
+            for line in Path(f"/proc/{taken.pid}/smaps_rollup").read_text().splitlines()
+            if line.startswith("Private_")
+        )
+        assert private < shared / 4, (private, shared)
+    assert not folder.exists() and started.process.poll() is not None
+    waiter = select.poll()
+    waiter.register(taken.pidfd, select.POLLIN)
+    assert waiter.poll(60_000), "the zygote a worker took outlived the command"
 
 
 def test_a_zygote_that_stops_answering_is_killed_ours_or_started_ahead(monkeypatch):
