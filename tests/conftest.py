@@ -43,6 +43,8 @@ else:  # each worker's kernels run as users of its own slots: a test that finds 
     os.environ[SLOTS_VARIABLE] = f"{worker * 100}-{worker * 100 + 99}"
 # The self-checks tests run from a shell keep no kernel ready for a next check (one test turns it on and ends it)
 os.environ["SELFCHECK_SPARE"] = "0"
+# nor does a grading command keep its zygotes' keeper warm after it (tests/engine/test_zygote.py turns it on)
+os.environ["GRADER_KEEP_WARM"] = "0"
 
 # The hidden trainings run for this many epochs in tests: the reference is past the holdout bar from 200
 # on (test_scoring checks it also is at the rubric's own epochs and at half of them), and 300 cost 3/5 of 500.

@@ -1,35 +1,46 @@
 """A warm parent for kernels: imports the course's packages once, then forks each submission's kernel.
 
 A grading worker runs this file as a program of its own (`python zygote.py FD MODULE...`, as root), or the grading
-command starts it ahead of its workers (`python zygote.py --listen FD,FD... MODULE...`: it imports while the
-workers start, then forks one zygote per listening socket, each serving the first worker that connects to it, so
-that every worker's zygote shares the pages of one import); it runs no submission code itself, only imports the
-MODULEs (what the assignment's notebooks import, the probe's and ipykernel's own), so every kernel it forks starts
-with them loaded instead of spending seconds importing them. Each child confines itself before anything of the
-submission's runs, as bubblewrap would: new pid, mount, network, IPC, UTS and cgroup namespaces, a root of its own
-holding only the system, the Python environment and the submission's folders, the rubric's resource limits, and
-its job slot's user (no capabilities, no new privileges).
+command has a *keeper* fork zygotes ahead of its workers (`python zygote.py --keep SECONDS LOCK FD MODULE...`): the
+keeper imports once, then for each command that connects to its listening socket FD forks one zygote per listening
+socket the command hands over, each serving the first worker that connects to it, so that every worker's zygote
+shares the pages of one import. A keeper lives SECONDS past its last zygote's end, so that the next grading command
+within them finds its imports done (0: it ends with its first command's zygotes). No zygote runs submission code
+itself, only imports the MODULEs (what the assignment's notebooks import, the probe's and ipykernel's own), so
+every kernel it forks starts with them loaded instead of spending seconds importing them. Each child confines
+itself before anything of the submission's runs, as bubblewrap would: new pid, mount, network, IPC, UTS and cgroup
+namespaces, a root of its own holding only the system, the Python environment and the submission's folders, the
+rubric's resource limits, and its job slot's user (no capabilities, no new privileges).
 
 It imports nothing of the grader: a kernel inherits the course's packages and nothing of ours.
 
 Protocol, over the SOCK_SEQPACKET socket FD: the worker sends one JSON request per kernel; the zygote answers
 {"pid": N} with a pidfd of the kernel's init attached, or {"error": "..."} when no kernel could be forked, with
 "confine": true when it was forked but a step of its confinement was refused (either way no submission code
-ran). The zygote exits when the worker closes the socket or dies, or when the process that started it dies.
+ran). The zygote exits when the worker closes the socket or dies, or when the process that started it dies; one
+forked by a keeper also when the command that asked for it closes the pipe it handed over (or dies).
+
+A keeper answers only a process of its own user (the socket's peer credentials; its folder is that user's alone),
+and takes the command's lock file (LOCK) before it stops listening, so that a command that found it listening is
+served.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import gc
 import json
 import os
 import platform
 import resource
+import select
 import signal
 import socket
+import struct
 import sys
+import time
 
 CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = (
     0x20000,
@@ -52,6 +63,7 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVA
 MNT_DETACH, PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 2, 1, 38
 PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}  # syscall numbers
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+FIRST_COMMAND_SECONDS = 120  # a keeper waits this long for the command that started it (it imports meanwhile)
 
 libc = ctypes.CDLL(None, use_errno=True)
 
@@ -204,9 +216,23 @@ def reap() -> None:
         pass
 
 
-def serve(channel: socket.socket) -> None:
+def _readable(descriptor: int, timeout_ms: int) -> list:
+    waiter = select.poll()
+    waiter.register(descriptor, select.POLLIN)
+    return waiter.poll(timeout_ms)
+
+
+def serve(channel: socket.socket, command: int | None = None) -> None:
+    """Fork a kernel for each request on `channel` until it closes, or `command` (a pipe) does."""
     own_pid_namespace = os.open("/proc/self/ns/pid", os.O_RDONLY)
+    waiter = select.poll()
+    waiter.register(channel, select.POLLIN)
+    if command is not None:
+        waiter.register(command, select.POLLIN)
     while True:
+        ready = {fd for fd, _ in waiter.poll()}
+        if command in ready:
+            return
         message = channel.recv(1 << 20)
         reap()
         if not message:
@@ -225,9 +251,14 @@ def serve(channel: socket.socket) -> None:
         os.close(pidfd)
 
 
-def serve_ahead(listening: socket.socket) -> None:
-    """A zygote started ahead: serve the first worker that connects, in that worker's mount namespace (where its
-    scratch folders are mounted: the kernels' roots are made of them)."""
+def serve_ahead(listening: socket.socket, command: int) -> None:
+    """A zygote forked ahead: serve the first worker that connects, in that worker's mount namespace (where its
+    scratch folders are mounted: the kernels' roots are made of them), while the command that asked lives."""
+    waiter = select.poll()
+    waiter.register(listening, select.POLLIN)
+    waiter.register(command, select.POLLIN)
+    if command in {fd for fd, _ in waiter.poll()}:
+        return  # the command ended and no worker took this one
     channel, _ = listening.accept()
     listening.close()
     _, namespaces, _, _ = socket.recv_fds(channel, 4096, 1)
@@ -238,50 +269,121 @@ def serve_ahead(listening: socket.socket) -> None:
         return
     os.close(namespaces[0])
     channel.send(json.dumps({"ready": os.getpid()}).encode())
-    serve(channel)
+    serve(channel, command)
 
 
-def fork_zygotes_ahead(listening: list[socket.socket]) -> None:
-    """One zygote forked per listening socket, all sharing this process's imported pages; this process lives
-    until the last of them ends (each dies with it), and holds no socket a worker could connect to in vain."""
+def fork_zygotes_ahead(command: int, listening: list[socket.socket], keeper: socket.socket) -> list[int]:
+    """One zygote forked per listening socket, all sharing this process's imported pages; pidfds of them."""
+    pidfds = []
     for own in listening:
-        if os.fork() == 0:
-            die_with_parent()
-            for other in listening:
-                if other is not own:
-                    other.close()
+        pid = os.fork()
+        if pid == 0:
             try:
-                serve_ahead(own)
+                die_with_parent()
+                keeper.close()
+                for other in listening:
+                    if other is not own:
+                        other.close()
+                serve_ahead(own, command)
             finally:
                 os._exit(0)
-    for own in listening:
-        own.close()
-    with contextlib.suppress(ChildProcessError):
-        while True:
-            os.wait()
+        pidfds.append(os.pidfd_open(pid))
+    return pidfds
+
+
+def peer_is_own_user(connection: socket.socket) -> bool:
+    credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", credentials)[1] == os.getuid()
+
+
+def may_stop(lock: str) -> int | None:
+    """The command's lock taken, so that no command is between finding this keeper and being served; None while
+    one is (it is then about to connect, or has)."""
+    if lock == "-":
+        return -1
+    descriptor = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        return None
+    return descriptor
+
+
+def keep(listening: socket.socket, seconds: float, lock: str) -> None:
+    """Fork zygotes for each command that connects, until `seconds` have passed with no zygote of ours running
+    (a first command is waited for however long `seconds` is: the command that started us is about to come)."""
+    first_wait = max(seconds, FIRST_COMMAND_SECONDS)
+    waiter = select.poll()
+    waiter.register(listening, select.POLLIN)
+    zygotes: set[int] = set()  # pidfds
+    served, quiet_since = False, time.monotonic()
+    while True:
+        patience = seconds if served else first_wait
+        left = patience - (time.monotonic() - quiet_since)
+        if not zygotes and left <= 0:
+            held = may_stop(lock)
+            if held is not None and not _readable(listening.fileno(), 0):
+                return  # exiting closes the socket (and the lock) at once: a command after this starts a keeper
+            if held is not None and held >= 0:
+                os.close(held)
+            left = 0.1
+        ready = {fd for fd, _ in waiter.poll(None if zygotes else max(left, 0) * 1000)}
+        for pidfd in ready & zygotes:  # a zygote ended
+            waiter.unregister(pidfd)
+            os.close(pidfd)
+            zygotes.discard(pidfd)
+            reap()
+            if not zygotes:
+                quiet_since = time.monotonic()
+        if listening.fileno() not in ready:
+            continue
+        connection, _ = listening.accept()
+        with connection:
+            if not peer_is_own_user(connection):
+                continue
+            _, descriptors, _, _ = socket.recv_fds(connection, 4096, 64)
+            if len(descriptors) < 2:
+                for descriptor in descriptors:
+                    os.close(descriptor)
+                continue
+            command, asked = descriptors[0], [socket.socket(fileno=fd) for fd in descriptors[1:]]
+            for pidfd in fork_zygotes_ahead(command, asked, listening):
+                zygotes.add(pidfd)
+                waiter.register(pidfd, select.POLLIN)
+            for own in asked:
+                own.close()
+            os.close(command)
+            served = True
+            with contextlib.suppress(OSError):
+                connection.send(json.dumps({"zygotes": len(asked)}).encode())
 
 
 def main() -> None:
     """`zygote.py FD MODULE...`: import the MODULEs, then serve the worker at the other end of socket FD.
-    `zygote.py --listen FD,FD... MODULE...`: started ahead of the workers, import, then fork a zygote for each
-    listening socket FD, which serves the first worker that connects to it (and no other)."""
+    `zygote.py --keep SECONDS LOCK FD MODULE...`: import, then keep forking zygotes ahead for the commands that
+    connect to listening socket FD (see `keep`)."""
     del sys.path[0]  # this file's folder, which is the grader's: nothing of it importable by the kernels
-    die_with_parent()
     arguments = sys.argv[1:]
-    ahead = arguments[0] == "--listen"
-    descriptors, *modules = arguments[1:] if ahead else arguments
-    given = [socket.socket(fileno=int(descriptor)) for descriptor in descriptors.split(",")]
+    kept = arguments[0] == "--keep"
+    if kept:
+        seconds, lock, descriptor, *modules = arguments[1:]
+    else:
+        descriptor, *modules = arguments
+    if not kept or float(seconds) <= 0:
+        die_with_parent()  # one kept past its command outlives it; one that is not ends with it
+    given = socket.socket(fileno=int(descriptor))
     for module in modules:  # the template's imports: one missing here (a Colab-only module, say) is no failure
         with contextlib.suppress(Exception):  # the notebook meets the same error itself, in its own cell
             __import__(module)
     # what the imports made lives as long as every kernel: out of the collector's sight, a kernel's full
     # collection walks its own objects only, and never writes to (so never copies) the pages it shares with us
     gc.freeze()
-    if ahead:
-        fork_zygotes_ahead(given)
+    if kept:
+        keep(given, float(seconds), lock)
         return
-    given[0].send(json.dumps({"ready": os.getpid()}).encode())
-    serve(given[0])
+    given.send(json.dumps({"ready": os.getpid()}).encode())
+    serve(given)
 
 
 if __name__ == "__main__":

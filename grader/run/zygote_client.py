@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
+import hashlib
 import json
 import os
 import select
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -251,40 +254,156 @@ def take_one_ahead(modules: tuple[str, ...]) -> Zygote | None:
     return None
 
 
+KEEP_VARIABLE = "GRADER_KEEP_WARM"
+KEY_LENGTH = 24  # hexadecimal digits of a keeper's key
+KEEP_SECONDS = 600.0  # how long a keeper outlives its last command's zygotes, unless GRADER_KEEP_WARM says
+
+
+def keep_seconds() -> float:
+    """$GRADER_KEEP_WARM seconds (0: a command's keeper ends with it), else KEEP_SECONDS."""
+    given = os.environ.get(KEEP_VARIABLE, "").strip()
+    if not given:
+        return KEEP_SECONDS
+    try:
+        return max(float(given), 0.0)
+    except ValueError:
+        print(f"warning: {KEEP_VARIABLE}={given!r} is not a number of seconds; keeping nothing warm", file=sys.stderr)
+        return 0.0
+
+
+def keeper_folder() -> Path | None:
+    """This user's folder for keepers ($XDG_RUNTIME_DIR/grader, else grader-UID in the temporary folder), or
+    None where it is not this user's alone (another's, a link, open to others): a keeper forks kernels as it is
+    asked, so only its own user may ask."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    folder = Path(runtime) / "grader" if runtime else Path(tempfile.gettempdir()) / f"grader-{os.getuid()}"
+    try:
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
+        found = os.lstat(folder)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid() or found.st_mode & 0o077:
+        return None
+    # a socket's address holds at most 107 bytes: a keeper's is the folder, a key and ".sock"
+    return folder if len(os.fsencode(folder)) + KEY_LENGTH + len("/.sock") <= 107 else None
+
+
+def keeper_key(environment: dict[str, str], modules: tuple[str, ...]) -> str:
+    """What a kept keeper must share with this command to serve it: the interpreter, the zygote's code, its
+    environment (threads and hash seed are fixed when it starts), the modules and the packages they come from (an
+    install or upgrade changes a site-packages folder)."""
+    digest = hashlib.sha256()
+    packages = [
+        f"{entry}:{os.stat(entry).st_mtime_ns}"
+        for entry in sys.path
+        if entry.endswith("-packages") and os.path.isdir(entry)
+    ]
+    for part in (
+        os.path.realpath(sys.executable),
+        sys.version,
+        ZYGOTE_PROGRAM.read_text(),
+        json.dumps(environment, sort_keys=True),
+        *modules,
+        *packages,
+    ):
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()[:KEY_LENGTH]
+
+
 class ZygotesAhead:
-    """`count` zygotes started now, forked by one process that imports for them all (their pages shared), each
-    listening on a socket in a folder of its own (0700), for the workers that will ask for kernels; on leaving,
-    that process is killed, and with it every zygote, and the folder removed."""
+    """`count` zygotes forked now by a keeper (grader/run/zygote.py), each listening on a socket in a folder of its
+    own (0700), for the workers that will ask for kernels: they share the pages of the keeper's one import. The
+    keeper is one kept from an earlier command of this user's with the same interpreter, packages and modules (its
+    imports done: seconds sooner), else one started now (kept GRADER_KEEP_WARM seconds after this command's
+    zygotes end; with 0, ending with them). On leaving, the pipe the zygotes watch is closed: every one ends."""
 
     def __init__(self, count: int, environment: dict[str, str], modules: tuple[str, ...]) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="grader-zygotes-"))
-        home = self.folder / "home"
-        home.mkdir()
+        self.keeper: subprocess.Popen | None = None  # one this command started, if it did
+        self.own_keeper = False  # whether that one ends with this command
         listening = []
         for number in range(count):
             listening.append(socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET))
             listening[-1].bind(str(self.folder / f"{number}.sock"))
             listening[-1].listen(1)
-        descriptors = [own.fileno() for own in listening]
-        self.process = subprocess.Popen(
-            [sys.executable, str(ZYGOTE_PROGRAM), "--listen", ",".join(map(str, descriptors)), *modules],
-            pass_fds=descriptors,
-            env=_zygote_process_environment(environment, str(home)),
-            stdin=subprocess.DEVNULL,
-            process_group=0,  # it and its zygotes, killed at once (a kernel's init starts a session of its own)
-        )
-        for own in listening:
-            own.close()
+        reading, self.command = os.pipe()
+        try:
+            with self._keeper(environment, modules) as keeper:
+                socket.send_fds(keeper, [b"zygotes"], [reading, *(own.fileno() for own in listening)])
+        finally:
+            os.close(reading)
+            for own in listening:
+                own.close()
+
+    def _keeper(self, environment: dict[str, str], modules: tuple[str, ...]) -> socket.socket:
+        """A connection to a keeper: one kept that this user's commands share, else one of this command's own."""
+        seconds, shared = keep_seconds(), keeper_folder()
+        if seconds <= 0 or shared is None:
+            self.own_keeper = True
+            return self._start_keeper(self.folder / "keeper.sock", "-", 0, environment, modules, self.folder)
+        key = keeper_key(environment, modules)
+        address, lock = shared / f"{key}.sock", shared / f"{key}.lock"
+        held = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX)  # a keeper takes it before it stops listening
+            channel = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            try:
+                channel.connect(str(address))
+                return channel
+            except OSError:  # none, or one that ended (killed) and left its socket
+                channel.close()
+            with contextlib.suppress(FileNotFoundError):
+                address.unlink()
+            home = shared / f"{key}.home"
+            home.mkdir(mode=0o700, exist_ok=True)
+            return self._start_keeper(address, str(lock), seconds, environment, modules, home)
+        finally:
+            os.close(held)
+
+    def _start_keeper(
+        self, address: Path, lock: str, seconds: float, environment: dict, modules: tuple, home: Path
+    ) -> socket.socket:
+        listening = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        listening.bind(str(address))
+        listening.listen(8)
+        with listening:
+            self.keeper = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(ZYGOTE_PROGRAM),
+                    "--keep",
+                    f"{seconds:g}",
+                    lock,
+                    str(listening.fileno()),
+                    *modules,
+                ],
+                pass_fds=[listening.fileno()],
+                env=_zygote_process_environment(environment, str(home)),
+                # a kept one outlives this command: nothing of its terminal, its signals or its output
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL if seconds > 0 else None,
+                start_new_session=True,
+                cwd="/",  # a kept one holds no folder of this command's
+            )
+            channel = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            channel.connect(str(address))  # in its backlog: served once it has imported
+        return channel
 
     def __enter__(self) -> Path:
         return self.folder
 
     def __exit__(self, *exc) -> None:
-        # the workers have ended, and with them the zygotes they took; those never taken wait: killed with it
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
+        # the workers have ended; the zygotes they took and those never taken end when this pipe closes, and a
+        # keeper of this command's own with them
+        os.close(self.command)
+        if self.keeper is not None and self.own_keeper:
+            try:
+                self.keeper.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.keeper.kill()
+                self.keeper.wait()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

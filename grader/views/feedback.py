@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,6 +62,25 @@ def feedback_markdown(result: SubmissionResult) -> str:
     return "\n".join(lines)
 
 
+# Figures drawn lately in this process, by what they were drawn from (their stamp): students whose trainings came
+# out the same (the handout's seeded start and the same arithmetic) share them, and drawing them is most of a
+# page's cost, paid by the grading command's own process while its workers grade on the other cores.
+DRAWN_KEPT = 16
+_drawn_lately: OrderedDict[str, dict] = OrderedDict()
+
+
+def _figures_drawn(stamp: str, plots: dict) -> dict:
+    """The figures of `plots` (stamped `stamp`) with their stamp: drawn now, or as drawn lately for another page."""
+    if stamp in _drawn_lately:
+        _drawn_lately.move_to_end(stamp)
+        return _drawn_lately[stamp]
+    drawn = {"stamp": stamp, "figures": [dataclasses.asdict(figure) for figure in current_assignment().figures(plots)]}
+    _drawn_lately[stamp] = drawn
+    if len(_drawn_lately) > DRAWN_KEPT:
+        _drawn_lately.popitem(last=False)
+    return drawn
+
+
 def feedback_html(
     result: SubmissionResult, previous: str = "", figures: Callable[[], dict | None] = lambda: None
 ) -> tuple[str, dict[str, str | None] | None]:
@@ -116,10 +135,7 @@ def feedback_html(
     kept = kept if kept is not None and kept.get("stamp") == figures_stamp else None
     shown["failing"], shown["hints"] = _without_repeated_hints([t for t in result.tests if not t.passed])
     # other scores (a rescore, a TA's import), the same training: the figures drawn for it before
-    drawn = kept or {
-        "stamp": figures_stamp,
-        "figures": [dataclasses.asdict(figure) for figure in current_assignment().figures(result.plots)],
-    }
+    drawn = kept or _figures_drawn(figures_stamp, result.plots)
     heading = getattr(current_assignment(), "FIGURES_HEADING", "Your work, drawn by the grader")
     page = render("feedback.html.j2", stamp=stamp, figures=drawn["figures"], figures_heading=heading, **shown)
     return page, drawn

@@ -136,6 +136,36 @@ def trained_plots(cases, weights: dict) -> dict:
 NARROW = {"W1": [[0.1] * 10] * 2, "b1": [0.0] * 10, "W2": [[0.1, -0.1]] * 10, "b2": [0.0, 0.0]}
 
 
+def test_students_whose_trainings_came_out_the_same_share_one_drawing(rubric, cases, monkeypatch, tmp_path):
+    """Drawing a page's figures is most of its cost, paid by the command's own process while its workers grade: a
+    student whose plots are another's (the seeded start, the same arithmetic) gets the figures drawn for the other;
+    other plots are drawn for themselves, and only so many drawings are kept."""
+    from grader.views import feedback
+    from grader.views.write import write_submission_views
+
+    monkeypatch.setattr(feedback, "_drawn_lately", type(feedback._drawn_lately)())
+    monkeypatch.setattr(feedback, "DRAWN_KEPT", 1)
+    drawn = []
+    boundary = MM.plots.decision_boundaries
+    monkeypatch.setattr(MM.plots, "decision_boundaries", lambda plots: drawn.append(1) or boundary(plots))
+    other = {**NARROW, "W2": [[-0.1, 0.1]] * 10}  # class 1 where x1 + x2 > 0: other regions
+
+    def page(student: str, weights: dict) -> str:
+        result = SubmissionResult(Identity(student), rubric, plots=trained_plots(cases, weights))
+        return (write_submission_views(result, tmp_path / student) / "feedback.html").read_text()
+
+    def figure(text: str) -> str:
+        return text.split('<figure id="boundary">')[1].split("</figure>")[0]
+
+    ada = page("ada", NARROW)
+    bo = page("bo", NARROW)
+    assert drawn == [1] and figure(bo) == figure(ada) and "data:image/png" in figure(bo) and "bo" in bo
+    cy = page("cy", other)
+    assert drawn == [1, 1] and figure(cy) != figure(ada)
+    page("di", NARROW)  # one drawing kept: cy's took the place of ada's
+    assert drawn == [1, 1, 1]
+
+
 def test_a_trained_mlp_too_wide_to_draw_is_not_computed_and_the_page_draws_only_what_is_stored(cases):
     """Plot data comes from a submission: a hidden layer of 5,000 units is left out in judging, not evaluated over
     the grid; a stored grid that is not one is not drawn."""
@@ -167,7 +197,10 @@ def test_the_pages_compute_nothing(monkeypatch, cases):
 
 def test_a_page_with_nothing_new_to_show_is_not_drawn_again(rubric, cases, monkeypatch, tmp_path):
     """Grading a class again mostly changes nothing: a page's figures are drawn only when what it shows changed."""
+    from grader.views import feedback
     from grader.views.write import write_submission_views
+
+    monkeypatch.setattr(feedback, "_drawn_lately", type(feedback._drawn_lately)())  # none drawn in this process yet
 
     result = SubmissionResult(
         Identity("ada"),
@@ -192,6 +225,7 @@ def test_a_page_with_nothing_new_to_show_is_not_drawn_again(rubric, cases, monke
     assert figure.split('src="')[1].split('"')[0] == json.loads(cache.read_text())["figures"][0]["image"]
     write_submission_views(result, tmp_path)  # nothing changed: the figures beside it are not even read
     assert drawn == [1] and page.read_text() == changed
+    monkeypatch.setattr(feedback, "_drawn_lately", type(feedback._drawn_lately)())  # as in a command of its own
     cache.write_text("{not json")  # a damaged cache: the figures are drawn again where the page changes
     result.tests = [TestResult("loss_fn", "loss_fn.random", 1.5, 2.5, problem="wrong")]
     write_submission_views(result, tmp_path)

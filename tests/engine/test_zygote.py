@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import select
+import shutil
 import signal
+import tempfile
 
 import pytest
 
@@ -198,16 +200,16 @@ def test_zygotes_started_ahead_share_one_import_serve_the_worker_that_takes_one_
         assert look_inside()["warm"]
         taken = zygote_client._zygote
         assert taken.process is None and (folder / "0.taken").exists() and not (folder / "1.taken").exists()
-        assert _parent_of(taken.pid) == started.process.pid
-        # what the imports made is the parent's, shared: the zygote that served a kernel wrote to little of it
-        shared = _anonymous_kib(started.process.pid)
+        assert _parent_of(taken.pid) == started.keeper.pid
+        # what the imports made is the keeper's, shared: the zygote that served a kernel wrote to little of it
+        shared = _anonymous_kib(started.keeper.pid)
         private = sum(
             int(line.split()[1])
             for line in Path(f"/proc/{taken.pid}/smaps_rollup").read_text().splitlines()
             if line.startswith("Private_")
         )
         assert private < shared / 4, (private, shared)
-    assert not folder.exists() and started.process.poll() is not None
+    assert not folder.exists() and started.keeper.poll() is not None
     waiter = select.poll()
     waiter.register(taken.pidfd, select.POLLIN)
     assert waiter.poll(60_000), "the zygote a worker took outlived the command"
@@ -250,3 +252,80 @@ def test_a_zygote_imports_what_its_assignments_kernels_import(monkeypatch):
     monkeypatch.setattr(zygote_client, "warm_modules", lambda: (*first.modules, "no_such_module", "tomllib"))
     assert look_inside(WARMED) == warmed | {"tomllib": True}
     assert zygote_client._zygote is not first and first.process.poll() is not None
+
+
+def test_a_kept_keeper_serves_the_next_command_with_its_imports_done_and_ends_when_left_idle(monkeypatch, tmp_path):
+    """A grading command leaves its zygotes' keeper running GRADER_KEEP_WARM seconds: the next command of the same
+    user, interpreter, packages and modules has its zygotes forked by it, imports done (the first student's
+    results seconds sooner); with other modules another keeper serves; one that no command came to within its
+    seconds ends, and the next command starts a keeper afresh."""
+    from pathlib import Path
+
+    from grader.run.kernel import kernel_environment
+
+    runtime = Path(tempfile.mkdtemp(prefix="keepers-", dir="/tmp"))  # a socket's address is short: not tmp_path
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    environment = zygote_client.zygote_environment(kernel_environment(Path("/"), "/tmp"))
+    modules = zygote_client.warm_modules()
+
+    def command(keep: str, modules: tuple[str, ...]) -> tuple[zygote_client.ZygotesAhead, int]:
+        """One grading command whose worker takes a zygote: the command, and the keeper that forked the zygote."""
+        monkeypatch.setenv("GRADER_KEEP_WARM", keep)
+        monkeypatch.setattr(zygote_client, "_zygote", None)
+        monkeypatch.setattr(zygote_client, "warm_modules", lambda: modules)
+        started = zygote_client.ZygotesAhead(1, environment, modules)
+        with started as folder:
+            monkeypatch.setattr(zygote_client, "_ahead", folder)
+            assert look_inside()["warm"]
+            taken = zygote_client._zygote
+            keeper = _parent_of(taken.pid)
+        waiter = select.poll()
+        waiter.register(taken.pidfd, select.POLLIN)
+        assert waiter.poll(60_000), "the zygote a worker took outlived its command"
+        return started, keeper
+
+    first, kept = command("600", modules)
+    try:
+        assert first.keeper.pid == kept and first.keeper.poll() is None  # it outlives the command that started it
+        second, keeper = command("600", modules)
+        assert second.keeper is None and keeper == kept  # nothing started: the kept one forked its zygote
+        other_modules = (*modules, "json")
+        third, other = command("0.2", other_modules)
+        assert third.keeper.pid == other != kept
+        ended = os.pidfd_open(other)
+        waiter = select.poll()
+        waiter.register(ended, select.POLLIN)
+        assert waiter.poll(60_000), "a keeper left idle past its seconds did not end"
+        fourth, again = command("0.2", other_modules)  # its socket is left, refusing: a keeper started afresh
+        assert fourth.keeper.pid == again != other
+        assert len(list((runtime / "grader").glob("*.sock"))) == 2
+    finally:
+        for keeper in (first.keeper, locals().get("fourth") and fourth.keeper):
+            if keeper is not None:
+                keeper.kill()
+                keeper.wait()
+        shutil.rmtree(runtime)
+
+
+def test_a_keeper_folder_open_to_another_user_is_not_used(monkeypatch, tmp_path):
+    """A keeper forks kernels as root for whoever reaches its socket: its folder must be this user's alone."""
+    from pathlib import Path
+
+    runtime = Path(tempfile.mkdtemp(prefix="keepers-", dir="/tmp"))  # a socket's address is short: not tmp_path
+    try:
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+        assert zygote_client.keeper_folder() == runtime / "grader"
+        assert (runtime / "grader").stat().st_mode & 0o777 == 0o700
+        (runtime / "grader").chmod(0o777)
+        assert zygote_client.keeper_folder() is None
+        (runtime / "grader").rmdir()
+        (runtime / "grader").symlink_to(tmp_path)
+        assert zygote_client.keeper_folder() is None
+    finally:
+        shutil.rmtree(runtime)
+    deep = tmp_path / ("folder-" * 12)
+    deep.mkdir()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(deep))  # no room left in a socket's address for the keeper's
+    assert zygote_client.keeper_folder() is None
+    monkeypatch.setenv("GRADER_KEEP_WARM", "ten minutes")
+    assert zygote_client.keep_seconds() == 0
