@@ -87,20 +87,39 @@ class Measure:
 
 
 class Descendants:
-    """Samples this process's descendants (workers, fork servers, zygotes, kernels) every 0.2 s: their summed
-    proportional set size (PSS: shared pages split between their sharers) at its peak, and the CPU seconds
-    each used as last seen. Workers forked by a fork server are no children of ours, so getrusage cannot
-    count them; a sample misses at most a process's last 0.2 s, so the CPU figure is a lower bound."""
+    """Samples this process's descendants (workers, fork servers, zygotes, kernels) every 0.2 s, and the zygotes'
+    keepers with theirs (a keeper an earlier command left, docs/instructors.md, is no descendant of ours, yet it forks
+    this run's zygotes): their summed proportional set size (PSS: shared pages split between their sharers) at its
+    peak, and the CPU seconds each used since it was first seen. Workers forked by a fork server are no children of
+    ours, so getrusage cannot count them; a sample misses at most a process's last 0.2 s, so the CPU figure is a
+    lower bound. The sampling's own CPU (reading every process's memory map, 5 times a second) is counted apart and
+    left out."""
 
     def __init__(self) -> None:
         self.peak_pss_kib = 0
         self.cpu_ticks: dict[tuple[int, int], int] = {}  # (pid, start time) -> utime + stime
+        self.before: dict[tuple[int, int], int] | None = None  # the ticks of those running at the first sample
+        self.keepers: dict[tuple[int, int], bool] = {}  # (pid, start time) -> whether it is a zygotes' keeper
+        self.sampling_cpu = 0.0  # this thread's own CPU seconds: the measuring's, not the grader's
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self.done.wait(0.2):
+            started = time.thread_time()
             self.sample()
+            self.sampling_cpu += time.thread_time() - started
+
+    def _is_keeper(self, pid: int, start: int) -> bool:
+        if (pid, start) not in self.keepers:
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                return False
+            self.keepers[(pid, start)] = (
+                len(command) > 2 and command[1].endswith(b"zygote.py") and command[2] == b"--keep"
+            )
+        return self.keepers[(pid, start)]
 
     def sample(self) -> None:
         stats: dict[int, list[str]] = {}
@@ -110,7 +129,7 @@ class Descendants:
                     stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
                 except (OSError, IndexError):
                     continue
-        ours = {os.getpid()}
+        ours = {os.getpid()} | {pid for pid, fields in stats.items() if self._is_keeper(pid, int(fields[19]))}
         for _ in range(10):  # each round adds a generation
             ours |= {pid for pid, fields in stats.items() if int(fields[1]) in ours}
         ours.discard(os.getpid())
@@ -123,15 +142,20 @@ class Descendants:
             except OSError:
                 continue
             pss += next((int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")), 0)
+        if self.before is None:
+            self.before = dict(self.cpu_ticks)
         self.peak_pss_kib = max(self.peak_pss_kib, pss)
 
     def cpu_seconds(self) -> float:
-        return sum(self.cpu_ticks.values()) / os.sysconf("SC_CLK_TCK")
+        before = self.before or {}
+        used = sum(ticks - before.get(process, 0) for process, ticks in self.cpu_ticks.items())
+        return used / os.sysconf("SC_CLK_TCK")
 
 
 def measured(what: str, notebooks: int, work: Callable[[], object]) -> Measure:
     descendants = Descendants()
     own = resource.getrusage(resource.RUSAGE_SELF)
+    descendants.sample()  # what runs already (a keeper left by an earlier command): counted from now on
     started = time.perf_counter()
     descendants.thread.start()
     work()
@@ -139,7 +163,9 @@ def measured(what: str, notebooks: int, work: Callable[[], object]) -> Measure:
     descendants.done.set()
     descendants.thread.join()
     after = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = after.ru_utime + after.ru_stime - own.ru_utime - own.ru_stime + descendants.cpu_seconds()
+    # this process's own work (the command's part when it grades in process), not the sampling's
+    own_cpu = after.ru_utime + after.ru_stime - own.ru_utime - own.ru_stime - descendants.sampling_cpu
+    cpu = own_cpu + descendants.cpu_seconds()
     return Measure(what, notebooks, seconds, cpu, descendants.peak_pss_kib / 1024)
 
 
