@@ -69,6 +69,9 @@ TARGET_BATCH_PER_SECOND = 1.0
 TARGET_SELFCHECK_SECONDS = 5.0
 BARE_COPIES = 12  # bare nbclient takes seconds a notebook: a dozen give its rate
 BATCH_COPIES = 12  # a small batch from the command line: its first result, and its rate
+# memory is read every 5th sample (every second): a process's map walked 5 times a second took a fifth of a core
+# from the grader it measured (smaps_rollup walks every page table); CPU ticks, cheap to read, every sample
+PSS_EVERY = 5
 
 
 @dataclass
@@ -92,8 +95,8 @@ class Descendants:
     this run's zygotes): their summed proportional set size (PSS: shared pages split between their sharers) at its
     peak, and the CPU seconds each used since it was first seen. Workers forked by a fork server are no children of
     ours, so getrusage cannot count them; a sample misses at most a process's last 0.2 s, so the CPU figure is a
-    lower bound. The sampling's own CPU (reading every process's memory map, 5 times a second) is counted apart and
-    left out."""
+    lower bound. The sampling's own CPU (its reading of /proc) is counted apart and left out; memory is read once
+    a second (PSS_EVERY)."""
 
     def __init__(self) -> None:
         self.peak_pss_kib = 0
@@ -101,6 +104,7 @@ class Descendants:
         self.before: dict[tuple[int, int], int] | None = None  # the ticks of those running at the first sample
         self.keepers: dict[tuple[int, int], bool] = {}  # (pid, start time) -> whether it is a zygotes' keeper
         self.sampling_cpu = 0.0  # this thread's own CPU seconds: the measuring's, not the grader's
+        self.samples = 0
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -133,23 +137,27 @@ class Descendants:
         for _ in range(10):  # each round adds a generation
             ours |= {pid for pid, fields in stats.items() if int(fields[1]) in ours}
         ours.discard(os.getpid())
-        pss = 0
         for pid in ours:
             fields = stats[pid]
             self.cpu_ticks[(pid, int(fields[19]))] = int(fields[11]) + int(fields[12])
-            try:
-                rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
-            except OSError:
-                continue
-            pss += next((int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")), 0)
         if self.before is None:
             self.before = dict(self.cpu_ticks)
-        self.peak_pss_kib = max(self.peak_pss_kib, pss)
+        self.samples += 1
+        if self.samples % PSS_EVERY == 1:
+            self.peak_pss_kib = max(self.peak_pss_kib, sum(map(_pss_kib, ours)))
 
     def cpu_seconds(self) -> float:
         before = self.before or {}
         used = sum(ticks - before.get(process, 0) for process, ticks in self.cpu_ticks.items())
         return used / os.sysconf("SC_CLK_TCK")
+
+
+def _pss_kib(pid: int) -> int:
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")), 0)
 
 
 def measured(what: str, notebooks: int, work: Callable[[], object]) -> Measure:
