@@ -329,3 +329,66 @@ def test_a_keeper_folder_open_to_another_user_is_not_used(monkeypatch, tmp_path)
     assert zygote_client.keeper_folder() is None
     monkeypatch.setenv("GRADER_KEEP_WARM", "ten minutes")
     assert zygote_client.keep_seconds() == 0
+
+
+INTRUDER = """
+import os, socket, sys
+channel = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+channel.connect(sys.argv[1])
+reading, writing = os.pipe()
+listening = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+listening.bind(sys.argv[2])
+listening.listen(1)
+socket.send_fds(channel, [b"zygotes"], [reading, listening.fileno()])
+channel.settimeout(60)
+try:
+    print(channel.recv(4096).decode() or "refused")
+except ConnectionResetError:
+    print("refused")
+"""
+
+
+def test_a_keeper_forks_nothing_for_another_user(tmp_path):
+    """A keeper's socket answers only its own user: another user who reaches it (its folder open, here, as a
+    keeper's folder never is) gets no zygote, and the keeper still serves its own user after."""
+    import json
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    open_folder = Path(tempfile.mkdtemp(prefix="keeper-open-", dir="/tmp"))
+    open_folder.chmod(0o777)
+    address = open_folder / "keeper.sock"
+    listening = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listening.bind(str(address))
+    listening.listen(8)
+    address.chmod(0o777)
+    program = [sys.executable, str(zygote_client.ZYGOTE_PROGRAM), "--keep", "0.2", "-", str(listening.fileno())]
+    keeper = subprocess.Popen([*program, "json"], pass_fds=[listening.fileno()], stdin=subprocess.DEVNULL)
+    listening.close()
+    try:
+        intruder = subprocess.run(
+            ["/usr/bin/python3", "-c", INTRUDER, str(address), str(open_folder / "theirs.sock")],
+            user="nobody",
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert intruder.stdout.strip() == "refused", intruder.stderr
+        assert keeper.poll() is None  # it waits for its own user's command still
+        channel = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        channel.connect(str(address))
+        reading, writing = os.pipe()
+        ours = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours.bind(str(open_folder / "ours.sock"))
+        ours.listen(1)
+        socket.send_fds(channel, [b"zygotes"], [reading, ours.fileno()])
+        channel.settimeout(60)
+        assert json.loads(channel.recv(4096)) == {"zygotes": 1}
+        os.close(writing)  # the command ends: its zygote ends, and the keeper 0.2 s after
+        assert keeper.wait(timeout=60) == 0
+    finally:
+        if keeper.poll() is None:
+            keeper.kill()
+        shutil.rmtree(open_folder)
