@@ -338,8 +338,13 @@ def keep(listening: socket.socket, seconds: float, lock: str) -> None:
                 quiet_since = time.monotonic()
         if listening.fileno() not in ready:
             continue
-        connection, _ = listening.accept()
-        with connection:
+        try:
+            connection, _ = listening.accept()
+        except OSError:
+            continue
+        # a request that fails (its sender gone, no process left to fork) costs that command its warm zygotes (its
+        # workers start their own), not the keeper
+        with connection, contextlib.suppress(OSError):
             if not peer_is_own_user(connection):
                 continue
             _, descriptors, _, _ = socket.recv_fds(connection, 4096, 64)
@@ -348,15 +353,16 @@ def keep(listening: socket.socket, seconds: float, lock: str) -> None:
                     os.close(descriptor)
                 continue
             command, asked = descriptors[0], [socket.socket(fileno=fd) for fd in descriptors[1:]]
-            for pidfd in fork_zygotes_ahead(command, asked, listening):
-                zygotes.add(pidfd)
-                waiter.register(pidfd, select.POLLIN)
-            for own in asked:
-                own.close()
-            os.close(command)
+            try:
+                for pidfd in fork_zygotes_ahead(command, asked, listening):
+                    zygotes.add(pidfd)
+                    waiter.register(pidfd, select.POLLIN)
+            finally:
+                for own in asked:
+                    own.close()
+                os.close(command)
             served = True
-            with contextlib.suppress(OSError):
-                connection.send(json.dumps({"zygotes": len(asked)}).encode())
+            connection.send(json.dumps({"zygotes": len(asked)}).encode())
 
 
 def main() -> None:
