@@ -339,9 +339,18 @@ class ZygotesAhead:
     def _keeper(self, environment: dict[str, str], modules: tuple[str, ...]) -> socket.socket:
         """A connection to a keeper: one kept that this user's commands share, else one of this command's own."""
         seconds, shared = keep_seconds(), keeper_folder()
-        if seconds <= 0 or shared is None:
-            self.own_keeper = True
-            return self._start_keeper(self.folder / "keeper.sock", "-", 0, environment, modules, self.folder)
+        if seconds > 0 and shared is not None:
+            try:
+                return self._shared_keeper(shared, seconds, environment, modules)
+            except OSError as error:  # its folder or lock unusable: this command's own, which costs only time
+                print(f"warning: no warm keeper could be kept ({error}); grading on", file=sys.stderr)
+        self.own_keeper = True
+        return self._start_keeper(self.folder / "keeper.sock", "-", 0, environment, modules, self.folder)
+
+    def _shared_keeper(
+        self, shared: Path, seconds: float, environment: dict[str, str], modules: tuple[str, ...]
+    ) -> socket.socket:
+        """A connection to the keeper kept for this key, started now if none listens."""
         key = keeper_key(environment, modules)
         address, lock = shared / f"{key}.sock", shared / f"{key}.lock"
         held = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)

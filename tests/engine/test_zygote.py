@@ -392,3 +392,27 @@ def test_a_keeper_forks_nothing_for_another_user(tmp_path):
         if keeper.poll() is None:
             keeper.kill()
         shutil.rmtree(open_folder)
+
+
+def test_a_keeper_that_cannot_be_kept_costs_only_the_warm_start(monkeypatch, capsys):
+    """Where the kept keeper's lock cannot be opened (here: a folder in its place), the command warns and its
+    zygotes come from a keeper of its own, ending with it."""
+    from pathlib import Path
+
+    from grader.run.kernel import kernel_environment
+
+    runtime = Path(tempfile.mkdtemp(prefix="keepers-", dir="/tmp"))
+    try:
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+        monkeypatch.setenv("GRADER_KEEP_WARM", "600")
+        environment = zygote_client.zygote_environment(kernel_environment(Path("/"), "/tmp"))
+        modules = ("json",)
+        (runtime / "grader").mkdir(mode=0o700)
+        (runtime / "grader" / f"{zygote_client.keeper_key(environment, modules)}.lock").mkdir()
+        started = zygote_client.ZygotesAhead(1, environment, modules)
+        with started:
+            assert started.own_keeper and started.keeper.poll() is None
+        assert started.keeper.poll() is not None  # ended with the command
+        assert "no warm keeper could be kept" in capsys.readouterr().err
+    finally:
+        shutil.rmtree(runtime)
