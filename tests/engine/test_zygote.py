@@ -339,11 +339,11 @@ reading, writing = os.pipe()
 listening = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 listening.bind(sys.argv[2])
 listening.listen(1)
-socket.send_fds(channel, [b"zygotes"], [reading, listening.fileno()])
 channel.settimeout(60)
-try:
+try:  # the keeper may close before the request is even sent
+    socket.send_fds(channel, [b"zygotes"], [reading, listening.fileno()])
     print(channel.recv(4096).decode() or "refused")
-except ConnectionResetError:
+except (BrokenPipeError, ConnectionResetError):
     print("refused")
 """
 
