@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from grader import cli
+from grader import cli, pipeline
 from grader.intake import Identity
 from grader.pipeline import ClassRun
 from grader.result import SubmissionResult, SubmissionStatus
@@ -180,6 +180,38 @@ def test_the_module_entry_point_grades_an_unreadable_file_and_writes_every_file(
     gradebook = (tmp_path / "out" / "gradebook.csv").read_text()
     assert gradebook.startswith("student,name,email,source,total,max,status,loss_fn") and "\nbroken,," in gradebook
     assert (tmp_path / "out" / "grades.sqlite").exists()
+
+
+def _fork_servers_of(pid: int) -> list[str]:
+    """The command lines of `pid`'s children that are multiprocessing fork servers."""
+    from pathlib import Path
+
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == pid and "multiprocessing.forkserver" in command:
+            found.append(command)
+    return found
+
+
+def test_a_grade_command_starts_its_workers_fork_server_before_its_own_imports(tmp_path):
+    """`python -m grader grade` starts the fork server that forks its workers first thing (it imports the grader
+    on another core while the command does): even a class with nothing to run has had one, preloading what the
+    pipeline asks for. Seen from /proc while the command runs (the server lives as long as the command)."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "broken.ipynb").write_text("{not json")
+    command = [sys.executable, "-m", "grader", "grade", str(tmp_path / "in"), "--out", str(tmp_path / "out")]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seen: list[str] = []
+    while process.poll() is None and not seen:
+        seen = _fork_servers_of(process.pid)
+    process.wait(timeout=120)
+    assert seen and "['grader.pipeline']" in seen[0], seen
+    assert pipeline.__name__ == "grader.pipeline"  # what _grade_in_workers preloads: the server is the same
 
 
 def test_ctrl_c_says_what_was_kept_and_exits_130(monkeypatch, tmp_path, capsys):
