@@ -163,8 +163,7 @@ def become_init(request: dict, report: int) -> None:
     os.umask(0o022)
     checked("unshare", CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP)
     enter_new_root(request)
-    os.closerange(3, report)  # the zygote's socket and anything an import opened: nothing of it for the kernel
-    os.closerange(report + 1, os.sysconf("SC_OPEN_MAX"))
+    close_all_but(report)  # the zygote's socket and anything an import opened: nothing of it for the kernel
     kernel = os.fork()
     if kernel == 0:
         run_child(become_kernel, request, report)
@@ -272,18 +271,25 @@ def serve_ahead(listening: socket.socket, command: int) -> None:
     serve(channel, command)
 
 
-def fork_zygotes_ahead(command: int, listening: list[socket.socket], keeper: socket.socket) -> list[int]:
-    """One zygote forked per listening socket, all sharing this process's imported pages; pidfds of them."""
+def close_all_but(*kept: int) -> None:
+    """Close every descriptor above stderr but `kept`."""
+    start = 3
+    for descriptor in sorted(kept):
+        os.closerange(start, descriptor)
+        start = descriptor + 1
+    os.closerange(start, os.sysconf("SC_OPEN_MAX"))
+
+
+def fork_zygotes_ahead(command: int, listening: list[socket.socket]) -> list[int]:
+    """One zygote forked per listening socket, all sharing this process's imported pages; pidfds of them. A zygote
+    holds its socket and the command's pipe only (not the keeper's socket, its request, nor the other zygotes')."""
     pidfds = []
     for own in listening:
         pid = os.fork()
         if pid == 0:
             try:
                 die_with_parent()
-                keeper.close()
-                for other in listening:
-                    if other is not own:
-                        other.close()
+                close_all_but(own.fileno(), command)
                 serve_ahead(own, command)
             finally:
                 os._exit(0)
@@ -354,7 +360,7 @@ def keep(listening: socket.socket, seconds: float, lock: str) -> None:
                 continue
             command, asked = descriptors[0], [socket.socket(fileno=fd) for fd in descriptors[1:]]
             try:
-                for pidfd in fork_zygotes_ahead(command, asked, listening):
+                for pidfd in fork_zygotes_ahead(command, asked):
                     zygotes.add(pidfd)
                     waiter.register(pidfd, select.POLLIN)
             finally:

@@ -175,6 +175,13 @@ def _parent_of(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
+def _open_beyond_stderr(pid: int) -> list[str]:
+    """What a process's descriptors above stderr are open on (a socket's or a pipe's inode, a file's path)."""
+    from pathlib import Path
+
+    return [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir() if int(fd.name) > 2]
+
+
 def _anonymous_kib(pid: int) -> int:
     from pathlib import Path
 
@@ -209,6 +216,11 @@ def test_zygotes_started_ahead_share_one_import_serve_the_worker_that_takes_one_
             if line.startswith("Private_")
         )
         assert private < shared / 4, (private, shared)
+        # a zygote holds none of the keeper's descriptors (its socket, the command's request, the other zygotes')
+        # a zygote holds its worker's socket, the command's pipe and its pid namespace, nothing of the keeper's (its
+        # socket, the command's request, the other zygotes') nor what an import opened
+        held = sorted(target.split(":")[0] for target in _open_beyond_stderr(taken.pid))
+        assert held == ["pid", "pipe", "socket"], held
     assert not folder.exists() and started.keeper.poll() is not None
     waiter = select.poll()
     waiter.register(taken.pidfd, select.POLLIN)
