@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from grader.run.harvest import RECORDING_SOURCE, probe_source, read_outcomes, write_case_inputs
+from grader.run.harvest import WATCH_INSTALL_SOURCE, probe_source, read_outcomes, write_case_inputs
 from grader.shared.outcomes import CallOutcome, Case
 
 WATCH_MODULE = "_grader_watch"
@@ -27,7 +27,7 @@ def watched() -> Iterator[None]:
         yield
         return
     installer: dict = {}
-    exec(RECORDING_SOURCE, installer)
+    exec(WATCH_INSTALL_SOURCE, installer)
     installer["_grader_install_watch"]()
     try:
         yield

@@ -48,6 +48,9 @@ ASK_AGAIN_SECONDS = 1.0
 IOPUB_JOIN_SECONDS = 0.1
 # What the student's kernel inherits: enough to run Python and nothing of ours.
 PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "TZ")
+# IPython's history in SQLite is written by a thread of its own after every cell (40 ms of a submission's CPU),
+# and read by nothing: `In`, `Out` and `%history` of the kernel's own session live in memory either way
+KERNEL_ARGUMENTS = ("--HistoryManager.enabled=False",)
 
 
 def kernel_environment(workspace: Path, tmp_dir: str) -> dict[str, str]:
@@ -138,7 +141,7 @@ class SlotKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         hand_over(Path(self.connection_file))
-        return super().format_kernel_cmd(extra_arguments)
+        return super().format_kernel_cmd([*KERNEL_ARGUMENTS, *(extra_arguments or ())])
 
 
 class ConfinedKernelManager(SlotKernelManager):
@@ -184,6 +187,7 @@ def fork_request(workspace: Path, ipc_dir: Path, tmp_dir: Path, connection_file:
         "writable": [str(workspace), str(ipc_dir)],
         "tmp_dir": str(tmp_dir),
         "connection_file": connection_file,
+        "arguments": list(KERNEL_ARGUMENTS),
         "workspace": str(workspace),
         "env": kernel_environment(workspace, "/tmp"),
         "uid": kernel_uid(),

@@ -6,8 +6,9 @@ keeper imports once, then for each command that connects to its listening socket
 socket the command hands over, each serving the first worker that connects to it, so that every worker's zygote
 shares the pages of one import. A keeper lives SECONDS past its last zygote's end, so that the next grading command
 within them finds its imports done (0: it ends with its first command's zygotes). No zygote runs submission code
-itself, only imports the MODULEs (what the assignment's notebooks import, the probe's and ipykernel's own), so
-every kernel it forks starts with them loaded instead of spending seconds importing them. Each child confines
+itself, only imports the MODULEs (what the assignment's notebooks import, the probe's and ipykernel's own; a
+MODULE:FUNCTION also calls FUNCTION, which fills a cache each kernel would fill again), so every kernel it forks
+starts with them loaded instead of spending seconds importing them. Each child confines
 itself before anything of the submission's runs, as bubblewrap would: new pid, mount, network, IPC, UTS and cgroup
 namespaces, a root of its own holding only the system, the Python environment and the submission's folders, the
 rubric's resource limits, and its job slot's user (no capabilities, no new privileges).
@@ -31,6 +32,7 @@ import contextlib
 import ctypes
 import fcntl
 import gc
+import importlib
 import json
 import os
 import platform
@@ -152,7 +154,7 @@ def become_kernel(request: dict, report: int) -> None:
     os.close(report)
     from ipykernel import kernelapp
 
-    sys.argv = ["ipykernel_launcher", "-f", request["connection_file"]]
+    sys.argv = ["ipykernel_launcher", "-f", request["connection_file"], *request["arguments"]]
     kernelapp.launch_new_instance()
 
 
@@ -386,8 +388,11 @@ def main() -> None:
         die_with_parent()  # one kept past its command outlives it; one that is not ends with it
     given = socket.socket(fileno=int(descriptor))
     for module in modules:  # the template's imports: one missing here (a Colab-only module, say) is no failure
+        name, _, function = module.partition(":")  # MODULE:FUNCTION also calls what fills a cache of MODULE's
         with contextlib.suppress(Exception):  # the notebook meets the same error itself, in its own cell
-            __import__(module)
+            imported = importlib.import_module(name)
+            if function:
+                getattr(imported, function)()
     # what the imports made lives as long as every kernel: out of the collector's sight, a kernel's full
     # collection walks its own objects only, and never writes to (so never copies) the pages it shares with us
     gc.freeze()

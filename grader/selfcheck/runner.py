@@ -45,6 +45,9 @@ INSTALL = "pip install -r requirements.txt   (the course's pinned packages, in t
 SLOW_CELL_SECONDS = float(os.environ.get("SELFCHECK_SLOW_CELL_SECONDS", "30"))
 CASES_FILE = Path(__file__).with_name("selfcheck_cases.npz")
 FAILURES_SHOWN = 3  # failed checks shown in full per function (the rest are counted)
+# as the grader's kernels: quiet, and no IPython history in SQLite (a thread writing after every cell, into your
+# own ~/.ipython; `In`, `Out` and `%history` of the kernel's session live in memory either way)
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False"]
 
 
 class MissingPackage(Exception):
@@ -547,7 +550,7 @@ def _serve_spare(folder: Path, key: str) -> None:
 
     from ipykernel.kernelapp import launch_new_instance
 
-    arguments = ["-f", connection_file, "--IPKernelApp.log_level=ERROR"]
+    arguments = ["-f", connection_file, *KERNEL_ARGUMENTS]
     # the command line a notebook sees is a fresh kernel's, as Jupyter starts one
     sys.argv = [importlib.util.find_spec("ipykernel_launcher").origin, *arguments]
     launch_new_instance(argv=arguments)
@@ -652,7 +655,7 @@ def check_notebook(path: str, item: str | None = None) -> bool:
         where = os.path.join(sockets.name, "kernel") if transport == "ipc" else "127.0.0.1"
         manager = manager_class(kernel_name="python3", transport=transport, ip=where)
         # the kernel starts first: it gets ready while the notebook is read and prepared here
-        run_sync(manager.start_kernel)(cwd=folder, extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        run_sync(manager.start_kernel)(cwd=folder, extra_arguments=KERNEL_ARGUMENTS)
     try:
         return _run_and_check(manager, path, item, started, kept=kept is not None)
     finally:

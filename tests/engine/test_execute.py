@@ -245,16 +245,44 @@ def test_after_an_interrupt_the_wait_for_the_cells_last_outputs_is_short_and_for
 def test_the_grader_s_cells_hand_their_code_to_python_in_one_string(tmp_path):
     """The watch and the probe are hundreds of lines: sent as a cell of them, IPython read each (its input
     transformers, a compile per statement: 35 ms a cell, seven cells a kernel); sent as one string, Python
-    compiles it whole and IPython reads three lines."""
+    compiles it whole and IPython reads three lines. Each carries only the functions it runs: IPython still hashes
+    and tokenizes the whole text (the watch's 17 KB and the probe's 28 KB cost 50 ms a kernel when each carried
+    both)."""
     import ast
 
-    from grader.run.harvest import PROBE_SOURCE, RECORDING_SOURCE, WATCH_SOURCE, probe_cell
+    from grader.run.harvest import PROBE_SOURCE, WATCH_INSTALL_SOURCE, WATCH_SOURCE, probe_cell
 
     probe = probe_cell(tmp_path / "calls.json", tmp_path / "inputs.npz", tmp_path / "outputs", 10).source
-    for cell, code in ((WATCH_SOURCE, RECORDING_SOURCE), (probe, PROBE_SOURCE)):
+    defined = {}
+    for cell, code in ((WATCH_SOURCE, WATCH_INSTALL_SOURCE), (probe, PROBE_SOURCE)):
         assert len(cell.splitlines()) < 10
         compiled = ast.parse(cell).body[0].value.args[0]  # exec(compile(CODE, NAME, "exec"))
         assert compiled.func.id == "compile" and compiled.args[0].value.startswith(code)
+        defined[cell] = {node.name for node in ast.parse(compiled.args[0].value).body if hasattr(node, "name")}
+    assert defined[WATCH_SOURCE] == {"_grader_watch", "_grader_install_watch", "_grader_collect_less_often"}
+    assert {"_grader_recording", "_grader_probe", "_grader_call_all"} <= defined[probe]
+    assert not defined[probe] & defined[WATCH_SOURCE]
+
+
+def test_the_probe_seeds_each_call_as_torch_manual_seed_without_a_traceback_of_the_stack(tmp_path, monkeypatch):
+    """torch.manual_seed queues a seed for every accelerator torch was built for, each with a traceback of the whole
+    stack (a kernel's is deep: 20 ms of its calls); where none is present the probe seeds the CPU's generator alone,
+    and a call draws the very numbers it drew before."""
+    import traceback
+
+    import torch
+
+    from grader.shared.outcomes import Call, Case
+    from tools.in_process import outcomes_in_process
+
+    formatted = []
+    real_format_stack = traceback.format_stack
+    monkeypatch.setattr(traceback, "format_stack", lambda *a, **k: formatted.append(1) or real_format_stack(*a, **k))
+    cases = {"draw": [Case("draw", "a", [Call("draw.a", "draw", (), {}, 1234)], {})]}
+    drawn = outcomes_in_process({"draw": lambda: torch.rand(3)}, cases, tmp_path, {})["draw.a"].leaf("").value
+    assert formatted == [] or torch.accelerator.is_available()
+    torch.manual_seed(1234)
+    assert drawn.tolist() == torch.rand(3).tolist()
 
 
 # ---- the handout's loop beside a training: run only where it is read ---------------------------------------------

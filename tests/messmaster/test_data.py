@@ -36,6 +36,20 @@ def test_holdout_is_not_the_students_data():
     assert not students & set(map(tuple, pd.read_csv(HOLDOUT_CSV)[["x1", "x2"]].values))
 
 
+def test_the_holdout_is_read_once_a_process_and_each_caller_gets_its_own_copy(monkeypatch):
+    """Judging train_manual read the holdout's CSV again for every submission (13 ms of a worker's each)."""
+    import numpy as np
+
+    reads = []
+    real_genfromtxt = np.genfromtxt
+    monkeypatch.setattr(np, "genfromtxt", lambda *a, **k: reads.append(a[0]) or real_genfromtxt(*a, **k))
+    MM.cases._holdout_read.cache_clear()
+    X, y = holdout()
+    X[:] = 0
+    again, _ = holdout()
+    assert len(reads) == 1 and again.any() and again.shape == (2000, 2) and y.shape == (2000,)
+
+
 def test_a_linear_model_stays_at_chance_on_the_holdout():
     X, y = training_split()
     Xh, yh = holdout()

@@ -46,6 +46,9 @@ INSTALL = "pip install -r requirements.txt   (the course's pinned packages, in t
 SLOW_CELL_SECONDS = float(os.environ.get("SELFCHECK_SLOW_CELL_SECONDS", "30"))
 CASES_FILE = Path(__file__).with_name("selfcheck_cases.npz")
 FAILURES_SHOWN = 3  # failed checks shown in full per function (the rest are counted)
+# as the grader's kernels: quiet, and no IPython history in SQLite (a thread writing after every cell, into your
+# own ~/.ipython; `In`, `Out` and `%history` of the kernel's session live in memory either way)
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False"]
 
 
 class MissingPackage(Exception):
@@ -1295,6 +1298,10 @@ def _grader_call_all(
     def on_alarm(signum, frame):
         raise CallTimeout()
 
+    # torch.manual_seed also queues a seed for every accelerator torch was built for, each queued with a traceback
+    # of the whole stack (three a call, 20 ms of a kernel's calls); where none is present it seeds only the CPU's
+    seed_torch = torch.manual_seed if torch.accelerator.is_available() else torch.default_generator.manual_seed
+
     def build(arg):
         if isinstance(arg, dict) and "array" in arg:
             return torch.tensor(arrays[arg["array"]])
@@ -1403,7 +1410,7 @@ def _grader_call_all(
                 continue
             args = [build(a) for a in call["args"]]
             kwargs = {k: build(v) for k, v in call["kwargs"].items()}
-            torch.manual_seed(call["seed"])
+            seed_torch(call["seed"])
             np.random.seed(call["seed"] % 2**32)
             random.seed(call["seed"])
             recording = Recording(call.get("watch", ()))
@@ -1944,7 +1951,7 @@ def _serve_spare(folder: Path, key: str) -> None:
 
     from ipykernel.kernelapp import launch_new_instance
 
-    arguments = ["-f", connection_file, "--IPKernelApp.log_level=ERROR"]
+    arguments = ["-f", connection_file, *KERNEL_ARGUMENTS]
     # the command line a notebook sees is a fresh kernel's, as Jupyter starts one
     sys.argv = [importlib.util.find_spec("ipykernel_launcher").origin, *arguments]
     launch_new_instance(argv=arguments)
@@ -2049,7 +2056,7 @@ def check_notebook(path: str, item: str | None = None) -> bool:
         where = os.path.join(sockets.name, "kernel") if transport == "ipc" else "127.0.0.1"
         manager = manager_class(kernel_name="python3", transport=transport, ip=where)
         # the kernel starts first: it gets ready while the notebook is read and prepared here
-        run_sync(manager.start_kernel)(cwd=folder, extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        run_sync(manager.start_kernel)(cwd=folder, extra_arguments=KERNEL_ARGUMENTS)
     try:
         return _run_and_check(manager, path, item, started, kept=kept is not None)
     finally:
