@@ -264,13 +264,20 @@ def test_the_grader_s_cells_hand_their_code_to_python_in_one_string(tmp_path):
     assert not defined[probe] & defined[WATCH_SOURCE]
 
 
-def test_the_probe_seeds_each_call_as_torch_manual_seed_without_a_traceback_of_the_stack(tmp_path, monkeypatch):
+@pytest.mark.parametrize("torch_kind", ["this", "older than torch.accelerator"])
+def test_the_probe_seeds_each_call_as_torch_manual_seed_without_a_traceback_of_the_stack(
+    tmp_path, monkeypatch, torch_kind
+):
     """torch.manual_seed queues a seed for every accelerator torch was built for, each with a traceback of the whole
     stack (a kernel's is deep: 20 ms of its calls); where none is present the probe seeds the CPU's generator alone,
-    and a call draws the very numbers it drew before."""
+    and a call draws the very numbers it drew before. A torch without torch.accelerator (a student's own, running
+    the self-check) is seeded by torch.manual_seed, as before."""
     import traceback
 
     import torch
+
+    if torch_kind != "this":
+        monkeypatch.delattr(torch, "accelerator")
 
     from grader.shared.outcomes import Call, Case
     from tools.in_process import outcomes_in_process
@@ -280,7 +287,8 @@ def test_the_probe_seeds_each_call_as_torch_manual_seed_without_a_traceback_of_t
     monkeypatch.setattr(traceback, "format_stack", lambda *a, **k: formatted.append(1) or real_format_stack(*a, **k))
     cases = {"draw": [Case("draw", "a", [Call("draw.a", "draw", (), {}, 1234)], {})]}
     drawn = outcomes_in_process({"draw": lambda: torch.rand(3)}, cases, tmp_path, {})["draw.a"].leaf("").value
-    assert formatted == [] or torch.accelerator.is_available()
+    cpu_only = torch_kind == "this" and not torch.accelerator.is_available()
+    assert (formatted == []) == cpu_only  # torch.manual_seed formats the stack for each accelerator it queues for
     torch.manual_seed(1234)
     assert drawn.tolist() == torch.rand(3).tolist()
 
