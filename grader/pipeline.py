@@ -48,6 +48,10 @@ if TYPE_CHECKING:  # Dask is imported only for a cluster
 
 # a submission whose grading worker dies (killed, out of memory) is graded again by a fresh one, this often at most
 WORKER_ATTEMPTS = 3
+UNGUARDED_SCRIPT = (
+    "the grader was called while one of its workers started: each worker imports the script that started the "
+    'grading again, so a script must call the grader under `if __name__ == "__main__":`'
+)
 # a write to the class store that fails is tried this often, this far apart
 STORE_ATTEMPTS = 3
 STORE_PAUSE_SECONDS = 2
@@ -107,6 +111,7 @@ def _grade_in_workers(
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__])
     deaths: dict[int, int] = {}  # by place in `submissions`
+    stillborn = 0  # pools in a row that broke before any worker began a submission
     remaining = list(range(len(submissions)))
     workers = max(1, min(jobs, len(remaining)))
     with (
@@ -141,6 +146,21 @@ def _grade_in_workers(
             finally:
                 # on Ctrl-C (or any way out) nothing more is started; what is stored stays, the next run does the rest
                 pool.shutdown(wait=True, cancel_futures=True)
+            began = [index for index in unfinished if (Path(markers) / str(index)).exists()]
+            stillborn = stillborn + 1 if len(unfinished) == len(remaining) and not began else 0
+            if stillborn == WORKER_ATTEMPTS:  # workers that die as they start never grade: no fresh pool will
+                print(
+                    f"error: the grading workers died as they started, {WORKER_ATTEMPTS} times (their own errors are "
+                    'above; a script that calls the grader must do so under `if __name__ == "__main__":`)',
+                    file=sys.stderr,
+                )
+                reason = "The grader's workers died as they started, before grading this; ask the staff."
+                for index in unfinished:
+                    yield (
+                        submissions[index],
+                        zero_result(submissions[index], rubric, SubmissionStatus.GRADER_ERROR, reason),
+                    )
+                return
             remaining = []
             for index in unfinished:
                 marker = Path(markers) / str(index)
@@ -323,6 +343,9 @@ def grade_class(
     allows it, and graded again by kernels where it does not (every student must then be in `paths`).
     Raises StoreBusy when another run holds `out`.
     """
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        # a worker starting imports the script that started the grading again, and this call with it
+        raise GraderError(UNGUARDED_SCRIPT)
     run = ClassRun()
     versions = current_versions(rubric)
     with ClassStore.open(out, rubric) as store, tempfile.TemporaryDirectory(prefix="grader-intake-") as scratch:

@@ -182,6 +182,33 @@ def test_the_module_entry_point_grades_an_unreadable_file_and_writes_every_file(
     assert (tmp_path / "out" / "grades.sqlite").exists()
 
 
+def test_a_script_calling_the_grader_unguarded_ends_with_the_reason_instead_of_starting_workers_forever(tmp_path):
+    """Each grading worker imports the script that started the grading again: unguarded, the script's call ran again
+    in every worker as it started, each died, and fresh workers were started forever (121 in a minute). Now the
+    call refuses inside a starting worker, saying why, and workers that keep dying as they start end the run: the
+    student's results say so, and the script goes on."""
+    notebook = tmp_path / "alice.ipynb"
+    notebook.write_bytes((ROOT / "examples" / "submissions" / "alice_correct.ipynb").read_bytes())
+    script = tmp_path / "grade.py"
+    script.write_text(
+        "import sys\n"
+        "from pathlib import Path\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from grader.assignment import use_assignment\n"
+        f"use_assignment(Path({str(ROOT)!r}))\n"
+        "from grader.pipeline import grade_class\n"
+        "from grader.rubric import load_rubric\n"
+        f"grade_class([Path({str(notebook)!r})], Path({str(tmp_path / 'out')!r}), load_rubric(), jobs=2)\n"
+        "print('returned')\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and done.stdout.count("returned") == 1, done.stderr[-2000:]
+    assert pipeline.UNGUARDED_SCRIPT in done.stderr
+    assert f"the grading workers died as they started, {pipeline.WORKER_ATTEMPTS} times" in done.stderr
+    results = json.loads((tmp_path / "out" / "alice" / "results.json").read_text())
+    assert results["score"] == 0 and "died as they started" in results["output"]
+
+
 def _fork_servers_of(pid: int) -> list[str]:
     """The command lines of `pid`'s children that are multiprocessing fork servers."""
     from pathlib import Path
