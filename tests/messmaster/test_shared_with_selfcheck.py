@@ -55,6 +55,14 @@ def test_the_self_check_judges_with_the_graders_own_code():
             assert inspect.getsource(getattr(selfcheck, name)) in path.read_text() and name in stamped
 
 
+def test_the_self_checks_kernel_starts_with_the_graders_kernel_arguments():
+    """The self-check's runner ships without the grader, so it names the kernel's arguments itself: the grader's
+    (no IPython history in SQLite) must be among them, or a check's kernel would differ from a grading's."""
+    from grader.run.kernel import KERNEL_ARGUMENTS
+
+    assert set(KERNEL_ARGUMENTS) <= set(selfcheck.KERNEL_ARGUMENTS)
+
+
 def test_the_shipped_public_cases_are_what_the_definitions_and_the_reference_give_now(rubric):
     """selfcheck_cases.npz is rebuilt by `make student-bundle`: a change of the public cases' definitions, the
     rubric's epochs or the reference shows here until it is."""
